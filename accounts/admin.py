@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from accounts.models import Account, ApiKey, JobRun, User, Vendor
+
+
+@admin.register(Vendor)
+class VendorAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "external_id", "currency", "timezone", "tier", "industry", "use_case")
+    list_filter = ("tier", "industry", "currency")
+    search_fields = ("name", "external_id")
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    list_display = ("username", "email", "role", "account", "is_active")
+    list_filter = ("role", "is_active")
+    fieldsets = (*UserAdmin.fieldsets, ("Portal access", {"fields": ("role", "account")}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("Portal access", {"fields": ("role", "account")}))
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created in the portal or with `manage.py create_api_key` (the secret is shown once)."""
+
+    list_display = ("name", "prefix", "scope", "account", "role", "last_used_at", "revoked_at")
+    list_filter = ("scope", "role")
+    readonly_fields = ("prefix", "key_hash", "scope", "account", "role", "created_at", "created_by", "last_used_at")
+    search_fields = ("name", "prefix")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    list_display = ("name", "scope", "status", "started_at", "finished_at")
+    list_filter = ("name", "status")
+    readonly_fields = ("name", "scope", "status", "started_at", "finished_at", "result", "error")

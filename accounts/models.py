@@ -1,0 +1,129 @@
+"""The vendor running this install, its customer accounts, people and API keys."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class Vendor(models.Model):
+    """The organisation running this install (one per install in practice)."""
+
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(models.Model):
+    """A customer account of the vendor: the tenant every customer-visible row belongs to."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="accounts")
+    # The vendor platform's own identifier; what the API uses in paths and payloads.
+    external_id = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="USD")  # ISO 4217
+    timezone = models.CharField(max_length=64, default="UTC")  # IANA name; billing periods follow it
+    tier = models.CharField(max_length=64, blank=True)
+    industry = models.CharField(max_length=64, blank=True)
+    use_case = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+
+class Role(models.TextChoices):
+    CUSTOMER_ADMIN = "customer_admin", "Customer admin"
+    FINANCE_ADMIN = "finance_admin", "Finance admin"
+    VIEWER = "viewer", "Viewer"
+    VENDOR_SUPPORT = "vendor_support", "Vendor support"
+    VENDOR_OPERATOR = "vendor_operator", "Vendor operator"
+
+
+CUSTOMER_ROLES = (Role.CUSTOMER_ADMIN, Role.FINANCE_ADMIN, Role.VIEWER)
+VENDOR_ROLES = (Role.VENDOR_SUPPORT, Role.VENDOR_OPERATOR)
+
+
+class User(AbstractUser):
+    """A person. Customer roles are bound to exactly one account; vendor roles to none."""
+
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.VIEWER)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="user_account_matches_role",
+                condition=(Q(role__in=CUSTOMER_ROLES) & Q(account__isnull=False))
+                | (Q(role__in=VENDOR_ROLES) & Q(account__isnull=True)),
+            )
+        ]
+
+
+class ApiKeyScope(models.TextChoices):
+    VENDOR = "vendor", "Vendor"
+    ACCOUNT = "account", "Account"
+
+
+class ApiKey(models.Model):
+    """An API key. The secret is shown once at creation; only its SHA-256 is kept."""
+
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    # The customer role an account key acts with; empty for vendor keys.
+    role = models.CharField(max_length=32, choices=[(r.value, r.label) for r in CUSTOMER_ROLES], blank=True)
+    name = models.CharField(max_length=100)
+    # The first characters of the key, kept in clear so people can tell keys apart.
+    prefix = models.CharField(max_length=24, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)  # sha256 hex of the whole key
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Written at most once a minute per key, so a busy integration does not write per request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="api_key_scope_shape",
+                condition=(Q(scope="vendor") & Q(account__isnull=True) & Q(role=""))
+                | (Q(scope="account") & Q(account__isnull=False) & Q(role__in=CUSTOMER_ROLES)),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class JobRun(models.Model):
+    """What a background job or command did: for which scope, when, with what result.
+
+    A run left ``running`` long after its start was killed mid-way; operators see it in
+    the admin and rerun it (every job is idempotent).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=64)
+    scope = models.CharField(max_length=200, blank=True)  # e.g. "period=2026-11" or "now=…"
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["name", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.scope} {self.status}"

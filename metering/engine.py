@@ -1,0 +1,186 @@
+"""The decision engine: is an outcome event billable, and why (or why not)?
+
+A pure, deterministic function of (event, its signals, the criteria version, the
+account's state, now). No Django, no database: the services load the inputs, call
+:func:`decide`, and store what it returns together with the inputs it used, so that
+``manage.py replay_decisions`` can run it again from the stored raw event and compare.
+
+Every check is evaluated and reported, so a customer sees the whole picture; the
+non-billable *reason* is the first failed check in :data:`CHECK_ORDER`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+ENGINE_VERSION = 1
+
+# The contract's reason words (api-v1.md). Extend only by adding.
+REASONS: dict[str, str] = {
+    "sandbox": "Test or sandbox usage",
+    "abandoned": "Abandoned session",
+    "workflow_failed": "Failed, cancelled or disconnected workflow",
+    "greeting_only": "Greeting only",
+    "unanswered_question": "Diagnostic or follow-up question without an answer",
+    "no_show": "No-show",
+    "human_handoff": "Escalated or handed off to a human",
+    "criteria_not_met": "Success criteria not met",
+    "verification_failed": "Verification failed",
+    "duplicate_in_session": "Another outcome of the same session was already counted",
+    "reopened_in_window": "Reopened inside the measurement window",
+    "reversed_in_window": "Reversed inside the measurement window",
+    "escalated_in_window": "Escalated inside the measurement window",
+    "training_window": "Free training window",
+    "pilot_free": "Free pilot allowance",
+    "cap_reached": "Monthly spend cap reached (automation paused)",
+    "dispute_credited": "Credited after a dispute",
+}
+FAILURE_REASONS = ("abandoned", "workflow_failed", "greeting_only", "unanswered_question", "no_show")
+
+PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "n/a"
+
+# Check code -> (the reason it gives when failed, plain words of what was checked).
+CHECKS: dict[str, tuple[str, str]] = {
+    "not_sandbox": ("sandbox", "The event is real usage, not a test or sandbox"),
+    "attempt_succeeded": ("", "The platform reported no failure (abandoned, failed workflow, greeting only, …)"),
+    "no_human_handoff": ("human_handoff", "The AI finished the work without handing it to a human"),
+    "success_criteria_met": ("criteria_not_met", "The platform reports the success criteria as met"),
+    "within_definition": ("criteria_not_met", "The workflow and channel are inside the agreed definition"),
+    "verified": ("verification_failed", "Verified by a method the definition accepts"),
+    "first_in_session": ("duplicate_in_session", "First counted outcome of its session"),
+    "not_reopened": ("reopened_in_window", "Not reopened inside the measurement window"),
+    "not_reversed": ("reversed_in_window", "Not reversed inside the measurement window"),
+    "not_escalated": ("escalated_in_window", "Not escalated inside the measurement window"),
+    "outside_training_window": ("training_window", "Outside the free training window"),
+    "beyond_pilot_allowance": ("pilot_free", "Beyond the free pilot allowance"),
+    "within_spend_cap": ("cap_reached", "Within the monthly spend cap"),
+    "not_credited": ("dispute_credited", "Not credited after a dispute"),
+}
+CHECK_ORDER = tuple(CHECKS)
+_WINDOW_SIGNAL_CHECK = {"reopened": "not_reopened", "reversed": "not_reversed", "escalated": "not_escalated"}
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    event_id: str
+    occurred_at: datetime
+    success_criteria_met: bool
+    human_handoff: bool = False
+    sandbox: bool = False
+    failure_reason: str = ""
+    verification_method: str = ""
+    channel: str = ""
+    workflow: str = ""
+    session_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """One version of an outcome type's success criteria, as the engine needs it."""
+
+    version: str
+    measurement_window_hours: int
+    one_per_session: bool = True
+    required_verification_methods: frozenset[str] = frozenset()
+    excluded_workflows: frozenset[str] = frozenset()
+    excluded_channels: frozenset[str] = frozenset()
+    handoff_is_billable: bool = False
+    confirm_closes_window: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFacts:
+    type: str  # reopened | reversed | escalated | confirmed
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """Facts about the account at decision time, supplied by the services (and billing)."""
+
+    session_taken_by: str | None = None  # event_id already holding this session's outcome
+    in_training_window: bool = False
+    pilot_free: bool = False  # this outcome falls inside the pilot allowance
+    cap_reached: bool = False
+    dispute_credited: bool = False
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, False)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AccountState:
+        return cls(**{k: v for k, v in data.items() if k in cls.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: str  # pending | billable | non_billable
+    reason: str  # "" unless non_billable
+    window_ends_at: datetime
+    checks: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def candidate(self) -> bool:
+        """Billable now or once the window closes."""
+        return self.status != "non_billable"
+
+
+def window_end(event: EventFacts, rules: Rules, signals: tuple[SignalFacts, ...] = ()) -> datetime:
+    end = event.occurred_at + timedelta(hours=rules.measurement_window_hours)
+    if rules.confirm_closes_window:
+        for signal in signals:
+            if signal.type == "confirmed" and event.occurred_at <= signal.occurred_at < end:
+                end = signal.occurred_at
+    return end
+
+
+def decide(
+    event: EventFacts,
+    signals: tuple[SignalFacts, ...],
+    rules: Rules,
+    state: AccountState,
+    now: datetime,
+) -> Decision:
+    """Decide one event. Same inputs, same answer, always."""
+    ends_at = window_end(event, rules, signals)
+    in_window = {s.type for s in signals if s.occurred_at < ends_at}
+    outcome: dict[str, str] = {
+        "not_sandbox": FAILED if event.sandbox else PASSED,
+        "attempt_succeeded": FAILED if event.failure_reason else PASSED,
+        "no_human_handoff": NOT_APPLICABLE
+        if rules.handoff_is_billable
+        else (FAILED if event.human_handoff else PASSED),
+        "success_criteria_met": PASSED if event.success_criteria_met else FAILED,
+        "within_definition": FAILED
+        if event.workflow in rules.excluded_workflows or event.channel in rules.excluded_channels
+        else PASSED,
+        "verified": NOT_APPLICABLE
+        if not rules.required_verification_methods
+        else (PASSED if event.verification_method in rules.required_verification_methods else FAILED),
+        "first_in_session": NOT_APPLICABLE
+        if not (rules.one_per_session and event.session_id)
+        else (FAILED if state.session_taken_by not in (None, event.event_id) else PASSED),
+        "outside_training_window": FAILED if state.in_training_window else PASSED,
+        "beyond_pilot_allowance": FAILED if state.pilot_free else PASSED,
+        "within_spend_cap": FAILED if state.cap_reached else PASSED,
+        "not_credited": FAILED if state.dispute_credited else PASSED,
+    }
+    for signal_type, check in _WINDOW_SIGNAL_CHECK.items():
+        outcome[check] = FAILED if signal_type in in_window else PASSED
+
+    checks = tuple((code, outcome[code]) for code in CHECK_ORDER)
+    reason = next((_reason_for(code, event) for code, result in checks if result == FAILED), "")
+    if reason:
+        status = "non_billable"
+    elif now < ends_at:
+        status = "pending"
+    else:
+        status = "billable"
+    return Decision(status=status, reason=reason, window_ends_at=ends_at, checks=checks)
+
+
+def _reason_for(check: str, event: EventFacts) -> str:
+    if check == "attempt_succeeded":
+        return event.failure_reason if event.failure_reason in FAILURE_REASONS else "workflow_failed"
+    return CHECKS[check][0]

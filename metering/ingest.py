@@ -1,0 +1,411 @@
+"""Ingestion: store each posted outcome event exactly once, decided and priced.
+
+The hot path of the product. One request carries up to 1,000 events; the work is done
+per batch, not per row:
+
+1. validate every event in plain Python (:mod:`metering.validation`);
+2. resolve accounts, outcome types and criteria versions with one query each;
+3. decide each event with the pure engine and price the candidates (:mod:`metering.pricing`);
+4. ``COPY`` the rows into a per-connection staging table, then one
+   ``INSERT … SELECT … ON CONFLICT (account_id, event_id) DO NOTHING RETURNING`` — the
+   unique constraint, not a read-then-write check, makes ingestion idempotent under any
+   number of concurrent clients;
+5. tell duplicates from conflicts by the stored payload hash;
+6. claim sessions for one-per-session outcome types (a unique constraint again), and
+   re-decide the few events that lost their session to an earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from metering import engine
+from metering.models import OutcomeType
+from metering.pricing import PriceRequest, prices_for
+from metering.selectors import criteria_current, criteria_for, rules_from_criteria
+from metering.validation import EventError, ParsedEvent, event_parse
+
+MAX_BATCH = 1000
+
+_COLUMNS = (
+    "account_id",
+    "event_id",
+    "outcome_type_id",
+    "occurred_at",
+    "success_criteria_met",
+    "human_handoff",
+    "channel",
+    "workflow",
+    "session_id",
+    "complexity",
+    "verification_method",
+    "source_url",
+    "sandbox",
+    "failure_reason",
+    "value_amount",
+    "cost_amount",
+    "attributes",
+    "payload_hash",
+    "received_at",
+    "status",
+    "non_billable_reason",
+    "window_ends_at",
+    "criteria_id",
+    "checks",
+    "state",
+    "decided_at",
+    "settled_at",
+    "amount",
+    "currency",
+    "credits",
+)
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_STAGE = "metering_event_stage"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    results: list[dict] = field(default_factory=list)
+    accepted_ids: list[int] = field(default_factory=list)  # primary keys of the stored events
+
+    def as_response(self) -> dict:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "rejected": self.rejected,
+            "results": self.results,
+        }
+
+
+@dataclass(slots=True)
+class _Row:
+    index: int
+    parsed: ParsedEvent
+    account_id: int
+    currency: str
+    outcome_type: OutcomeType
+    criteria_id: int
+    rules: engine.Rules
+    facts: engine.EventFacts
+    decision: engine.Decision
+    amount: object = None
+    credits: object = None
+    pk: int | None = None  # set once stored
+    state: engine.AccountState | None = None
+
+
+# Called inside the ingestion transaction with the freshly stored candidate events
+# (pending or billable), e.g. by spend controls. Registered by downstream apps at start-up.
+CandidateHook = Callable[..., None]
+_candidate_hooks: list[CandidateHook] = []
+
+
+def candidate_hook_register(hook: CandidateHook) -> None:
+    if hook not in _candidate_hooks:
+        _candidate_hooks.append(hook)
+
+
+def _reject(code: str, message: str, fields: dict) -> dict:
+    return {"code": code, "message": message, "fields": fields}
+
+
+def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) -> IngestResult:
+    """Store a batch of posted events; one result per event, in order."""
+    now = now or timezone.now()
+    late = timedelta(days=settings.LATE_EVENT_WINDOW_DAYS)
+    future = timedelta(seconds=settings.FUTURE_EVENT_TOLERANCE_SECONDS)
+    parsed = [event_parse(raw, now=now, late_window=late, future_tolerance=future) for raw in raw_events]
+    valid = [p for p in parsed if not isinstance(p, EventError)]
+
+    accounts = {
+        ext: (pk, currency)
+        for ext, pk, currency in Account.objects.filter(external_id__in={p.account for p in valid}).values_list(
+            "external_id", "id", "currency"
+        )
+    }
+    types = {t.code: t for t in OutcomeType.objects.filter(code__in={p.outcome_type for p in valid}, active=True)}
+    current = criteria_current(
+        account_ids={a[0] for a in accounts.values()}, outcome_type_ids={t.pk for t in types.values()}
+    )
+
+    result = IngestResult(results=[{} for _ in parsed])
+    rows: list[_Row] = []
+    first_of: dict[tuple[int, str], int] = {}  # (account_id, event_id) -> index of its first occurrence
+    repeats: list[tuple[int, tuple[int, str]]] = []
+    no_state = engine.AccountState()
+    for index, item in enumerate(parsed):
+        if isinstance(item, EventError):
+            result.results[index] = {
+                "event_id": _event_id_of(raw_events[index]),
+                "status": "rejected",
+                "error": item.as_dict(),
+            }
+            continue
+        account = accounts.get(item.account)
+        outcome_type = types.get(item.outcome_type)
+        criteria = (
+            outcome_type and account and criteria_for(current, account_id=account[0], outcome_type_id=outcome_type.pk)
+        )
+        if account is None:
+            error = _reject(
+                "unknown_account", f"No account with external_id {item.account!r}.", {"account": ["Unknown account."]}
+            )
+        elif outcome_type is None:
+            error = _reject(
+                "unknown_outcome_type",
+                f"No active outcome type {item.outcome_type!r}.",
+                {"outcome_type": ["Unknown outcome type."]},
+            )
+        elif criteria is None:
+            error = _reject(
+                "no_success_criteria",
+                f"Outcome type {item.outcome_type!r} has no success criteria.",
+                {"outcome_type": ["No success criteria defined."]},
+            )
+        else:
+            error = None
+        if error:
+            result.results[index] = {"event_id": item.event_id, "status": "rejected", "error": error}
+            continue
+        key = (account[0], item.event_id)
+        if key in first_of:
+            repeats.append((index, key))
+            continue
+        first_of[key] = index
+        rules = rules_from_criteria(criteria)
+        facts = engine.EventFacts(
+            event_id=item.event_id,
+            occurred_at=item.occurred_at,
+            success_criteria_met=item.success_criteria_met,
+            human_handoff=item.human_handoff,
+            sandbox=item.sandbox,
+            failure_reason=item.failure_reason,
+            verification_method=item.verification_method,
+            channel=item.channel,
+            workflow=item.workflow,
+            session_id=item.session_id,
+        )
+        decision = engine.decide(facts, (), rules, no_state, now)
+        rows.append(_Row(index, item, account[0], account[1], outcome_type, criteria.pk, rules, facts, decision))
+
+    _price(rows)
+    with transaction.atomic():
+        stored_hash = _insert(rows, now=now, result=result)
+        _classify_repeats(repeats, parsed, stored_hash, result)
+        accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
+        _claim_sessions(accepted_rows, now=now)
+        candidates = [r for r in accepted_rows if r.decision.candidate]
+        for hook in _candidate_hooks:
+            hook(rows=candidates, now=now)
+    result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
+    return result
+
+
+def _event_id_of(raw: object) -> str | None:
+    value = raw.get("event_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _price(rows: list[_Row]) -> None:
+    candidates = [r for r in rows if r.decision.candidate]
+    prices = prices_for(
+        [
+            PriceRequest(
+                account_id=r.account_id,
+                outcome_type_id=r.outcome_type.pk,
+                default_unit_price=r.outcome_type.unit_price,
+                occurred_at=r.parsed.occurred_at,
+                complexity=r.parsed.complexity,
+                value_amount=r.parsed.value_amount,
+            )
+            for r in candidates
+        ]
+    )
+    for row, price in zip(candidates, prices, strict=True):
+        row.amount, row.credits = price.amount, price.credits
+
+
+def _checks_json(decision: engine.Decision) -> str:
+    return orjson.dumps(decision.checks).decode()
+
+
+def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tuple[int, str], str]:
+    """COPY + INSERT … ON CONFLICT DO NOTHING. Returns the payload hash now stored for each key."""
+    if not rows:
+        return {}
+    # A stable order makes concurrent batches take index locks in the same order (no deadlocks).
+    rows.sort(key=lambda r: (r.account_id, r.parsed.event_id))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "
+            f"SELECT {_COLUMN_LIST} FROM metering_event WITH NO DATA"
+        )
+        raw = cursor.cursor  # the psycopg cursor, for COPY
+        with raw.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
+            for r in rows:
+                p, d = r.parsed, r.decision
+                copy.write_row(
+                    (
+                        r.account_id,
+                        p.event_id,
+                        r.outcome_type.pk,
+                        p.occurred_at,
+                        p.success_criteria_met,
+                        p.human_handoff,
+                        p.channel,
+                        p.workflow,
+                        p.session_id,
+                        p.complexity,
+                        p.verification_method,
+                        p.source_url,
+                        p.sandbox,
+                        p.failure_reason,
+                        p.value_amount,
+                        p.cost_amount,
+                        p.attributes_json.decode(),
+                        p.payload_hash,
+                        now,
+                        d.status,
+                        d.reason,
+                        d.window_ends_at,
+                        r.criteria_id,
+                        _checks_json(d),
+                        "{}",
+                        now,
+                        now if d.status == "billable" else None,
+                        r.amount,
+                        r.currency,
+                        r.credits,
+                    )
+                )
+        cursor.execute(
+            f"INSERT INTO metering_event ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
+            "ORDER BY account_id, event_id ON CONFLICT (account_id, event_id) DO NOTHING "
+            "RETURNING id, account_id, event_id"
+        )
+        inserted = {(account_id, event_id): pk for pk, account_id, event_id in cursor.fetchall()}
+        missing = [r for r in rows if (r.account_id, r.parsed.event_id) not in inserted]
+        stored: dict[tuple[int, str], str] = {}
+        if missing:
+            cursor.execute(
+                "SELECT e.account_id, e.event_id, e.payload_hash FROM metering_event e "
+                "JOIN unnest(%s::bigint[], %s::text[]) AS k(account_id, event_id) "
+                "ON e.account_id = k.account_id AND e.event_id = k.event_id",
+                [[r.account_id for r in missing], [r.parsed.event_id for r in missing]],
+            )
+            stored = {(a, e): h for a, e, h in cursor.fetchall()}
+    for r in rows:
+        key = (r.account_id, r.parsed.event_id)
+        pk = inserted.get(key)
+        entry = result.results[r.index]
+        entry["event_id"] = r.parsed.event_id
+        if pk is not None:
+            r.pk = pk
+            entry["status"] = "accepted"
+            result.accepted += 1
+            result.accepted_ids.append(pk)
+            stored[key] = r.parsed.payload_hash
+        elif stored.get(key) == r.parsed.payload_hash:
+            entry["status"] = "duplicate"
+            result.duplicates += 1
+        else:
+            entry["status"] = "conflict"
+            entry["error"] = _conflict_error(r.parsed.event_id)
+            result.conflicts += 1
+    return stored
+
+
+def _conflict_error(event_id: str) -> dict:
+    return _reject(
+        "event_id_conflict",
+        f"An event with event_id {event_id!r} was already stored with a different payload; "
+        "the stored event is kept unchanged.",
+        {"event_id": ["Already used with a different payload."]},
+    )
+
+
+def _classify_repeats(repeats, parsed, stored_hash, result: IngestResult) -> None:
+    """The same event_id twice in one batch: the first occurrence decides, repeats compare to it."""
+    for index, key in repeats:
+        item = parsed[index]
+        entry = result.results[index]
+        entry["event_id"] = item.event_id
+        if stored_hash.get(key) == item.payload_hash:
+            entry["status"] = "duplicate"
+            result.duplicates += 1
+        else:
+            entry["status"] = "conflict"
+            entry["error"] = _conflict_error(item.event_id)
+            result.conflicts += 1
+
+
+def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
+    """One billable outcome per session: the earliest candidate claims it; the rest are duplicates."""
+    claimers = [r for r in rows if r.decision.candidate and r.rules.one_per_session and r.parsed.session_id]
+    if not claimers:
+        return
+    claimers.sort(key=lambda r: (r.parsed.occurred_at, r.parsed.event_id))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO metering_sessionclaim "
+            "(account_id, outcome_type_id, session_id, event_id, event_key, window_ends_at) "
+            "SELECT a, t, s, e, k, w FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], "
+            "%s::text[], %s::timestamptz[]) WITH ORDINALITY AS c(a, t, s, e, k, w, n) ORDER BY n "
+            "ON CONFLICT (account_id, outcome_type_id, session_id) DO NOTHING RETURNING event_id",
+            [
+                [r.account_id for r in claimers],
+                [r.outcome_type.pk for r in claimers],
+                [r.parsed.session_id for r in claimers],
+                [r.pk for r in claimers],
+                [r.parsed.event_id for r in claimers],
+                [r.decision.window_ends_at for r in claimers],
+            ],
+        )
+        won = {pk for (pk,) in cursor.fetchall()}
+        losers = [r for r in claimers if r.pk not in won]
+        if not losers:
+            return
+        cursor.execute(
+            "SELECT c.account_id, c.outcome_type_id, c.session_id, c.event_key FROM metering_sessionclaim c "
+            "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(a, t, s) "
+            "ON c.account_id = k.a AND c.outcome_type_id = k.t AND c.session_id = k.s",
+            [
+                [r.account_id for r in losers],
+                [r.outcome_type.pk for r in losers],
+                [r.parsed.session_id for r in losers],
+            ],
+        )
+        holders = {(a, t, s): k for a, t, s, k in cursor.fetchall()}
+        for r in losers:
+            state = engine.AccountState(
+                session_taken_by=holders.get((r.account_id, r.outcome_type.pk, r.parsed.session_id), "?")
+            )
+            r.decision = engine.decide(r.facts, (), r.rules, state, now)
+            r.state = state
+            r.amount = r.credits = None
+        cursor.execute(
+            "UPDATE metering_event e SET status = v.status, non_billable_reason = v.reason, "
+            "checks = v.checks::jsonb, state = v.state::jsonb, amount = NULL, credits = NULL, settled_at = NULL "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS v(id, status, reason, "
+            "checks, state) WHERE e.id = v.id",
+            [
+                [r.pk for r in losers],
+                [r.decision.status for r in losers],
+                [r.decision.reason for r in losers],
+                [_checks_json(r.decision) for r in losers],
+                [orjson.dumps(r.state.as_dict()).decode() for r in losers],
+            ],
+        )

@@ -1,0 +1,18 @@
+import time
+
+from django.core.management.base import BaseCommand
+
+from metering.tasks import settle_outcomes
+from outcomeportal.cli import parse_now
+
+
+class Command(BaseCommand):
+    help = "Close measurement windows: pending events whose window has ended become billable. Safe to rerun."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--now", help="Simulated current time (RFC 3339).")
+
+    def handle(self, *args, now=None, **options):
+        started = time.perf_counter()
+        settled = settle_outcomes(parse_now(now))
+        self.stdout.write(f"Settled {settled} events in {time.perf_counter() - started:.2f}s.")

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+# Every recurring job: (name, dotted path, schedule type, minutes). Idempotent: rerun freely.
+SCHEDULES = [
+    ("settle_outcomes", "metering.tasks.settle_outcomes", Schedule.MINUTES, 5),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules of every recurring job (idempotent)."
+
+    def handle(self, *args, **options):
+        for name, func, schedule_type, minutes in SCHEDULES:
+            _, created = Schedule.objects.update_or_create(
+                name=name, defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes, "repeats": -1}
+            )
+            self.stdout.write(f"{'Created' if created else 'Updated'} schedule {name} ({func}, every {minutes} min).")

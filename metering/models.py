@@ -1,0 +1,211 @@
+"""The outcome catalogue, outcome events and their decisions, signals and session claims.
+
+An :class:`Event` row is the raw event as the platform sent it (immutable) plus its
+current decision (status, reason, rule version, checks, amount). Billing and disputes
+move an event along its lifecycle through metering's services, never by editing rows.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+
+
+class ValueType(models.TextChoices):
+    LABOR_SAVINGS = "labor_savings", "Labor savings"
+    REVENUE_GENERATION = "revenue_generation", "Revenue generation"
+    RISK_AVOIDANCE = "risk_avoidance", "Risk avoidance"
+
+
+class ReopenPolicy(models.TextChoices):
+    CONTINUATION = "continuation", "A reopen after the window continues the same outcome"
+    NEW_OUTCOME = "new_outcome", "A reopen after the window is a new outcome"
+
+
+class OutcomeType(models.Model):
+    """A kind of customer-recognised result the product charges for."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # Default price per billable outcome, in the account's currency, where no contract says otherwise.
+    unit_price = models.DecimalField(max_digits=12, decimal_places=4)
+    value_type = models.CharField(max_length=32, choices=ValueType.choices, default=ValueType.LABOR_SAVINGS)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SuccessCriteria(models.Model):
+    """One version of the definition of success for an outcome type.
+
+    ``account`` empty: the product definition. ``account`` set: that account's enterprise
+    override, which wins over the product definition. Rows are never edited — a change is
+    a new version — and every decision points at the version that made it.
+    """
+
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, related_name="criteria")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField()
+    # The definition in words, shown to customers:
+    # "A billable outcome occurs when [system action] produces [customer result], without
+    #  [failure condition], within [window], verified by [verification source]."
+    system_action = models.CharField(max_length=300)
+    customer_result = models.CharField(max_length=300)
+    failure_condition = models.CharField(max_length=300)
+    verification_source = models.CharField(max_length=300)
+    dispute_process = models.TextField(blank=True)
+    # The rules the decision engine applies (see metering.engine.Rules).
+    measurement_window_hours = models.PositiveIntegerField(default=72)
+    one_per_session = models.BooleanField(default=True)
+    required_verification_methods = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    excluded_workflows = ArrayField(models.CharField(max_length=128), default=list, blank=True)
+    excluded_channels = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    handoff_is_billable = models.BooleanField(default=False)
+    confirm_closes_window = models.BooleanField(default=False)
+    reopen_after_window = models.CharField(
+        max_length=16, choices=ReopenPolicy.choices, default=ReopenPolicy.CONTINUATION
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name_plural = "success criteria"
+        ordering = ["outcome_type", "account", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["outcome_type", "account", "version"],
+                name="criteria_version_uniq",
+                nulls_distinct=False,
+            )
+        ]
+
+    @property
+    def label(self) -> str:
+        scope = f"{self.account.external_id} " if self.account_id else ""
+        return f"{self.outcome_type.code} {scope}v{self.version}"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class EventStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    BILLABLE = "billable", "Billable"
+    NON_BILLABLE = "non_billable", "Not billable"
+    INVOICED = "invoiced", "Invoiced"
+    DISPUTED = "disputed", "Disputed"
+    CREDITED = "credited", "Credited"
+
+
+class Event(models.Model):
+    """One outcome event: the raw record as posted, plus its current decision."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # --- the raw event, as posted (never changed after insert) ---
+    event_id = models.CharField(max_length=128)  # the platform's idempotency key, unique per account
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, related_name="+", db_index=False)
+    occurred_at = models.DateTimeField()
+    success_criteria_met = models.BooleanField()
+    human_handoff = models.BooleanField(default=False)
+    channel = models.CharField(max_length=64, blank=True)
+    workflow = models.CharField(max_length=128, blank=True)
+    session_id = models.CharField(max_length=128, blank=True)
+    complexity = models.CharField(max_length=16, blank=True)
+    verification_method = models.CharField(max_length=64, blank=True)
+    source_url = models.CharField(max_length=2048, blank=True)
+    sandbox = models.BooleanField(default=False)
+    failure_reason = models.CharField(max_length=32, blank=True)
+    value_amount = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    # The vendor's cost of delivering this outcome: vendor eyes only, never a customer's.
+    cost_amount = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    # Hash of the normalised payload: same event_id + same hash = duplicate, else conflict.
+    payload_hash = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+    # --- the decision (see metering.engine) ---
+    status = models.CharField(max_length=16, choices=EventStatus.choices)
+    non_billable_reason = models.CharField(max_length=32, blank=True)
+    window_ends_at = models.DateTimeField()
+    criteria = models.ForeignKey(SuccessCriteria, on_delete=models.PROTECT, related_name="+", db_index=False)
+    checks = models.JSONField(default=list)  # [[check code, outcome], ...] in engine order
+    state = models.JSONField(default=dict)  # the account-state facts the decision used
+    decided_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+    # --- the price (metering.pricing seam); sub-cent precision, rounded per invoice line ---
+    amount = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    # The billing.InvoiceLine this event was billed on (owned by billing; no FK to keep apps one-way).
+    invoice_line_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "event_id"], name="event_account_event_id_uniq")]
+        indexes = [
+            # The audit table and API list: keyset on (occurred_at, id), newest first.
+            models.Index(fields=["account", "-occurred_at", "-id"], name="event_account_recent_idx"),
+            # Settlement finds closed windows without scanning settled events.
+            models.Index(fields=["window_ends_at"], name="event_pending_window_idx", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class SignalType(models.TextChoices):
+    REOPENED = "reopened", "Reopened"
+    REVERSED = "reversed", "Reversed"
+    ESCALATED = "escalated", "Escalated"
+    CONFIRMED = "confirmed", "Confirmed"
+
+
+class Signal(models.Model):
+    """Something that happened to an outcome after it was reported."""
+
+    class Effect(models.TextChoices):
+        APPLIED = "applied", "Changed the decision"
+        WINDOW_CLOSED = "window_closed", "Arrived after the measurement window: recorded only"
+        NO_EFFECT = "no_effect", "Recorded; the decision already stood"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="signals")
+    type = models.CharField(max_length=16, choices=SignalType.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    effect = models.CharField(max_length=16, choices=Effect.choices)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            # The same signal posted twice is stored once.
+            models.UniqueConstraint(fields=["event", "type", "occurred_at"], name="signal_once_uniq")
+        ]
+
+
+class SessionClaim(models.Model):
+    """Which event holds the one billable outcome of a session (one-per-session types).
+
+    A unique constraint, not a lookup, makes "one per session" hold under concurrent posts.
+    A claim is released when its event turns non-billable (a reopen, a credited dispute).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
+    session_id = models.CharField(max_length=128)
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="+")
+    event_key = models.CharField(max_length=128)  # the holder's event_id, recorded in decisions
+    window_ends_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "outcome_type", "session_id"], name="session_claim_uniq")
+        ]

@@ -1,0 +1,254 @@
+"""Operations that change metering state: catalogue, signals, settlement, lifecycle moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from metering import engine
+from metering.models import Event, EventStatus, OutcomeType, SessionClaim, Signal, SignalType, SuccessCriteria
+from metering.selectors import event_facts, rules_from_criteria, signal_facts
+
+SETTLE_CHUNK = 50_000
+
+
+class OutcomeTypeExists(Exception):
+    pass
+
+
+class WindowClosed(Exception):
+    """A signal arrived after the measurement window: recorded, but nothing billed changes."""
+
+    def __init__(self, signal: Signal):
+        super().__init__("window_closed")
+        self.signal = signal
+
+
+# --- Catalogue ----------------------------------------------------------------------------
+
+
+CRITERIA_RULE_FIELDS = (
+    "measurement_window_hours",
+    "one_per_session",
+    "required_verification_methods",
+    "excluded_workflows",
+    "excluded_channels",
+    "handoff_is_billable",
+    "confirm_closes_window",
+    "reopen_after_window",
+)
+CRITERIA_TEXT_FIELDS = (
+    "system_action",
+    "customer_result",
+    "failure_condition",
+    "verification_source",
+    "dispute_process",
+)
+
+
+def outcome_type_create(
+    *,
+    code: str,
+    name: str,
+    unit_price: Decimal,
+    value_type: str,
+    description: str = "",
+    created_by: str = "",
+    **criteria: object,
+) -> OutcomeType:
+    """Create an outcome type with version 1 of its product definition of success."""
+    try:
+        with transaction.atomic():
+            outcome_type = OutcomeType.objects.create(
+                code=code, name=name, unit_price=unit_price, value_type=value_type, description=description
+            )
+            criteria_version_create(outcome_type=outcome_type, account=None, created_by=created_by, **criteria)
+    except IntegrityError as exc:
+        raise OutcomeTypeExists(code) from exc
+    return outcome_type
+
+
+def criteria_version_create(
+    *, outcome_type: OutcomeType, account: Account | None, created_by: str = "", **changes: object
+) -> SuccessCriteria:
+    """A new version of a definition of success: the latest one with ``changes`` applied.
+
+    ``account=None`` versions the product definition; an account versions its enterprise
+    override (starting from the product definition). Earlier versions stay as they were,
+    since decisions point at them.
+    """
+    unknown = set(changes) - set(CRITERIA_RULE_FIELDS) - set(CRITERIA_TEXT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown criteria fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        # Serialise versioning of one outcome type so two editors cannot take the same number.
+        OutcomeType.objects.select_for_update().filter(pk=outcome_type.pk).first()
+        base = (
+            SuccessCriteria.objects.filter(outcome_type=outcome_type, account=account).order_by("-version").first()
+            or SuccessCriteria.objects.filter(outcome_type=outcome_type, account=None).order_by("-version").first()
+        )
+        values = {f: getattr(base, f) for f in CRITERIA_RULE_FIELDS + CRITERIA_TEXT_FIELDS} if base else {}
+        values.update(changes)
+        last = (
+            SuccessCriteria.objects.filter(outcome_type=outcome_type, account=account)
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+        )
+        defaults = {
+            "system_action": f"{outcome_type.name}: the AI completes the work",
+            "customer_result": outcome_type.name.lower(),
+            "failure_condition": "a human hand-off, a reopen or a reversal",
+            "verification_source": "the platform's records",
+        }
+        for key, value in defaults.items():
+            values.setdefault(key, value)
+        return SuccessCriteria.objects.create(
+            outcome_type=outcome_type, account=account, version=(last or 0) + 1, created_by=created_by, **values
+        )
+
+
+# --- Signals ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalOutcome:
+    signal: Signal
+    created: bool  # False: the same signal had been recorded before (no second effect)
+
+
+def signal_record(
+    *, event: Event, type: str, occurred_at: datetime, note: str = "", now: datetime | None = None
+) -> SignalOutcome:
+    """Record a signal and apply it to the event's decision if it arrived inside the window.
+
+    Raises :class:`WindowClosed` (after recording it) when the window had already closed.
+    """
+    now = now or timezone.now()
+    if type not in SignalType.values:
+        raise ValueError(type)
+    with transaction.atomic():
+        # Lock the event: settlement and other signals wait for us, and we see their result.
+        event = (
+            Event.objects.select_for_update(of=("self",))
+            .select_related("criteria", "criteria__outcome_type", "criteria__account")
+            .get(pk=event.pk)
+        )
+        existing = Signal.objects.filter(event=event, type=type, occurred_at=occurred_at).first()
+        if existing is not None:
+            if existing.effect == Signal.Effect.WINDOW_CLOSED:
+                raise WindowClosed(existing)
+            return SignalOutcome(signal=existing, created=False)
+
+        signal = Signal(
+            account_id=event.account_id, event=event, type=type, occurred_at=occurred_at, received_at=now, note=note
+        )
+        rules = rules_from_criteria(event.criteria)
+        signals = (*signal_facts(event), engine.SignalFacts(type=type, occurred_at=occurred_at))
+        window_open = event.status == EventStatus.PENDING and occurred_at < event.window_ends_at
+        if not window_open and event.status != EventStatus.NON_BILLABLE:
+            signal.effect = Signal.Effect.WINDOW_CLOSED
+            signal.save()
+            raise WindowClosed(signal)
+        if not window_open:
+            signal.effect = Signal.Effect.NO_EFFECT
+            signal.save()
+            return SignalOutcome(signal=signal, created=True)
+
+        state = engine.AccountState.from_dict(event.state)
+        decision = engine.decide(event_facts(event), signals, rules, state, now)
+        changed = (decision.status, decision.reason, decision.window_ends_at) != (
+            event.status,
+            event.non_billable_reason,
+            event.window_ends_at,
+        )
+        signal.effect = Signal.Effect.APPLIED if changed else Signal.Effect.NO_EFFECT
+        signal.save()
+        if changed:
+            _event_apply_decision(event=event, decision=decision, now=now)
+        return SignalOutcome(signal=signal, created=True)
+
+
+def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datetime) -> None:
+    fields = {
+        "status": decision.status,
+        "non_billable_reason": decision.reason,
+        "window_ends_at": decision.window_ends_at,
+        "checks": [list(c) for c in decision.checks],
+        "decided_at": now,
+    }
+    if decision.status == EventStatus.BILLABLE:
+        fields["settled_at"] = now
+    if decision.status == EventStatus.NON_BILLABLE:
+        fields.update(amount=None, credits=None)
+        # The session's outcome is free again: a later success in it can be billed.
+        SessionClaim.objects.filter(event_id=event.pk).delete()
+    Event.objects.filter(pk=event.pk).update(**fields)
+
+
+# --- Settlement ---------------------------------------------------------------------------
+
+
+def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK) -> int:
+    """Pending events whose measurement window has closed become billable.
+
+    Set-based: each chunk is one ``UPDATE`` in SQL. ``FOR UPDATE SKIP LOCKED`` lets two
+    runs share the work (and skip an event a signal is changing right now); the
+    ``status = 'pending'`` condition makes a second run change nothing.
+    """
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE metering_event SET status = 'billable', settled_at = %(now)s "
+                "WHERE id IN (SELECT id FROM metering_event WHERE status = 'pending' "
+                "AND window_ends_at <= %(now)s LIMIT %(chunk)s FOR UPDATE SKIP LOCKED) "
+                "AND status = 'pending'",
+                {"now": now, "chunk": chunk},
+            )
+            settled = cursor.rowcount
+        total += settled
+        if settled < chunk:
+            return total
+
+
+# --- Replay -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayDifference:
+    event_pk: int
+    event_id: str
+    stored: tuple[str, str]
+    replayed: tuple[str, str]
+
+
+# Lifecycle statuses after the decision: what the engine decided for them was "billable".
+_DECIDED_AS = {"invoiced": "billable", "disputed": "billable", "credited": "billable"}
+
+
+def decision_replay(*, event: Event, now: datetime | None = None) -> ReplayDifference | None:
+    """Decide the stored raw event again with its stored rule version and state; None if it agrees."""
+    now = now or timezone.now()
+    decision = engine.decide(
+        event_facts(event),
+        signal_facts(event),
+        rules_from_criteria(event.criteria),
+        engine.AccountState.from_dict(event.state),
+        now,
+    )
+    stored_status = _DECIDED_AS.get(event.status, event.status)
+    if stored_status == "pending" and decision.status == "billable":
+        stored_status = "billable"  # window closed since; settlement has simply not run yet
+    stored = (stored_status, event.non_billable_reason)
+    replayed = (decision.status, decision.reason)
+    stored_checks = [tuple(c) for c in event.checks]
+    if stored != replayed or stored_checks != list(decision.checks):
+        return ReplayDifference(event.pk, event.event_id, stored, replayed)
+    return None

@@ -1,0 +1,15 @@
+"""django-q2 entry points: thin, idempotent, each recorded as a JobRun."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from accounts.jobs import job_run_record
+from metering.services import outcomes_settle
+
+
+def settle_outcomes(now: datetime | None = None) -> int:
+    with job_run_record(name="settle_outcomes", scope=f"now={now.isoformat()}" if now else "now") as run:
+        settled = outcomes_settle(now=now)
+        run.result = {"settled": settled}
+    return settled

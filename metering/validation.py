@@ -1,0 +1,256 @@
+"""Validation of posted outcome events: plain Python, one pass per event, no framework.
+
+The ingestion hot path validates up to 1,000 events per request; a generic serializer
+per event would cost more than the database insert itself (see bench/README.md). The
+rules are exactly those of api-v1.md; every failure names its field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+import orjson
+
+COMPLEXITIES = frozenset({"simple", "moderate", "complex"})
+FAILURE_REASONS = frozenset({"abandoned", "workflow_failed", "greeting_only", "unanswered_question", "no_show"})
+MAX_ATTRIBUTES_BYTES = 8 * 1024
+KNOWN_FIELDS = frozenset(
+    {
+        "event_id",
+        "account",
+        "outcome_type",
+        "occurred_at",
+        "success_criteria_met",
+        "human_handoff",
+        "channel",
+        "workflow",
+        "session_id",
+        "complexity",
+        "verification_method",
+        "source_url",
+        "sandbox",
+        "failure_reason",
+        "value_amount",
+        "cost_amount",
+        "attributes",
+    }
+)
+_MAX_DECIMAL = Decimal("1e12")
+
+
+@dataclass(slots=True)
+class ParsedEvent:
+    event_id: str
+    account: str
+    outcome_type: str
+    occurred_at: datetime
+    success_criteria_met: bool
+    human_handoff: bool
+    channel: str
+    workflow: str
+    session_id: str
+    complexity: str
+    verification_method: str
+    source_url: str
+    sandbox: bool
+    failure_reason: str
+    value_amount: Decimal | None
+    cost_amount: Decimal | None
+    attributes: dict
+    attributes_json: bytes
+    payload_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventError:
+    code: str
+    message: str
+    fields: dict[str, list[str]]
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "fields": self.fields}
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An RFC 3339 timestamp with an offset, as an aware UTC datetime; None if it is not one."""
+    if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt ":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _decimal(value: object) -> Decimal | None:
+    if not isinstance(value, str):
+        raise ValueError('Must be a decimal string such as "12.50".')
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError('Must be a decimal string such as "12.50".') from exc
+    if not amount.is_finite() or abs(amount) >= _MAX_DECIMAL:
+        raise ValueError("Must be a finite decimal below 10^12.")
+    if amount.as_tuple().exponent < -6:
+        raise ValueError("At most 6 decimal places.")
+    return amount
+
+
+def _normal(amount: Decimal | None) -> Decimal | None:
+    """ "0.99" and "0.990" are the same payload."""
+    return None if amount is None else amount.normalize()
+
+
+def _text(raw: dict, name: str, limit: int, errors: dict, required: bool = False) -> str:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return ""
+    if not isinstance(value, str):
+        errors[name] = ["Must be a string."]
+        return ""
+    if required and not value:
+        errors[name] = ["May not be empty."]
+    if len(value) > limit:
+        errors[name] = [f"At most {limit} characters."]
+    return value
+
+
+def _bool(raw: dict, name: str, errors: dict, default: bool | None = None) -> bool:
+    value = raw.get(name, default)
+    if value is None:
+        errors[name] = ["This field is required."]
+        return False
+    if not isinstance(value, bool):
+        errors[name] = ["Must be true or false."]
+        return False
+    return value
+
+
+def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_tolerance: timedelta):
+    """Return a :class:`ParsedEvent`, or an :class:`EventError` naming every bad field."""
+    if not isinstance(raw, dict):
+        return EventError("invalid_event", "Each event must be a JSON object.", {})
+    errors: dict[str, list[str]] = {}
+    event_id = _text(raw, "event_id", 128, errors, required=True)
+    account = _text(raw, "account", 128, errors, required=True)
+    outcome_type = _text(raw, "outcome_type", 64, errors, required=True)
+    success = _bool(raw, "success_criteria_met", errors)
+    handoff = _bool(raw, "human_handoff", errors, default=False)
+    sandbox = _bool(raw, "sandbox", errors, default=False)
+    channel = _text(raw, "channel", 64, errors)
+    workflow = _text(raw, "workflow", 128, errors)
+    session_id = _text(raw, "session_id", 128, errors)
+    verification = _text(raw, "verification_method", 64, errors)
+    complexity = _text(raw, "complexity", 16, errors)
+    if complexity and complexity not in COMPLEXITIES:
+        errors["complexity"] = ["Must be one of simple, moderate, complex."]
+    failure_reason = _text(raw, "failure_reason", 32, errors)
+    if failure_reason and failure_reason not in FAILURE_REASONS:
+        errors["failure_reason"] = [f"Must be one of {', '.join(sorted(FAILURE_REASONS))}."]
+    source_url = _text(raw, "source_url", 2048, errors)
+    if source_url and "source_url" not in errors:
+        parts = urlsplit(source_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors["source_url"] = ["Must be an http(s) URL."]
+    value_amount = cost_amount = None
+    for name in ("value_amount", "cost_amount"):
+        if raw.get(name) is not None:
+            try:
+                amount = _decimal(raw[name])
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+            else:
+                if name == "value_amount":
+                    value_amount = amount
+                else:
+                    cost_amount = amount
+    attributes = raw.get("attributes")
+    attributes_json = b"{}"
+    if attributes is None:
+        attributes = {}
+    elif not isinstance(attributes, dict):
+        errors["attributes"] = ["Must be a JSON object."]
+        attributes = {}
+    else:
+        attributes_json = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+        if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
+            errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
+    unknown = raw.keys() - KNOWN_FIELDS
+    if unknown:
+        for name in sorted(unknown):
+            errors[name] = ["Unknown field."]
+
+    occurred_raw = raw.get("occurred_at")
+    occurred_at = parse_timestamp(occurred_raw)
+    if occurred_raw is None:
+        errors["occurred_at"] = ["This field is required."]
+    elif occurred_at is None:
+        errors["occurred_at"] = ["Must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T12:00:00Z."]
+    elif errors:
+        pass
+    elif occurred_at > now + future_tolerance:
+        return EventError(
+            "timestamp_out_of_range",
+            "occurred_at is more than 5 minutes in the future.",
+            {"occurred_at": ["More than 5 minutes in the future."]},
+        )
+    elif occurred_at < now - late_window:
+        return EventError(
+            "timestamp_out_of_range",
+            f"occurred_at is older than the late-event window ({late_window.days} days).",
+            {"occurred_at": [f"Older than {late_window.days} days."]},
+        )
+    if errors:
+        return EventError("validation_error", "The event has invalid fields.", errors)
+
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (
+        event_id,
+        account,
+        outcome_type,
+        occurred_at.isoformat(),
+        success,
+        handoff,
+        channel,
+        workflow,
+        session_id,
+        complexity,
+        verification,
+        source_url,
+        sandbox,
+        failure_reason,
+        _normal(value_amount),
+        _normal(cost_amount),
+    ):
+        digest.update(str(part).encode())
+        digest.update(b"\x1f")
+    digest.update(attributes_json)
+    return ParsedEvent(
+        event_id=event_id,
+        account=account,
+        outcome_type=outcome_type,
+        occurred_at=occurred_at,
+        success_criteria_met=success,
+        human_handoff=handoff,
+        channel=channel,
+        workflow=workflow,
+        session_id=session_id,
+        complexity=complexity,
+        verification_method=verification,
+        source_url=source_url,
+        sandbox=sandbox,
+        failure_reason=failure_reason,
+        value_amount=value_amount,
+        cost_amount=cost_amount,
+        attributes=attributes,
+        attributes_json=attributes_json,
+        payload_hash=digest.hexdigest(),
+    )

@@ -1,0 +1,40 @@
+"""The embedded PostgreSQL used when no ``DATABASE_URL`` is set.
+
+The ``pgserver`` wheel ships PostgreSQL binaries. The first process that needs the
+database starts a server in the project's data folder (``.data/pg``) on a unix socket;
+every later process — web, worker, management commands, tests — finds it running and
+joins it. The server is left running on exit (``cleanup_mode=None``) so processes can
+come and go; ``make db-stop`` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+DATABASE_NAME = "outcomeportal"
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or join) the embedded server and return a URL for the app database."""
+    # pgserver asks platformdirs for a runtime dir; give it one quietly on servers
+    # without a login session.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir / "run"))
+    (data_dir / "run").mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(data_dir / "pg", cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    return server.get_uri(DATABASE_NAME)
+
+
+def embedded_server_stop(data_dir: Path) -> None:
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir / "run"))
+    import pgserver
+
+    pgserver.get_server(data_dir / "pg", cleanup_mode="stop").cleanup()

@@ -1,0 +1,36 @@
+"""URLs: the portal (HTML), the API v1 and its documentation, the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from accounts import api as accounts_api
+from metering import api as metering_api
+from outcomeportal import views
+
+api_v1 = [
+    path("accounts", accounts_api.AccountListView.as_view(), name="accounts"),
+    path("accounts/<str:external_id>", accounts_api.AccountDetailView.as_view(), name="account"),
+    path("outcome-types", metering_api.OutcomeTypeListView.as_view(), name="outcome-types"),
+    path("outcome-types/<slug:code>", metering_api.OutcomeTypeDetailView.as_view(), name="outcome-type"),
+    path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),
+    path("events", metering_api.EventsView.as_view(), name="events"),
+    path("events/<str:account>/<str:event_id>", metering_api.EventDetailView.as_view(), name="event"),
+    path("events/<str:account>/<str:event_id>/signals", metering_api.SignalView.as_view(), name="event-signals"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "outcomeportal.views.bad_request"
+handler403 = "outcomeportal.views.permission_denied"
+handler404 = "outcomeportal.views.page_not_found"
+handler500 = "outcomeportal.views.server_error"
