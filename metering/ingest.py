@@ -357,7 +357,12 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
     claimers = [r for r in rows if r.decision.candidate and r.rules.one_per_session and r.parsed.session_id]
     if not claimers:
         return
-    claimers.sort(key=lambda r: (r.parsed.occurred_at, r.parsed.event_id))
+    # The earliest event of a session in this batch is its candidate; later ones lose to it.
+    # Claims are then inserted in key order, so concurrent batches lock claim keys in one order.
+    earliest: dict[tuple[int, int, str], _Row] = {}
+    for r in sorted(claimers, key=lambda r: (r.parsed.occurred_at, r.parsed.event_id)):
+        earliest.setdefault((r.account_id, r.outcome_type.pk, r.parsed.session_id), r)
+    attempts = [earliest[key] for key in sorted(earliest)]
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO metering_sessionclaim "
@@ -366,12 +371,12 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
             "%s::text[], %s::timestamptz[]) WITH ORDINALITY AS c(a, t, s, e, k, w, n) ORDER BY n "
             "ON CONFLICT (account_id, outcome_type_id, session_id) DO NOTHING RETURNING event_id",
             [
-                [r.account_id for r in claimers],
-                [r.outcome_type.pk for r in claimers],
-                [r.parsed.session_id for r in claimers],
-                [r.pk for r in claimers],
-                [r.parsed.event_id for r in claimers],
-                [r.decision.window_ends_at for r in claimers],
+                [r.account_id for r in attempts],
+                [r.outcome_type.pk for r in attempts],
+                [r.parsed.session_id for r in attempts],
+                [r.pk for r in attempts],
+                [r.parsed.event_id for r in attempts],
+                [r.decision.window_ends_at for r in attempts],
             ],
         )
         won = {pk for (pk,) in cursor.fetchall()}

@@ -209,3 +209,29 @@ class SessionClaim(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "outcome_type", "session_id"], name="session_claim_uniq")
         ]
+
+
+class DailyRollup(models.Model):
+    """Events per account, local day, outcome type, status and reason — with their amounts.
+
+    Maintained by statement-level triggers on ``metering_event`` (see migration 0002), so it
+    is exact whichever service inserts or updates events: dashboards and period totals read
+    a few hundred rows here instead of scanning an account's events. ``day`` is the event's
+    date in the account's time zone. Never written by application code.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
+    status = models.CharField(max_length=16)
+    non_billable_reason = models.CharField(max_length=32)
+    events = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=24, decimal_places=6)
+    credits = models.DecimalField(max_digits=24, decimal_places=4)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day", "outcome_type", "status", "non_billable_reason"], name="rollup_key_uniq"
+            )
+        ]
