@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import orjson
 from django.conf import settings
@@ -107,15 +108,33 @@ class _Row:
     state: engine.AccountState | None = None
 
 
-# Called inside the ingestion transaction with the freshly stored candidate events
-# (pending or billable), e.g. by spend controls. Registered by downstream apps at start-up.
-CandidateHook = Callable[..., None]
-_candidate_hooks: list[CandidateHook] = []
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A freshly stored event that is billable now or once its window closes: what hooks see."""
+
+    pk: int
+    account_id: int
+    outcome_type_id: int
+    event_id: str
+    occurred_at: datetime
+    status: str
+    amount: Decimal | None
+    credits: Decimal | None
 
 
-def candidate_hook_register(hook: CandidateHook) -> None:
-    if hook not in _candidate_hooks:
-        _candidate_hooks.append(hook)
+# A hook runs inside the ingestion transaction, after the events are stored, with the batch's
+# remaining candidates (in occurrence order). It returns, for the events it rules out, the
+# account-state facts that rule them out (e.g. {pk: {"cap_reached": True}}); metering then
+# re-decides those events with the engine and stores the new decision. Downstream apps
+# (billing: onboarding allowances, spend caps) register hooks at start-up, in ``order``.
+CandidateHook = Callable[..., dict[int, dict]]
+_candidate_hooks: list[tuple[int, CandidateHook]] = []
+
+
+def candidate_hook_register(hook: CandidateHook, *, order: int = 100) -> None:
+    if all(h is not hook for _, h in _candidate_hooks):
+        _candidate_hooks.append((order, hook))
+        _candidate_hooks.sort(key=lambda item: item[0])
 
 
 def _reject(code: str, message: str, fields: dict) -> dict:
@@ -207,9 +226,7 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
         _classify_repeats(repeats, parsed, stored_hash, result)
         accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
         _claim_sessions(accepted_rows, now=now)
-        candidates = [r for r in accepted_rows if r.decision.candidate]
-        for hook in _candidate_hooks:
-            hook(rows=candidates, now=now)
+        _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
 
@@ -395,22 +412,57 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
         )
         holders = {(a, t, s): k for a, t, s, k in cursor.fetchall()}
         for r in losers:
-            state = engine.AccountState(
-                session_taken_by=holders.get((r.account_id, r.outcome_type.pk, r.parsed.session_id), "?")
-            )
-            r.decision = engine.decide(r.facts, (), r.rules, state, now)
-            r.state = state
+            holder = holders.get((r.account_id, r.outcome_type.pk, r.parsed.session_id), "?")
+            r.state = engine.AccountState(session_taken_by=holder)
+        _redecide(losers, now=now)
+
+
+def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
+    if not _candidate_hooks or not candidates:
+        return
+    remaining = sorted(candidates, key=lambda r: (r.parsed.occurred_at, r.pk))
+    changed: dict[int, _Row] = {}
+    for _, hook in _candidate_hooks:
+        views = [
+            Candidate(r.pk, r.account_id, r.outcome_type.pk, r.parsed.event_id, r.parsed.occurred_at,
+                      r.decision.status, r.amount, r.credits)
+            for r in remaining
+        ]  # fmt: skip
+        ruled_out = hook(candidates=views, now=now) or {}
+        if not ruled_out:
+            continue
+        for r in remaining:
+            facts = ruled_out.get(r.pk)
+            if facts:
+                base = r.state.as_dict() if r.state else {}
+                r.state = engine.AccountState.from_dict({**base, **facts})
+                changed[r.pk] = r
+        remaining = [r for r in remaining if r.pk not in ruled_out]
+    _redecide(list(changed.values()), now=now)
+
+
+def _redecide(rows: list[_Row], *, now: datetime) -> None:
+    """Decide stored rows again with their ``state`` and write the new decisions in one UPDATE."""
+    if not rows:
+        return
+    for r in rows:
+        r.decision = engine.decide(r.facts, (), r.rules, r.state or engine.AccountState(), now)
+        if not r.decision.candidate:
             r.amount = r.credits = None
+    with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE metering_event e SET status = v.status, non_billable_reason = v.reason, "
-            "checks = v.checks::jsonb, state = v.state::jsonb, amount = NULL, credits = NULL, settled_at = NULL "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS v(id, status, reason, "
-            "checks, state) WHERE e.id = v.id",
+            "checks = v.checks::jsonb, state = v.state::jsonb, amount = v.amount, credits = v.credits, "
+            "settled_at = CASE WHEN v.status = 'billable' THEN e.settled_at END "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::numeric[], "
+            "%s::numeric[]) AS v(id, status, reason, checks, state, amount, credits) WHERE e.id = v.id",
             [
-                [r.pk for r in losers],
-                [r.decision.status for r in losers],
-                [r.decision.reason for r in losers],
-                [_checks_json(r.decision) for r in losers],
-                [orjson.dumps(r.state.as_dict()).decode() for r in losers],
+                [r.pk for r in rows],
+                [r.decision.status for r in rows],
+                [r.decision.reason for r in rows],
+                [_checks_json(r.decision) for r in rows],
+                [orjson.dumps((r.state or engine.AccountState()).as_dict()).decode() for r in rows],
+                [r.amount for r in rows],
+                [r.credits for r in rows],
             ],
         )
