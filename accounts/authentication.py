@@ -22,7 +22,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         scheme, _, key = header.partition(" ")
-        if scheme != self.keyword or not key.strip():
+        if scheme.lower() != self.keyword.lower() or not key.strip():  # the scheme is case-insensitive
             raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <api key>'.")
         api_key = (
             ApiKey.objects.filter(key_hash=api_key_hash(key.strip()), revoked_at__isnull=True)
