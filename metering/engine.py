@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 ENGINE_VERSION = 1
 
@@ -58,7 +59,6 @@ CHECKS: dict[str, tuple[str, str]] = {
     "not_credited": ("dispute_credited", "Not credited after a dispute"),
 }
 CHECK_ORDER = tuple(CHECKS)
-_WINDOW_SIGNAL_CHECK = {"reopened": "not_reopened", "reversed": "not_reversed", "escalated": "not_escalated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,33 +144,29 @@ def decide(
 ) -> Decision:
     """Decide one event. Same inputs, same answer, always."""
     ends_at = window_end(event, rules, signals)
-    in_window = {s.type for s in signals if s.occurred_at < ends_at}
-    outcome: dict[str, str] = {
-        "not_sandbox": FAILED if event.sandbox else PASSED,
-        "attempt_succeeded": FAILED if event.failure_reason else PASSED,
-        "no_human_handoff": NOT_APPLICABLE
-        if rules.handoff_is_billable
-        else (FAILED if event.human_handoff else PASSED),
-        "success_criteria_met": PASSED if event.success_criteria_met else FAILED,
-        "within_definition": FAILED
-        if event.workflow in rules.excluded_workflows or event.channel in rules.excluded_channels
-        else PASSED,
-        "verified": NOT_APPLICABLE
+    in_window = {s.type for s in signals if s.occurred_at < ends_at} if signals else ()
+    # One outcome per check, in CHECK_ORDER.
+    outcomes = (
+        FAILED if event.sandbox else PASSED,
+        FAILED if event.failure_reason else PASSED,
+        NOT_APPLICABLE if rules.handoff_is_billable else (FAILED if event.human_handoff else PASSED),
+        PASSED if event.success_criteria_met else FAILED,
+        FAILED if event.workflow in rules.excluded_workflows or event.channel in rules.excluded_channels else PASSED,
+        NOT_APPLICABLE
         if not rules.required_verification_methods
         else (PASSED if event.verification_method in rules.required_verification_methods else FAILED),
-        "first_in_session": NOT_APPLICABLE
+        NOT_APPLICABLE
         if not (rules.one_per_session and event.session_id)
         else (FAILED if state.session_taken_by not in (None, event.event_id) else PASSED),
-        "outside_training_window": FAILED if state.in_training_window else PASSED,
-        "beyond_pilot_allowance": FAILED if state.pilot_free else PASSED,
-        "within_spend_cap": FAILED if state.cap_reached else PASSED,
-        "not_credited": FAILED if state.dispute_credited else PASSED,
-    }
-    for signal_type, check in _WINDOW_SIGNAL_CHECK.items():
-        outcome[check] = FAILED if signal_type in in_window else PASSED
-
-    checks = tuple((code, outcome[code]) for code in CHECK_ORDER)
-    reason = next((_reason_for(code, event) for code, result in checks if result == FAILED), "")
+        FAILED if "reopened" in in_window else PASSED,
+        FAILED if "reversed" in in_window else PASSED,
+        FAILED if "escalated" in in_window else PASSED,
+        FAILED if state.in_training_window else PASSED,
+        FAILED if state.pilot_free else PASSED,
+        FAILED if state.cap_reached else PASSED,
+        FAILED if state.dispute_credited else PASSED,
+    )
+    checks, reason = _verdict(outcomes, event.failure_reason)
     if reason:
         status = "non_billable"
     elif now < ends_at:
@@ -180,7 +176,13 @@ def decide(
     return Decision(status=status, reason=reason, window_ends_at=ends_at, checks=checks)
 
 
-def _reason_for(check: str, event: EventFacts) -> str:
-    if check == "attempt_succeeded":
-        return event.failure_reason if event.failure_reason in FAILURE_REASONS else "workflow_failed"
-    return CHECKS[check][0]
+@lru_cache(maxsize=4096)
+def _verdict(outcomes: tuple[str, ...], failure_reason: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """The checks list and the reason for a tuple of outcomes (few distinct ones: cached)."""
+    checks = tuple(zip(CHECK_ORDER, outcomes, strict=True))
+    for code, result in checks:
+        if result == FAILED:
+            if code == "attempt_succeeded":
+                return checks, failure_reason if failure_reason in FAILURE_REASONS else "workflow_failed"
+            return checks, CHECKS[code][0]
+    return checks, ""

@@ -118,6 +118,8 @@ def _text(raw: dict, name: str, limit: int, errors: dict, required: bool = False
         return ""
     if required and not value:
         errors[name] = ["May not be empty."]
+    if "\x00" in value:
+        errors[name] = ["May not contain NUL characters."]
     if len(value) > limit:
         errors[name] = [f"At most {limit} characters."]
     return value
@@ -183,6 +185,8 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
         attributes_json = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
         if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
             errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
+        elif b"\\u0000" in attributes_json:
+            errors["attributes"] = ["May not contain NUL characters (PostgreSQL cannot store them)."]
     unknown = raw.keys() - KNOWN_FIELDS
     if unknown:
         for name in sorted(unknown):
@@ -211,28 +215,30 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
     if errors:
         return EventError("validation_error", "The event has invalid fields.", errors)
 
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (
-        event_id,
-        account,
-        outcome_type,
-        occurred_at.isoformat(),
-        success,
-        handoff,
-        channel,
-        workflow,
-        session_id,
-        complexity,
-        verification,
-        source_url,
-        sandbox,
-        failure_reason,
-        _normal(value_amount),
-        _normal(cost_amount),
-    ):
-        digest.update(str(part).encode())
-        digest.update(b"\x1f")
-    digest.update(attributes_json)
+    canonical = "\x1f".join(
+        map(
+            str,
+            (
+                event_id,
+                account,
+                outcome_type,
+                occurred_at.isoformat(),
+                success,
+                handoff,
+                channel,
+                workflow,
+                session_id,
+                complexity,
+                verification,
+                source_url,
+                sandbox,
+                failure_reason,
+                _normal(value_amount),
+                _normal(cost_amount),
+            ),
+        )
+    ).encode()
+    digest = hashlib.blake2b(canonical + b"\x1e" + attributes_json, digest_size=16)
     return ParsedEvent(
         event_id=event_id,
         account=account,
