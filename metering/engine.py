@@ -87,6 +87,9 @@ class Rules:
     excluded_channels: frozenset[str] = frozenset()
     handoff_is_billable: bool = False
     confirm_closes_window: bool = False
+    # After the window, is a reopen-then-success in the same session a new outcome (True)
+    # or the continuation of the one already counted (False)? Used when claiming sessions.
+    reopen_is_new_outcome: bool = False
 
 
 @dataclass(frozen=True, slots=True)

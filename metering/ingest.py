@@ -376,24 +376,30 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
         return
     # The earliest event of a session in this batch is its candidate; later ones lose to it.
     # Claims are then inserted in key order, so concurrent batches lock claim keys in one order.
+    # An existing claim is taken over only where a reopen after the window is a new outcome
+    # and the holder's window had closed when this event occurred.
     earliest: dict[tuple[int, int, str], _Row] = {}
     for r in sorted(claimers, key=lambda r: (r.parsed.occurred_at, r.parsed.event_id)):
         earliest.setdefault((r.account_id, r.outcome_type.pk, r.parsed.session_id), r)
     attempts = [earliest[key] for key in sorted(earliest)]
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO metering_sessionclaim "
-            "(account_id, outcome_type_id, session_id, event_id, event_key, window_ends_at) "
-            "SELECT a, t, s, e, k, w FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], "
-            "%s::text[], %s::timestamptz[]) WITH ORDINALITY AS c(a, t, s, e, k, w, n) ORDER BY n "
-            "ON CONFLICT (account_id, outcome_type_id, session_id) DO NOTHING RETURNING event_id",
+            "INSERT INTO metering_sessionclaim AS c "
+            "(account_id, outcome_type_id, session_id, event_id, event_key, occurred_at, renewable_after) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[], "
+            "%s::timestamptz[], %s::timestamptz[]) "
+            "ON CONFLICT (account_id, outcome_type_id, session_id) DO UPDATE SET event_id = EXCLUDED.event_id, "
+            "event_key = EXCLUDED.event_key, occurred_at = EXCLUDED.occurred_at, "
+            "renewable_after = EXCLUDED.renewable_after "
+            "WHERE c.renewable_after <= EXCLUDED.occurred_at RETURNING event_id",
             [
                 [r.account_id for r in attempts],
                 [r.outcome_type.pk for r in attempts],
                 [r.parsed.session_id for r in attempts],
                 [r.pk for r in attempts],
                 [r.parsed.event_id for r in attempts],
-                [r.decision.window_ends_at for r in attempts],
+                [r.parsed.occurred_at for r in attempts],
+                [r.decision.window_ends_at if r.rules.reopen_is_new_outcome else None for r in attempts],
             ],
         )
         won = {pk for (pk,) in cursor.fetchall()}

@@ -196,6 +196,9 @@ class SessionClaim(models.Model):
 
     A unique constraint, not a lookup, makes "one per session" hold under concurrent posts.
     A claim is released when its event turns non-billable (a reopen, a credited dispute).
+    Where the criteria say a reopen after the window is a *new outcome*, a later event of
+    the session may take the claim over once ``renewable_after`` (the holder's window end)
+    has passed; otherwise ``renewable_after`` is empty and the claim holds for good.
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -203,7 +206,8 @@ class SessionClaim(models.Model):
     session_id = models.CharField(max_length=128)
     event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="+")
     event_key = models.CharField(max_length=128)  # the holder's event_id, recorded in decisions
-    window_ends_at = models.DateTimeField()
+    occurred_at = models.DateTimeField()  # the holder's
+    renewable_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

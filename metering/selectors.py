@@ -44,6 +44,7 @@ def rules_from_criteria(criteria: SuccessCriteria) -> engine.Rules:
         excluded_channels=frozenset(criteria.excluded_channels),
         handoff_is_billable=criteria.handoff_is_billable,
         confirm_closes_window=criteria.confirm_closes_window,
+        reopen_is_new_outcome=criteria.reopen_after_window == "new_outcome",
     )
 
 
