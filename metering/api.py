@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from accounts.access import Perm, Principal
 from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
+from metering import api_schema as docs
 from metering import engine
 from metering.ingest import MAX_BATCH, events_ingest
 from metering.models import Event, EventStatus, OutcomeType, ReopenPolicy, SignalType, ValueType
@@ -91,19 +92,7 @@ def decision_body(event: Event) -> dict:
 
 # --- Events --------------------------------------------------------------------------------
 
-_BATCH_DOC = inline_serializer(
-    "IngestRequest", {"events": serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)}
-)
-_RESULT_DOC = inline_serializer(
-    "IngestResponse",
-    {
-        "accepted": serializers.IntegerField(),
-        "duplicates": serializers.IntegerField(),
-        "conflicts": serializers.IntegerField(),
-        "rejected": serializers.IntegerField(),
-        "results": serializers.ListField(child=serializers.DictField()),
-    },
-)
+_ERRORS = {400: docs.ErrorBodyDoc, 401: docs.ErrorBodyDoc, 403: docs.ErrorBodyDoc, 404: docs.ErrorBodyDoc}
 
 
 class EventsView(APIView):
@@ -111,7 +100,11 @@ class EventsView(APIView):
         perm = Perm.EVENTS_WRITE if self.request.method == "POST" else Perm.EVENTS_READ
         return [require(perm)()]
 
-    @extend_schema(request=_BATCH_DOC, responses={200: _RESULT_DOC}, summary="Post 1 to 1,000 outcome events")
+    @extend_schema(
+        request=docs.IngestRequestDoc,
+        responses={200: docs.IngestResponseDoc, 413: docs.ErrorBodyDoc, **_ERRORS},
+        summary="Post 1 to 1,000 outcome events",
+    )
     def post(self, request):
         body = request.data
         events = body.get("events") if isinstance(body, dict) else None
@@ -143,6 +136,8 @@ class EventsView(APIView):
             OpenApiParameter("cursor", str),
             OpenApiParameter("limit", int),
         ],
+        responses={200: docs.EventPageDoc, **_ERRORS},
+        operation_id="events_list",
         summary="List events, newest first (keyset pagination)",
     )
     def get(self, request):
@@ -204,7 +199,9 @@ class EventsView(APIView):
 class EventDetailView(APIView):
     permission_classes = [require(Perm.EVENTS_READ)]
 
-    @extend_schema(summary="One event with its decision, criterion by criterion")
+    @extend_schema(
+        responses={200: docs.EventDetailDoc, **_ERRORS}, summary="One event with its decision, criterion by criterion"
+    )
     def get(self, request, account: str, event_id: str):
         principal = principal_of(request)
         event = event_get_for_principal(principal=principal, account_external_id=account, event_id=event_id)
@@ -232,7 +229,11 @@ class SignalInSerializer(serializers.Serializer):
 class SignalView(APIView):
     permission_classes = [require(Perm.EVENTS_WRITE)]
 
-    @extend_schema(request=SignalInSerializer, summary="Report a reopen, reversal, escalation or confirmation")
+    @extend_schema(
+        request=SignalInSerializer,
+        responses={201: docs.SignalResponseDoc, 200: docs.SignalResponseDoc, 409: docs.ErrorBodyDoc, **_ERRORS},
+        summary="Report a reopen, reversal, escalation or confirmation",
+    )
     def post(self, request, account: str, event_id: str):
         principal = principal_of(request)
         event = event_get_for_principal(principal=principal, account_external_id=account, event_id=event_id)
@@ -316,6 +317,35 @@ class CriteriaInSerializer(CriteriaFieldsSerializer):
     )
 
 
+class CriteriaDoc(CriteriaFieldsSerializer):
+    rule_version = serializers.CharField()
+    version = serializers.IntegerField()
+    account = serializers.CharField(allow_null=True)
+    definition = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CriteriaListDoc(serializers.Serializer):
+    results = CriteriaDoc(many=True)
+
+
+class OutcomeTypeDoc(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    unit_price = DecimalString()
+    value_type = serializers.ChoiceField(ValueType.values)
+    active = serializers.BooleanField()
+    measurement_window_hours = serializers.IntegerField()
+    one_per_session = serializers.BooleanField()
+    required_verification_methods = serializers.ListField(child=serializers.CharField())
+    criteria = CriteriaDoc()
+
+
+class OutcomeTypeListDoc(serializers.Serializer):
+    results = OutcomeTypeDoc(many=True)
+
+
 def criteria_body(criteria) -> dict:
     return {
         "rule_version": criteria.label,
@@ -352,11 +382,17 @@ class OutcomeTypeListView(APIView):
         perm = Perm.CATALOGUE_MANAGE if self.request.method == "POST" else Perm.EVENTS_READ
         return [require(perm)()]
 
-    @extend_schema(summary="The outcome catalogue")
+    @extend_schema(
+        responses={200: OutcomeTypeListDoc}, operation_id="outcome_types_list", summary="The outcome catalogue"
+    )
     def get(self, request):
         return Response({"results": [outcome_type_body(t) for t in OutcomeType.objects.order_by("code")]})
 
-    @extend_schema(request=OutcomeTypeInSerializer, summary="Define an outcome type (version 1 of its criteria)")
+    @extend_schema(
+        request=OutcomeTypeInSerializer,
+        responses={201: OutcomeTypeDoc, 409: docs.ErrorBodyDoc, **_ERRORS},
+        summary="Define an outcome type (version 1 of its criteria)",
+    )
     def post(self, request):
         data = OutcomeTypeInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -374,6 +410,7 @@ class OutcomeTypeListView(APIView):
 class OutcomeTypeDetailView(APIView):
     permission_classes = [require(Perm.EVENTS_READ)]
 
+    @extend_schema(responses={200: OutcomeTypeDoc, **_ERRORS})
     def get(self, request, code: str):
         outcome_type = OutcomeType.objects.filter(code=code).first()
         if outcome_type is None:
@@ -394,6 +431,7 @@ class CriteriaView(APIView):
             raise ApiError("not_found", f"No outcome type {code!r}.", 404)
         return outcome_type
 
+    @extend_schema(responses={200: CriteriaListDoc, **_ERRORS})
     def get(self, request, code: str):
         principal = principal_of(request)
         rows = self._outcome_type(code).criteria.select_related("outcome_type", "account")
@@ -401,7 +439,7 @@ class CriteriaView(APIView):
             rows = rows.filter(account__isnull=True) | rows.filter(account_id=principal.account_id)
         return Response({"results": [criteria_body(c) for c in rows.order_by("account_id", "-version")]})
 
-    @extend_schema(request=CriteriaInSerializer)
+    @extend_schema(request=CriteriaInSerializer, responses={201: CriteriaDoc, **_ERRORS})
     def post(self, request, code: str):
         outcome_type = self._outcome_type(code)
         data = CriteriaInSerializer(data=request.data)

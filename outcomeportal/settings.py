@@ -178,6 +178,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "metering.models.EventStatus",
+        "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
+    },
 }
 
 # --- Metering rules -----------------------------------------------------------------
