@@ -5,6 +5,21 @@ from accounts.models import Role
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Render pages without a collected static manifest (production uses the hashed manifest)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing a password the production way takes ~0.3 s; tests need no protection from brute force."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def outcome_type(db):
     return factories.make_outcome_type()
