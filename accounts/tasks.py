@@ -1,0 +1,20 @@
+"""django-q2 entry points of accounts: thin wrappers over accounts.notify."""
+
+from __future__ import annotations
+
+from accounts import notify
+from accounts.jobs import job_run_record
+
+
+def notification_email(notification_id: int) -> int:
+    return notify.notification_email(notification_id=notification_id)
+
+
+def webhook_deliver(delivery_id: int) -> str:
+    return notify.webhook_deliver(delivery_id=delivery_id)
+
+
+def webhooks_deliver_due() -> int:
+    with job_run_record(name="webhooks_deliver_due") as run:
+        run.result = {"attempted": notify.webhooks_deliver_due()}
+    return run.result["attempted"]
