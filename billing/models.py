@@ -1,1 +1,10 @@
-# Create your models here.
+# Models of billing. Invoicing (contracts, invoices, credit notes) lives in billing.invoice_models;
+# spend controls may add theirs here or in their own module, re-exported the same way.
+from billing.invoice_models import (  # noqa: F401
+    ContractVersion,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    NumberSeries,
+)

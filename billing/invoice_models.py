@@ -1,0 +1,156 @@
+"""Contracts, invoices and credit notes (billing's invoicing models).
+
+Kept in their own module so that spend controls can live beside them; ``billing.models``
+re-exports them. Invariants are held by the database, not by ``save()``:
+
+* one invoice per (account, period) — a unique constraint makes building idempotent;
+* invoice and credit-note numbers come from a locked :class:`NumberSeries` row in the
+  finalizing transaction, so they are sequential without gaps (never "max + 1");
+* a finalized invoice, its lines and its credit applications never change: triggers
+  refuse the UPDATE/DELETE (only finalized → void is allowed, and nothing else with it);
+* contract versions and credit notes are append-only (triggers again).
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+from metering.models import OutcomeType
+
+
+class ContractVersion(models.Model):
+    """One version of an account's contract. Never edited: a change is a new version.
+
+    Which version governs a period: the latest one in force on the period's first day (a
+    contract starting mid-period governs that period) — see ``contracts.version_for_period``.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    version = models.PositiveIntegerField()  # 1, 2, 3… per account
+    effective_from = models.DateField()  # a date in the account's time zone
+    # The validated, normalised contract document (billing.contracts.terms_json).
+    terms = models.JSONField()
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["account", "-version"]
+        constraints = [models.UniqueConstraint(fields=["account", "version"], name="contract_version_uniq")]
+
+    def __str__(self) -> str:
+        return f"contract v{self.version} of account {self.account_id} from {self.effective_from}"
+
+
+class NumberSeries(models.Model):
+    """A gapless counter ("invoice", "credit_note"), taken under a row lock in the same transaction
+    as the document it numbers: a rollback returns the number, so there are never gaps."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    prefix = models.CharField(max_length=16)
+    next_value = models.PositiveBigIntegerField(default=1)
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft (upcoming)"
+    FINALIZED = "finalized", "Finalized"
+    VOID = "void", "Void"
+
+
+class Invoice(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    period = models.CharField(max_length=7)  # YYYY-MM, a whole month in the account's time zone
+    # The period's bounds as UTC instants: [period_start, period_end).
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    # Sequential without gaps, given at finalization; null while a draft.
+    number = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    currency = models.CharField(max_length=3)
+    contract_version = models.ForeignKey(
+        ContractVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Sums of the (already rounded) lines: never rounded again. total = subtotal − credits_applied.
+    subtotal = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    credits_applied = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    total = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    # What the previous period handed over (rolled-over credits, commitment used) and what this one hands on.
+    carry_in = models.JSONField(default=dict, blank=True)
+    carry_out = models.JSONField(default=dict, blank=True)
+    notes = models.JSONField(default=list, blank=True)  # plain-words notes (credits used, commitment drawn…)
+    refreshed_at = models.DateTimeField()  # a draft's last recomputation
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-period", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period"], name="invoice_account_period_uniq"),
+            models.CheckConstraint(
+                name="invoice_number_iff_not_draft",
+                condition=(Q(status="draft") & Q(number__isnull=True)) | (~Q(status="draft") & Q(number__isnull=False)),
+            ),
+            models.CheckConstraint(
+                name="invoice_total_is_sum", condition=Q(total=models.F("subtotal") - models.F("credits_applied"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft {self.period}"
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    key = models.CharField(max_length=120)  # stable within the invoice: a draft keeps its line ids across refreshes
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32)  # pricing line kinds: outcome, included, late, platform_fee, …
+    description = models.CharField(max_length=300)
+    outcome_type = models.ForeignKey(
+        OutcomeType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    quantity = models.DecimalField(max_digits=18, decimal_places=4)
+    unit_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # unrounded
+    amount = models.DecimalField(max_digits=18, decimal_places=4)  # rounded once to the currency's minor unit
+    credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    unit_credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    # Which events the line bills (pricing.Alloc as JSON): period, type, complexity, classes, ranks.
+    alloc = models.JSONField(null=True, blank=True)
+    credit_note = models.ForeignKey(
+        "CreditNote", null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "key"], name="invoice_line_key_uniq")]
+        indexes = [models.Index(fields=["account", "invoice"], name="invoice_line_account_idx")]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CreditNote(models.Model):
+    """A correction: money given back, applied to the next invoice as a credit line. Append-only."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    number = models.CharField(max_length=32, unique=True)  # sequential without gaps (NumberSeries)
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=18, decimal_places=4)  # positive, rounded to the currency
+    currency = models.CharField(max_length=3)
+    reason = models.TextField()
+    # Plain ids, not foreign keys: metering's events and disputes' disputes (apps stay one-way).
+    event_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    dispute_id = models.BigIntegerField(null=True, blank=True, unique=True)  # one credit note per dispute
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="credit_note_account_idx")]
+        constraints = [models.CheckConstraint(name="credit_note_amount_positive", condition=Q(amount__gt=0))]
+
+    def __str__(self) -> str:
+        return self.number

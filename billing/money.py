@@ -1,0 +1,84 @@
+"""Money: the one rounding policy of OutcomePortal.
+
+The rule, once, for every amount a customer is billed:
+
+* Amounts are :class:`~decimal.Decimal` from end to end. A float never touches money
+  (:func:`to_decimal` refuses one).
+* Per-event amounts and unit prices keep up to 6 decimal places (``EVENT_PLACES``); they
+  are never rounded to the currency on their own.
+* An invoice line is rounded **once**, to its currency's minor unit (USD 2 places, JPY 0,
+  KWD 3, …), **half away from zero** (``ROUND_HALF_UP``): ``quantity × unit price`` — or the
+  line's exact sum for gain-share and derived lines — goes in, the line amount comes out.
+* An invoice's subtotal, credits applied and total are plain sums of already-rounded
+  lines, so they never need rounding and the total always equals the sum of its lines.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+# ISO 4217 minor units that differ from 2. Everything else has 2.
+_MINOR_UNITS: dict[str, int] = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "CLF": 4, "UYW": 4,
+}  # fmt: skip
+
+EVENT_PLACES = 6  # per-event amounts and unit prices: sub-cent precision, never rounded to the currency
+_EVENT_QUANTUM = Decimal(1).scaleb(-EVENT_PLACES)
+ROUNDING = ROUND_HALF_UP
+ZERO = Decimal(0)
+
+
+def minor_units(currency: str) -> int:
+    """Decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3)."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_line(amount: Decimal, currency: str) -> Decimal:
+    """THE rounding: a line amount to the currency's minor unit, half away from zero."""
+    return to_decimal(amount).quantize(quantum(currency), rounding=ROUNDING)
+
+
+def round_event(amount: Decimal) -> Decimal:
+    """A per-event amount or unit price kept at 6 places (half away from zero)."""
+    return to_decimal(amount).quantize(_EVENT_QUANTUM, rounding=ROUNDING)
+
+
+def to_decimal(value: Decimal | int | str) -> Decimal:
+    """A Decimal from a Decimal, an int or a decimal string — never from a float."""
+    if isinstance(value, float):
+        raise TypeError("Money never passes through float; use a decimal string.")
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value)
+
+
+def money_str(amount: Decimal, currency: str) -> str:
+    """The amount as the API writes it: a decimal string with the currency's places ("47.52")."""
+    return str(round_line(amount, currency))
+
+
+def money_display(amount: Decimal, currency: str) -> str:
+    """For people: "$1,500.00", "¥12,000", "€0.99", else "12.50 CHF"."""
+    rounded = round_line(amount, currency)
+    places = minor_units(currency)
+    sign = "-" if rounded < 0 else ""
+    text = f"{abs(rounded):,.{places}f}"
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency.upper())
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+
+
+def price_display(amount: Decimal, currency: str) -> str:
+    """A unit price for people: at least the currency's places, more only when the price has them."""
+    value = to_decimal(amount).normalize()
+    places = max(minor_units(currency), -value.as_tuple().exponent if value.as_tuple().exponent < 0 else 0)
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency.upper())
+    text = f"{abs(value):,.{places}f}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
