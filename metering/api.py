@@ -307,7 +307,7 @@ class OutcomeTypeInSerializer(CriteriaFieldsSerializer):
     code = serializers.SlugField(max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    unit_price = DecimalString(places=4)
+    unit_price = DecimalString(places=4, max_digits=12)  # OutcomeType.unit_price
     value_type = serializers.ChoiceField(choices=ValueType.values, default=ValueType.LABOR_SAVINGS)
 
 

@@ -14,10 +14,13 @@ class DecimalString(serializers.Field):
         "invalid": 'Must be a decimal string such as "0.99".',
         "negative": "Must not be negative.",
         "places": "At most {places} decimal places.",
+        "max": "Must be below {limit}.",
     }
 
-    def __init__(self, *, places: int = 4, allow_negative: bool = False, **kwargs):
+    def __init__(self, *, places: int = 4, max_digits: int | None = None, allow_negative: bool = False, **kwargs):
         self.places = places
+        # As the model's DecimalField: larger values would overflow the database column.
+        self.max_digits = max_digits
         self.allow_negative = allow_negative
         super().__init__(**kwargs)
 
@@ -34,6 +37,8 @@ class DecimalString(serializers.Field):
             self.fail("negative")
         if value.as_tuple().exponent < -self.places:
             self.fail("places", places=self.places)
+        if self.max_digits is not None and abs(value) >= 10 ** (self.max_digits - self.places):
+            self.fail("max", limit=f"{10 ** (self.max_digits - self.places):,}")
         return value
 
     def to_representation(self, value):
