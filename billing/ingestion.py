@@ -1,0 +1,100 @@
+"""What billing tells metering at ingestion: contract prices, and the onboarding allowances.
+
+Registered at start-up (``billing.apps``): metering calls these inside its ingestion
+transaction, with no import of billing (apps stay one-way).
+
+* :func:`contract_pricer` — the provisional price of each candidate outcome under the
+  contract governing its period (the exact amount is recorded on the final invoice).
+* :func:`onboarding_hook` — outcomes inside the free training window become non-billable
+  ``training_window``; the first N outcomes of a pilot become ``pilot_free``. The pilot
+  count is taken under a per-account advisory lock, so concurrent batches never hand out
+  more than N free outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import Sum
+
+from accounts.models import Account
+from billing.contracts import Terms, terms_load, version_for_period
+from billing.invoice_models import ContractVersion
+from billing.pricing import unit_estimate
+from metering.ingest import Candidate
+from metering.models import DailyRollup, OutcomeType
+from metering.pricing import Price, PriceRequest
+
+_PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
+
+
+def _terms_lookup(account_ids: set[int]):
+    zones = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone"))
+    versions: dict[int, list] = {}
+    for v in ContractVersion.objects.filter(account_id__in=account_ids):
+        versions.setdefault(v.account_id, []).append((v.effective_from, v.version, v))
+    cache: dict[tuple[int, str], Terms | None] = {}
+
+    def terms_at(account_id: int, at: datetime) -> Terms | None:
+        period = at.astimezone(ZoneInfo(zones.get(account_id, "UTC"))).strftime("%Y-%m")
+        key = (account_id, period)
+        if key not in cache:
+            version = version_for_period(versions.get(account_id, []), period)
+            cache[key] = terms_load(version.terms) if version else None
+        return cache[key]
+
+    return terms_at, zones
+
+
+def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
+    terms_at, _ = _terms_lookup({r.account_id for r in requests})
+    codes = dict(OutcomeType.objects.filter(pk__in={r.outcome_type_id for r in requests}).values_list("pk", "code"))
+    out = []
+    for r in requests:
+        amount, credits = unit_estimate(
+            terms_at(r.account_id, r.occurred_at),
+            codes.get(r.outcome_type_id, ""),
+            r.complexity,
+            r.value_amount,
+            r.default_unit_price,
+        )
+        out.append(Price(amount=amount, credits=credits))
+    return out
+
+
+def onboarding_hook(*, candidates: Sequence[Candidate], now: datetime) -> dict[int, dict]:
+    if not candidates:
+        return {}
+    terms_at, zones = _terms_lookup({c.account_id for c in candidates})
+    ruled_out: dict[int, dict] = {}
+    pilot: dict[int, list[Candidate]] = {}
+    pilot_size: dict[int, int] = {}
+    for c in candidates:  # in occurrence order (metering's promise)
+        terms = terms_at(c.account_id, c.occurred_at)
+        ob = terms.onboarding if terms else None
+        if ob is None:
+            continue
+        local_day = c.occurred_at.astimezone(ZoneInfo(zones.get(c.account_id, "UTC"))).date()
+        if local_day < ob.starts:
+            continue
+        if ob.training_until is not None and local_day < ob.training_until:
+            ruled_out[c.pk] = {"in_training_window": True}
+        elif ob.pilot_free_outcomes:
+            pilot.setdefault(c.account_id, []).append(c)
+            pilot_size[c.account_id] = ob.pilot_free_outcomes
+    for account_id in sorted(pilot):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PILOT_LOCK, account_id])
+        used = (
+            DailyRollup.objects.filter(account_id=account_id, non_billable_reason="pilot_free").aggregate(
+                n=Sum("events")
+            )["n"]
+            or 0
+        )
+        left = max(pilot_size[account_id] - used, 0)
+        for c in pilot[account_id][:left]:
+            ruled_out[c.pk] = {"pilot_free": True}
+    return ruled_out

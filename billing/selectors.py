@@ -1,0 +1,241 @@
+"""Read-side queries of invoicing: contracts in force, period aggregates, invoices, credit notes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import QuerySet, Sum
+from django.http import Http404
+
+from accounts.access import Principal
+from accounts.models import Account
+from billing.contracts import (
+    ATTEMPT_REASONS,
+    Terms,
+    period_add,
+    period_first_day,
+    terms_load,
+    version_for_period,
+)
+from billing.invoice_models import ContractVersion, CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from billing.pricing import Group
+from metering.lifecycle import Selection
+from metering.models import DailyRollup, OutcomeType
+
+LATE_LOOKBACK_MONTHS = 12  # how far back late-decided outcomes are looked for
+
+
+# --- Periods ------------------------------------------------------------------------------
+
+
+def period_bounds(period: str, tz: str) -> tuple[datetime, datetime]:
+    """The period's [start, end) as aware instants: whole local months of the account's zone."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(period_first_day(period), time(), tzinfo=zone)
+    end = datetime.combine(period_first_day(period_add(period, 1)), time(), tzinfo=zone)
+    return start, end
+
+
+def period_at(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+
+
+# --- Contracts ----------------------------------------------------------------------------
+
+
+def contract_versions(*, account: Account) -> list[ContractVersion]:
+    return list(ContractVersion.objects.filter(account=account).order_by("-version"))
+
+
+def contract_for_period(
+    *, account_id: int, period: str, versions: list[ContractVersion] | None = None
+) -> tuple[ContractVersion | None, Terms | None]:
+    if versions is None:
+        versions = list(ContractVersion.objects.filter(account_id=account_id))
+    version = version_for_period([(v.effective_from, v.version, v) for v in versions], period)
+    return (version, terms_load(version.terms)) if version else (None, None)
+
+
+def contract_current(*, account: Account, today: date) -> tuple[ContractVersion | None, Terms | None]:
+    return contract_for_period(account_id=account.pk, period=f"{today.year:04d}-{today.month:02d}")
+
+
+# --- Aggregates (SQL GROUP BY: never a loop over events) ------------------------------------
+
+
+def _types() -> dict[int, OutcomeType]:
+    return {t.pk: t for t in OutcomeType.objects.all()}
+
+
+def selection_for(
+    *, account: Account, segments: list[str], until: datetime, terms_by_segment: dict[str, Terms | None]
+) -> Selection:
+    """Which events an invoice of ``account`` may bill, and how they group (see metering.lifecycle)."""
+    code_to_id = {t.code: pk for pk, t in _types().items()}
+    complexity: dict[int, str] = {}
+    attempts: set[int] = set()
+    for terms in terms_by_segment.values():
+        if terms is None:
+            continue
+        for p in terms.prices:
+            type_id = code_to_id.get(p.outcome_type)
+            if type_id is None:
+                continue
+            if p.model == "complexity":
+                complexity[type_id] = p.default_tier
+            if p.model == "helpdesk" or (terms.basis == "per_conversation" and p.model != "gain_share"):
+                attempts.add(type_id)
+        if terms.basis == "per_conversation":
+            listed = {code_to_id.get(p.outcome_type) for p in terms.prices}
+            attempts |= {pk for pk in code_to_id.values() if pk not in listed}
+    since = min(period_bounds(s, account.timezone)[0] for s in segments)
+    return Selection(
+        account_id=account.pk,
+        timezone=account.timezone,
+        occurred_from=since,
+        occurred_to=until,
+        segments=tuple(sorted(segments)),
+        complexity_types=complexity,
+        attempt_types=tuple(sorted(attempts)),
+        attempt_reasons=ATTEMPT_REASONS,
+    )
+
+
+def _baselines_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
+    code_to_id = {t.code: pk for pk, t in _types().items()}
+    parts = []
+    for terms in terms_by_segment.values():
+        for p in terms.prices if terms else ():
+            if p.model == "gain_share" and p.outcome_type in code_to_id:
+                n = len(parts)
+                params[f"gt{n}"], params[f"gb{n}"] = code_to_id[p.outcome_type], p.baseline
+                parts.append(f"WHEN %(gt{n})s THEN %(gb{n})s::numeric")
+    return f"CASE e.outcome_type_id {' '.join(parts)} ELSE NULL END" if parts else "NULL::numeric"
+
+
+def period_groups(
+    *, selection: Selection, terms_by_segment: dict[str, Terms | None], billed: bool = False
+) -> dict[str, tuple[Group, ...]]:
+    """Per segment (period), the decided events grouped by outcome type and complexity.
+
+    ``billed=False``: events not yet on an invoice line (what an invoice may still bill);
+    ``billed=True``: events already billed (what a finalized period's invoices hold).
+    """
+    params: dict = {
+        "account": selection.account_id,
+        "tz": selection.timezone,
+        "since": selection.occurred_from,
+        "until": selection.occurred_to,
+        "segments": list(selection.segments),
+        "attempt_types": list(selection.attempt_types),
+        "attempt_reasons": list(selection.attempt_reasons),
+    }
+    baseline = _baselines_sql(terms_by_segment, params)
+    if billed:
+        where = "e.invoice_line_id IS NOT NULL"
+        resolved = "e.status <> 'non_billable'"
+    else:
+        where = (
+            "e.invoice_line_id IS NULL AND (e.status = 'billable' OR (e.status = 'non_billable' "
+            "AND e.outcome_type_id = ANY(%(attempt_types)s) AND e.non_billable_reason = ANY(%(attempt_reasons)s)))"
+        )
+        resolved = "e.status = 'billable'"
+    sql = (
+        "SELECT seg, outcome_type_id, complexity, count(*) FILTER (WHERE res), count(*) FILTER (WHERE NOT res), "
+        "coalesce(sum(greatest(coalesce(value_amount, 0) - base, 0)) FILTER (WHERE res AND base IS NOT NULL), 0) "
+        "FROM (SELECT to_char(e.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS seg, e.outcome_type_id, "
+        f"e.complexity, e.value_amount, {resolved} AS res, {baseline} AS base "
+        "FROM metering_event e WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s "
+        f"AND e.occurred_at < %(until)s AND {where}) x "
+        "WHERE seg = ANY(%(segments)s) GROUP BY 1, 2, 3"
+    )
+    types = _types()
+    out: dict[str, list[Group]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for seg, type_id, complexity, res, unres, value_above in cursor.fetchall():
+            out.setdefault(seg, []).append(
+                Group(types[type_id].code, complexity or "", res, unres, Decimal(value_above))
+            )
+    return {seg: tuple(sorted(groups, key=lambda g: (g.outcome_type, g.tier))) for seg, groups in out.items()}
+
+
+def late_segments(*, account: Account, period: str) -> list[str]:
+    """Earlier periods whose invoice is final but which still have billable outcomes not on a line.
+
+    Read from the daily rollup (a few rows per day), not from events: a ``billable`` outcome
+    of a finalized period is one that was decided after its invoice was built.
+    """
+    first = period_first_day(period)
+    floor = period_first_day(period_add(period, -LATE_LOOKBACK_MONTHS))
+    days = (
+        DailyRollup.objects.filter(account=account, day__gte=floor, day__lt=first, status="billable", events__gt=0)
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    candidates = {f"{d.year:04d}-{d.month:02d}" for d in days}
+    if not candidates:
+        return []
+    final = Invoice.objects.filter(
+        account=account, period__in=candidates, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.VOID]
+    ).values_list("period", flat=True)
+    return sorted(final)
+
+
+def credit_notes_open(*, account: Account, exclude_invoice_id: int | None = None) -> list[tuple[CreditNote, Decimal]]:
+    """Credit notes with money left to apply, oldest first: (note, remaining)."""
+    out = []
+    for note in CreditNote.objects.filter(account=account).order_by("number"):
+        applied = InvoiceLine.objects.filter(credit_note=note, invoice__status=InvoiceStatus.FINALIZED).exclude(
+            invoice_id=exclude_invoice_id
+        ).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+        remaining = note.amount + applied  # applied lines are negative
+        if remaining > 0:
+            out.append((note, remaining))
+    return out
+
+
+# --- Invoices and credit notes, scoped to the principal ------------------------------------
+
+
+def invoices_for_principal(*, principal: Principal) -> QuerySet[Invoice]:
+    qs = Invoice.objects.select_related("account")
+    return qs if principal.is_vendor else qs.filter(account_id=principal.account_id)
+
+
+def invoice_get_for_principal(*, principal: Principal, invoice_id: int) -> Invoice:
+    """One invoice, or 404 when it does not exist *or* is another account's — the same answer."""
+    invoice = invoices_for_principal(principal=principal).filter(pk=invoice_id).first()
+    if invoice is None:
+        raise Http404("No such invoice.")
+    return invoice
+
+
+def invoice_line_get(*, invoice: Invoice, line_id: int) -> InvoiceLine:
+    line = invoice.lines.filter(pk=line_id).select_related("outcome_type").first()
+    if line is None:
+        raise Http404("No such invoice line.")
+    return line
+
+
+def invoice_list(
+    *, principal: Principal, account: Account | None = None, period: str | None = None, limit: int = 500
+) -> list[Invoice]:
+    qs = invoices_for_principal(principal=principal)
+    if account is not None:
+        qs = qs.filter(account=account)
+    if period:
+        qs = qs.filter(period=period)
+    return list(qs.order_by("-period", "account__external_id")[:limit])
+
+
+def credit_notes_for_principal(*, principal: Principal) -> QuerySet[CreditNote]:
+    qs = CreditNote.objects.select_related("account")
+    return qs if principal.is_vendor else qs.filter(account_id=principal.account_id)
+
+
+def draft_fresh_enough(invoice: Invoice, *, now: datetime, ttl_seconds: int) -> bool:
+    return invoice.status != InvoiceStatus.DRAFT or now - invoice.refreshed_at < timedelta(seconds=ttl_seconds)

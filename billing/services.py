@@ -1,0 +1,448 @@
+"""Operations that change invoicing state: contracts, drafts, finalization, credit notes, void.
+
+Services load and lock, call the pure core (:func:`billing.pricing.price_period`), save.
+
+Building an invoice is idempotent and crash-safe: :func:`invoice_finalize` does all its
+work — recompute the lines, bill the events on them (one UPDATE in metering.lifecycle), take
+the next number from the locked counter row, mark the invoice finalized — in **one**
+transaction. A worker killed at any point leaves the draft as it was (PostgreSQL rolls the
+transaction back) and a rerun completes it; a second worker waits on the invoice row lock and
+then finds it finalized. The unique (account, period) constraint makes "two invoices for one
+month" impossible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from billing.contracts import Terms, TermsInvalid, period_add, terms_json, terms_parse
+from billing.invoice_models import ContractVersion, CreditNote, Invoice, InvoiceLine, InvoiceStatus, NumberSeries
+from billing.money import round_line
+from billing.pricing import Alloc, Carry, CreditNoteIn, LateBatch, Line, PeriodInput, PricedInvoice, price_period
+from billing.selectors import (
+    contract_for_period,
+    credit_notes_open,
+    late_segments,
+    period_bounds,
+    period_groups,
+    selection_for,
+)
+from metering.lifecycle import LineLink, events_invoice
+from metering.models import Event, OutcomeType
+
+# Tests set this to a callable that raises at a named checkpoint ("lines_saved", "events_billed",
+# "numbered") to prove a killed build leaves nothing half-done.
+fault_injector: Callable[[str], None] | None = None
+
+
+def _checkpoint(name: str) -> None:
+    if fault_injector is not None:
+        fault_injector(name)
+
+
+class InvoiceImmutable(Exception):
+    """A finalized or void invoice never changes; corrections are credit notes."""
+
+
+class CreditNoteRefused(ValueError):
+    pass
+
+
+# --- Contracts ------------------------------------------------------------------------------
+
+
+def contract_version_create(*, account: Account, document: dict, created_by: str = "") -> ContractVersion:
+    """A new version of the account's contract (validated); earlier versions stay as they were.
+
+    Raises :class:`billing.contracts.TermsInvalid` with field → messages.
+    """
+    terms = terms_parse(document, known_types=set(OutcomeType.objects.values_list("code", flat=True)))
+    with transaction.atomic():
+        # Serialise versioning per account: lock the account's latest version row, if any.
+        last = ContractVersion.objects.select_for_update().filter(account=account).order_by("-version").first()
+        return ContractVersion.objects.create(
+            account=account,
+            version=(last.version if last else 0) + 1,
+            effective_from=terms.effective_from,
+            terms=terms_json(terms),
+            created_at=timezone.now(),
+            created_by=created_by,
+        )
+
+
+# --- Assembling a period ---------------------------------------------------------------------
+
+
+@dataclass
+class _Assembly:
+    account: Account
+    period: str
+    version: ContractVersion | None
+    terms_by_segment: dict[str, Terms | None]
+    selection: object
+    priced: PricedInvoice
+    carry_in: Carry
+    credit_notes: dict[int, CreditNote] = field(default_factory=dict)
+
+
+def _assemble(*, account: Account, period: str, exclude_invoice_id: int | None = None) -> _Assembly:
+    versions = list(ContractVersion.objects.filter(account=account))
+    version, terms = contract_for_period(account_id=account.pk, period=period, versions=versions)
+    lates = late_segments(account=account, period=period)
+    terms_by_segment: dict[str, Terms | None] = {period: terms}
+    for seg in lates:
+        terms_by_segment[seg] = contract_for_period(account_id=account.pk, period=seg, versions=versions)[1]
+    _, end = period_bounds(period, account.timezone)
+    selection = selection_for(account=account, segments=[period, *lates], until=end, terms_by_segment=terms_by_segment)
+    unbilled = period_groups(selection=selection, terms_by_segment=terms_by_segment)
+    billed = period_groups(selection=selection, terms_by_segment=terms_by_segment, billed=True) if lates else {}
+    previous = {
+        inv.period: inv for inv in Invoice.objects.filter(account=account, period__in=[period_add(period, -1), *lates])
+    }
+    prev = previous.get(period_add(period, -1))
+    carry_in = Carry.from_dict(prev.carry_out) if prev is not None else Carry()
+    late = tuple(
+        LateBatch(
+            period=seg,
+            terms=terms_by_segment[seg],
+            carry_in=Carry.from_dict(previous[seg].carry_in),
+            billed=billed.get(seg, ()),
+            late=unbilled[seg],
+        )
+        for seg in lates
+        if unbilled.get(seg)
+    )
+    notes = credit_notes_open(account=account, exclude_invoice_id=exclude_invoice_id)
+    types = list(OutcomeType.objects.values_list("code", "name", "unit_price"))
+    priced = price_period(
+        PeriodInput(
+            period=period,
+            currency=account.currency,
+            terms=terms,
+            groups=unbilled.get(period, ()),
+            default_prices=tuple((code, price) for code, _, price in types),
+            type_names=tuple((code, name) for code, name, _ in types),
+            carry_in=carry_in,
+            late=late,
+            credit_notes=tuple(CreditNoteIn(n.pk, n.number, remaining) for n, remaining in notes),
+        )
+    )
+    return _Assembly(
+        account, period, version, terms_by_segment, selection, priced, carry_in, {n.pk: n for n, _ in notes}
+    )
+
+
+def _alloc_json(alloc: Alloc | None) -> dict | None:
+    if alloc is None:
+        return None
+    return {
+        "segment": alloc.segment,
+        "outcome_type": alloc.outcome_type,
+        "tier": alloc.tier or "",
+        "classes": alloc.classes,
+        "show": alloc.show or alloc.classes,
+        "rank_from": alloc.rank_from,
+        "rank_to": alloc.rank_to,
+        "event_amount": None if alloc.event_amount is None else str(alloc.event_amount),
+        "event_credits": None if alloc.event_credits is None else str(alloc.event_credits),
+        "gain_share": None if alloc.gain_share is None else [str(v) for v in alloc.gain_share],
+    }
+
+
+def _save_lines(invoice: Invoice, lines: tuple[Line, ...], type_ids: dict[str, int]) -> None:
+    """Upsert the draft's lines by key (ids stay stable across refreshes); drop vanished ones."""
+    existing = {ln.key: ln for ln in invoice.lines.all()}
+    keep = set()
+    for position, line in enumerate(lines, start=1):
+        values = {
+            "position": position,
+            "kind": line.kind,
+            "description": line.description[:300],
+            "outcome_type_id": type_ids.get(line.outcome_type) if line.outcome_type else None,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "amount": line.amount,
+            "credits": line.credits,
+            "unit_credits": line.unit_credits,
+            "alloc": _alloc_json(line.alloc),
+            "credit_note_id": line.ref if line.kind == "credit_note" else None,
+        }
+        keep.add(line.key)
+        current = existing.get(line.key)
+        if current is None:
+            InvoiceLine.objects.create(invoice=invoice, account_id=invoice.account_id, key=line.key, **values)
+        elif any(getattr(current, k) != v for k, v in values.items()):
+            InvoiceLine.objects.filter(pk=current.pk).update(**values)
+    stale = [ln.pk for key, ln in existing.items() if key not in keep]
+    if stale:
+        InvoiceLine.objects.filter(pk__in=stale).delete()
+
+
+def _invoice_row(account: Account, period: str, now: datetime) -> Invoice:
+    start, end = period_bounds(period, account.timezone)
+    invoice, _ = Invoice.objects.get_or_create(
+        account=account,
+        period=period,
+        defaults={"period_start": start, "period_end": end, "currency": account.currency, "refreshed_at": now},
+    )
+    return invoice
+
+
+def _refresh_locked(invoice: Invoice, *, now: datetime) -> _Assembly:
+    account = invoice.account
+    asm = _assemble(account=account, period=invoice.period, exclude_invoice_id=invoice.pk)
+    type_ids = dict(OutcomeType.objects.values_list("code", "id"))
+    _save_lines(invoice, asm.priced.lines, type_ids)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        contract_version=asm.version,
+        currency=account.currency,
+        subtotal=asm.priced.subtotal,
+        credits_applied=asm.priced.credits_applied,
+        total=asm.priced.total,
+        carry_in=asm.carry_in.as_dict(),
+        carry_out=asm.priced.carry_out.as_dict(),
+        notes=list(asm.priced.notes),
+        refreshed_at=now,
+    )
+    return asm
+
+
+def invoice_draft_refresh(*, account: Account, period: str, now: datetime | None = None) -> Invoice:
+    """Recompute the draft (upcoming) invoice of a period from the events as they stand.
+
+    A finalized or void invoice is returned untouched.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _invoice_row(account, period, now)
+        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        if invoice.status == InvoiceStatus.DRAFT:
+            _refresh_locked(invoice, now=now)
+    return Invoice.objects.select_related("account").get(pk=invoice.pk)
+
+
+def _links(invoice: Invoice, type_ids: dict[str, int]) -> list[LineLink]:
+    lines = [ln for ln in invoice.lines.all() if ln.alloc]
+    by_group: dict[tuple[str, str], list[InvoiceLine]] = {}
+    for ln in lines:
+        by_group.setdefault((ln.alloc["segment"], ln.alloc["outcome_type"]), []).append(ln)
+    links = []
+    for ln in lines:
+        a = ln.alloc
+        # Ranks matter only where lines share events (included + overage, graduated bands).
+        ranked = any(
+            _overlap(a, other.alloc) for other in by_group[(a["segment"], a["outcome_type"])] if other is not ln
+        )
+        links.append(
+            LineLink(
+                line_id=ln.pk,
+                segment=a["segment"],
+                outcome_type_id=type_ids[a["outcome_type"]],
+                tier=a["tier"],
+                classes=a["classes"],
+                rank_from=a["rank_from"] if ranked else None,
+                rank_to=(a["rank_to"] or 2**62) if ranked else None,
+                amount=None if a["event_amount"] is None else Decimal(a["event_amount"]),
+                credits=None if a["event_credits"] is None else Decimal(a["event_credits"]),
+                gain_share=None if a["gain_share"] is None else tuple(Decimal(v) for v in a["gain_share"]),
+            )
+        )
+    return links
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    tiers = a["tier"] == "" or b["tier"] == "" or a["tier"] == b["tier"]
+    return tiers and bool(set(a["classes"]) & set(b["classes"]))
+
+
+def _number_take(series: str) -> str:
+    """The next number of a series, under the counter row's lock (held until commit: no gaps)."""
+    row = NumberSeries.objects.select_for_update().get(name=series)
+    number = f"{row.prefix}{row.next_value:06d}"
+    NumberSeries.objects.filter(name=series).update(next_value=row.next_value + 1)
+    return number
+
+
+@dataclass(frozen=True)
+class Finalized:
+    invoice: Invoice
+    created: bool  # False: it was already final (a rerun or a second worker)
+    events_billed: int = 0
+
+
+def invoice_finalize(*, account: Account, period: str, now: datetime | None = None) -> Finalized:
+    """Finalize one account's invoice for a closed period — all or nothing, once."""
+    now = now or timezone.now()
+    _, end = period_bounds(period, account.timezone)
+    if now < end:
+        raise ValueError(f"Period {period} of {account.external_id} has not ended yet ({end.isoformat()}).")
+    with transaction.atomic():
+        invoice = _invoice_row(account, period, now)
+        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        if invoice.status != InvoiceStatus.DRAFT:
+            return Finalized(invoice, created=False)
+        _refresh_locked(invoice, now=now)
+        _checkpoint("lines_saved")
+        type_ids = dict(OutcomeType.objects.values_list("code", "id"))
+        asm_selection = selection_for(
+            account=account,
+            segments=sorted({ln.alloc["segment"] for ln in invoice.lines.all() if ln.alloc} | {period}),
+            until=end,
+            terms_by_segment=_terms_by_segment(invoice),
+        )
+        billed = events_invoice(selection=asm_selection, links=_links(invoice, type_ids))
+        _checkpoint("events_billed")
+        number = _number_take("invoice")
+        _checkpoint("numbered")
+        Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.FINALIZED, number=number, finalized_at=now)
+    return Finalized(Invoice.objects.select_related("account").get(pk=invoice.pk), created=True, events_billed=billed)
+
+
+def _terms_by_segment(invoice: Invoice) -> dict[str, Terms | None]:
+    segments = {ln.alloc["segment"] for ln in invoice.lines.all() if ln.alloc} | {invoice.period}
+    versions = list(ContractVersion.objects.filter(account_id=invoice.account_id))
+    return {s: contract_for_period(account_id=invoice.account_id, period=s, versions=versions)[1] for s in segments}
+
+
+@dataclass
+class BuildResult:
+    period: str
+    finalized: int = 0
+    already_final: int = 0
+    events_billed: int = 0
+    failed: list[str] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "period": self.period,
+            "finalized": self.finalized,
+            "already_final": self.already_final,
+            "events_billed": self.events_billed,
+            "failed": self.failed,
+        }
+
+
+def invoices_build(*, period: str, now: datetime | None = None, accounts=None) -> BuildResult:
+    """Finalize every account's invoice of a closed period (each account in its own transaction).
+
+    Safe to run twice or in two workers at once. An account whose period has not ended yet in
+    its own time zone is skipped (it will be built by a later run).
+    """
+    now = now or timezone.now()
+    result = BuildResult(period=period)
+    qs = accounts if accounts is not None else Account.objects.order_by("pk")
+    for account in qs:
+        if now < period_bounds(period, account.timezone)[1]:
+            continue
+        done = invoice_finalize(account=account, period=period, now=now)
+        if done.created:
+            result.finalized += 1
+            result.events_billed += done.events_billed
+            result.numbers.append(done.invoice.number)
+        else:
+            result.already_final += 1
+    return result
+
+
+def invoice_void(*, invoice: Invoice, reason: str, now: datetime | None = None) -> Invoice:
+    """finalized → void (administrative cancellation). Nothing else about the invoice changes."""
+    now = now or timezone.now()
+    if not reason.strip():
+        raise ValueError("A void needs a reason.")
+    with transaction.atomic():
+        updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
+            status=InvoiceStatus.VOID, voided_at=now, void_reason=reason
+        )
+        if updated != 1:
+            raise InvoiceImmutable(f"Only a finalized invoice can be voided; {invoice} is {invoice.status}.")
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+def invoice_line_update(*, line: InvoiceLine, **changes) -> None:
+    """Edit a draft's line (drafts are recomputed; this exists to refuse edits of final invoices)."""
+    invoice = Invoice.objects.get(pk=line.invoice_id)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise InvoiceImmutable(f"Invoice {invoice.number} is {invoice.status}: it never changes; issue a credit note.")
+    InvoiceLine.objects.filter(pk=line.pk).update(**changes)
+
+
+# --- Credit notes ----------------------------------------------------------------------------
+
+
+def credit_note_issue(
+    *,
+    account: Account,
+    amount: Decimal,
+    reason: str,
+    invoice_id: int | None = None,
+    event_ids: list[int] | tuple[int, ...] = (),
+    dispute_id: int | None = None,
+    created_by: str = "",
+    now: datetime | None = None,
+) -> CreditNote:
+    """Issue a credit note (sequential number, no gaps); it is applied to the account's next invoice.
+
+    Idempotent per dispute: the same ``dispute_id`` again returns the note already issued.
+    ``invoice_id``, ``event_ids`` and ``dispute_id`` are plain ids (disputes is downstream).
+    """
+    now = now or timezone.now()
+    amount = round_line(amount, account.currency)
+    if amount <= 0:
+        raise CreditNoteRefused("A credit note's amount must be positive.")
+    if not reason.strip():
+        raise CreditNoteRefused("A credit note needs a reason.")
+    if invoice_id is not None:
+        invoice = Invoice.objects.filter(pk=invoice_id, account=account).first()
+        if invoice is None:
+            raise CreditNoteRefused("The invoice is not this account's.")
+        if invoice.status != InvoiceStatus.FINALIZED:
+            raise CreditNoteRefused("Credit notes correct finalized invoices; a draft simply follows the events.")
+    if event_ids:
+        mine = Event.objects.filter(pk__in=list(event_ids), account=account).count()
+        if mine != len(set(event_ids)):
+            raise CreditNoteRefused("Every event must belong to the account.")
+    if dispute_id is not None:
+        existing = CreditNote.objects.filter(dispute_id=dispute_id).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return CreditNote.objects.create(
+                account=account,
+                number=_number_take("credit_note"),
+                invoice_id=invoice_id,
+                amount=amount,
+                currency=account.currency,
+                reason=reason,
+                event_ids=sorted(set(event_ids)),
+                dispute_id=dispute_id,
+                created_at=now,
+                created_by=created_by,
+            )
+    except IntegrityError:
+        existing = CreditNote.objects.filter(dispute_id=dispute_id).first() if dispute_id is not None else None
+        if existing is None:
+            raise
+        return existing  # the same dispute credited concurrently: one note (unique dispute_id)
+
+
+__all__ = [
+    "CreditNoteRefused",
+    "Finalized",
+    "InvoiceImmutable",
+    "TermsInvalid",
+    "contract_version_create",
+    "credit_note_issue",
+    "invoice_draft_refresh",
+    "invoice_finalize",
+    "invoice_void",
+    "invoices_build",
+]

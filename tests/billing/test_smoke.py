@@ -1,0 +1,20 @@
+from decimal import Decimal
+
+from metering.models import Event
+from tests import factories
+from tests.billing.helpers import contract, post, settle_and_finalize
+
+
+def test_48_resolutions_at_099(db):
+    factories.make_outcome_type()
+    acme = factories.make_account("acme")
+    contract(acme, prices=[{"outcome_type": "resolved_conversation", "model": "unit", "price": "0.99"}])
+    post(acme, 48)
+    invoice = settle_and_finalize(acme)
+    assert invoice.total == Decimal("47.52")
+    assert invoice.number == "INV-000001"
+    assert [(l.quantity, l.unit_price, l.amount) for l in invoice.lines.all()] == [
+        (Decimal(48), Decimal("0.99"), Decimal("47.52"))
+    ]
+    line = invoice.lines.get()
+    assert Event.objects.filter(invoice_line_id=line.pk, status="invoiced", amount=Decimal("0.99")).count() == 48
