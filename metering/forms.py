@@ -1,0 +1,81 @@
+"""Forms of the metering pages: the audit table's filters (read from the query string)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from metering import engine
+from metering.audit import AuditFilters
+from metering.models import EventStatus, OutcomeType
+
+# Query-string names, as they appear in bookmarked and shared URLs.
+FILTER_PARAMS = ("from", "to", "type", "status", "reason", "channel", "workflow", "verification", "q")
+
+
+class AuditFilterForm(forms.Form):
+    """The audit table's filters. Invalid fields are reported and ignored, never guessed."""
+
+    def __init__(self, data, *, outcome_types: list[OutcomeType], choices: dict[str, list[str]]):
+        super().__init__(data)
+        self._type_ids = {t.code: t.pk for t in outcome_types}
+        date_widget = {"type": "date"}
+        self.fields["from"] = forms.DateField(
+            label="From", required=False, widget=forms.DateInput(attrs=date_widget, format="%Y-%m-%d")
+        )
+        self.fields["to"] = forms.DateField(
+            label="To", required=False, widget=forms.DateInput(attrs=date_widget, format="%Y-%m-%d")
+        )
+        self.fields["type"] = forms.ChoiceField(
+            label="Outcome type",
+            required=False,
+            choices=[("", "All types")] + [(t.code, t.name) for t in outcome_types],
+        )
+        self.fields["status"] = forms.ChoiceField(
+            label="Status", required=False, choices=[("", "Any status"), *EventStatus.choices]
+        )
+        self.fields["reason"] = forms.ChoiceField(
+            label="Not-billable reason",
+            required=False,
+            choices=[("", "Any reason")] + [(code, f"{text} ({code})") for code, text in engine.REASONS.items()],
+        )
+        for name, label, key in (
+            ("channel", "Channel", "channel"),
+            ("workflow", "Workflow", "workflow"),
+            ("verification", "Verification", "verification_method"),
+        ):
+            self.fields[name] = forms.CharField(
+                label=label,
+                required=False,
+                max_length=128,
+                widget=forms.TextInput(attrs={"list": f"{name}-options", "placeholder": "Any", "autocomplete": "off"}),
+            )
+            self.fields[name].suggestions = choices.get(key, [])
+        self.fields["q"] = forms.CharField(
+            label="Event or session ID",
+            required=False,
+            max_length=128,
+            widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. evt_10293 or a session ID"}),
+        )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("from"), data.get("to")
+        if start and end and start > end:
+            self.add_error("to", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> AuditFilters:
+        """The valid filters (invalid ones are left out and shown as errors)."""
+        self.is_valid()
+        data = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if name not in self.errors}
+        return AuditFilters(
+            date_from=data.get("from"),
+            date_to=data.get("to"),
+            outcome_type_id=self._type_ids.get(data.get("type") or ""),
+            status=data.get("status") or "",
+            reason=data.get("reason") or "",
+            channel=(data.get("channel") or "").strip(),
+            workflow=(data.get("workflow") or "").strip(),
+            verification_method=(data.get("verification") or "").strip(),
+            search=(data.get("q") or "").strip(),
+        )

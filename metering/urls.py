@@ -1,0 +1,17 @@
+"""Portal URLs of metering. Account pages carry the account's external ID in the path, so
+every page can be bookmarked and shared; vendor staff move between accounts by URL."""
+
+from django.urls import path
+
+from metering import views
+
+app_name = "metering"
+urlpatterns = [
+    path("overview/", views.overview, name="overview"),
+    path("switch/", views.account_switch, name="switch"),
+    path("account/<str:account>/", views.dashboard, name="dashboard"),
+    path("account/<str:account>/events/", views.events, name="events"),
+    path("account/<str:account>/events.csv", views.events_export, name="events_export"),
+    path("account/<str:account>/events/<path:event_id>", views.event_detail, name="event_detail"),
+    path("account/<str:account>/not-charged/", views.charging_terms, name="charging_terms"),
+]

@@ -1,0 +1,389 @@
+"""Portal pages of metering: dashboard, audit table and export, event detail, terms, overview.
+
+Thin function-based views (django-htmx-patterns): resolve the account for the principal
+(404 for "missing or not yours"), call selectors from :mod:`metering.audit`, render the
+page — or only its partial when htmx asks. Every link keeps its ``href``: the pages work
+without JavaScript.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from accounts.access import Perm, Principal
+from accounts.models import Account
+from accounts.permissions import principal_of
+from accounts.selectors import account_get_for_principal
+from metering import audit, engine
+from metering.forms import FILTER_PARAMS, AuditFilterForm
+from metering.models import EventStatus
+from metering.selectors import event_get_for_principal
+from metering.tables import AccountOverviewTable, EventTable
+from metering.templatetags.portal import SESSION_ACCOUNT_KEY
+
+# Non-billable reasons grouped the way the "You are not charged when…" page tells them.
+REASON_GROUPS = (
+    (
+        "The work did not get done",
+        (
+            "abandoned",
+            "workflow_failed",
+            "greeting_only",
+            "unanswered_question",
+            "no_show",
+            "criteria_not_met",
+            "verification_failed",
+        ),
+    ),
+    ("A person had to step in", ("human_handoff", "escalated_in_window")),
+    ("It did not last", ("reopened_in_window", "reversed_in_window")),
+    ("It was already counted", ("duplicate_in_session",)),
+    ("It was not real usage", ("sandbox",)),
+    ("Your plan covers it", ("training_window", "pilot_free", "cap_reached")),
+    ("You disputed it and we agreed", ("dispute_credited",)),
+)
+CHART_RANGES = {"period": "This period", "30": "Last 30 days", "90": "Last 90 days"}
+
+
+def _account_in_view(request, external_id: str) -> tuple[Principal, Account]:
+    """The principal and the account of the URL — 404 when it is missing or not theirs."""
+    principal = principal_of(request)
+    if principal is None or not principal.can(Perm.EVENTS_READ):
+        raise PermissionDenied
+    account = account_get_for_principal(principal=principal, external_id=external_id)
+    if principal.is_vendor and request.session.get(SESSION_ACCOUNT_KEY) != account.external_id:
+        request.session[SESSION_ACCOUNT_KEY] = account.external_id
+    return principal, account
+
+
+def _render(request, account: Account, template: str, context: dict, status: int = 200):
+    """Render in the account's time zone, with the account in the header."""
+    with timezone.override(ZoneInfo(account.timezone)):
+        return render(request, template, {"portal_account": account, **context}, status=status)
+
+
+def _partial_only(request) -> bool:
+    """htmx swaps a fragment — except when restoring history, which needs the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+# --- Dashboard --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request, account: str):
+    _principal, account = _account_in_view(request, account)
+    now = timezone.now()
+    period = audit.period_current(account=account, now=now)
+    summary = audit.period_summary(account=account, period=period)
+    chart_range = request.GET.get("range", "period")
+    if chart_range not in CHART_RANGES:
+        chart_range = "period"
+    today = timezone.localtime(now, ZoneInfo(account.timezone)).date()
+    if chart_range == "period":
+        first_day, end_day = period.first_day, period.end_day
+    else:
+        first_day, end_day = today - timedelta(days=int(chart_range) - 1), today + timedelta(days=1)
+    series = audit.daily_series(account=account, first_day=first_day, end_day=end_day)
+    status_labels = dict(EventStatus.choices)
+    events_url = reverse("metering:events", args=[account.external_id])
+    range_query = {"from": first_day.isoformat(), "to": (end_day - timedelta(days=1)).isoformat()}
+    charts = {
+        "days": [d.isoformat() for d in series.days],
+        "today": today.isoformat(),
+        "currency": account.currency,
+        "statuses": [
+            {"status": s, "label": status_labels[s], "counts": series.by_status[s]}
+            for s in audit.STATUS_ORDER
+            if any(series.by_status[s])
+        ],
+        "reasons": [
+            {
+                "code": code,
+                "label": engine.REASONS.get(code, code),
+                "count": n,
+                "url": f"{events_url}?{urlencode({**range_query, 'reason': code})}",
+            }
+            for code, n in series.reasons
+        ],
+        "spend": [str(a) for a in series.spend],
+        "cumulative": [str(a) for a in series.cumulative_spend],
+    }
+    period_query = {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()}
+    status_links = [
+        {
+            "status": s,
+            "label": status_labels[s],
+            "count": summary.by_status.get(s, 0),
+            "url": f"{events_url}?{urlencode({**period_query, 'status': s})}",
+        }
+        for s in audit.STATUS_ORDER
+    ]
+    reason_rows = charts["reasons"]
+    return _render(
+        request,
+        account,
+        "metering/dashboard.html",
+        {
+            "period": period,
+            "summary": summary,
+            "series": series,
+            "charts": charts,
+            "chart_range": chart_range,
+            "chart_ranges": CHART_RANGES,
+            "status_links": status_links,
+            "reason_rows": reason_rows,
+            "range_first": first_day,
+            "range_last": end_day - timedelta(days=1),
+            "period_events_url": f"{events_url}?{urlencode(period_query)}",
+            "spend_rows": list(zip(series.days, series.spend, series.cumulative_spend, strict=True)),
+            "outcome_rows": [(day, [s["counts"][i] for s in charts["statuses"]]) for i, day in enumerate(series.days)],
+        },
+    )
+
+
+# --- The audit table ---------------------------------------------------------------------------
+
+
+def _filter_form(request, account: Account) -> AuditFilterForm:
+    return AuditFilterForm(
+        request.GET,
+        outcome_types=audit.outcome_types_for(account=account),
+        choices=audit.audit_choices(account=account),
+    )
+
+
+def _filter_query(request) -> dict[str, str]:
+    """The filters of the query string, without empty values or cursors."""
+    return {name: request.GET[name] for name in FILTER_PARAMS if request.GET.get(name, "").strip()}
+
+
+@login_required
+@require_GET
+def events(request, account: str):
+    _principal, account = _account_in_view(request, account)
+    form = _filter_form(request, account)
+    filters = form.filters()
+    older = audit.Cursor.decode(request.GET.get("older", ""))
+    newer = audit.Cursor.decode(request.GET.get("newer", "")) if older is None else None
+    page = audit.event_audit_page(account=account, filters=filters, older_than=older, newer_than=newer)
+    now = timezone.now()
+    query = _filter_query(request)
+    base = reverse("metering:events", args=[account.external_id])
+
+    def page_url(**cursor: str) -> str:
+        params = {**query, **cursor}
+        return f"{base}?{urlencode(params)}" if params else base
+
+    table = EventTable(page.rows, account=account, now=now)
+    export_base = reverse("metering:events_export", args=[account.external_id])
+    context = {
+        "form": form,
+        "table": table,
+        "page": page,
+        "filtered": bool(query),
+        "match_count": audit.event_audit_count(account=account, filters=filters),
+        "first_url": page_url() if page.newer else None,
+        "newer_url": page_url(newer=page.newer.encode()) if page.newer else None,
+        "older_url": page_url(older=page.older.encode()) if page.older else None,
+        "export_url": f"{export_base}?{urlencode(query)}" if query else export_base,
+        "clear_url": base,
+        "paged": older is not None or newer is not None,
+    }
+    template = "metering/events.html#results" if _partial_only(request) else "metering/events.html"
+    return _render(request, account, template, context)
+
+
+@login_required
+@require_GET
+def events_export(request, account: str):
+    """Exactly the filtered rows, all of them, as CSV — streamed straight from COPY."""
+    _principal, account = _account_in_view(request, account)
+    filters = _filter_form(request, account).filters()
+    stream = audit.event_export_stream(account=account, filters=filters)
+    response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime(timezone.now(), ZoneInfo(account.timezone)).strftime("%Y%m%d-%H%M")
+    filename = f"{slugify(account.external_id) or 'account'}-events-{stamp}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Event detail ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def event_detail(request, account: str, event_id: str):
+    principal, account = _account_in_view(request, account)
+    event = event_get_for_principal(principal=principal, account_external_id=account.external_id, event_id=event_id)
+    now = timezone.now()
+    signals = list(event.signals.all())
+    window, left = audit.window_state(event, now=now)
+    attributes = sorted(event.attributes.items()) if isinstance(event.attributes, dict) else []
+    state = [
+        {"key": key, "text": audit.STATE_TEXT.get(key, key), "value": value}
+        for key, value in (event.state or {}).items()
+    ]
+    events_url = reverse("metering:events", args=[account.external_id])
+    return _render(
+        request,
+        account,
+        "metering/event_detail.html",
+        {
+            "event": event,
+            "checks": audit.decision_explained(event),
+            "timeline": audit.event_timeline(event, signals, now=now),
+            "window": window,
+            "time_left": left,
+            "attributes": attributes,
+            "state": state,
+            "criteria": event.criteria,
+            "show_cost": principal.can(Perm.COST_READ),
+            "can_dispute": principal.can(Perm.DISPUTES_FILE),
+            "events_url": events_url,
+            "session_url": f"{events_url}?{urlencode({'q': event.session_id})}" if event.session_id else None,
+            "back_url": _safe_back(request, events_url),
+        },
+    )
+
+
+def _safe_back(request, default: str) -> str:
+    """Back to the filtered table the person came from (same site only), else the table."""
+    referer = request.headers.get("Referer", "")
+    host = request.get_host()
+    for scheme in ("http://", "https://"):
+        prefix = f"{scheme}{host}{default}"
+        if referer.startswith(prefix):
+            return referer[len(f"{scheme}{host}") :]
+    return default
+
+
+# --- "You are not charged when…" ------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def charging_terms(request, account: str):
+    _principal, account = _account_in_view(request, account)
+    events_url = reverse("metering:events", args=[account.external_id])
+    groups = [
+        {
+            "title": title,
+            "reasons": [
+                {"code": c, "text": engine.REASONS[c], "url": f"{events_url}?{urlencode({'reason': c})}"}
+                for c in codes
+                if c in engine.REASONS
+            ],
+        }
+        for title, codes in REASON_GROUPS
+    ]
+    listed = {c for _, codes in REASON_GROUPS for c in codes}
+    extra = [
+        {"code": c, "text": t, "url": f"{events_url}?{urlencode({'reason': c})}"}
+        for c, t in engine.REASONS.items()
+        if c not in listed
+    ]
+    if extra:  # a reason word added to the engine later still shows up here
+        groups.append({"title": "Other reasons", "reasons": extra})
+    return _render(
+        request,
+        account,
+        "metering/charging_terms.html",
+        {"terms": audit.charging_terms_for(account=account), "reason_groups": groups, "events_url": events_url},
+    )
+
+
+# --- Vendor staff -----------------------------------------------------------------------------------
+
+
+def _vendor_principal(request) -> Principal:
+    principal = principal_of(request)
+    if principal is None or not principal.can(Perm.ALL_ACCOUNTS):
+        raise PermissionDenied
+    return principal
+
+
+@login_required
+@require_GET
+def overview(request):
+    """Every account's current period: outcomes, attainment and spend (vendor staff only)."""
+    _vendor_principal(request)
+    rows = audit.accounts_overview()
+    data = [
+        {
+            "external_id": r.external_id,
+            "name": r.name,
+            "tier": r.tier,
+            "industry": r.industry,
+            "currency": r.currency,
+            "outcomes": r.outcomes,
+            "charged": r.charged,
+            "pending": r.pending,
+            "attainment": r.attainment,
+            "attainment_sort": -1 if r.attainment is None else r.attainment,
+            "previous_attainment": r.previous_attainment,
+            "spend": r.spend,
+        }
+        for r in rows
+    ]
+    table = AccountOverviewTable(data)
+    RequestConfig(request, paginate=False).configure(table)
+    spend_by_currency: dict[str, object] = {}
+    for r in rows:
+        spend_by_currency[r.currency] = spend_by_currency.get(r.currency, 0) + r.spend
+    attempted = sum(r.attempted for r in rows)
+    charged = sum(r.charged for r in rows)
+    at_risk = [
+        r
+        for r in rows
+        if r.attainment is not None
+        and r.previous_attainment is not None
+        and r.attainment < r.previous_attainment - 0.05
+    ]
+    context = {
+        "table": table,
+        "accounts": len(rows),
+        "outcomes": sum(r.outcomes for r in rows),
+        "charged": charged,
+        "attainment": charged / attempted if attempted else None,
+        "spend_by_currency": sorted(spend_by_currency.items()),
+        "at_risk": at_risk,
+    }
+    template = "metering/overview.html#results" if _partial_only(request) else "metering/overview.html"
+    return render(request, template, context)
+
+
+_SWITCH_TARGETS = {
+    "dashboard": "metering:dashboard",
+    "events": "metering:events",
+    "terms": "metering:charging_terms",
+}
+
+
+@login_required
+@require_GET
+def account_switch(request):
+    """Vendor staff pick the account to look at; the choice is kept for the next pages."""
+    principal = _vendor_principal(request)
+    external_id = request.GET.get("account", "")
+    if not external_id:
+        request.session.pop(SESSION_ACCOUNT_KEY, None)
+        return redirect("metering:overview")
+    account = account_get_for_principal(principal=principal, external_id=external_id)  # 404 if unknown
+    request.session[SESSION_ACCOUNT_KEY] = account.external_id
+    target = _SWITCH_TARGETS.get(request.GET.get("to", ""), "metering:dashboard")
+    return redirect(target, account.external_id)

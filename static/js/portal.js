@@ -1,0 +1,154 @@
+/* OutcomePortal — the little JavaScript the portal needs: dashboard charts (Plotly, vendored)
+   and polite htmx behaviour (busy state, focus after paging). Every page works without it. */
+(function () {
+  "use strict";
+
+  var STATUS_COLORS = {
+    pending: "#8c9ee8",
+    billable: "#2e9e5b",
+    non_billable: "#e0675f",
+    invoiced: "#1d6b40",
+    disputed: "#e3a23b",
+    credited: "#8a6ad6"
+  };
+  var FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif", size: 12, color: "#384152" };
+  var GRID = "#edf0f5";
+  var SYMBOLS = { USD: "$", EUR: "€", GBP: "£", CAD: "CA$", AUD: "A$", JPY: "¥" };
+
+  function baseLayout(extra) {
+    var layout = {
+      font: FONT,
+      margin: { l: 48, r: 16, t: 8, b: 36 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      hoverlabel: { font: FONT, bgcolor: "#fff", bordercolor: "#d5dbe5" },
+      legend: { orientation: "h", x: 0, y: 1.12, font: FONT },
+      bargap: 0.25
+    };
+    for (var key in extra) { layout[key] = extra[key]; }
+    return layout;
+  }
+
+  var CONFIG = { displayModeBar: false, responsive: true };
+
+  function dateAxis(data) {
+    var many = data.days.length > 45;
+    return {
+      type: "date",
+      tickformat: "%b %-d",
+      dtick: many ? 7 * 86400000 : (data.days.length > 16 ? 2 * 86400000 : 86400000),
+      gridcolor: GRID,
+      showgrid: false,
+      linecolor: "#d5dbe5",
+      ticks: "outside",
+      tickcolor: "#d5dbe5",
+      hoverformat: "%a %b %-d, %Y"
+    };
+  }
+
+  function drawOutcomes(el, data) {
+    var traces = data.statuses.map(function (s) {
+      return {
+        type: "bar",
+        name: s.label,
+        x: data.days,
+        y: s.counts,
+        marker: { color: STATUS_COLORS[s.status] || "#999" },
+        hovertemplate: "%{y:,} " + s.label.toLowerCase() + "<extra></extra>"
+      };
+    });
+    Plotly.newPlot(el, traces, baseLayout({
+      barmode: "stack",
+      hovermode: "x unified",
+      xaxis: dateAxis(data),
+      yaxis: { gridcolor: GRID, zeroline: false, rangemode: "tozero", tickformat: ",d", title: { text: "Outcomes", font: FONT } }
+    }), CONFIG);
+  }
+
+  function drawReasons(el, data) {
+    var rows = data.reasons.slice().reverse(); // largest on top
+    Plotly.newPlot(el, [{
+      type: "bar",
+      orientation: "h",
+      x: rows.map(function (r) { return r.count; }),
+      y: rows.map(function (r) { return r.label; }),
+      customdata: rows.map(function (r) { return r.code; }),
+      marker: { color: "#e0675f" },
+      hovertemplate: "%{y} (%{customdata}): %{x:,}<extra></extra>"
+    }], baseLayout({
+      margin: { l: 8, r: 16, t: 8, b: 36 },
+      xaxis: { gridcolor: GRID, zeroline: false, tickformat: ",d", rangemode: "tozero" },
+      yaxis: { automargin: true, ticksuffix: "  " },
+      height: Math.max(220, 34 * rows.length + 60),
+      showlegend: false
+    }), CONFIG);
+    // A bar opens the events behind it.
+    el.on("plotly_click", function (event) {
+      var code = event.points && event.points[0] && event.points[0].customdata;
+      var row = data.reasons.filter(function (r) { return r.code === code; })[0];
+      if (row) { window.location.href = row.url; }
+    });
+  }
+
+  function drawSpend(el, data) {
+    var symbol = SYMBOLS[data.currency] || "";
+    var suffix = symbol ? "" : " " + data.currency;
+    Plotly.newPlot(el, [
+      {
+        type: "bar",
+        name: "Spend per day",
+        x: data.days,
+        y: data.spend.map(Number),
+        marker: { color: "#7d97f5" },
+        hovertemplate: symbol + "%{y:,.2f}" + suffix + " that day<extra></extra>"
+      },
+      {
+        type: "scatter",
+        mode: "lines",
+        name: "Cumulative",
+        x: data.days,
+        y: data.cumulative.map(Number),
+        yaxis: "y2",
+        line: { color: "#1d39c4", width: 2.5, shape: "hv" },
+        hovertemplate: symbol + "%{y:,.2f}" + suffix + " so far<extra></extra>"
+      }
+    ], baseLayout({
+      hovermode: "x unified",
+      margin: { l: 56, r: 64, t: 8, b: 36 },
+      xaxis: dateAxis(data),
+      yaxis: { gridcolor: GRID, zeroline: false, rangemode: "tozero", tickprefix: symbol, ticksuffix: suffix, tickformat: ",.0f", title: { text: "Per day", font: FONT } },
+      yaxis2: { overlaying: "y", side: "right", rangemode: "tozero", showgrid: false, tickprefix: symbol, ticksuffix: suffix, tickformat: ",.0f", title: { text: "Cumulative", font: FONT } }
+    }), CONFIG);
+  }
+
+  function drawCharts() {
+    var source = document.getElementById("chart-data");
+    if (!source || typeof Plotly === "undefined") { return; }
+    var data = JSON.parse(source.textContent);
+    var charts = [["chart-outcomes", drawOutcomes], ["chart-reasons", drawReasons], ["chart-spend", drawSpend]];
+    charts.forEach(function (pair) {
+      var el = document.getElementById(pair[0]);
+      if (el) { pair[1](el, data); el.classList.add("drawn"); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", drawCharts);
+
+  // htmx: mark the results busy while a request runs; after a pager click, move focus to the
+  // results so keyboard and screen-reader users land on the new page, not at the top.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target) { target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (!target) { return; }
+    target.setAttribute("aria-busy", "false");
+    var origin = event.detail.elt;
+    if (origin && origin.closest && origin.closest(".pager")) {
+      target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: false });
+      target.scrollIntoView({ block: "start", behavior: "smooth" });
+    }
+  });
+})();
