@@ -147,7 +147,8 @@ def decide(
 ) -> Decision:
     """Decide one event. Same inputs, same answer, always."""
     ends_at = window_end(event, rules, signals)
-    in_window = {s.type for s in signals if s.occurred_at < ends_at} if signals else ()
+    # The window is [occurred_at, ends_at): a signal dated before the outcome cannot undo it.
+    in_window = {s.type for s in signals if event.occurred_at <= s.occurred_at < ends_at} if signals else ()
     # One outcome per check, in CHECK_ORDER.
     outcomes = (
         FAILED if event.sandbox else PASSED,

@@ -64,7 +64,17 @@ def event_facts(event: Event) -> engine.EventFacts:
 
 
 def signal_facts(event: Event) -> tuple[engine.SignalFacts, ...]:
-    return tuple(engine.SignalFacts(type=s.type, occurred_at=s.occurred_at) for s in event.signals.all())
+    """The signals the stored decision was made from: those that changed it.
+
+    A signal recorded after the window (``window_closed``) changes nothing billed, and one
+    recorded without effect (the event was already non-billable, or it did not matter) did
+    not decide anything: feeding either to the engine again would make replay disagree.
+    """
+    return tuple(
+        engine.SignalFacts(type=s.type, occurred_at=s.occurred_at)
+        for s in event.signals.all()
+        if s.effect == "applied"
+    )
 
 
 def events_for_principal(*, principal: Principal) -> QuerySet[Event]:

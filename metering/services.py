@@ -133,45 +133,51 @@ def signal_record(
     if type not in SignalType.values:
         raise ValueError(type)
     with transaction.atomic():
-        # Lock the event: settlement and other signals wait for us, and we see their result.
-        event = (
-            Event.objects.select_for_update(of=("self",))
-            .select_related("criteria", "criteria__outcome_type", "criteria__account")
-            .get(pk=event.pk)
-        )
-        existing = Signal.objects.filter(event=event, type=type, occurred_at=occurred_at).first()
-        if existing is not None:
-            if existing.effect == Signal.Effect.WINDOW_CLOSED:
-                raise WindowClosed(existing)
-            return SignalOutcome(signal=existing, created=False)
+        outcome = _signal_record_locked(event=event, type=type, occurred_at=occurred_at, note=note, now=now)
+    if outcome.signal.effect == Signal.Effect.WINDOW_CLOSED:
+        # Raised once the transaction has committed: the late signal stays recorded.
+        raise WindowClosed(outcome.signal)
+    return outcome
 
-        signal = Signal(
-            account_id=event.account_id, event=event, type=type, occurred_at=occurred_at, received_at=now, note=note
-        )
-        rules = rules_from_criteria(event.criteria)
-        signals = (*signal_facts(event), engine.SignalFacts(type=type, occurred_at=occurred_at))
-        window_open = event.status == EventStatus.PENDING and occurred_at < event.window_ends_at
-        if not window_open and event.status != EventStatus.NON_BILLABLE:
-            signal.effect = Signal.Effect.WINDOW_CLOSED
-            signal.save()
-            raise WindowClosed(signal)
-        if not window_open:
-            signal.effect = Signal.Effect.NO_EFFECT
-            signal.save()
-            return SignalOutcome(signal=signal, created=True)
 
-        state = engine.AccountState.from_dict(event.state)
-        decision = engine.decide(event_facts(event), signals, rules, state, now)
-        changed = (decision.status, decision.reason, decision.window_ends_at) != (
-            event.status,
-            event.non_billable_reason,
-            event.window_ends_at,
-        )
-        signal.effect = Signal.Effect.APPLIED if changed else Signal.Effect.NO_EFFECT
+def _signal_record_locked(*, event: Event, type: str, occurred_at: datetime, note: str, now: datetime) -> SignalOutcome:
+    # Lock the event: settlement and other signals wait for us, and we see their result.
+    event = (
+        Event.objects.select_for_update(of=("self",))
+        .select_related("criteria", "criteria__outcome_type", "criteria__account")
+        .get(pk=event.pk)
+    )
+    existing = Signal.objects.filter(event=event, type=type, occurred_at=occurred_at).first()
+    if existing is not None:
+        return SignalOutcome(signal=existing, created=False)
+
+    signal = Signal(
+        account_id=event.account_id, event=event, type=type, occurred_at=occurred_at, received_at=now, note=note
+    )
+    rules = rules_from_criteria(event.criteria)
+    signals = (*signal_facts(event), engine.SignalFacts(type=type, occurred_at=occurred_at))
+    window_open = event.status == EventStatus.PENDING and occurred_at < event.window_ends_at
+    if not window_open and event.status != EventStatus.NON_BILLABLE:
+        signal.effect = Signal.Effect.WINDOW_CLOSED
         signal.save()
-        if changed:
-            _event_apply_decision(event=event, decision=decision, now=now)
         return SignalOutcome(signal=signal, created=True)
+    if not window_open:
+        signal.effect = Signal.Effect.NO_EFFECT
+        signal.save()
+        return SignalOutcome(signal=signal, created=True)
+
+    state = engine.AccountState.from_dict(event.state)
+    decision = engine.decide(event_facts(event), signals, rules, state, now)
+    changed = (decision.status, decision.reason, decision.window_ends_at) != (
+        event.status,
+        event.non_billable_reason,
+        event.window_ends_at,
+    )
+    signal.effect = Signal.Effect.APPLIED if changed else Signal.Effect.NO_EFFECT
+    signal.save()
+    if changed:
+        _event_apply_decision(event=event, decision=decision, now=now)
+    return SignalOutcome(signal=signal, created=True)
 
 
 def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datetime) -> None:
