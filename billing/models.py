@@ -8,3 +8,4 @@ from billing.invoice_models import (  # noqa: F401
     InvoiceStatus,
     NumberSeries,
 )
+from billing.spend_models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod  # noqa: F401

@@ -1,0 +1,90 @@
+"""API: account status for the vendor's platform, and spend controls (api-v1.md "Account status")."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import Perm
+from accounts.permissions import principal_of, require
+from accounts.selectors import account_get_for_principal
+from billing import caps
+from billing.money import minor_units
+from billing.spend import account_spend_status, spend_controls_get, spend_controls_set
+from outcomeportal.api.fields import DecimalString
+
+
+class SpendControlsSerializer(serializers.Serializer):
+    monthly_cap = DecimalString(
+        places=4,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Money cap per period, in the account's currency; null for none.",
+    )
+    monthly_cap_outcomes = serializers.IntegerField(min_value=0, allow_null=True, required=False, default=None)
+    alert_thresholds = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=100),
+        max_length=10,
+        required=False,
+        default=list(caps.DEFAULT_THRESHOLDS),
+        help_text="Percentages of the cap, each fired once per period.",
+    )
+    at_cap = serializers.ChoiceField([caps.PAUSE, caps.ALLOW_OVERAGE], required=False, default=caps.PAUSE)
+
+    def validate_alert_thresholds(self, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each threshold may appear once.")
+        return sorted(value)
+
+    def validate_monthly_cap(self, value):
+        currency = self.context.get("currency", "USD")
+        if value is not None and value.as_tuple().exponent < -minor_units(currency):
+            raise serializers.ValidationError(f"At most {minor_units(currency)} decimal places for {currency}.")
+        return value
+
+
+class AccountStatusSerializer(serializers.Serializer):
+    paused = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    period = serializers.CharField()
+    period_spend = DecimalString()
+    cap = DecimalString(allow_null=True)
+    cap_outcomes = serializers.IntegerField(allow_null=True)
+    outcomes_this_period = serializers.IntegerField()
+    alerts_fired = serializers.ListField(child=serializers.IntegerField())
+
+
+class AccountStatusView(APIView):
+    permission_classes = [require(Perm.EVENTS_READ)]
+
+    @extend_schema(responses=AccountStatusSerializer, summary="Is the account paused? Spend against the cap")
+    def get(self, request, external_id: str):
+        account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
+        return Response(account_spend_status(account=account).as_dict())
+
+
+class SpendControlsView(APIView):
+    def get_permissions(self):
+        perm = Perm.SPEND_CONTROLS_WRITE if self.request.method == "PUT" else Perm.EVENTS_READ
+        return [require(perm)()]
+
+    @extend_schema(responses=SpendControlsSerializer, summary="The account's spend controls")
+    def get(self, request, external_id: str):
+        account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
+        return Response(spend_controls_get(account=account))
+
+    @extend_schema(
+        request=SpendControlsSerializer,
+        responses=SpendControlsSerializer,
+        summary="Replace the spend controls (vendor key or finance admin)",
+    )
+    def put(self, request, external_id: str):
+        principal = principal_of(request)
+        account = account_get_for_principal(principal=principal, external_id=external_id)
+        data = SpendControlsSerializer(data=request.data, context={"currency": account.currency})
+        data.is_valid(raise_exception=True)
+        spend_controls_set(account=account, changed_by=principal.label, **data.validated_data)
+        return Response(spend_controls_get(account=account))
