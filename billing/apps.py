@@ -7,9 +7,12 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Billing answers metering's questions through the seams metering offers (apps stay one-way).
-        from billing import ingestion, invoice_models  # noqa: F401
+        from billing import ingestion, invoice_models, spend
         from metering.ingest import candidate_hook_register
+        from metering.lifecycle import invoice_lookup_register
         from metering.pricing import pricer_register
 
         pricer_register(ingestion.contract_pricer)
+        invoice_lookup_register(invoice_models.invoice_id_of_line)
         candidate_hook_register(ingestion.onboarding_hook, order=10)
+        candidate_hook_register(spend.spend_cap_hook, order=20)  # caps after free allowances
