@@ -4,6 +4,7 @@ from django_q.models import Schedule
 # Every recurring job: (name, dotted path, schedule type, minutes). Idempotent: rerun freely.
 SCHEDULES = [
     ("settle_outcomes", "metering.tasks.settle_outcomes", Schedule.MINUTES, 5),
+    ("send_alerts", "billing.spend_tasks.send_alerts", Schedule.MINUTES, 1),
 ]
 
 
