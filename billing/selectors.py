@@ -7,7 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
 from accounts.access import Principal
@@ -22,8 +22,8 @@ from billing.contracts import (
 )
 from billing.invoice_models import ContractVersion, CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from billing.pricing import Group
-from metering.lifecycle import Selection
-from metering.models import DailyRollup, OutcomeType
+from metering.lifecycle import LineLink, Selection, event_ids_for_links
+from metering.models import DailyRollup, Event, OutcomeType
 
 LATE_LOOKBACK_MONTHS = 12  # how far back late-decided outcomes are looked for
 
@@ -239,3 +239,60 @@ def credit_notes_for_principal(*, principal: Principal) -> QuerySet[CreditNote]:
 
 def draft_fresh_enough(invoice: Invoice, *, now: datetime, ttl_seconds: int) -> bool:
     return invoice.status != InvoiceStatus.DRAFT or now - invoice.refreshed_at < timedelta(seconds=ttl_seconds)
+
+
+def line_events(
+    *, invoice: Invoice, line: InvoiceLine, before: tuple[datetime, int] | None = None, limit: int = 100
+) -> list:
+    """A keyset page (newest first) of the exact events behind a line.
+
+    Final invoices: the events billed on the line (``invoice_line_id``) — for a ticket-fee line,
+    every ticket, resolved or not. Drafts: the events the line would bill if finalized now.
+    """
+    alloc = line.alloc
+    if not alloc:
+        return []
+    account = invoice.account
+    seg_start, seg_end = period_bounds(alloc["segment"], account.timezone)
+    related = ("account", "outcome_type", "criteria", "criteria__outcome_type", "criteria__account")
+    if invoice.status != InvoiceStatus.DRAFT:
+        ids = [line.pk]
+        if alloc.get("show", alloc["classes"]) != alloc["classes"]:
+            ids = [
+                other.pk
+                for other in invoice.lines.all()
+                if other.alloc
+                and (other.alloc["segment"], other.alloc["outcome_type"]) == (alloc["segment"], alloc["outcome_type"])
+            ]
+        qs = Event.objects.filter(
+            account_id=account.pk, occurred_at__gte=seg_start, occurred_at__lt=seg_end, invoice_line_id__in=ids
+        )
+        if before is not None:
+            at, pk = before
+            qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
+        return list(qs.select_related(*related).order_by("-occurred_at", "-id")[:limit])
+    versions = list(ContractVersion.objects.filter(account=account))
+    terms = {
+        alloc["segment"]: contract_for_period(account_id=account.pk, period=alloc["segment"], versions=versions)[1]
+    }
+    selection = selection_for(account=account, segments=[alloc["segment"]], until=seg_end, terms_by_segment=terms)
+    type_id = OutcomeType.objects.filter(code=alloc["outcome_type"]).values_list("pk", flat=True).first()
+    siblings = [
+        o.alloc for o in invoice.lines.all() if o.alloc and o.pk != line.pk
+        and (o.alloc["segment"], o.alloc["outcome_type"]) == (alloc["segment"], alloc["outcome_type"])
+    ]  # fmt: skip
+    ranked = any(
+        (s["tier"] in ("", alloc["tier"]) or alloc["tier"] == "") and set(s["classes"]) & set(alloc["classes"])
+        for s in siblings
+    )
+    link = LineLink(
+        line_id=line.pk,
+        segment=alloc["segment"],
+        outcome_type_id=type_id,
+        tier=alloc["tier"],
+        classes=alloc.get("show") or alloc["classes"],
+        rank_from=alloc["rank_from"] if ranked else None,
+        rank_to=(alloc["rank_to"] or 2**62) if ranked else None,
+    )
+    ids = event_ids_for_links(selection=selection, links=[link], before=before, limit=limit)
+    return list(Event.objects.filter(pk__in=ids).select_related(*related).order_by("-occurred_at", "-id"))

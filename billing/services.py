@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -30,6 +31,7 @@ from billing.selectors import (
     contract_for_period,
     credit_notes_open,
     late_segments,
+    period_at,
     period_bounds,
     period_groups,
     selection_for,
@@ -226,6 +228,26 @@ def invoice_draft_refresh(*, account: Account, period: str, now: datetime | None
         if invoice.status == InvoiceStatus.DRAFT:
             _refresh_locked(invoice, now=now)
     return Invoice.objects.select_related("account").get(pk=invoice.pk)
+
+
+DRAFT_TTL_SECONDS = 30  # a draft older than this is recomputed when read (settings.BILLING_DRAFT_TTL_SECONDS)
+
+
+def invoice_draft_current(*, account: Account, invoice: Invoice | None = None, now: datetime | None = None) -> Invoice:
+    """The upcoming invoice: the current period's draft, recomputed when older than the TTL.
+
+    With ``invoice``: that invoice, refreshed if it is a stale draft.
+    """
+    now = now or timezone.now()
+    ttl = getattr(settings, "BILLING_DRAFT_TTL_SECONDS", DRAFT_TTL_SECONDS)
+    if invoice is None:
+        period = period_at(now, account.timezone)
+        invoice = Invoice.objects.filter(account=account, period=period).select_related("account").first()
+        if invoice is None:
+            return invoice_draft_refresh(account=account, period=period, now=now)
+    if invoice.status == InvoiceStatus.DRAFT and now - invoice.refreshed_at >= timedelta(seconds=ttl):
+        return invoice_draft_refresh(account=invoice.account, period=invoice.period, now=now)
+    return invoice
 
 
 def _links(invoice: Invoice, type_ids: dict[str, int]) -> list[LineLink]:

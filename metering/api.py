@@ -16,6 +16,7 @@ from accounts.selectors import account_get_for_principal
 from metering import api_schema as docs
 from metering import engine
 from metering.ingest import MAX_BATCH, events_ingest
+from metering.lifecycle import invoice_id_of_line
 from metering.models import Event, EventStatus, OutcomeType, ReopenPolicy, SignalType, ValueType
 from metering.selectors import event_get_for_principal, event_list
 from metering.services import (
@@ -65,7 +66,7 @@ def event_row(event: Event, *, principal: Principal) -> dict:
         "amount": _amount(event.amount),
         "currency": event.currency,
         "credits": _amount(event.credits),
-        "invoice_id": None,  # set by billing once events are invoiced
+        "invoice_id": invoice_id_of_line(event.invoice_line_id),  # billing registers the lookup
         "invoice_line_id": event.invoice_line_id,
         "rule_version": event.criteria.label,
     }

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from billing import api as billing_api
 from metering import api as metering_api
 from outcomeportal import views
 
@@ -17,6 +18,16 @@ api_v1 = [
     path("events", metering_api.EventsView.as_view(), name="events"),
     path("events/<str:account>/<str:event_id>", metering_api.EventDetailView.as_view(), name="event"),
     path("events/<str:account>/<str:event_id>/signals", metering_api.SignalView.as_view(), name="event-signals"),
+    # billing: contracts, invoices, credit notes
+    path("accounts/<str:external_id>/contract", billing_api.ContractView.as_view(), name="account-contract"),
+    path("invoices", billing_api.InvoiceListView.as_view(), name="invoices"),
+    path("invoices/<int:invoice_id>", billing_api.InvoiceDetailView.as_view(), name="invoice"),
+    path(
+        "invoices/<int:invoice_id>/lines/<int:line_id>/events",
+        billing_api.InvoiceLineEventsView.as_view(),
+        name="invoice-line-events",
+    ),
+    path("credit-notes", billing_api.CreditNoteListView.as_view(), name="credit-notes"),
 ]
 
 urlpatterns = [

@@ -1,0 +1,250 @@
+"""How invoices, lines, credit notes and contracts read: API dictionaries and plain words.
+
+Shared by the API, the portal pages, the CSV and the PDF, so that all four say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from accounts.access import Perm, Principal
+from accounts.models import Account
+from billing.contracts import Terms
+from billing.invoice_models import CreditNote, Invoice, InvoiceLine
+from billing.money import minor_units, money_display, money_str, price_display
+from metering.engine import REASONS
+from metering.models import Event, OutcomeType
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def quantity_str(value: Decimal) -> str:
+    value = value.normalize()
+    return f"{value:f}"
+
+
+def unit_price_str(value: Decimal | None, currency: str) -> str | None:
+    """A unit price as a decimal string: the currency's places, more only if the price has them."""
+    if value is None:
+        return None
+    normalized = value.normalize()
+    exponent = normalized.as_tuple().exponent
+    places = max(minor_units(currency), -exponent if exponent < 0 else 0)
+    return f"{value:.{places}f}"
+
+
+def line_dict(line: InvoiceLine, currency: str, events_url: str | None) -> dict:
+    return {
+        "id": line.pk,
+        "description": line.description,
+        "outcome_type": line.outcome_type.code if line.outcome_type_id else None,
+        "quantity": quantity_str(line.quantity),
+        "unit_price": unit_price_str(line.unit_price, currency),
+        "amount": money_str(line.amount, currency),
+        "kind": line.kind,
+        "credits": None if line.credits is None else quantity_str(line.credits),
+        "unit_credits": None if line.unit_credits is None else quantity_str(line.unit_credits),
+        "period_of_events": line.alloc["segment"] if line.alloc else None,
+        "events_url": events_url,
+    }
+
+
+def invoice_dict(invoice: Invoice, *, events_url: Callable[[Invoice, InvoiceLine], str | None]) -> dict:
+    currency = invoice.currency
+    lines = list(invoice.lines.select_related("outcome_type").order_by("position"))
+    return {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "account": invoice.account.external_id,
+        "period": invoice.period,
+        "status": invoice.status,
+        "currency": currency,
+        "subtotal": money_str(invoice.subtotal, currency),
+        "credits_applied": money_str(invoice.credits_applied, currency),
+        "total": money_str(invoice.total, currency),
+        "lines": [line_dict(ln, currency, events_url(invoice, ln)) for ln in lines],
+        "period_start": _iso(invoice.period_start),
+        "period_end": _iso(invoice.period_end),
+        "finalized_at": _iso(invoice.finalized_at),
+        "voided_at": _iso(invoice.voided_at),
+        "refreshed_at": _iso(invoice.refreshed_at),
+        "contract_version": invoice.contract_version.version if invoice.contract_version_id else None,
+        "notes": invoice.notes,
+    }
+
+
+def credit_note_dict(note: CreditNote) -> dict:
+    return {
+        "id": note.pk,
+        "number": note.number,
+        "account": note.account.external_id,
+        "invoice_id": note.invoice_id,
+        "amount": money_str(note.amount, note.currency),
+        "currency": note.currency,
+        "reason": note.reason,
+        "event_ids": note.event_ids,
+        "dispute_id": note.dispute_id,
+        "created_at": _iso(note.created_at),
+    }
+
+
+def event_row(event: Event, *, invoice: Invoice | None, principal: Principal) -> dict:
+    """An event as the events API lists it (the same fields), with its invoice."""
+    row = {
+        "event_id": event.event_id,
+        "account": event.account.external_id,
+        "outcome_type": event.outcome_type.code,
+        "occurred_at": _iso(event.occurred_at),
+        "received_at": _iso(event.received_at),
+        "success_criteria_met": event.success_criteria_met,
+        "human_handoff": event.human_handoff,
+        "channel": event.channel,
+        "workflow": event.workflow,
+        "session_id": event.session_id,
+        "complexity": event.complexity or None,
+        "verification_method": event.verification_method,
+        "source_url": event.source_url,
+        "sandbox": event.sandbox,
+        "failure_reason": event.failure_reason or None,
+        "value_amount": None if event.value_amount is None else str(event.value_amount),
+        "attributes": event.attributes,
+        "status": event.status,
+        "measurement_window_ends_at": _iso(event.window_ends_at),
+        "non_billable_reason": event.non_billable_reason or None,
+        "amount": None if event.amount is None else str(event.amount),
+        "currency": event.currency,
+        "credits": None if event.credits is None else str(event.credits),
+        "invoice_id": invoice.pk if invoice is not None and event.invoice_line_id else None,
+        "invoice_line_id": event.invoice_line_id,
+        "rule_version": event.criteria.label,
+    }
+    if principal.can(Perm.COST_READ):
+        row["cost_amount"] = None if event.cost_amount is None else str(event.cost_amount)
+    return row
+
+
+# --- The plan in plain words (the domain's pricing-page template) ---------------------------
+
+
+def _p(amount: Decimal, currency: str) -> str:
+    return price_display(amount, currency)
+
+
+def _price_words(terms: Terms, p, currency: str, names: dict[str, str]) -> str:
+    name = names.get(p.outcome_type, p.outcome_type)
+    unit = "credits" if terms.in_credits and p.model not in ("helpdesk", "gain_share") else ""
+
+    def fmt(value: Decimal) -> str:
+        if unit:
+            money = _p(value * terms.credit_price, currency)
+            return f"{value.normalize():f} credits ({money})"
+        return _p(value, currency)
+
+    per = "conversation" if terms.basis == "per_conversation" else "outcome"
+    if p.model == "unit":
+        return f"{name}: {fmt(p.price)} per {per}."
+    if p.model == "complexity":
+        tiers = ", ".join(f"{tier} {fmt(v)}" for tier, v in p.tiers)
+        return f"{name}: priced by complexity — {tiers} (an event that reports none counts as {p.default_tier})."
+    if p.model in ("graduated", "volume"):
+        bands, lower = [], 0
+        for band in p.bands:
+            span = f"{lower + 1:,}–{band.up_to:,}" if band.up_to else f"{lower + 1:,} and more"
+            bands.append(f"{span}: {fmt(band.price)}")
+            lower = band.up_to or lower
+        how = (
+            "each band at its own price (graduated)"
+            if p.model == "graduated"
+            else "the whole month at the price of the band its total falls in (volume)"
+        )
+        return f"{name}: monthly volume tiers, {how} — {'; '.join(bands)}."
+    if p.model == "helpdesk":
+        return (
+            f"{name}: a ticket fee of {_p(p.item_fee, currency)} on every ticket, plus an automation fee of "
+            f"{_p(p.automation_fee, currency)} only when the AI fully resolves it."
+        )
+    return (
+        f"{name}: {p.percent.normalize():f} % of the value each outcome creates above "
+        f"{_p(p.baseline, currency)} (gain-share)."
+    )
+
+
+def plan_sentences(*, account: Account, terms: Terms) -> list[str]:
+    """The prices and included amounts, sentence by sentence."""
+    currency = account.currency
+    names = dict(OutcomeType.objects.values_list("code", "name"))
+    out = []
+    if terms.basis == "per_conversation":
+        out.append("You chose to pay per conversation: every conversation counts, resolved or not.")
+    if terms.in_credits:
+        out.append(f"Prices are in credits. One credit is worth {_p(terms.credit_price, currency)}.")
+    out += [_price_words(terms, p, currency, names) for p in terms.prices]
+    out.append("Any other outcome type is charged at its catalogue price.")
+    pf = terms.platform_fee
+    if pf is not None:
+        text = f"{pf.name}: {money_display(pf.amount, currency)} a month"
+        if pf.included_outcomes:
+            covered = ", ".join(names.get(t, t) for t in pf.included_types) or "all outcomes"
+            text += f", including {pf.included_outcomes:,} outcomes ({covered}); beyond them the prices above apply"
+        if pf.included_credits:
+            text += (
+                f", including {pf.included_credits.normalize():,f} credits; credits beyond them cost "
+                f"{_p(terms.credit_price, currency)} each. Unused credits "
+                + ("roll over while your account is active" if pf.rollover else "expire at the end of the month")
+            )
+        out.append(text + ".")
+    cm = terms.commitment
+    if cm is not None:
+        how = (
+            "invoiced up front and drawn down by your outcomes; outcomes beyond it are billed as overage"
+            if cm.prepaid
+            else "billed monthly as you use it; if your outcomes fall short by the end of the term, "
+            "a true-up line bills the difference; above it, outcomes are simply billed"
+        )
+        out.append(
+            f"Committed spend: {money_display(cm.amount, currency)} over {cm.months} months from {cm.start}, {how}."
+        )
+    if terms.monthly_minimum is not None:
+        out.append(f"Monthly minimum: {money_display(terms.monthly_minimum, currency)} of outcome charges.")
+    ob = terms.onboarding
+    if ob is not None:
+        if ob.training_until:
+            out.append(
+                f"Free training window: outcomes before {ob.training_until.isoformat()} are not charged "
+                "(shown as “Free training window”)."
+            )
+        if ob.pilot_free_outcomes:
+            out.append(f"Pilot: your first {ob.pilot_free_outcomes:,} outcomes are free (“Free pilot allowance”).")
+        if ob.implementation_fee:
+            out.append(f"Implementation fee: {money_display(ob.implementation_fee, currency)}, billed once.")
+    lock = terms.price_lock
+    if lock is not None:
+        out.append(
+            f"Price lock: until {lock.ends.isoformat()} ({lock.days} days), your outcome charges never exceed your "
+            f"previous plan's {money_display(lock.previous_plan_cost, currency)} a month — the difference is shown "
+            "as a discount line."
+        )
+    return out
+
+
+NOT_CHARGED = [
+    REASONS[r]
+    for r in (
+        "abandoned",
+        "human_handoff",
+        "workflow_failed",
+        "greeting_only",
+        "unanswered_question",
+        "no_show",
+        "duplicate_in_session",
+        "reopened_in_window",
+        "reversed_in_window",
+        "sandbox",
+        "training_window",
+        "pilot_free",
+        "cap_reached",
+    )
+]
