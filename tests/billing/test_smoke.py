@@ -13,7 +13,7 @@ def test_48_resolutions_at_099(db):
     invoice = settle_and_finalize(acme)
     assert invoice.total == Decimal("47.52")
     assert invoice.number == "INV-000001"
-    assert [(l.quantity, l.unit_price, l.amount) for l in invoice.lines.all()] == [
+    assert [(ln.quantity, ln.unit_price, ln.amount) for ln in invoice.lines.all()] == [
         (Decimal(48), Decimal("0.99"), Decimal("47.52"))
     ]
     line = invoice.lines.get()

@@ -5,6 +5,7 @@ from django_q.models import Schedule
 SCHEDULES = [
     ("settle_outcomes", "metering.tasks.settle_outcomes", Schedule.MINUTES, 5),
     ("send_alerts", "billing.spend_tasks.send_alerts", Schedule.MINUTES, 1),
+    ("build_invoices", "billing.tasks.build_invoices", Schedule.MINUTES, 60),  # last month, once closed
 ]
 
 
