@@ -284,8 +284,14 @@ def _overlap(a: dict, b: dict) -> bool:
     return tiers and bool(set(a["classes"]) & set(b["classes"]))
 
 
+SERIES_PREFIX = {"invoice": "INV-", "credit_note": "CN-"}
+
+
 def _number_take(series: str) -> str:
     """The next number of a series, under the counter row's lock (held until commit: no gaps)."""
+    NumberSeries.objects.bulk_create(
+        [NumberSeries(name=series, prefix=SERIES_PREFIX[series])], ignore_conflicts=True
+    )  # the migration creates the rows; this only guards an emptied table
     row = NumberSeries.objects.select_for_update().get(name=series)
     number = f"{row.prefix}{row.next_value:06d}"
     NumberSeries.objects.filter(name=series).update(next_value=row.next_value + 1)
