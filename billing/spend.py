@@ -262,7 +262,7 @@ def _fire_thresholds(*, control: SpendControl, period: str, usage: caps.Usage, n
 CONTROL_FIELDS = ("monthly_cap", "monthly_cap_outcomes", "alert_thresholds", "at_cap")
 
 
-def _snapshot(control: SpendControl | None) -> dict:
+def _snapshot(control: SpendControl | None, currency: str) -> dict:
     if control is None:
         return {
             "monthly_cap": None,
@@ -271,7 +271,7 @@ def _snapshot(control: SpendControl | None) -> dict:
             "at_cap": caps.PAUSE,
         }
     return {
-        "monthly_cap": None if control.monthly_cap is None else str(control.monthly_cap),
+        "monthly_cap": None if control.monthly_cap is None else money_str(control.monthly_cap, currency),
         "monthly_cap_outcomes": control.monthly_cap_outcomes,
         "alert_thresholds": list(control.alert_thresholds),
         "at_cap": control.at_cap,
@@ -279,7 +279,7 @@ def _snapshot(control: SpendControl | None) -> dict:
 
 
 def spend_controls_get(*, account: Account) -> dict:
-    return _snapshot(SpendControl.objects.filter(account=account).first())
+    return _snapshot(SpendControl.objects.filter(account=account).first(), account.currency)
 
 
 def spend_controls_set(
@@ -298,7 +298,7 @@ def spend_controls_set(
         period = period_of(now, account.timezone)
         state = _period_lock(account_id=account.pk, period=period)  # serialise with ingestion
         control = SpendControl.objects.select_for_update().filter(account=account).first()
-        old = _snapshot(control)
+        old = _snapshot(control, account.currency)
         if control is None:
             control = SpendControl(account=account)
         control.monthly_cap = monthly_cap
@@ -308,7 +308,7 @@ def spend_controls_set(
         control.updated_at = now
         control.updated_by = changed_by
         control.save()
-        new = _snapshot(control)
+        new = _snapshot(control, account.currency)
         if old != new:
             SpendControlChange.objects.create(account=account, changed_at=now, changed_by=changed_by, old=old, new=new)
         policy = policy_of(control)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import api as accounts_api
 from billing import api as billing_api
+from billing import spend_api
 from metering import api as metering_api
 from outcomeportal import views
 
@@ -28,6 +29,11 @@ api_v1 = [
         name="invoice-line-events",
     ),
     path("credit-notes", billing_api.CreditNoteListView.as_view(), name="credit-notes"),
+    # billing: spend controls and the account status the vendor's platform polls
+    path("accounts/<str:external_id>/status", spend_api.AccountStatusView.as_view(), name="account-status"),
+    path(
+        "accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"
+    ),
 ]
 
 urlpatterns = [
@@ -35,6 +41,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("", include("metering.urls")),
+    path("", include("billing.spend_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

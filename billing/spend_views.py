@@ -1,0 +1,219 @@
+"""The spend page: usage against the cap, forecast, controls, alerts, webhooks, notifications.
+
+Everyone of the account may look; only finance admins (and the vendor) may change the
+controls or the webhook endpoints — the POST handlers check it again below the template.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import Perm
+from accounts.models import Account, WebhookDelivery, WebhookEndpoint
+from accounts.notify import InvalidWebhookUrl, notifications_for, webhook_endpoint_create
+from accounts.permissions import principal_of
+from accounts.selectors import account_get_for_principal
+from billing import caps
+from billing.models import SpendAlert, SpendControl, SpendControlChange
+from billing.money import minor_units
+from billing.spend import account_spend_status, forecast_day, period_days, spend_controls_set, usage_for_period
+
+
+class SpendControlsForm(forms.Form):
+    monthly_cap = forms.DecimalField(
+        required=False, min_value=0, max_digits=16, label="Monthly cap (money)",
+        help_text="Leave empty for no money cap.",
+    )  # fmt: skip
+    monthly_cap_outcomes = forms.IntegerField(
+        required=False, min_value=0, label="Monthly cap (outcomes)", help_text="Leave empty for no outcome cap."
+    )
+    alert_thresholds = forms.CharField(
+        initial="50, 80, 100", label="Alert thresholds (% of the cap)",
+        help_text="Comma-separated whole percentages from 1 to 100, each once.",
+    )  # fmt: skip
+    at_cap = forms.ChoiceField(choices=SpendControl.AtCap.choices, widget=forms.RadioSelect, label="At the cap")
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_monthly_cap(self):
+        value = self.cleaned_data["monthly_cap"]
+        if value is not None and value.as_tuple().exponent < -minor_units(self.currency):
+            raise forms.ValidationError(f"At most {minor_units(self.currency)} decimal places for {self.currency}.")
+        return value
+
+    def clean_alert_thresholds(self) -> list[int]:
+        raw = [part.strip() for part in self.cleaned_data["alert_thresholds"].split(",") if part.strip()]
+        try:
+            values = [int(part) for part in raw]
+        except ValueError:
+            raise forms.ValidationError("Whole percentages only, e.g. 50, 80, 100.")
+        if any(not 1 <= v <= 100 for v in values):
+            raise forms.ValidationError("Each threshold is between 1 and 100.")
+        if len(set(values)) != len(values):
+            raise forms.ValidationError("Each threshold may appear once.")
+        return sorted(values)
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(max_length=2048, label="Endpoint URL", assume_scheme="https")
+
+
+def _account(request, external_id: str) -> tuple:
+    principal = principal_of(request)
+    if principal is None or not principal.can(Perm.EVENTS_READ):
+        raise PermissionDenied
+    return principal, account_get_for_principal(principal=principal, external_id=external_id)
+
+
+def _can_change(principal) -> bool:
+    return principal.can(Perm.SPEND_CONTROLS_WRITE)
+
+
+@login_required
+@require_GET
+def spend(request, account: str):
+    principal, account = _account(request, account)
+    status = account_spend_status(account=account)
+    control = SpendControl.objects.filter(account=account).first()
+    initial = {"at_cap": caps.PAUSE, "alert_thresholds": "50, 80, 100"}
+    if control:
+        initial = {
+            "monthly_cap": control.monthly_cap.normalize() if control.monthly_cap is not None else None,
+            "monthly_cap_outcomes": control.monthly_cap_outcomes,
+            "alert_thresholds": ", ".join(str(t) for t in control.alert_thresholds),
+            "at_cap": control.at_cap,
+        }
+    return _page(request, principal, account, status, control, SpendControlsForm(initial=initial,
+                                                                                 currency=account.currency))  # fmt: skip
+
+
+def _page(request, principal, account: Account, status, control, form, webhook_form=None, http_status=200):
+    now = timezone.now()
+    usage = caps.Usage(amount=status.period_spend, outcomes=status.outcomes_this_period)
+    policy = caps.CapPolicy(
+        cap_amount=status.cap, cap_outcomes=status.cap_outcomes,
+        at_cap=control.at_cap if control else caps.PAUSE,
+        thresholds=tuple(control.alert_thresholds) if control else caps.DEFAULT_THRESHOLDS,
+    )  # fmt: skip
+    used = caps.percent_used(policy, usage)
+    start, end = period_days(status.period)
+    endpoints = list(WebhookEndpoint.objects.filter(account=account).order_by("-created_at"))
+    deliveries = (
+        WebhookDelivery.objects.filter(endpoint__account=account)
+        .select_related("endpoint")
+        .prefetch_related("attempt_log")
+        .order_by("-created_at", "-id")[:20]
+    )
+    if not _can_change(principal):
+        for field in form.fields.values():
+            field.disabled = True
+    context = {
+        "portal_account": account,
+        "status": status,
+        "control": control,
+        "percent_used": used,
+        "meter_width": min(used or 0, Decimal(100)),
+        "forecast_day": forecast_day(control=control, period=status.period, usage=usage, now=now)
+        if control
+        else None,
+        "period_start": start,
+        "period_last_day": end.fromordinal(end.toordinal() - 1),
+        "form": form,
+        "webhook_form": webhook_form or WebhookForm(),
+        "can_change": _can_change(principal),
+        "alerts": SpendAlert.objects.filter(account=account).order_by("-fired_at")[:20],
+        "changes": SpendControlChange.objects.filter(account=account)[:10],
+        "endpoints": endpoints,
+        "deliveries": deliveries,
+        "notifications": notifications_for(account_id=account.pk, role=principal.role)[:10]
+        if not principal.is_vendor
+        else [],
+    }
+    with timezone.override(ZoneInfo(account.timezone)):
+        return render(request, "billing/spend.html", context, status=http_status)
+
+
+@login_required
+@require_POST
+def spend_controls_update(request, account: str):
+    principal, account = _account(request, account)
+    if not _can_change(principal):
+        raise PermissionDenied
+    form = SpendControlsForm(request.POST, currency=account.currency)
+    if not form.is_valid():
+        status = account_spend_status(account=account)
+        control = SpendControl.objects.filter(account=account).first()
+        return _page(request, principal, account, status, control, form, http_status=400)
+    data = form.cleaned_data
+    spend_controls_set(
+        account=account,
+        monthly_cap=data["monthly_cap"],
+        monthly_cap_outcomes=data["monthly_cap_outcomes"],
+        alert_thresholds=data["alert_thresholds"],
+        at_cap=data["at_cap"],
+        changed_by=request.user.username,
+    )
+    status = account_spend_status(account=account)
+    if status.paused:
+        messages.warning(request, "Controls saved. Spend is at or over the cap: automation is paused.")
+    else:
+        messages.success(request, "Controls saved.")
+    return redirect("billing_spend:spend", account=account.external_id)
+
+
+@login_required
+@require_GET
+def cap_preview(request, account: str):
+    """htmx: warn before saving when the typed cap is at or below this period's spend."""
+    _principal, account = _account(request, account)
+    try:
+        cap = Decimal(request.GET.get("monthly_cap", "").strip())
+    except InvalidOperation:
+        cap = None
+    usage = usage_for_period(account_id=account.pk, period=account_spend_status(account=account).period)
+    return render(request, "billing/spend.html#cap-preview",
+                  {"preview_cap": cap, "preview_spend": usage.amount, "portal_account": account})  # fmt: skip
+
+
+@login_required
+@require_POST
+def webhook_add(request, account: str):
+    principal, account = _account(request, account)
+    if not _can_change(principal):
+        raise PermissionDenied
+    form = WebhookForm(request.POST)
+    if form.is_valid():
+        try:
+            webhook_endpoint_create(account=account, url=form.cleaned_data["url"])
+        except InvalidWebhookUrl as exc:
+            form.add_error("url", str(exc))
+        else:
+            messages.success(request, "Webhook endpoint added. Verify signatures with its secret.")
+            return redirect("billing_spend:spend", account=account.external_id)
+    status = account_spend_status(account=account)
+    control = SpendControl.objects.filter(account=account).first()
+    return _page(request, principal, account, status, control, SpendControlsForm(currency=account.currency),
+                 webhook_form=form, http_status=400)  # fmt: skip
+
+
+@login_required
+@require_POST
+def webhook_toggle(request, account: str, pk: int):
+    principal, account = _account(request, account)
+    if not _can_change(principal):
+        raise PermissionDenied
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk, account=account)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=not endpoint.active)
+    messages.success(request, f"Endpoint {'paused' if endpoint.active else 'enabled'}.")
+    return redirect("billing_spend:spend", account=account.external_id)
