@@ -491,7 +491,7 @@ def test_property_every_reason_is_reachable_from_generated_inputs():
     """Collected over generated examples (no shrinking needed): every reason word comes up."""
     seen: dict[str, int] = dict.fromkeys(REASONS, 0)
 
-    @settings(max_examples=1000, database=None, derandomize=True, deadline=None, phases=[Phase.generate])
+    @settings(max_examples=700, database=None, derandomize=True, deadline=None, phases=[Phase.generate])
     @given(inputs)
     def collect(args):
         reason = decide(*args).reason
