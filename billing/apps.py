@@ -7,12 +7,14 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Billing answers metering's questions through the seams metering offers (apps stay one-way).
-        from billing import ingestion, invoice_models, spend
+        from billing import ingestion, invoice_models, spend, spend_views
         from metering.ingest import candidate_hook_register
         from metering.lifecycle import invoice_lookup_register
+        from metering.panels import dashboard_panel_register
         from metering.pricing import pricer_register
 
         pricer_register(ingestion.contract_pricer)
         invoice_lookup_register(invoice_models.invoice_id_of_line)
         candidate_hook_register(ingestion.onboarding_hook, order=10)
         candidate_hook_register(spend.spend_cap_hook, order=20)  # caps after free allowances
+        dashboard_panel_register(spend_views.dashboard_spend_panel)

@@ -26,20 +26,25 @@ from billing import caps
 from billing.models import SpendAlert, SpendControl, SpendControlChange
 from billing.money import minor_units
 from billing.spend import account_spend_status, forecast_day, period_days, spend_controls_set, usage_for_period
+from metering.panels import Panel
 
 
 class SpendControlsForm(forms.Form):
     monthly_cap = forms.DecimalField(
-        required=False, min_value=0, max_digits=16, label="Monthly cap (money)",
+        required=False,
+        min_value=0,
+        max_digits=16,
+        label="Monthly cap (money)",
         help_text="Leave empty for no money cap.",
-    )  # fmt: skip
+    )
     monthly_cap_outcomes = forms.IntegerField(
         required=False, min_value=0, label="Monthly cap (outcomes)", help_text="Leave empty for no outcome cap."
     )
     alert_thresholds = forms.CharField(
-        initial="50, 80, 100", label="Alert thresholds (% of the cap)",
+        initial="50, 80, 100",
+        label="Alert thresholds (% of the cap)",
         help_text="Comma-separated whole percentages from 1 to 100, each once.",
-    )  # fmt: skip
+    )
     at_cap = forms.ChoiceField(choices=SpendControl.AtCap.choices, widget=forms.RadioSelect, label="At the cap")
 
     def __init__(self, *args, currency: str, **kwargs):
@@ -69,6 +74,19 @@ class WebhookForm(forms.Form):
     url = forms.URLField(max_length=2048, label="Endpoint URL", assume_scheme="https")
 
 
+def dashboard_spend_panel(*, account: Account) -> Panel | None:
+    """The usage dashboard's "spend against the cap" panel (registered with metering at start-up)."""
+    status = account_spend_status(account=account)
+    if status.cap is None and status.cap_outcomes is None:
+        return None
+    policy = caps.CapPolicy(cap_amount=status.cap, cap_outcomes=status.cap_outcomes)
+    percent = caps.percent_used(policy, caps.Usage(status.period_spend, status.outcomes_this_period)) or Decimal(0)
+    return Panel(
+        "billing/_spend_panel.html",
+        {"account": account, "status": status, "percent": percent, "width": min(percent, Decimal(100))},
+    )
+
+
 def _account(request, external_id: str) -> tuple:
     principal = principal_of(request)
     if principal is None or not principal.can(Perm.EVENTS_READ):
@@ -94,18 +112,20 @@ def spend(request, account: str):
             "alert_thresholds": ", ".join(str(t) for t in control.alert_thresholds),
             "at_cap": control.at_cap,
         }
-    return _page(request, principal, account, status, control, SpendControlsForm(initial=initial,
-                                                                                 currency=account.currency))  # fmt: skip
+    return _page(
+        request, principal, account, status, control, SpendControlsForm(initial=initial, currency=account.currency)
+    )
 
 
 def _page(request, principal, account: Account, status, control, form, webhook_form=None, http_status=200):
     now = timezone.now()
     usage = caps.Usage(amount=status.period_spend, outcomes=status.outcomes_this_period)
     policy = caps.CapPolicy(
-        cap_amount=status.cap, cap_outcomes=status.cap_outcomes,
+        cap_amount=status.cap,
+        cap_outcomes=status.cap_outcomes,
         at_cap=control.at_cap if control else caps.PAUSE,
         thresholds=tuple(control.alert_thresholds) if control else caps.DEFAULT_THRESHOLDS,
-    )  # fmt: skip
+    )
     used = caps.percent_used(policy, usage)
     start, end = period_days(status.period)
     endpoints = list(WebhookEndpoint.objects.filter(account=account).order_by("-created_at"))
@@ -124,9 +144,7 @@ def _page(request, principal, account: Account, status, control, form, webhook_f
         "control": control,
         "percent_used": used,
         "meter_width": min(used or 0, Decimal(100)),
-        "forecast_day": forecast_day(control=control, period=status.period, usage=usage, now=now)
-        if control
-        else None,
+        "forecast_day": forecast_day(control=control, period=status.period, usage=usage, now=now) if control else None,
         "period_start": start,
         "period_last_day": end.fromordinal(end.toordinal() - 1),
         "form": form,
@@ -182,8 +200,11 @@ def cap_preview(request, account: str):
     except InvalidOperation:
         cap = None
     usage = usage_for_period(account_id=account.pk, period=account_spend_status(account=account).period)
-    return render(request, "billing/spend.html#cap-preview",
-                  {"preview_cap": cap, "preview_spend": usage.amount, "portal_account": account})  # fmt: skip
+    return render(
+        request,
+        "billing/spend.html#cap-preview",
+        {"preview_cap": cap, "preview_spend": usage.amount, "portal_account": account},
+    )
 
 
 @login_required
@@ -203,8 +224,16 @@ def webhook_add(request, account: str):
             return redirect("billing_spend:spend", account=account.external_id)
     status = account_spend_status(account=account)
     control = SpendControl.objects.filter(account=account).first()
-    return _page(request, principal, account, status, control, SpendControlsForm(currency=account.currency),
-                 webhook_form=form, http_status=400)  # fmt: skip
+    return _page(
+        request,
+        principal,
+        account,
+        status,
+        control,
+        SpendControlsForm(currency=account.currency),
+        webhook_form=form,
+        http_status=400,
+    )
 
 
 @login_required

@@ -29,6 +29,7 @@ from accounts.selectors import account_get_for_principal
 from metering import audit, engine
 from metering.forms import FILTER_PARAMS, AuditFilterForm
 from metering.models import EventStatus
+from metering.panels import dashboard_panels
 from metering.selectors import event_get_for_principal
 from metering.tables import AccountOverviewTable, EventTable
 from metering.templatetags.portal import SESSION_ACCOUNT_KEY
@@ -149,6 +150,7 @@ def dashboard(request, account: str):
             "range_first": first_day,
             "range_last": end_day - timedelta(days=1),
             "period_events_url": f"{events_url}?{urlencode(period_query)}",
+            "panels": dashboard_panels(account=account),
             "spend_rows": list(zip(series.days, series.spend, series.cumulative_spend, strict=True)),
             "outcome_rows": [(day, [s["counts"][i] for s in charts["statuses"]]) for i, day in enumerate(series.days)],
         },

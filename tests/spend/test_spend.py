@@ -374,3 +374,14 @@ def test_cap_preview_warns_below_current_spend(account_a, outcome_type):
     assert b"pauses automation at once" in warn.content
     fine = client.get(f"/account/{account_a.external_id}/spend/preview?monthly_cap=200", HTTP_HX_REQUEST="true")
     assert b"pauses automation" not in fine.content
+
+
+def test_dashboard_shows_spend_against_the_cap_once_capped(account_a, outcome_type):
+    client = login(account_a, Role.FINANCE_ADMIN)
+    assert b"Spend against the cap" not in client.get(f"/account/{account_a.external_id}/").content
+    cap(account_a, "2.97")
+    post(account_a, 4)
+    page = client.get(f"/account/{account_a.external_id}/").content.decode()
+    assert "Spend against the cap" in page
+    assert "$2.97</strong> of\n    $2.97" in page
+    assert "Paused:" in page
