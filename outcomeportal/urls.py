@@ -42,6 +42,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("metering.urls")),
     path("", include("billing.spend_urls")),
+    path("", include("billing.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

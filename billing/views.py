@@ -1,0 +1,367 @@
+"""Portal pages of invoicing: invoices, a line's events, printable/PDF/CSV, "Your plan", contracts.
+
+Function-based and thin: check who is asking (404 for another account's invoice, the same as
+for a missing one), call a selector or service, render.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import OrderedDict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.access import Perm, Principal
+from accounts.models import Account
+from accounts.permissions import principal_of
+from accounts.selectors import account_get_for_principal
+from billing import pdf, presenters
+from billing.contracts import TermsInvalid
+from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
+from billing.money import money_display, price_display
+from billing.selectors import (
+    contract_for_period,
+    contract_versions,
+    invoice_get_for_principal,
+    invoice_line_get,
+    invoice_list,
+    line_events,
+    period_at,
+)
+from billing.services import contract_version_create, invoice_draft_current
+from metering.engine import REASONS
+from metering.models import Event, OutcomeType, SuccessCriteria
+from outcomeportal.api.cursor import cursor_decode, cursor_encode
+
+PAGE = 100
+
+
+def _principal(request, perm: Perm = Perm.INVOICES_READ) -> Principal:
+    principal = principal_of(request)
+    if principal is None or not principal.can(perm):
+        raise PermissionDenied
+    return principal
+
+
+def _account(request, external_id: str, perm: Perm = Perm.INVOICES_READ) -> tuple[Principal, Account]:
+    principal = _principal(request, perm)
+    return principal, account_get_for_principal(principal=principal, external_id=external_id)
+
+
+def _render(request, account: Account | None, template: str, context: dict):
+    zone = ZoneInfo(account.timezone) if account else timezone.get_current_timezone()
+    with timezone.override(zone):
+        return render(request, template, {"portal_account": account, **context})
+
+
+def _line_rows(invoice: Invoice) -> list[dict]:
+    rows = []
+    for line in invoice.lines.select_related("outcome_type").order_by("position"):
+        rows.append(
+            {
+                "line": line,
+                "quantity": presenters.quantity_str(line.quantity),
+                "unit_price": _unit_text(line, invoice.currency),
+                "amount": money_display(line.amount, invoice.currency),
+                "url": reverse("billing:invoice_line", args=[invoice.account.external_id, invoice.pk, line.pk])
+                if line.alloc
+                else None,
+            }
+        )
+    return rows
+
+
+def _unit_text(line: InvoiceLine, currency: str) -> str:
+    if line.unit_credits is not None:
+        return f"{presenters.quantity_str(line.unit_credits)} credits"
+    return "" if line.unit_price is None else price_display(line.unit_price, currency)
+
+
+# --- Invoices -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def invoices(request, account: str):
+    """Every invoice of the account, each with its lines: a line is one click from its events."""
+    _, account = _account(request, account)
+    principal = principal_of(request)
+    draft = invoice_draft_current(account=account)
+    rows = [
+        {"invoice": inv, "lines": _line_rows(inv), "total": money_display(inv.total, inv.currency)}
+        for inv in invoice_list(principal=principal, account=account, limit=60)
+    ]
+    return _render(request, account, "billing/invoices.html", {"rows": rows, "draft": draft})
+
+
+def _invoice(request, account: str, invoice_id: int) -> tuple[Principal, Invoice]:
+    principal, account_obj = _account(request, account)
+    invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
+    if invoice.account_id != account_obj.pk:
+        raise Http404("No such invoice.")
+    return principal, invoice_draft_current(account=invoice.account, invoice=invoice)
+
+
+@login_required
+@require_GET
+def invoice_detail(request, account: str, invoice_id: int):
+    _, invoice = _invoice(request, account, invoice_id)
+    return _render(request, invoice.account, "billing/invoice.html", _invoice_context(invoice))
+
+
+def _invoice_context(invoice: Invoice) -> dict:
+    return {
+        "invoice": invoice,
+        "lines": _line_rows(invoice),
+        "subtotal": money_display(invoice.subtotal, invoice.currency),
+        "credits_applied": money_display(invoice.credits_applied, invoice.currency),
+        "total": money_display(invoice.total, invoice.currency),
+        "api_url": reverse("api:invoice", args=[invoice.pk]),
+    }
+
+
+@login_required
+@require_GET
+def invoice_print(request, account: str, invoice_id: int):
+    _, invoice = _invoice(request, account, invoice_id)
+    return _render(request, invoice.account, "billing/invoice_print.html", _invoice_context(invoice))
+
+
+@login_required
+@require_GET
+def invoice_pdf(request, account: str, invoice_id: int):
+    _, invoice = _invoice(request, account, invoice_id)
+    body = pdf.invoice_pdf(invoice)
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(invoice)}.pdf"'
+    return response
+
+
+def _filename(invoice: Invoice) -> str:
+    return f"{invoice.number or 'draft'}-{invoice.account.external_id}-{invoice.period}"
+
+
+@login_required
+@require_GET
+def invoice_lines_csv(request, account: str, invoice_id: int):
+    _, invoice = _invoice(request, account, invoice_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["invoice", "period", "line_id", "description", "outcome_type", "quantity", "unit_price",
+                     "credits", "amount", "currency"])  # fmt: skip
+    for line in invoice.lines.select_related("outcome_type").order_by("position"):
+        writer.writerow(
+            [invoice.number or "draft", invoice.period, line.pk, line.description,
+             line.outcome_type.code if line.outcome_type_id else "", presenters.quantity_str(line.quantity),
+             presenters.unit_price_str(line.unit_price, invoice.currency) or "",
+             "" if line.credits is None else presenters.quantity_str(line.credits),
+             presenters.money_str(line.amount, invoice.currency), invoice.currency]
+        )  # fmt: skip
+    writer.writerow(["", "", "", "Total", "", "", "", "", presenters.money_str(invoice.total, invoice.currency),
+                     invoice.currency])  # fmt: skip
+    return _csv(out.getvalue(), f"{_filename(invoice)}-lines.csv")
+
+
+def _csv(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+EVENT_COLUMNS = [
+    "event_id",
+    "occurred_at",
+    "outcome_type",
+    "complexity",
+    "channel",
+    "workflow",
+    "status",
+    "non_billable_reason",
+    "verification_method",
+    "amount",
+    "credits",
+    "line_id",
+    "source_url",
+]
+
+
+def _event_csv_row(e: Event) -> list:
+    return [e.event_id, e.occurred_at.isoformat(), e.outcome_type.code, e.complexity, e.channel, e.workflow, e.status,
+            e.non_billable_reason, e.verification_method, "" if e.amount is None else str(e.amount),
+            "" if e.credits is None else str(e.credits), e.invoice_line_id or "", e.source_url]  # fmt: skip
+
+
+@login_required
+@require_GET
+def invoice_events_csv(request, account: str, invoice_id: int):
+    """Every event billed on the invoice (or, for a draft, every event its lines would bill)."""
+    _, invoice = _invoice(request, account, invoice_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EVENT_COLUMNS)
+    only = request.GET.get("line")
+    for line in invoice.lines.order_by("position"):
+        if not line.alloc or (only and str(line.pk) != only):
+            continue
+        before = None
+        while True:
+            page = line_events(invoice=invoice, line=line, before=before, limit=5000)
+            for e in page:
+                row = _event_csv_row(e)
+                if invoice.status == InvoiceStatus.DRAFT:
+                    row[-2] = line.pk
+                writer.writerow(row)
+            if len(page) < 5000:
+                break
+            before = (page[-1].occurred_at, page[-1].pk)
+    suffix = f"-line-{only}" if only else ""
+    return _csv(out.getvalue(), f"{_filename(invoice)}-events{suffix}.csv")
+
+
+@login_required
+@require_GET
+def invoice_line(request, account: str, invoice_id: int, line_id: int):
+    """The exact events behind one line — with a day-by-day summary ("48 on June 12th")."""
+    principal, invoice = _invoice(request, account, invoice_id)
+    line = invoice_line_get(invoice=invoice, line_id=line_id)
+    before = cursor_decode(request.GET["cursor"]) if request.GET.get("cursor") else None
+    events = line_events(invoice=invoice, line=line, before=before, limit=PAGE + 1)
+    page, more = events[:PAGE], len(events) > PAGE
+    zone = ZoneInfo(invoice.account.timezone)
+    days = _days(invoice, line, zone)
+    return _render(
+        request,
+        invoice.account,
+        "billing/invoice_line.html",
+        {
+            "invoice": invoice,
+            "line": line,
+            "row": next(r for r in _line_rows(invoice) if r["line"].pk == line.pk),
+            "events": page,
+            "reasons": REASONS,
+            "days": days,
+            "show_cost": principal.can(Perm.COST_READ),
+            "next_url": f"?cursor={cursor_encode(page[-1].occurred_at, page[-1].pk)}" if more else None,
+            "api_url": reverse("api:invoice-line-events", args=[invoice.pk, line.pk]),
+            "audit_url": reverse("metering:events", args=[invoice.account.external_id]) + f"?line={line.pk}",
+        },
+    )
+
+
+def _days(invoice: Invoice, line: InvoiceLine, zone: ZoneInfo) -> list[dict]:
+    """Per local day: how many of the line's events, and what they were charged (final invoices)."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return []
+    rows: OrderedDict = OrderedDict()
+    for at, amount in (
+        Event.objects.filter(account_id=invoice.account_id, invoice_line_id=line.pk)
+        .order_by("occurred_at")
+        .values_list("occurred_at", "amount")
+        .iterator(chunk_size=5000)
+    ):
+        day = at.astimezone(zone).date()
+        n, total = rows.get(day, (0, 0))
+        rows[day] = (n + 1, total + (amount or 0))
+        if len(rows) > 62:
+            break
+    return [
+        {"day": day, "events": n, "amount": money_display(total, invoice.currency)} for day, (n, total) in rows.items()
+    ]
+
+
+# --- Your plan ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def plan(request, account: str):
+    """The plan in plain words, generated from the contract (the domain's pricing-page template)."""
+    principal, account = _account(request, account, Perm.EVENTS_READ)
+    now = timezone.now()
+    version, terms = contract_for_period(account_id=account.pk, period=period_at(now, account.timezone))
+    definitions = []
+    for outcome_type in OutcomeType.objects.filter(active=True).order_by("code"):
+        criteria = (
+            SuccessCriteria.objects.filter(outcome_type=outcome_type)
+            .filter(Q(account=account) | Q(account__isnull=True))
+            .order_by("account_id", "-version")
+            .first()
+        )
+        if criteria is None:
+            continue
+        definitions.append(
+            {
+                "name": outcome_type.name,
+                "text": (
+                    f"A billable outcome occurs when {criteria.system_action} produces {criteria.customer_result}, "
+                    f"without {criteria.failure_condition}, within {criteria.measurement_window_hours} hours, "
+                    f"verified by {criteria.verification_source}."
+                ),
+                "version": criteria.label,
+            }
+        )
+    prices = presenters.plan_sentences(account=account, terms=terms) if terms else [
+        f"{t.name}: {price_display(t.unit_price, account.currency)} per outcome."
+        for t in OutcomeType.objects.filter(active=True).order_by("code")
+    ]  # fmt: skip
+    return _render(
+        request,
+        account,
+        "billing/plan.html",
+        {
+            "version": version,
+            "definitions": definitions,
+            "prices": prices,
+            "not_charged": presenters.NOT_CHARGED,
+            "can_manage": principal.can(Perm.CATALOGUE_MANAGE),
+        },
+    )
+
+
+# --- Contracts (vendor operators) -----------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contract(request, account: str):
+    """Vendor operators: the account's contract versions; a new version from a JSON document."""
+    _, account = _account(request, account, Perm.CATALOGUE_MANAGE)
+    versions = contract_versions(account=account)
+    errors = None
+    document = request.POST.get("document", "")
+    if request.method == "POST":
+        try:
+            parsed = json.loads(document)
+            version = contract_version_create(account=account, document=parsed, created_by=request.user.username)
+        except json.JSONDecodeError as exc:
+            errors = {"document": [f"Not valid JSON: {exc}"]}
+        except TermsInvalid as exc:
+            errors = exc.fields
+        else:
+            messages.success(request, f"Contract version {version.version} saved.")
+            return redirect("billing:contract", account.external_id)
+    elif versions:
+        document = json.dumps(versions[0].terms, indent=2)
+    return _render(
+        request,
+        account,
+        "billing/contract.html",
+        {
+            "versions": versions,
+            "document": document,
+            "errors": errors,
+            "today": datetime.now(ZoneInfo(account.timezone)).date(),
+        },
+    )
