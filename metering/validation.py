@@ -185,11 +185,16 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
         errors["attributes"] = ["Must be a JSON object."]
         attributes = {}
     else:
-        attributes_json = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
-        if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
-            errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
-        elif b"\\u0000" in attributes_json:
-            errors["attributes"] = ["May not contain NUL characters (PostgreSQL cannot store them)."]
+        try:
+            attributes_json = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # nested deeper than orjson serialises (a 500 before)
+            errors["attributes"] = ["Nested too deeply."]
+            attributes = {}
+        else:
+            if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
+                errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
+            elif b"\\u0000" in attributes_json:
+                errors["attributes"] = ["May not contain NUL characters (PostgreSQL cannot store them)."]
     unknown = raw.keys() - KNOWN_FIELDS
     if unknown:
         for name in sorted(unknown):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -236,6 +237,48 @@ def test_an_accepted_event_is_stored_decided_and_priced(vendor_client, account_a
     assert event.cost_amount == Decimal("0.030000")
     assert event.criteria.label == "resolved_conversation v1"
     assert [code for code, _ in event.checks] == list(engine.CHECK_ORDER)
+
+
+def test_deeply_nested_attributes_reject_that_event_only(vendor_client, account_a, outcome_type):
+    deep = orjson.dumps(factories.event_payload(account_a, "evt-deep")).decode()[:-1]
+    deep += ',"attributes":' + '{"a":' * 300 + "1" + "}" * 300 + "}"
+    ok = orjson.dumps(factories.event_payload(account_a, "evt-ok")).decode()
+    response = vendor_client.post(EVENTS_URL, f'{{"events": [{deep}, {ok}]}}', content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["results"] == [
+        {
+            "event_id": "evt-deep",
+            "status": "rejected",
+            "error": {
+                "code": "validation_error",
+                "message": "The event has invalid fields.",
+                "fields": {"attributes": ["Nested too deeply."]},
+            },
+        },
+        {"event_id": "evt-ok", "status": "accepted"},
+    ]
+    assert stored_ids() == ["evt-ok"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the routes use <str:event_id>, which never matches a '/', so an event accepted with an "
+    "event_id such as 'zendesk/ticket/1' can never be read or signalled (404); the contract allows any string",
+)
+def test_an_event_id_with_a_slash_can_be_read_back(vendor_client, account_a, outcome_type):
+    assert post_events(vendor_client, factories.event_payload(account_a, "zendesk/ticket/1")).json()["accepted"] == 1
+    response = vendor_client.get(f"{EVENTS_URL}/acme/zendesk%2Fticket%2F1")
+    assert response.status_code == 200
+    assert response.json()["event_id"] == "zendesk/ticket/1"
+
+
+@pytest.mark.parametrize("event_id", ["a b?c#d%e&f=g", "ünïcödé-€", "x" * 128])
+def test_event_ids_with_special_characters_can_be_read_back(vendor_client, account_a, outcome_type, event_id):
+    assert post_events(vendor_client, factories.event_payload(account_a, event_id)).json()["accepted"] == 1
+    response = vendor_client.get(f"{EVENTS_URL}/acme/{quote(event_id, safe='')}")
+    assert response.status_code == 200
+    assert response.json()["event_id"] == event_id
 
 
 # --- POST: whole-request errors ----------------------------------------------------------------

@@ -210,6 +210,19 @@ def test_attributes_are_measured_in_bytes_not_characters():
     assert field_errors(valid(attributes=attributes)) == {"attributes": ["At most 8192 bytes of JSON."]}
 
 
+def _nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_deeply_nested_attributes_are_refused_not_a_server_error():
+    # 300 levels is ~1.8 KB of JSON, inside the size limit, but deeper than orjson serialises.
+    assert isinstance(parse(valid(attributes=_nested(200))), ParsedEvent)
+    assert field_errors(valid(attributes=_nested(300))) == {"attributes": ["Nested too deeply."]}
+
+
 @pytest.mark.parametrize("name", ["value_amount", "cost_amount"])
 @pytest.mark.parametrize(
     ("value", "message"),
