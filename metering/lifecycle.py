@@ -17,12 +17,17 @@ exact events, the same ones on every run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
+
+from metering import engine
+from metering.models import Event, SessionClaim
+from metering.selectors import event_facts, rules_from_criteria, signal_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,7 @@ def _selected_sql(sel: Selection, *, ranked: bool, params: dict) -> str:
     rank = "row_number() OVER (PARTITION BY s.seg, s.t, s.tier ORDER BY s.occurred_at, s.id)" if ranked else "0"
     return (
         "SELECT s.*, " + rank + " AS rn FROM ("
-        "SELECT e.id, e.occurred_at, e.outcome_type_id AS t, e.value_amount, "
+        "SELECT e.id, e.ctid AS row_ctid, e.occurred_at, e.outcome_type_id AS t, e.value_amount, "
         "to_char(e.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS seg, "
         f"{_tier_sql(sel, params)} AS tier, {_CLASS} AS cls "
         "FROM metering_event e WHERE e.account_id = %(account)s "
@@ -143,11 +148,14 @@ def events_invoice(*, selection: Selection, links: Sequence[LineLink]) -> int:
         "UPDATE metering_event e SET invoice_line_id = m.line_id, "
         "status = CASE WHEN e.status = 'billable' THEN 'invoiced' ELSE e.status END, "
         "amount = m.amount, credits = m.credits "
-        "FROM (SELECT s.id, l.line_id, l.credits, CASE WHEN l.gs_pct IS NULL THEN l.amount ELSE "
+        "FROM (SELECT s.row_ctid, l.line_id, l.credits, CASE WHEN l.gs_pct IS NULL THEN l.amount ELSE "
         "round(l.gs_pct / 100 * greatest(coalesce(s.value_amount, 0) - l.gs_base, 0), 6) END AS amount "
-        f"FROM s JOIN l ON {_MATCH}) m WHERE e.id = m.id AND e.invoice_line_id IS NULL"
+        f"FROM s JOIN l ON {_MATCH}) m WHERE e.ctid = m.row_ctid AND e.invoice_line_id IS NULL"
     )
     with connection.cursor() as cursor:
+        # The rank sort of a big month fits in memory instead of spilling to disk; the rows are
+        # located by ctid (read in this same statement), not looked up again through the primary key.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(sql, params)
         return cursor.rowcount
 
@@ -194,3 +202,101 @@ def invoice_id_of_line(line_id: int | None) -> int | None:
     if line_id is None or _invoice_of_line is None:
         return None
     return _invoice_of_line(line_id)
+
+
+# --- Disputes: an invoiced charge contested, then credited or confirmed ------------------------
+# Disputes decides *which* events move (disputes → metering, one way); the moves live here, where
+# events are owned. Each is a conditional UPDATE: an event that is no longer in the expected state
+# is left alone, so a rerun (or a race with invoicing) never moves an event twice.
+#
+#   invoiced ──file──▶ disputed ──reject──▶ invoiced
+#   invoiced | disputed ──credit (credit note)──▶ credited   (stays on its final invoice line)
+#   billable, not on a line ──credit (open period)──▶ non_billable, reason dispute_credited
+
+
+def _ids_update(sql: str, event_ids, params: dict | None = None) -> list[int]:
+    ids = sorted({int(i) for i in event_ids})
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": ids, **(params or {})})
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def events_dispute_open(*, event_ids) -> list[int]:
+    """Invoiced events under an open dispute: ``invoiced`` → ``disputed``. Returns the ids moved.
+
+    Events not yet on an invoice keep ``billable``: they stay on the draft (still charged) until
+    the dispute is resolved, because invoicing bills only ``billable`` events.
+    """
+    return _ids_update(
+        "UPDATE metering_event SET status = 'disputed' WHERE id = ANY(%(ids)s) AND status = 'invoiced' "
+        "AND invoice_line_id IS NOT NULL RETURNING id",
+        event_ids,
+    )
+
+
+def events_dispute_close(*, event_ids) -> list[int]:
+    """A rejected dispute: ``disputed`` → ``invoiced`` (the charge stands). Returns the ids moved."""
+    return _ids_update(
+        "UPDATE metering_event SET status = 'invoiced' WHERE id = ANY(%(ids)s) AND status = 'disputed' RETURNING id",
+        event_ids,
+    )
+
+
+def events_credit_invoiced(*, event_ids) -> list[int]:
+    """Events on a finalized invoice credited by a credit note: → ``credited``.
+
+    They keep their invoice line and amount (the final invoice never changes; the credit note
+    gives the money back). The decision itself is not touched, so replay still agrees.
+    """
+    return _ids_update(
+        "UPDATE metering_event SET status = 'credited' WHERE id = ANY(%(ids)s) "
+        "AND status IN ('invoiced', 'disputed') AND invoice_line_id IS NOT NULL RETURNING id",
+        event_ids,
+    )
+
+
+def events_credit_unbilled(*, event_ids, now: datetime) -> list[int]:
+    """Billable events not yet on an invoice, credited after a dispute: decided again by the engine
+    with ``AccountState.dispute_credited`` → ``non_billable`` / ``dispute_credited``.
+
+    The event leaves the draft invoice (invoicing bills only ``billable`` events), its spend
+    reservation is released by the rollup, and its session claim is freed. The new state is
+    stored with the decision, so ``replay_decisions`` reproduces it. Returns the ids moved.
+    """
+    events = (
+        Event.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted({int(i) for i in event_ids}), status="billable", invoice_line_id__isnull=True)
+        .select_related("criteria", "criteria__outcome_type", "criteria__account")
+        .prefetch_related("signals")
+        .order_by("pk")
+    )
+    rows: list[tuple[int, str, str, str]] = []
+    for event in events:
+        state = engine.AccountState.from_dict({**(event.state or {}), "dispute_credited": True})
+        rules = rules_from_criteria(event.criteria)
+        decision = engine.decide(event_facts(event), signal_facts(event), rules, state, now)
+        checks = json.dumps([list(c) for c in decision.checks])
+        rows.append((event.pk, decision.reason, checks, json.dumps(state.as_dict())))
+    if not rows:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE metering_event e SET status = 'non_billable', non_billable_reason = d.reason, "
+            "checks = d.checks::jsonb, state = d.state::jsonb, decided_at = %(now)s, amount = NULL, credits = NULL "
+            "FROM unnest(%(ids)s::bigint[], %(reasons)s::text[], %(checks)s::text[], %(states)s::text[]) "
+            "AS d(id, reason, checks, state) "
+            "WHERE e.id = d.id AND e.status = 'billable' AND e.invoice_line_id IS NULL RETURNING e.id",
+            {
+                "now": now,
+                "ids": [r[0] for r in rows],
+                "reasons": [r[1] for r in rows],
+                "checks": [r[2] for r in rows],
+                "states": [r[3] for r in rows],
+            },
+        )
+        moved = sorted(row[0] for row in cursor.fetchall())
+    # The session's outcome is free again: a later success in it can be billed.
+    SessionClaim.objects.filter(event_id__in=moved).delete()
+    return moved
