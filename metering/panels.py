@@ -29,3 +29,55 @@ def dashboard_panel_register(provider: DashboardPanelProvider) -> None:
 
 def dashboard_panels(*, account: Account) -> list[Panel]:
     return [panel for provider in _dashboard_panels if (panel := provider(account=account)) is not None]
+
+
+# --- Disputes' seams (registered by disputes at start-up; metering never imports disputes) -----
+# The event detail's reserved "Think this is wrong?" place shows the panels registered here; the
+# audit table offers checkboxes and "<label>" buttons for the selection actions registered here;
+# the vendor overview shows the overview panels (e.g. a dispute-rate warning).
+
+EventPanelProvider = Callable[..., Panel | None]
+_event_panels: list[EventPanelProvider] = []
+
+
+def event_panel_register(provider: EventPanelProvider) -> None:
+    if provider not in _event_panels:
+        _event_panels.append(provider)
+
+
+def event_panels(*, principal, account: Account, event) -> list[Panel]:
+    return [p for provider in _event_panels if (p := provider(principal=principal, account=account, event=event))]
+
+
+@dataclass(frozen=True)
+class SelectionAction:
+    """A button over the audit table: the checked rows' event IDs go to ``url`` as ``event=`` (GET)."""
+
+    label: str
+    url: str
+
+
+SelectionActionProvider = Callable[..., SelectionAction | None]
+_selection_actions: list[SelectionActionProvider] = []
+
+
+def selection_action_register(provider: SelectionActionProvider) -> None:
+    if provider not in _selection_actions:
+        _selection_actions.append(provider)
+
+
+def selection_actions(*, principal, account: Account) -> list[SelectionAction]:
+    return [a for provider in _selection_actions if (a := provider(principal=principal, account=account))]
+
+
+OverviewPanelProvider = Callable[..., Panel | None]
+_overview_panels: list[OverviewPanelProvider] = []
+
+
+def overview_panel_register(provider: OverviewPanelProvider) -> None:
+    if provider not in _overview_panels:
+        _overview_panels.append(provider)
+
+
+def overview_panels(*, principal) -> list[Panel]:
+    return [p for provider in _overview_panels if (p := provider(principal=principal))]
