@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from metering.ingest import events_ingest
-from metering.models import Event, SessionClaim
+from metering.models import Event, SessionClaim, Signal
 from metering.services import outcomes_settle
 from tests import factories
 
@@ -149,3 +149,21 @@ def test_two_concurrent_settlement_runs_settle_each_event_once(account_a):
     assert sum(settled) == 1000
     assert Event.objects.filter(status="billable", settled_at=settle_at).count() == 1000
     assert outcomes_settle(now=settle_at) == 0
+
+
+def test_the_same_signal_posted_by_two_clients_at_once_is_recorded_once(account_a, outcome_type):
+    key = factories.vendor_key()
+    at = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    events_ingest(raw_events=[factories.event_payload(account_a, "evt-1", occurred_at=at, session_id="s1")])
+    body = orjson.dumps({"type": "reopened", "occurred_at": (at + timedelta(minutes=30)).isoformat()})
+
+    def post(i: int) -> int:
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return client.post("/api/v1/events/acme/evt-1/signals", body, content_type="application/json").status_code
+
+    statuses = run_in_threads(post, count=4)
+
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert list(Signal.objects.values_list("type", "effect")) == [("reopened", "applied")]
+    assert Event.objects.get().non_billable_reason == "reopened_in_window"
+    assert SessionClaim.objects.count() == 0

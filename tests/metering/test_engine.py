@@ -32,7 +32,7 @@ RULES = Rules(version="resolved_conversation v1", measurement_window_hours=72)
 NO_STATE = AccountState()
 
 # Settings for every property test: reproducible, no example database written into the repo.
-PROPERTY = settings(max_examples=300, database=None, derandomize=True, deadline=None)
+PROPERTY = settings(max_examples=200, database=None, derandomize=True, deadline=None)
 
 
 def facts(**changes) -> EventFacts:
@@ -184,13 +184,12 @@ def test_every_check_is_evaluated_and_the_first_failure_gives_the_reason():
         ("cap_reached", lambda e, s, st: (e, s, replace(st, cap_reached=False))),
         ("dispute_credited", lambda e, s, st: (e, s, replace(st, dispute_credited=False))),
     ]
+    assert len(repairs) == len(CHECK_ORDER)
     seen = []
-    for expected_reason, repair in repairs:
-        decision = decide_at(event, signals, rules, state)
-        seen.append(decision.reason)
-        assert decision.reason == expected_reason
+    for _, repair in repairs:
+        seen.append(decide_at(event, signals, rules, state).reason)
         event, signals, state = repair(event, signals, state)
-    assert len(seen) == len(CHECK_ORDER)
+    assert seen == [reason for reason, _ in repairs]
 
     decision = decide_at(event, signals, rules, state)
     assert (decision.status, decision.reason) == ("billable", "")
@@ -381,8 +380,8 @@ CHANNELS = ("chat", "voice")
 
 
 def rarely() -> st.SearchStrategy[bool]:
-    """True about one time in eight: most inputs pass most checks, so late checks get exercised."""
-    return st.integers(0, 7).map(lambda n: n == 0)
+    """True about one time in ten: most inputs pass most checks, so late checks get exercised."""
+    return st.integers(0, 9).map(lambda n: n == 0)
 
 
 offsets = st.integers(min_value=-5 * 3600, max_value=120 * 3600).map(lambda s: T0 + timedelta(seconds=s))
@@ -393,7 +392,7 @@ event_facts = st.builds(
     success_criteria_met=rarely().map(lambda failed: not failed),
     human_handoff=rarely(),
     sandbox=rarely(),
-    failure_reason=st.sampled_from(("",) * 5 + FAILURE_REASONS),
+    failure_reason=st.sampled_from(("",) * 10 + FAILURE_REASONS),
     verification_method=st.sampled_from(("", *METHODS)),
     channel=st.sampled_from(("", *CHANNELS)),
     workflow=st.sampled_from(("", *WORKFLOWS)),
@@ -410,13 +409,21 @@ rules_st = st.builds(
     handoff_is_billable=st.booleans(),
     confirm_closes_window=st.booleans(),
 )
+STATE_FLAGS = (
+    (),
+    (),
+    (),
+    ("in_training_window",),
+    ("pilot_free",),
+    ("cap_reached",),
+    ("dispute_credited",),
+    ("pilot_free", "cap_reached"),
+    ("in_training_window", "pilot_free", "cap_reached", "dispute_credited"),
+)
 state_st = st.builds(
-    AccountState,
-    session_taken_by=st.sampled_from([None, None, "evt-1", "evt-0"]),
-    in_training_window=rarely(),
-    pilot_free=rarely(),
-    cap_reached=rarely(),
-    dispute_credited=rarely(),
+    lambda taken_by, flags: AccountState(session_taken_by=taken_by, **dict.fromkeys(flags, True)),
+    st.sampled_from([None, "evt-1", "evt-0"]),
+    st.sampled_from(STATE_FLAGS),
 )
 signals_st = st.lists(st.builds(SignalFacts, type=st.sampled_from(SIGNAL_TYPES), occurred_at=offsets), max_size=3).map(
     tuple
@@ -491,7 +498,7 @@ def test_property_every_reason_is_reachable_from_generated_inputs():
     """Collected over generated examples (no shrinking needed): every reason word comes up."""
     seen: dict[str, int] = dict.fromkeys(REASONS, 0)
 
-    @settings(max_examples=700, database=None, derandomize=True, deadline=None, phases=[Phase.generate])
+    @settings(max_examples=1000, database=None, derandomize=True, deadline=None, phases=[Phase.generate])
     @given(inputs)
     def collect(args):
         reason = decide(*args).reason

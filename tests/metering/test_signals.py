@@ -181,6 +181,17 @@ def test_a_signal_reported_after_the_event_billed_changes_nothing_even_if_dated_
     assert decision_replay(event=event) is None
 
 
+def test_a_signal_dated_before_the_outcome_happened_changes_nothing(vendor_client, pending_in_session, now):
+    # evt-1 occurred 3 h ago: a reopen 4 h ago belongs to an earlier state of the conversation.
+    response = post_signal(vendor_client, "evt-1", "reopened", now - timedelta(hours=4))
+
+    assert response.status_code == 201
+    assert response.json()["signal"]["effect"] == "no_effect"
+    event = Event.objects.get(pk=pending_in_session.pk)
+    assert (event.status, event.non_billable_reason) == ("pending", "")
+    assert SessionClaim.objects.get().event_id == event.pk
+
+
 def test_a_signal_on_a_non_billable_event_is_recorded_without_effect(vendor_client, account_a, outcome_type, now):
     factories.ingest(factories.event_payload(account_a, "evt-1", occurred_at=now - timedelta(hours=2), sandbox=True))
     response = post_signal(vendor_client, "evt-1", "reopened", now - timedelta(hours=1))
