@@ -2,7 +2,8 @@
 
 For each endpoint and method the matrix says who may call it; the tests then check, for a
 vendor key, the customer-admin / finance-admin / viewer keys of account A and the
-customer-admin / finance-admin keys of account B, against each account's objects, that
+customer-admin / finance-admin keys of account B and a viewer of B signed in to the portal
+(the API accepts the session too), against each account's objects, that
 
 * another account's object is 404 — the same body as a missing one, never 403, never its data;
 * a list never shows another account's rows (nor the vendor's cost fields to account keys);
@@ -38,8 +39,16 @@ from outcomeportal.urls import api_v1
 from tests import factories
 from tests.conftest import key_client
 
-PRINCIPALS = ("vendor", "admin_a", "finance_a", "viewer_a", "admin_b", "finance_b")
-OWN_ACCOUNT = {"admin_a": "acme", "finance_a": "acme", "viewer_a": "acme", "admin_b": "globex", "finance_b": "globex"}
+# Keys, plus "session_b": a viewer of B signed in to the portal, calling the API with its session.
+PRINCIPALS = ("vendor", "admin_a", "finance_a", "viewer_a", "admin_b", "finance_b", "session_b")
+OWN_ACCOUNT = {
+    "admin_a": "acme",
+    "finance_a": "acme",
+    "viewer_a": "acme",
+    "admin_b": "globex",
+    "finance_b": "globex",
+    "session_b": "globex",
+}
 NAMES = {"acme": "Acme Support", "globex": "Globex"}
 OTHER = {"acme": "globex", "globex": "acme"}
 EVERYONE = frozenset(PRINCIPALS)
@@ -127,7 +136,9 @@ def _build_world() -> World:
         "viewer_a": key_client(account_a, Role.VIEWER),
         "admin_b": key_client(account_b, Role.CUSTOMER_ADMIN),
         "finance_b": key_client(account_b, Role.FINANCE_ADMIN),
+        "session_b": Client(),
     }
+    clients["session_b"].force_login(factories.make_user(Role.VIEWER, account_b, username="viewer-of-globex"))
     return World(clients=clients, now=now, invoice=invoices, line=lines)
 
 
