@@ -96,6 +96,17 @@ def test_404_unknown_url_under_api(vendor_client, path, method):
     assert assert_error_body(response, 404) == NOTHING_HERE
 
 
+def test_403_session_write_without_csrf_token(db):
+    # A portal session can call the API, but a write must carry the CSRF token (a key needs none).
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(factories.make_user(Role.VENDOR_OPERATOR))
+    response = client.post("/api/v1/accounts", {"external_id": "x", "name": "X"}, content_type=JSON)
+    assert assert_error_body(response, 403) == {
+        "error": {"code": "permission_denied", "message": "CSRF Failed: CSRF cookie not set."}
+    }
+    assert Account.objects.count() == 0
+
+
 def test_404_unknown_url_under_api_without_a_key(db):
     assert assert_error_body(Client().get("/api/v1/nope"), 404) == NOTHING_HERE
 
