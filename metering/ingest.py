@@ -370,57 +370,77 @@ def _classify_repeats(repeats, parsed, stored_hash, result: IngestResult) -> Non
 
 
 def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
-    """One billable outcome per session: the earliest candidate claims it; the rest are duplicates."""
-    claimers = [r for r in rows if r.decision.candidate and r.rules.one_per_session and r.parsed.session_id]
-    if not claimers:
+    """One billable outcome per session: the earliest candidate claims it; the rest are duplicates.
+
+    Events of a session within the batch try in occurrence order, one per round, exactly as
+    if each had been posted alone: where a reopen after the window is a new outcome, a later
+    event takes the claim over once the holder's window had closed when it occurred; else
+    the first attempt settles the session and the others are duplicates at once. Each
+    round's claims are inserted in key order, so concurrent batches lock keys in one order.
+    """
+    queues: dict[tuple[int, int, str], list[_Row]] = {}
+    for r in sorted(rows, key=lambda r: (r.parsed.occurred_at, r.parsed.event_id)):
+        if r.decision.candidate and r.rules.one_per_session and r.parsed.session_id:
+            queues.setdefault((r.account_id, r.outcome_type.pk, r.parsed.session_id), []).append(r)
+    if not queues:
         return
-    # The earliest event of a session in this batch is its candidate; later ones lose to it.
-    # Claims are then inserted in key order, so concurrent batches lock claim keys in one order.
-    # An existing claim is taken over only where a reopen after the window is a new outcome
-    # and the holder's window had closed when this event occurred.
-    earliest: dict[tuple[int, int, str], _Row] = {}
-    for r in sorted(claimers, key=lambda r: (r.parsed.occurred_at, r.parsed.event_id)):
-        earliest.setdefault((r.account_id, r.outcome_type.pk, r.parsed.session_id), r)
-    attempts = [earliest[key] for key in sorted(earliest)]
+    attempts = {key: queue.pop(0) for key, queue in queues.items()}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO metering_sessionclaim AS c "
-            "(account_id, outcome_type_id, session_id, event_id, event_key, occurred_at, renewable_after) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[], "
-            "%s::timestamptz[], %s::timestamptz[]) "
-            "ON CONFLICT (account_id, outcome_type_id, session_id) DO UPDATE SET event_id = EXCLUDED.event_id, "
-            "event_key = EXCLUDED.event_key, occurred_at = EXCLUDED.occurred_at, "
-            "renewable_after = EXCLUDED.renewable_after "
-            "WHERE c.renewable_after <= EXCLUDED.occurred_at RETURNING event_id",
-            [
-                [r.account_id for r in attempts],
-                [r.outcome_type.pk for r in attempts],
-                [r.parsed.session_id for r in attempts],
-                [r.pk for r in attempts],
-                [r.parsed.event_id for r in attempts],
-                [r.parsed.occurred_at for r in attempts],
-                [r.decision.window_ends_at if r.rules.reopen_is_new_outcome else None for r in attempts],
-            ],
-        )
-        won = {pk for (pk,) in cursor.fetchall()}
-        losers = [r for r in claimers if r.pk not in won]
-        if not losers:
-            return
-        cursor.execute(
-            "SELECT c.account_id, c.outcome_type_id, c.session_id, c.event_key FROM metering_sessionclaim c "
-            "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(a, t, s) "
-            "ON c.account_id = k.a AND c.outcome_type_id = k.t AND c.session_id = k.s",
-            [
-                [r.account_id for r in losers],
-                [r.outcome_type.pk for r in losers],
-                [r.parsed.session_id for r in losers],
-            ],
-        )
-        holders = {(a, t, s): k for a, t, s, k in cursor.fetchall()}
-        for r in losers:
-            holder = holders.get((r.account_id, r.outcome_type.pk, r.parsed.session_id), "?")
-            r.state = engine.AccountState(session_taken_by=holder)
-        _redecide(losers, now=now)
+        while attempts:
+            ordered = [attempts[key] for key in sorted(attempts)]
+            won = _claim_insert(cursor, ordered)
+            losers = [r for r in ordered if r.pk not in won]
+            attempts = {}
+            for key, queue in queues.items():
+                if queue and queue[0].rules.reopen_is_new_outcome:
+                    attempts[key] = queue.pop(0)
+                elif queue:
+                    losers.extend(queue)
+                    queue.clear()
+            if losers:
+                holders = _claim_holders(cursor, losers)
+                for r in losers:
+                    holder = holders.get((r.account_id, r.outcome_type.pk, r.parsed.session_id), "?")
+                    r.state = engine.AccountState(session_taken_by=holder)
+                _redecide(losers, now=now)
+
+
+def _claim_insert(cursor, attempts: list[_Row]) -> set[int]:
+    """Try the claims; returns the pks of the events that now hold their session."""
+    cursor.execute(
+        "INSERT INTO metering_sessionclaim AS c "
+        "(account_id, outcome_type_id, session_id, event_id, event_key, occurred_at, renewable_after) "
+        "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[], "
+        "%s::timestamptz[], %s::timestamptz[]) "
+        "ON CONFLICT (account_id, outcome_type_id, session_id) DO UPDATE SET event_id = EXCLUDED.event_id, "
+        "event_key = EXCLUDED.event_key, occurred_at = EXCLUDED.occurred_at, "
+        "renewable_after = EXCLUDED.renewable_after "
+        "WHERE c.renewable_after <= EXCLUDED.occurred_at RETURNING event_id",
+        [
+            [r.account_id for r in attempts],
+            [r.outcome_type.pk for r in attempts],
+            [r.parsed.session_id for r in attempts],
+            [r.pk for r in attempts],
+            [r.parsed.event_id for r in attempts],
+            [r.parsed.occurred_at for r in attempts],
+            [r.decision.window_ends_at if r.rules.reopen_is_new_outcome else None for r in attempts],
+        ],
+    )
+    return {pk for (pk,) in cursor.fetchall()}
+
+
+def _claim_holders(cursor, rows: list[_Row]) -> dict[tuple[int, int, str], str]:
+    cursor.execute(
+        "SELECT c.account_id, c.outcome_type_id, c.session_id, c.event_key FROM metering_sessionclaim c "
+        "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(a, t, s) "
+        "ON c.account_id = k.a AND c.outcome_type_id = k.t AND c.session_id = k.s",
+        [
+            [r.account_id for r in rows],
+            [r.outcome_type.pk for r in rows],
+            [r.parsed.session_id for r in rows],
+        ],
+    )
+    return {(a, t, s): k for a, t, s, k in cursor.fetchall()}
 
 
 def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:

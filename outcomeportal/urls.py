@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts import api as accounts_api
 from billing import api as billing_api
 from billing import spend_api
+from disputes import api as disputes_api
 from metering import api as metering_api
 from outcomeportal import views
 
@@ -17,8 +18,9 @@ api_v1 = [
     path("outcome-types/<slug:code>", metering_api.OutcomeTypeDetailView.as_view(), name="outcome-type"),
     path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),
     path("events", metering_api.EventsView.as_view(), name="events"),
-    path("events/<str:account>/<str:event_id>", metering_api.EventDetailView.as_view(), name="event"),
-    path("events/<str:account>/<str:event_id>/signals", metering_api.SignalView.as_view(), name="event-signals"),
+    # event_id may hold "/" (sent as %2F): the signals route is tried first.
+    path("events/<str:account>/<path:event_id>/signals", metering_api.SignalView.as_view(), name="event-signals"),
+    path("events/<str:account>/<path:event_id>", metering_api.EventDetailView.as_view(), name="event"),
     # billing: contracts, invoices, credit notes
     path("accounts/<str:external_id>/contract", billing_api.ContractView.as_view(), name="account-contract"),
     path("invoices", billing_api.InvoiceListView.as_view(), name="invoices"),
@@ -34,6 +36,10 @@ api_v1 = [
     path(
         "accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"
     ),
+    # disputes: filing, reading, resolving
+    path("disputes", disputes_api.DisputeListView.as_view(), name="disputes"),
+    path("disputes/<int:dispute_id>", disputes_api.DisputeDetailView.as_view(), name="dispute"),
+    path("disputes/<int:dispute_id>/resolve", disputes_api.DisputeResolveView.as_view(), name="dispute-resolve"),
 ]
 
 urlpatterns = [
@@ -43,6 +49,7 @@ urlpatterns = [
     path("", include("metering.urls")),
     path("", include("billing.spend_urls")),
     path("", include("billing.urls")),
+    path("", include("disputes.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -261,11 +261,6 @@ def test_deeply_nested_attributes_reject_that_event_only(vendor_client, account_
     assert stored_ids() == ["evt-ok"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the routes use <str:event_id>, which never matches a '/', so an event accepted with an "
-    "event_id such as 'zendesk/ticket/1' can never be read or signalled (404); the contract allows any string",
-)
 def test_an_event_id_with_a_slash_can_be_read_back(vendor_client, account_a, outcome_type):
     assert post_events(vendor_client, factories.event_payload(account_a, "zendesk/ticket/1")).json()["accepted"] == 1
     response = vendor_client.get(f"{EVENTS_URL}/acme/zendesk%2Fticket%2F1")
@@ -693,12 +688,6 @@ def test_a_success_after_the_holders_window_follows_the_reopen_policy(account_a,
     assert SessionClaim.objects.get().event_key == holder
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _claim_sessions lets only the earliest event of a session in a batch try the claim; with "
-    "reopen_after_window=new_outcome a later event of the same batch that falls after the holder's window is "
-    "marked duplicate_in_session, though posted in its own batch it is a new outcome (decision depends on batching)",
-)
 def test_a_new_outcome_after_the_window_does_not_depend_on_batching(account_a):
     factories.make_outcome_type(measurement_window_hours=24, reopen_after_window="new_outcome")
     t = ago(days=3)
