@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class DisputesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "disputes"
+
+    def ready(self) -> None:
+        # Disputes adds to metering's pages through the seams metering offers (apps stay one-way).
+        from disputes import seams
+        from metering.panels import event_panel_register, overview_panel_register, selection_action_register
+
+        event_panel_register(seams.event_dispute_panel)
+        selection_action_register(seams.dispute_selection_action)
+        overview_panel_register(seams.overview_dispute_warning)

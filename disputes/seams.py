@@ -1,0 +1,55 @@
+"""What disputes adds to metering's pages, through the seams metering offers (metering.panels).
+
+Registered in :meth:`disputes.apps.DisputesConfig.ready`; metering never imports disputes.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.access import Perm
+from disputes import selectors, services
+from disputes.forms import FileForm
+from disputes.metrics import trust_metrics
+from metering.panels import Panel, SelectionAction
+
+
+def event_dispute_panel(*, principal, account, event) -> Panel | None:
+    """The event detail's "Think this is wrong?" place: this event's disputes, and the filing form."""
+    if not principal.can(Perm.DISPUTES_READ):
+        return None
+    refusal = selectors.event_refusals([event]).get(event.pk)
+    return Panel(
+        "disputes/_event_panel.html",
+        {
+            "event": event,
+            "account": account,
+            "disputes": selectors.disputes_of_event(event=event),
+            "can_file": principal.can(Perm.DISPUTES_FILE),
+            "refusal": refusal,
+            "form": FileForm(),
+            "file_url": reverse("disputes:new", args=[account.external_id]),
+            "sla_hours": services.sla_hours_for(account),
+        },
+    )
+
+
+def dispute_selection_action(*, principal, account) -> SelectionAction | None:
+    """The "Dispute selected" button over the audit table, for the people who may file."""
+    if not principal.can(Perm.DISPUTES_FILE):
+        return None
+    return SelectionAction("Dispute selected", reverse("disputes:new", args=[account.external_id]))
+
+
+def overview_dispute_warning(*, principal) -> Panel | None:
+    """On the vendor overview: accounts and outcome types whose dispute rate is above the threshold."""
+    if not (principal.can(Perm.ALL_ACCOUNTS) and principal.can(Perm.DISPUTES_READ)):
+        return None
+    metrics = trust_metrics(now=timezone.now())
+    if not metrics.warnings and not metrics.breached_open:
+        return None
+    return Panel(
+        "disputes/_overview_panel.html",
+        {"m": metrics, "threshold_percent": metrics.threshold * 100, "trust_url": reverse("disputes:trust")},
+    )
