@@ -29,7 +29,7 @@ from accounts.selectors import account_get_for_principal
 from metering import audit, engine
 from metering.forms import FILTER_PARAMS, AuditFilterForm
 from metering.models import EventStatus
-from metering.panels import dashboard_panels
+from metering.panels import dashboard_panels, event_panels, overview_panels, selection_actions
 from metering.selectors import event_get_for_principal
 from metering.tables import AccountOverviewTable, EventTable
 from metering.templatetags.portal import SESSION_ACCOUNT_KEY
@@ -204,6 +204,7 @@ def events(request, account: str):
         "export_url": f"{export_base}?{urlencode(query)}" if query else export_base,
         "clear_url": base,
         "paged": older is not None or newer is not None,
+        "selection_actions": selection_actions(principal=_principal, account=account),  # e.g. "Dispute selected"
     }
     template = "metering/events.html#results" if _partial_only(request) else "metering/events.html"
     return _render(request, account, template, context)
@@ -256,6 +257,7 @@ def event_detail(request, account: str, event_id: str):
             "criteria": event.criteria,
             "show_cost": principal.can(Perm.COST_READ),
             "can_dispute": principal.can(Perm.DISPUTES_FILE),
+            "event_panels": event_panels(principal=principal, account=account, event=event),  # disputes' seam
             "events_url": events_url,
             "session_url": f"{events_url}?{urlencode({'q': event.session_id})}" if event.session_id else None,
             "back_url": _safe_back(request, events_url),
@@ -364,6 +366,7 @@ def overview(request):
         "attainment": charged / attempted if attempted else None,
         "spend_by_currency": sorted(spend_by_currency.items()),
         "at_risk": at_risk,
+        "panels": overview_panels(principal=principal_of(request)),  # e.g. disputes' dispute-rate warning
     }
     template = "metering/overview.html#results" if _partial_only(request) else "metering/overview.html"
     return render(request, template, context)
