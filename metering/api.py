@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -34,6 +36,12 @@ from outcomeportal.api.fields import DecimalString
 
 def _iso(value) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _price(value: Decimal) -> str:
+    """A unit price as written by people: "0.99", "0.995", "10.00" (never "0.9900")."""
+    normal = value.normalize()
+    return str(normal if normal.as_tuple().exponent < -2 else value.quantize(Decimal("0.01")))
 
 
 def _amount(value) -> str | None:
@@ -223,7 +231,16 @@ class EventDetailView(APIView):
 
 class SignalInSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=SignalType.values)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = serializers.CharField(help_text="RFC 3339 with a time zone, e.g. 2026-11-01T12:00:00Z.")
+
+    def validate_occurred_at(self, value: str):
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            raise serializers.ValidationError(
+                "Must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T12:00:00Z."
+            )
+        return parsed
+
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
@@ -368,7 +385,7 @@ def outcome_type_body(outcome_type: OutcomeType) -> dict:
         "code": outcome_type.code,
         "name": outcome_type.name,
         "description": outcome_type.description,
-        "unit_price": str(outcome_type.unit_price),
+        "unit_price": _price(outcome_type.unit_price),
         "value_type": outcome_type.value_type,
         "active": outcome_type.active,
         "measurement_window_hours": current.measurement_window_hours if current else None,

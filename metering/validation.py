@@ -8,6 +8,7 @@ rules are exactly those of api-v1.md; every failure names its field.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -75,12 +76,15 @@ class EventError:
         return {"code": self.code, "message": self.message, "fields": self.fields}
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z")
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """An RFC 3339 timestamp with an offset, as an aware UTC datetime; None if it is not one."""
-    if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt ":
+    if not isinstance(value, str) or not _RFC3339.match(value):
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         return None
     if parsed.tzinfo is None:

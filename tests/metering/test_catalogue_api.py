@@ -56,7 +56,7 @@ def test_create_an_outcome_type(vendor_client):
 
     # Read back: the stored price, as a decimal string.
     detail = vendor_client.get(f"{TYPES_URL}/resolved_conversation").json()
-    assert (detail["code"], detail["unit_price"]) == ("resolved_conversation", "0.9900")
+    assert (detail["code"], detail["unit_price"]) == ("resolved_conversation", "0.99")
 
 
 def test_create_with_the_criteria_in_the_same_request(vendor_client):
