@@ -29,9 +29,11 @@ from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
 
+from accounts.access import Principal
 from accounts.models import Account, Role
 from billing.selectors import period_at
 from billing.services import credit_note_issue, invoice_draft_refresh
+from disputes.services import dispute_file, dispute_resolve
 from metering.ingest import events_ingest
 from metering.models import Event
 from metering.services import criteria_version_create, outcomes_settle
@@ -71,6 +73,7 @@ class World:
     now: object
     invoice: dict[str, int]  # account → the id of its (draft) invoice with a billed line
     line: dict[str, int]  # account → that line's id
+    dispute: dict[str, int] = field(default_factory=dict)  # account → a resolved (rejected) dispute of inv-*
 
 
 def _event(account: str, event_id: str, at, **extra) -> dict:
@@ -121,6 +124,22 @@ def _seed(now, accounts: dict[str, Account]) -> tuple[dict[str, int], dict[str, 
     return invoices, lines
 
 
+def _seed_disputes(accounts: dict[str, Account]) -> dict[str, int]:
+    """disputes: each account's customer admin disputes inv-<acct>-1 and support rejects it, so the
+    dispute can be read, resolving it again is refused (409), and the event can be disputed anew."""
+    support = Principal(role=Role.VENDOR_SUPPORT, account_id=None, label="support")
+    disputes = {}
+    for external_id, account in accounts.items():
+        admin = Principal(role=Role.CUSTOMER_ADMIN, account_id=account.pk, label="customer admin")
+        dispute = dispute_file(
+            principal=admin, account=account, reason_code="not_resolved", message="Reopened the next day.",
+            event_ids=[f"inv-{external_id}-1"],
+        )  # fmt: skip
+        dispute_resolve(principal=support, dispute=dispute, decision="rejected", note="Confirmed by the customer.")
+        disputes[external_id] = dispute.pk
+    return disputes
+
+
 def _build_world() -> World:
     outcome_type = factories.make_outcome_type()
     account_a = factories.make_account("acme", name=NAMES["acme"])
@@ -139,7 +158,8 @@ def _build_world() -> World:
         "session_b": Client(),
     }
     clients["session_b"].force_login(factories.make_user(Role.VIEWER, account_b, username="viewer-of-globex"))
-    return World(clients=clients, now=now, invoice=invoices, line=lines)
+    disputes = _seed_disputes({"acme": account_a, "globex": account_b})
+    return World(clients=clients, now=now, invoice=invoices, line=lines, dispute=disputes)
 
 
 @pytest.fixture(scope="module")
@@ -279,6 +299,25 @@ def check_spend_controls_set(body: dict, principal: str, target: str | None) -> 
         "alert_thresholds": [50, 80],
         "at_cap": "pause",
     }
+
+
+def check_disputes(body: dict, principal: str, target: str | None) -> None:
+    rows = {(d["account"], d["status"], tuple(d["event_ids"])) for d in body["results"]}
+    assert rows == {(a, "rejected", (f"inv-{a}-1",)) for a in visible_accounts(principal, target)}
+
+
+def check_dispute(body: dict, principal: str, target: str | None) -> None:
+    assert (body["account"], body["status"], body["event_ids"]) == (target, "rejected", [f"inv-{target}-1"])
+    assert (body["resolution_note"], body["credited_amount"]) == ("Confirmed by the customer.", "0.00")
+
+
+def check_dispute_filed(body: dict, principal: str, target: str | None) -> None:
+    assert (body["account"], body["status"], body["event_ids"]) == (target, "open", [f"inv-{target}-1"])
+    assert (body["reason_code"], body["credited_amount"]) == ("duplicate", None)
+
+
+def check_dispute_not_open(body: dict, principal: str, target: str | None) -> None:
+    assert body["error"]["code"] == "dispute_not_open"
 
 
 # --- The matrix ------------------------------------------------------------------------------
@@ -533,6 +572,59 @@ CASES = [
         creates={"billing.SpendControl": 1, "billing.SpendControlChange": 1},
         missing_path="/api/v1/accounts/no-such-account/spend-controls",
     ),
+    # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
+    Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),
+    Case(
+        "disputes",
+        "GET",
+        "/api/v1/disputes?account={acct}",
+        EVERYONE,
+        "disputes.read",
+        tenant=True,
+        check=check_disputes,
+        missing_path="/api/v1/disputes?account=no-such-account",
+        variant="account filter",
+    ),
+    Case(
+        "disputes",
+        "POST",
+        "/api/v1/disputes",
+        frozenset({"vendor", "admin_a", "admin_b"}),
+        "disputes.file",
+        ok=201,
+        tenant=True,
+        body=lambda now: {
+            "account": "{acct}",
+            "event_ids": ["inv-{acct}-1"],
+            "reason_code": "duplicate",
+            "message": "Counted twice.",
+        },
+        check=check_dispute_filed,
+        creates={"disputes.Dispute": 1, "disputes.DisputeItem": 1, "disputes.DisputeHistory": 1},
+        missing_path="/api/v1/disputes",
+    ),
+    Case(
+        "dispute",
+        "GET",
+        "/api/v1/disputes/{dispute}",
+        EVERYONE,
+        "disputes.read",
+        tenant=True,
+        check=check_dispute,
+        missing_path="/api/v1/disputes/999999999",
+    ),
+    Case(
+        "dispute-resolve",
+        "POST",
+        "/api/v1/disputes/{dispute}/resolve",
+        VENDOR,
+        "disputes.resolve",
+        ok=409,  # the seeded dispute is resolved already: the vendor reaches it, resolving it twice is refused
+        tenant=True,
+        body=lambda now: {"decision": "approved", "note": "Agreed."},
+        check=check_dispute_not_open,
+        missing_path="/api/v1/disputes/999999999/resolve",
+    ),
 ]
 
 
@@ -567,7 +659,7 @@ def test_matrix_covers_every_api_v1_endpoint_and_method():
 
 def test_every_case_resolves_to_its_endpoint():
     for case in CASES:
-        match = resolve(case.path.format(acct="acme", invoice=1, line=2).split("?")[0])
+        match = resolve(case.path.format(acct="acme", invoice=1, line=2, dispute=3).split("?")[0])
         assert match.url_name == case.url_name, case
         assert match.namespace == "api"
 
@@ -591,7 +683,9 @@ def expected_status(case: Case, principal: str, target: str | None) -> int:
 def path_of(template: str, world: World, target: str | None) -> str:
     if target is None:
         return template
-    return template.format(acct=target, invoice=world.invoice[target], line=world.line[target])
+    return template.format(
+        acct=target, invoice=world.invoice[target], line=world.line[target], dispute=world.dispute[target]
+    )
 
 
 def send(client: Client, case: Case, path: str, world: World, target: str | None):
