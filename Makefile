@@ -1,0 +1,116 @@
+# OutcomePortal — `make help` lists the targets.
+#
+# The two commands of the README's quick start:
+#   make demo   set up .venv, migrate, seed the demo world, run web + worker on 127.0.0.1:8000
+#   make test   ruff, migrations check and the test suite
+#
+# With no DATABASE_URL everything runs on the embedded PostgreSQL in .data/pg (started on
+# first use, shared by web, worker, commands and tests; `make db-stop` stops it).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EVENTS ?= 250000
+DAYS ?= 90
+SEED ?= 42
+PYTEST_ARGS ?=
+BENCH_EVENTS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev demo run run-all worker migrate seed schedules test lint format check-migrations \
+	pytest bench bench-portal db-stop clean-venv
+
+help: ## List the targets
+	@echo "OutcomePortal — make targets:"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-17s %s\n", $$1, $$2}'
+	@echo "Variables: PYTHON=$(PYTHON) HOST=$(HOST) PORT=$(PORT) EVENTS=$(EVENTS) DAYS=$(DAYS) SEED=$(SEED) PYTEST_ARGS=..."
+
+# --- environment ----------------------------------------------------------------------------
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "OutcomePortal needs Python 3.11 or newer; run e.g. make demo PYTHON=python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed ## Create .venv and install requirements.txt (again only when it changes)
+
+install-dev: $(VENV)/.installed-dev ## The same with requirements-dev.txt (tests, ruff, benchmarks)
+
+# --- the demo -------------------------------------------------------------------------------
+
+# The demo runs with DEBUG on (static files straight from static/, detailed error pages).
+demo run run-all worker: export DEBUG ?= true
+
+demo: install migrate ## Quick start: migrate, seed if empty, schedules, then web + worker on 127.0.0.1:8000
+	DEBUG=false $(MANAGE) seed_demo --if-empty --events $(EVENTS) --days $(DAYS) --seed $(SEED)
+	$(MANAGE) setup_schedules
+	@if [ "$$DEBUG" != "true" ]; then $(MANAGE) collectstatic --noinput -v0; fi
+	$(PY) scripts/run_portal.py --host $(HOST) --port $(PORT)
+
+run: install ## Web only, runserver with auto-reload on 127.0.0.1:8000
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+run-all: install ## Web + worker together (scripts/run_portal.py), without migrating or seeding
+	$(PY) scripts/run_portal.py --host $(HOST) --port $(PORT)
+
+worker: install ## The django-q2 worker (qcluster) that runs the scheduled jobs
+	$(MANAGE) qcluster
+
+migrate: install ## Apply database migrations
+	$(MANAGE) migrate --noinput
+
+seed: install migrate ## Rebuild the demo world from scratch (EVENTS=250000 DAYS=90 SEED=42)
+	DEBUG=false $(MANAGE) seed_demo --reset --events $(EVENTS) --days $(DAYS) --seed $(SEED)
+
+schedules: install ## Create or update the django-q2 schedules of the recurring jobs
+	$(MANAGE) setup_schedules
+
+# --- quality --------------------------------------------------------------------------------
+
+test: install-dev lint check-migrations pytest ## Everything CI runs: ruff, migrations check, pytest
+
+lint: install-dev ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-migrations: install-dev ## Fail if a model change has no migration
+	$(MANAGE) makemigrations --check --dry-run
+
+pytest: install-dev ## The test suite only (PYTEST_ARGS="-k ingest -x" to narrow it)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# --- benchmarks (their own databases; see bench/README.md) ----------------------------------
+
+bench: install-dev ## Ingestion over HTTP and settlement benchmarks (BENCH_EVENTS=50000 for a quick run)
+	$(PY) bench/ingest_http.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
+	$(PY) bench/settle.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
+
+bench-portal: install-dev ## Audit portal benchmark on a big account (long: 10M events by default)
+	$(PY) bench/portal.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
+
+# --- housekeeping ---------------------------------------------------------------------------
+
+db-stop: ## Stop the embedded PostgreSQL server (.data/pg); the next command starts it again
+	@$(PY) -c "import os; from pathlib import Path; \
+		from outcomeportal.embedded_db import embedded_server_stop; \
+		embedded_server_stop(Path(os.environ.get('OUTCOMEPORTAL_DATA_DIR', '.data')))" && \
+		echo "Embedded PostgreSQL stopped."
+
+clean-venv: ## Remove .venv (the database in .data is kept)
+	rm -rf $(VENV)

@@ -1,0 +1,109 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from metering import demo
+from metering.models import Event
+from outcomeportal.cli import parse_now
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the demo world: a vendor, six customer accounts, four outcome types with versioned criteria, "
+        "90 days of outcome events through the real ingestion pipeline, signals, settlement, one user per role."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--events", type=int, default=250_000, help="How many events (default 250,000).")
+        parser.add_argument("--days", type=int, default=90, help="How many days of history (default 90).")
+        parser.add_argument("--seed", type=int, default=42, help="Random seed: same seed, same world.")
+        parser.add_argument("--reset", action="store_true", help="Delete the demo world first, then build it again.")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Only seed when the database holds no events at all (what `make demo` uses); otherwise print "
+            "the logins and stop.",
+        )
+        parser.add_argument("--now", help="Simulated end of the period (RFC 3339); the real clock by default.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="Processes ingesting side by side, each a group of accounts (default 2; the world is the same).",
+        )
+
+    def handle(self, *args, events, days, seed, reset, if_empty, now, workers, **options):
+        if events < 0 or days < 1:
+            raise CommandError("--events must be 0 or more and --days at least 1.")
+        if if_empty:
+            if Event.objects.exists():
+                self.stdout.write(
+                    "The database already holds events: not seeding (use `seed_demo --reset` to rebuild)."
+                )
+                self._logins(key=None)
+                return
+            reset = True  # no events: whatever demo rows exist are the remains of an interrupted seed
+        present = demo.demo_present()
+        if present and not reset:
+            raise CommandError(
+                f"Demo data is already here ({', '.join(present[:4])}{'…' if len(present) > 4 else ''}). "
+                "Run `manage.py seed_demo --reset` to delete it and build it again."
+            )
+        if present:
+            self.stdout.write("Deleting the existing demo world…")
+            try:
+                demo.demo_reset(progress=self.stdout.write)
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+
+        self.stdout.write(f"Seeding the demo world: {events:,} events over {days} days (seed {seed})…")
+        try:
+            report = demo.demo_seed(
+                events=events, days=days, seed=seed, now=parse_now(now), workers=workers, progress=self.stdout.write
+            )
+        except RuntimeError as exc:
+            raise CommandError(f"{exc}\nThe demo is half built: run `manage.py seed_demo --reset`.") from exc
+        self._report(report)
+        self._logins(key=report.vendor_key)
+
+    def _report(self, r: demo.SeedReport) -> None:
+        w = self.stdout.write
+        rate = r.generated / r.run_seconds if r.run_seconds else 0
+        w("")
+        w(
+            f"Ingested {r.generated:,} events in {r.run_seconds:.1f} s ({rate:,.0f} events/s, signals included; "
+            f"{r.workers} process{'es' if r.workers > 1 else ''}) through metering.ingest.events_ingest, "
+            f"in {r.batches:,} batches of up to 1,000: {r.accepted:,} accepted, {r.duplicates:,} duplicates "
+            f"({r.retried:,} re-sent on purpose), {r.conflicts:,} conflicts, {r.rejected:,} rejected."
+        )
+        if r.rejections:
+            w("  rejected: " + ", ".join(f"{code} {n:,}" for code, n in r.rejections.most_common()))
+        w(
+            f"Signals: {sum(r.signals.values()):,} through metering.services.signal_record, "
+            f"{r.signal_seconds:.1f} s of process time ("
+            + ", ".join(f"{effect} {n:,}" for effect, n in sorted(r.signals.items()))
+            + ")."
+        )
+        w(f"Settled {r.settled:,} events whose window had closed, in {r.settle_seconds:.1f} s.")
+        w("Decisions: " + ", ".join(f"{status} {n:,}" for status, n in r.by_status.items()))
+        total = sum(r.by_status.values()) or 1
+        w("Not billable, by reason:")
+        for reason, n in r.by_reason.items():
+            w(f"  {reason:<22} {n:>9,}  {100 * n / total:5.1f} %")
+        w("  (training_window, pilot_free, cap_reached, dispute_credited: need contracts and disputes — see demo.py)")
+        w("By account (events, billable, billable amount):")
+        for account, n, billable, amount in r.by_account:
+            w(f"  {account:<14} {n:>9,} {billable:>9,}  {amount or 0:>12,.2f}")
+        w("Success criteria versions: " + ", ".join(r.criteria_versions))
+        overall = r.generated / r.total_seconds if r.total_seconds else 0
+        w(self.style.SUCCESS(f"Done in {r.total_seconds:.1f} s ({overall:,.0f} events/s overall)."))
+
+    def _logins(self, *, key: str | None) -> None:
+        w = self.stdout.write
+        w("")
+        w(f"Sign in at http://127.0.0.1:8000/accounts/login/ — every demo user's password is {demo.DEMO_PASSWORD}")
+        for user in demo.DEMO_USERS:
+            w(f"  {user.username:<16} {user.note}")
+        if key:
+            w(f"Vendor API key (shown once, only its hash is stored): {key}")
+            w(f'  curl -H "Authorization: Bearer {key}" "http://127.0.0.1:8000/api/v1/events?account=acme&limit=5"')
+        else:
+            w("Vendor API key: shown only when seeded; make one with `python manage.py create_api_key --vendor`.")
