@@ -6,6 +6,7 @@ SCHEDULES = [
     ("settle_outcomes", "metering.tasks.settle_outcomes", Schedule.MINUTES, 5),
     ("send_alerts", "billing.spend_tasks.send_alerts", Schedule.MINUTES, 1),
     ("build_invoices", "billing.tasks.build_invoices", Schedule.MINUTES, 60),  # last month, once closed
+    ("issue_credits", "disputes.tasks.issue_credits", Schedule.MINUTES, 5),  # approved disputes; SLA warnings
 ]
 
 
