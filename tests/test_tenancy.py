@@ -716,7 +716,8 @@ def test_matrix(world, case, principal, target):
     if status == 403:
         assert body == forbidden(case.perm)
     elif status == 404:
-        missing = send(client, case, path_of(case.missing_path, world, target), world, target)
+        # The same request about an object that does not exist (a body naming an account names a missing one).
+        missing = send(client, case, path_of(case.missing_path, world, target), world, "no-such-account")
         assert missing.status_code == 404
         assert body == missing.json()
         assert set(body["error"]) == {"code", "message"}
