@@ -92,9 +92,13 @@ def test_a_customer_admin_files_over_the_api(world, api):
 
 def test_not_yet_invoiced_events_stay_billable_and_on_the_draft_while_disputed(world):
     dispute_file(
-        principal=world.principal("admin_a"), account=world.a, reason_code="duplicate", message="Twice.",
-        event_ids=["jul-0"], now=JULY_12,
-    )  # fmt: skip
+        principal=world.principal("admin_a"),
+        account=world.a,
+        reason_code="duplicate",
+        message="Twice.",
+        event_ids=["jul-0"],
+        now=JULY_12,
+    )
 
     assert statuses(world, "jul-0") == ["billable"]  # still charged until support decides
     draft = invoice_draft_refresh(account=world.a, period="2026-07", now=JULY_13)
@@ -116,15 +120,21 @@ def test_the_service_refuses_them_too(world):
     # Tenancy and roles are held below HTTP as well.
     with pytest.raises(services.DisputeRefused) as refused:
         dispute_file(
-            principal=world.principal("viewer_a"), account=world.a, reason_code="other", message="x",
+            principal=world.principal("viewer_a"),
+            account=world.a,
+            reason_code="other",
+            message="x",
             event_ids=["jun-0"],
-        )  # fmt: skip
+        )
     assert (refused.value.code, refused.value.status) == ("permission_denied", 403)
     with pytest.raises(services.DisputeRefused) as refused:
         dispute_file(
-            principal=world.principal("admin_b"), account=world.a, reason_code="other", message="x",
+            principal=world.principal("admin_b"),
+            account=world.a,
+            reason_code="other",
+            message="x",
             event_ids=["jun-0"],
-        )  # fmt: skip
+        )
     assert (refused.value.code, refused.value.status) == ("not_found", 404)
     assert Dispute.objects.count() == 0
 
@@ -135,8 +145,12 @@ def test_another_accounts_events_are_404_and_reveal_nothing(world, api):
     named = api["admin_b"].post("/api/v1/disputes", file_body(), content_type=JSON)
     assert (named.status_code, named.json()) == (404, {"error": {"code": "not_found", "message": "No such account."}})
     # B names its own account and A's event IDs: exactly as unknown as an ID nobody has.
-    theirs = api["admin_b"].post("/api/v1/disputes", file_body(account="globex", event_ids=["jun-0"]), content_type=JSON)
-    unknown = api["admin_b"].post("/api/v1/disputes", file_body(account="globex", event_ids=["nope-9"]), content_type=JSON)
+    theirs = api["admin_b"].post(
+        "/api/v1/disputes", file_body(account="globex", event_ids=["jun-0"]), content_type=JSON
+    )
+    unknown = api["admin_b"].post(
+        "/api/v1/disputes", file_body(account="globex", event_ids=["nope-9"]), content_type=JSON
+    )
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.json() == {"error": {"code": "not_found", "message": "No such event in this account: jun-0."}}
     assert unknown.json() == {"error": {"code": "not_found", "message": "No such event in this account: nope-9."}}
@@ -183,19 +197,24 @@ def _approve_and_credit(world, event_ids):
 @pytest.mark.parametrize(
     ("setup", "event_ids", "code", "detail"),
     [
-        (None, ["jul-pending"], "event_not_billed",
-         "jul-pending: pending — its measurement window is still open, so it is not charged yet."),
+        (
+            None,
+            ["jul-pending"],
+            "event_not_billed",
+            "jul-pending: pending — its measurement window is still open, so it is not charged yet.",
+        ),
         (None, ["jul-sandbox"], "event_not_billed", "jul-sandbox: not billable (sandbox) — not charged."),
         ("open", ["jun-0"], "event_in_open_dispute", "jun-0: already in open dispute #{id}."),
         ("credited", ["jun-0"], "event_already_credited", "jun-0: already credited by dispute #{id}."),
         ("credited_open_period", ["jul-0"], "event_already_credited", "jul-0: already credited by dispute #{id}."),
     ],
-)  # fmt: skip
+)
 def test_events_that_cannot_be_disputed_are_refused_with_a_clear_error(world, api, setup, event_ids, code, detail):
     first = None
     if setup == "open":
-        first = dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x",
-                             event_ids=event_ids)  # fmt: skip
+        first = dispute_file(
+            principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x", event_ids=event_ids
+        )
     elif setup in ("credited", "credited_open_period"):
         _approve_and_credit(world, event_ids)
         first = Dispute.objects.get()
@@ -230,9 +249,12 @@ def test_events_of_two_invoices_are_disputed_one_invoice_at_a_time(world, api):
         (file_body(message=""), {"message": ["This field may not be blank."]}),
         (file_body(event_ids=[]), {"event_ids": ["From 1 to 5000 event IDs."]}),
         (file_body(invoice_line_id=1), {"event_ids": ["Give either event_ids or invoice_line_id."]}),
-        ({"account": "acme", "reason_code": "other", "message": "x"}, {"event_ids": ["Give either event_ids or invoice_line_id."]}),
+        (
+            {"account": "acme", "reason_code": "other", "message": "x"},
+            {"event_ids": ["Give either event_ids or invoice_line_id."]},
+        ),
     ],
-)  # fmt: skip
+)
 def test_invalid_filings_are_400_with_fields(world, api, body, fields):
     before = snapshot()
     response = api["admin_a"].post("/api/v1/disputes", body, content_type=JSON)
@@ -244,13 +266,19 @@ def test_invalid_filings_are_400_with_fields(world, api, body, fields):
 
 def test_one_open_dispute_per_event_is_held_by_the_database(world, monkeypatch):
     """Even a filing that skipped the check (a race: both checked before either inserted) is refused."""
-    dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x",
-                 event_ids=["jun-0"])  # fmt: skip
+    dispute_file(
+        principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x", event_ids=["jun-0"]
+    )
     monkeypatch.setattr(services, "event_refusals", lambda events: {})
     before = snapshot()
     with pytest.raises(services.DisputeRefused) as refused:
-        dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="other", message="y",
-                     event_ids=["jun-0", "jun-1"])  # fmt: skip
+        dispute_file(
+            principal=world.principal("admin_a"),
+            account=world.a,
+            reason_code="other",
+            message="y",
+            event_ids=["jun-0", "jun-1"],
+        )
     assert refused.value.code == "event_in_open_dispute"
     assert snapshot() == before
     # And at the lowest level: the partial unique index.
@@ -261,12 +289,18 @@ def test_one_open_dispute_per_event_is_held_by_the_database(world, monkeypatch):
 
 
 def test_once_resolved_an_event_can_be_disputed_again(world):
-    dispute = dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x",
-                           event_ids=["jun-0"])  # fmt: skip
+    dispute = dispute_file(
+        principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x", event_ids=["jun-0"]
+    )
     dispute_resolve(principal=world.principal("support"), dispute=dispute, decision="rejected", note="Confirmed.")
     assert statuses(world, "jun-0") == ["invoiced"]
-    again = dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="other",
-                         message="New evidence.", event_ids=["jun-0"])  # fmt: skip
+    again = dispute_file(
+        principal=world.principal("admin_a"),
+        account=world.a,
+        reason_code="other",
+        message="New evidence.",
+        event_ids=["jun-0"],
+    )
     assert (again.status, statuses(world, "jun-0")) == ("open", ["disputed"])
 
 
@@ -274,14 +308,16 @@ def test_once_resolved_an_event_can_be_disputed_again(world):
 
 
 def test_an_invoice_line_disputes_its_still_disputable_events(world, api):
-    dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x",
-                 event_ids=["jun-4"])  # fmt: skip
+    dispute_file(
+        principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x", event_ids=["jun-4"]
+    )
     (line,) = InvoiceLine.objects.filter(invoice=world.june_invoice_a)
 
     response = api["admin_a"].post(
-        "/api/v1/disputes", file_body(event_ids=None, invoice_line_id=line.pk, reason_code="outside_definition"),
+        "/api/v1/disputes",
+        file_body(event_ids=None, invoice_line_id=line.pk, reason_code="outside_definition"),
         content_type=JSON,
-    )  # fmt: skip
+    )
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -294,20 +330,23 @@ def test_an_invoice_line_disputes_its_still_disputable_events(world, api):
 
 def test_a_line_of_another_account_or_not_per_outcome_is_refused(world, api):
     (line_b,) = InvoiceLine.objects.filter(invoice=world.june_invoice_b)
-    theirs = api["admin_a"].post("/api/v1/disputes", file_body(event_ids=None, invoice_line_id=line_b.pk),
-                                 content_type=JSON)  # fmt: skip
+    theirs = api["admin_a"].post(
+        "/api/v1/disputes", file_body(event_ids=None, invoice_line_id=line_b.pk), content_type=JSON
+    )
     assert theirs.json() == {"error": {"code": "not_found", "message": "No such invoice line."}}
     credit_note_issue(account=world.a, amount=Decimal("1.00"), reason="goodwill")
     draft = invoice_draft_refresh(account=world.a, period="2026-07", now=JULY_13)
     credit_line = draft.lines.get(kind="credit_note")
-    response = api["admin_a"].post("/api/v1/disputes", file_body(event_ids=None, invoice_line_id=credit_line.pk),
-                                   content_type=JSON)  # fmt: skip
+    response = api["admin_a"].post(
+        "/api/v1/disputes", file_body(event_ids=None, invoice_line_id=credit_line.pk), content_type=JSON
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "line_not_disputable"
 
 
 def test_the_vendor_files_on_behalf_of_an_account(world, api):
-    response = api["vendor"].post("/api/v1/disputes", file_body(event_ids=["b-jun-0"], account="globex"),
-                                  content_type=JSON)  # fmt: skip
+    response = api["vendor"].post(
+        "/api/v1/disputes", file_body(event_ids=["b-jun-0"], account="globex"), content_type=JSON
+    )
     assert response.status_code == 201
     assert (response.json()["account"], response.json()["filed_by"]) == ("globex", "key:test vendor")

@@ -25,15 +25,21 @@ JSON = "application/json"
 def invoice_state(invoice: Invoice) -> tuple:
     """Everything a customer reads on an invoice: its header and every line, as stored."""
     invoice = Invoice.objects.get(pk=invoice.pk)
-    lines = list(invoice.lines.order_by("position").values_list("key", "description", "quantity", "unit_price", "amount"))
+    lines = list(
+        invoice.lines.order_by("position").values_list("key", "description", "quantity", "unit_price", "amount")
+    )
     return (invoice.number, invoice.status, invoice.subtotal, invoice.credits_applied, invoice.total, lines)
 
 
 def file(world, event_ids, reason="not_resolved", account=None, who="admin_a"):
     return dispute_file(
-        principal=world.principal(who), account=account or world.a, reason_code=reason, message="Not what we agreed.",
-        event_ids=event_ids, now=JULY_12,
-    )  # fmt: skip
+        principal=world.principal(who),
+        account=account or world.a,
+        reason_code=reason,
+        message="Not what we agreed.",
+        event_ids=event_ids,
+        now=JULY_12,
+    )
 
 
 def resolve(api, dispute, **body):
@@ -65,29 +71,61 @@ def test_approving_invoiced_events_issues_a_credit_note_applied_to_the_next_invo
 
     note = CreditNote.objects.get()
     assert (note.number, note.amount, note.invoice_id, note.dispute_id, note.currency) == (
-        "CN-000001", Decimal("1.9800"), world.june_invoice_a.pk, dispute.pk, "USD",
-    )  # fmt: skip
+        "CN-000001",
+        Decimal("1.9800"),
+        world.june_invoice_a.pk,
+        dispute.pk,
+        "USD",
+    )
     assert note.event_ids == sorted([world.event("jun-0").pk, world.event("jun-1").pk])
     assert status_of(world, "jun-0", "jun-1", "jun-2") == {
-        "jun-0": ("credited", ""), "jun-1": ("credited", ""), "jun-2": ("invoiced", ""),
-    }  # fmt: skip
+        "jun-0": ("credited", ""),
+        "jun-1": ("credited", ""),
+        "jun-2": ("invoiced", ""),
+    }
     # The finalized invoice is exactly as it was.
     assert invoice_state(world.june_invoice_a) == june_before
     # The next invoice (July, still a draft) carries the credit line: 4 × $0.99 − $1.98.
     july = Invoice.objects.get(account=world.a, period="2026-07")
     assert invoice_state(july)[1:] == (
-        "draft", Decimal("3.9600"), Decimal("1.9800"), Decimal("1.9800"),
-        [("2026-07:resolved_conversation:all:unit", "Resolved conversation", Decimal("4.0000"), Decimal("0.990000"),
-          Decimal("3.9600")),
-         (f"credit_note:{note.pk}", "Credit note CN-000001", Decimal("1.0000"), Decimal("-1.980000"), Decimal("-1.9800"))],
-    )  # fmt: skip
+        "draft",
+        Decimal("3.9600"),
+        Decimal("1.9800"),
+        Decimal("1.9800"),
+        [
+            (
+                "2026-07:resolved_conversation:all:unit",
+                "Resolved conversation",
+                Decimal("4.0000"),
+                Decimal("0.990000"),
+                Decimal("3.9600"),
+            ),
+            (
+                f"credit_note:{note.pk}",
+                "Credit note CN-000001",
+                Decimal("1.0000"),
+                Decimal("-1.980000"),
+                Decimal("-1.9800"),
+            ),
+        ],
+    )
     # July closes: the credit is on the final July invoice, once.
     invoice_finalize(account=world.a, period="2026-07", now=AUG_5)
-    assert invoice_state(july)[:5] == ("INV-000003", "finalized", Decimal("3.9600"), Decimal("1.9800"), Decimal("1.9800"))
+    assert invoice_state(july)[:5] == (
+        "INV-000003",
+        "finalized",
+        Decimal("3.9600"),
+        Decimal("1.9800"),
+        Decimal("1.9800"),
+    )
     assert invoice_state(world.june_invoice_a) == june_before
     # The API says what happened.
     after = api["admin_a"].get(f"/api/v1/disputes/{dispute.pk}").json()
-    assert (after["credited_amount"], after["credit_status"], after["credit_note_number"]) == ("1.98", "issued", "CN-000001")
+    assert (after["credited_amount"], after["credit_status"], after["credit_note_number"]) == (
+        "1.98",
+        "issued",
+        "CN-000001",
+    )
     notes = api["admin_a"].get("/api/v1/credit-notes?account=acme").json()["results"]
     assert [(n["number"], n["amount"], n["invoice_id"], n["dispute_id"]) for n in notes] == [
         ("CN-000001", "1.98", world.june_invoice_a.pk, dispute.pk)
@@ -110,8 +148,9 @@ def test_partially_approving_open_period_events_takes_them_off_the_draft(world, 
     assert july_before.subtotal == Decimal("3.9600")
     dispute = file(world, ["jul-0", "jul-1", "jul-2"], reason="duplicate")
 
-    body = resolve(api, dispute, decision="partially_approved", event_ids=["jul-0", "jul-1"],
-                   note="jul-2 was a separate request.")  # fmt: skip
+    body = resolve(
+        api, dispute, decision="partially_approved", event_ids=["jul-0", "jul-1"], note="jul-2 was a separate request."
+    )
     assert body["approved_event_ids"] == ["jul-0", "jul-1"]
     run_job()
 
@@ -124,14 +163,27 @@ def test_partially_approving_open_period_events_takes_them_off_the_draft(world, 
     assert CreditNote.objects.count() == 0  # nothing was invoiced: no credit note needed
     july = Invoice.objects.get(account=world.a, period="2026-07")
     assert invoice_state(july)[1:] == (
-        "draft", Decimal("1.9800"), Decimal("0.0000"), Decimal("1.9800"),
-        [("2026-07:resolved_conversation:all:unit", "Resolved conversation", Decimal("2.0000"), Decimal("0.990000"),
-          Decimal("1.9800"))],
-    )  # fmt: skip
+        "draft",
+        Decimal("1.9800"),
+        Decimal("0.0000"),
+        Decimal("1.9800"),
+        [
+            (
+                "2026-07:resolved_conversation:all:unit",
+                "Resolved conversation",
+                Decimal("2.0000"),
+                Decimal("0.990000"),
+                Decimal("1.9800"),
+            )
+        ],
+    )
     after = api["admin_a"].get(f"/api/v1/disputes/{dispute.pk}").json()
     assert (after["status"], after["credited_amount"], after["credit_note_id"]) == ("partially_approved", "1.98", None)
     credits = sorted(DisputeCredit.objects.values_list("event__event_id", "method", "amount"))
-    assert credits == [("jul-0", CreditMethod.EXCLUSION, Decimal("0.990000")), ("jul-1", "exclusion", Decimal("0.990000"))]
+    assert credits == [
+        ("jul-0", CreditMethod.EXCLUSION, Decimal("0.990000")),
+        ("jul-1", "exclusion", Decimal("0.990000")),
+    ]
     # The engine decided them: replaying the stored event gives the same answer.
     for event_id in ("jul-0", "jul-1"):
         event = world.event(event_id)
@@ -141,7 +193,10 @@ def test_partially_approving_open_period_events_takes_them_off_the_draft(world, 
     # July closes: the credited events are not billed.
     invoice_finalize(account=world.a, period="2026-07", now=AUG_5)
     assert invoice_state(july)[1:5] == ("finalized", Decimal("1.9800"), Decimal("0.0000"), Decimal("1.9800"))
-    assert Event.objects.filter(account=world.a, event_id__in=["jul-0", "jul-1"], invoice_line_id__isnull=False).count() == 0
+    assert (
+        Event.objects.filter(account=world.a, event_id__in=["jul-0", "jul-1"], invoice_line_id__isnull=False).count()
+        == 0
+    )
 
 
 def test_partially_approving_invoiced_events(world, api):
@@ -155,7 +210,11 @@ def test_partially_approving_invoiced_events(world, api):
     assert (note.amount, note.event_ids, note.dispute_id) == (Decimal("0.9900"), [world.event("jun-4").pk], dispute.pk)
     assert invoice_state(world.june_invoice_a) == june_before
     july = Invoice.objects.get(account=world.a, period="2026-07")
-    assert (july.subtotal, july.credits_applied, july.total) == (Decimal("3.9600"), Decimal("0.9900"), Decimal("2.9700"))
+    assert (july.subtotal, july.credits_applied, july.total) == (
+        Decimal("3.9600"),
+        Decimal("0.9900"),
+        Decimal("2.9700"),
+    )
 
 
 def test_rejecting_leaves_the_charges_and_credits_nothing(world, api):
@@ -237,8 +296,9 @@ def test_invalid_resolutions_are_refused_and_change_nothing(world, api, body, st
 def test_a_dispute_is_resolved_once(world, api):
     dispute = file(world, ["jun-0"])
     resolve(api, dispute, decision="approved")
-    again = api["vendor"].post(f"/api/v1/disputes/{dispute.pk}/resolve", {"decision": "rejected", "note": "no"},
-                               content_type=JSON)  # fmt: skip
+    again = api["vendor"].post(
+        f"/api/v1/disputes/{dispute.pk}/resolve", {"decision": "rejected", "note": "no"}, content_type=JSON
+    )
     assert again.status_code == 409
     assert again.json() == {
         "error": {"code": "dispute_not_open", "message": f"Dispute #{dispute.pk} was already resolved (approved)."}
@@ -259,9 +319,10 @@ def test_the_customer_is_told_of_every_status_change_in_the_app_and_by_email(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api["admin_a"].post(
-            "/api/v1/disputes", {"account": "acme", "event_ids": ["jun-0"], "reason_code": "duplicate", "message": "x"},
+            "/api/v1/disputes",
+            {"account": "acme", "event_ids": ["jun-0"], "reason_code": "duplicate", "message": "x"},
             content_type=JSON,
-        )  # fmt: skip
+        )
     dispute_id = response.json()["id"]
     with django_capture_on_commit_callbacks(execute=True):
         resolve(api, type("D", (), {"pk": dispute_id}), decision="approved", note="Agreed, counted twice.")
@@ -271,7 +332,10 @@ def test_the_customer_is_told_of_every_status_change_in_the_app_and_by_email(
     titles = list(Notification.objects.filter(kind="dispute_status").order_by("id").values_list("title", "body"))
     assert titles == [
         (f"Dispute #{dispute_id} received", titles[0][1]),
-        (f"Dispute #{dispute_id} approved", "All 1 outcome(s) will be credited ($0.99). Support: “Agreed, counted twice.”"),
+        (
+            f"Dispute #{dispute_id} approved",
+            "All 1 outcome(s) will be credited ($0.99). Support: “Agreed, counted twice.”",
+        ),
         (f"Dispute #{dispute_id}: $0.99 credited", "credit note CN-000001 will be applied to your next invoice."),
     ]
     assert titles[0][1].startswith("1 outcome(s), $0.99 at stake. Support answers by ")
