@@ -57,6 +57,11 @@ class AuditFilterForm(forms.Form):
             widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. evt_10293 or a session ID"}),
         )
 
+    @property
+    def values(self) -> dict[str, str]:
+        """The submitted value of every filter, as typed (for redisplay)."""
+        return {name: self.data.get(name, "") for name in FILTER_PARAMS}
+
     def clean(self):
         data = super().clean()
         start, end = data.get("from"), data.get("to")

@@ -154,6 +154,19 @@ class Event(models.Model):
             models.Index(fields=["account", "-occurred_at", "-id"], name="event_account_recent_idx"),
             # Settlement finds closed windows without scanning settled events.
             models.Index(fields=["window_ends_at"], name="event_pending_window_idx", condition=Q(status="pending")),
+            # The audit table's reason filter, in keyset order: a rare reason (cap_reached,
+            # verification_failed…) is found without walking every event of the account.
+            # Partial: only non-billable events pay for it at ingestion.
+            models.Index(
+                fields=["account", "non_billable_reason", "-occurred_at", "-id"],
+                name="event_account_reason_idx",
+                condition=~Q(non_billable_reason=""),
+            ),
+            # The audit table's search by session ID (and the detail page's "all events of this
+            # session"): without it, a seq scan of the whole table. Events without a session skip it.
+            models.Index(
+                fields=["account", "session_id"], name="event_account_session_idx", condition=~Q(session_id="")
+            ),
         ]
 
     def __str__(self) -> str:

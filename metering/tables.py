@@ -3,22 +3,65 @@
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
+from urllib.parse import quote
 
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django_tables2.rows import BoundRow, BoundRows
 
 from accounts.models import Account
 from metering.audit import window_state
-from metering.models import Event
-from metering.templatetags.portal import money, percent, reason_text, status_badge, time_left
+from metering.models import Event, EventStatus
+from metering.templatetags.portal import money, percent, reason_text, time_left
 
 _YES_NO = {True: "Yes", False: "No"}
+_WINDOW_LABELS = {"closing": "Closing", "closed": "Closed", "not_needed": "Not needed"}
+_EMPTY = "—"
+_STATUS_LABELS = dict(EventStatus.choices)
+
+
+def _e(value: object) -> str:
+    """Escape for HTML text and attribute values (the standard library's, without Django's lazy wrappers)."""
+    return escape(str(value), quote=True)
+
+
+class _DirectRow(BoundRow):
+    """A row whose cells come straight from the table's ``render_<column>(record)`` methods.
+
+    django-tables2's generic cell path inspects each render method's signature for every
+    cell (650 per page); the audit table's methods all take ``record``, so it calls them
+    directly, and joins the row in one go — most of the page's server time saved.
+    """
+
+    def get_cell(self, name):
+        return self.table.cell(name, self.record)
+
+    @property
+    def html(self) -> str:
+        """The whole ``<tr>``. Cells are safe strings built by the render methods."""
+        record, cell = self.record, self.table.cell
+        return mark_safe(  # noqa: S308 - every part is escaped by the render methods
+            "<tr>" + "".join(f"<td {attrs}>{cell(name, record)}</td>" for name, attrs in self.table.td_attrs) + "</tr>"
+        )
+
+
+class _DirectRows(BoundRows):
+    def __iter__(self):
+        for record in self.data:
+            yield _DirectRow(record, table=self.table)
 
 
 class EventTable(tables.Table):
-    """One row per event with the contract's audit fields. Ordering is fixed: newest first."""
+    """One row per event with the contract's audit fields. Ordering is fixed: newest first.
+
+    Every ``render_<column>`` takes the record, renders its own empty value and escapes
+    every value it prints (the page renders 650 cells; Django's lazy escaping costs more
+    than the database query, hence the standard library's ``escape``).
+    """
 
     event_id = tables.Column(verbose_name="Outcome", attrs={"td": {"class": "outcome"}})
     account = tables.Column(verbose_name="Account", accessor="account_id", attrs={"td": {"class": "nowrap"}})
@@ -43,63 +86,90 @@ class EventTable(tables.Table):
         super().__init__(data, **kwargs)
         self.account = account
         self.now = now
+        self.rows = _DirectRows(data=self.data, table=self)
+        self._render = {name: getattr(self, f"render_{name}") for name in self.columns.names()}
+        self.td_attrs = [(c.name, c.attrs["td"].as_html()) for c in self.columns]  # safe strings
+        self._detail_prefix = reverse("metering:event_detail", args=[account.external_id, "-"])[:-1]
+        self._account_html = mark_safe(  # noqa: S308 - escaped
+            f'<span class="mono" title="{_e(account.name)}">{_e(account.external_id)}</span>'
+        )
+
+    def cell(self, name: str, record: Event) -> str:
+        """One cell's HTML. Render methods escape what they print, so the result is safe."""
+        return mark_safe(self._render[name](record))  # noqa: S308
 
     def render_event_id(self, record: Event):
-        url = reverse("metering:event_detail", args=[self.account.external_id, record.event_id])
-        return format_html(
-            '<a href="{}" class="event-link">{}</a><span class="sub">{}</span>',
-            url,
-            record.event_id,
-            record.outcome_type.name,
+        href = self._detail_prefix + quote(record.event_id, safe="/")
+        return mark_safe(  # noqa: S308 - escaped
+            f'<a href="{_e(href)}" class="event-link">{_e(record.event_id)}</a>'
+            f'<span class="sub">{_e(record.outcome_type.name)}</span>'
         )
 
     def render_account(self, record: Event):
-        return format_html('<span class="mono" title="{}">{}</span>', self.account.name, self.account.external_id)
+        return self._account_html
 
-    def render_occurred_at(self, value: datetime):
-        local = timezone.localtime(value)
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>',
-            value.isoformat(),
-            local.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            local.strftime("%b %-d, %H:%M"),
+    def render_occurred_at(self, record: Event):
+        local = timezone.localtime(record.occurred_at)
+        return mark_safe(  # noqa: S308 - no user text
+            f'<time datetime="{record.occurred_at.isoformat()}" title="{local.strftime("%Y-%m-%d %H:%M:%S %Z")}">'
+            f"{local.strftime('%b %-d, %H:%M')}</time>"
         )
 
-    def render_success_criteria_met(self, value: bool):
-        return format_html('<span class="yn {}">{}</span>', "yes" if value else "no", "Met" if value else "Not met")
+    def render_channel(self, record: Event):
+        return _e(record.channel) if record.channel else _EMPTY
 
-    def render_human_handoff(self, value: bool):
-        return format_html('<span class="yn {}">{}</span>', "warn" if value else "none", _YES_NO[value])
+    def render_workflow(self, record: Event):
+        return _e(record.workflow) if record.workflow else _EMPTY
+
+    def render_verification_method(self, record: Event):
+        return _e(record.verification_method) if record.verification_method else _EMPTY
+
+    def render_success_criteria_met(self, record: Event):
+        if record.success_criteria_met:
+            return mark_safe('<span class="yn yes">Met</span>')
+        return mark_safe('<span class="yn no">Not met</span>')
+
+    def render_human_handoff(self, record: Event):
+        if record.human_handoff:
+            return mark_safe('<span class="yn warn">Yes</span>')
+        return mark_safe('<span class="yn none">No</span>')
 
     def render_window(self, record: Event):
         state, left = window_state(record, now=self.now)
         if state == "open":
-            html = '<span class="window open">Open</span> <span class="sub-inline">{} left</span>'
-            return format_html(html, time_left(left))
-        labels = {"closing": "Closing", "closed": "Closed", "not_needed": "Not needed"}
-        return format_html('<span class="window {}">{}</span>', state, labels[state])
+            return mark_safe(  # noqa: S308 - no user text
+                f'<span class="window open">Open</span> <span class="sub-inline">{time_left(left)} left</span>'
+            )
+        return mark_safe(f'<span class="window {state}">{_WINDOW_LABELS[state]}</span>')  # noqa: S308
 
-    def render_status(self, value: str):
-        return status_badge(value)
+    def render_status(self, record: Event):
+        status = record.status
+        label = _STATUS_LABELS.get(status, status)
+        return mark_safe(f'<span class="badge status-{_e(status)}">{_e(label)}</span>')  # noqa: S308 - escaped
 
-    def render_non_billable_reason(self, value: str):
-        return format_html('{}<code class="code">{}</code>', reason_text(value), value)
+    def render_non_billable_reason(self, record: Event):
+        reason = record.non_billable_reason
+        if not reason:
+            return _EMPTY
+        return mark_safe(f'{_e(reason_text(reason))}<code class="code">{_e(reason)}</code>')  # noqa: S308
 
     def render_amount(self, record: Event):
         if record.amount is None and record.credits is not None:
             return f"{record.credits.normalize():f} credits"
         if record.status in ("non_billable", "credited"):
-            return format_html('<span class="muted" title="Not charged">{}</span>', money(0, record.currency))
-        return money(record.amount, record.currency)
+            return mark_safe(  # noqa: S308 - escaped
+                f'<span class="muted" title="Not charged">{_e(money(0, record.currency))}</span>'
+            )
+        return _e(money(record.amount, record.currency))
 
-    def render_source_url(self, value: str):
+    def render_source_url(self, record: Event):
+        value = record.source_url
         if not value.lower().startswith(("https://", "http://")):
-            return "—"
-        html = (
-            '<a href="{}" target="_blank" rel="noopener noreferrer" class="source">'
+            return _EMPTY
+        return mark_safe(  # noqa: S308 - escaped
+            f'<a href="{_e(value)}" target="_blank" rel="noopener noreferrer" class="source">'
             'Open<span class="sr-only"> source record (opens in a new tab)</span> <span aria-hidden="true">↗</span></a>'
         )
-        return format_html(html, value)
 
 
 class AccountOverviewTable(tables.Table):
@@ -152,12 +222,12 @@ class AccountOverviewTable(tables.Table):
         trend = "up" if delta >= 0.5 else "down" if delta <= -0.5 else "flat"
         arrow = {"up": "▲", "down": "▼", "flat": "▬"}[trend]
         return format_html(
-            '{} <span class="trend {}" title="Last period: {}">{} {:+.1f} pt</span>',
+            '{} <span class="trend {}" title="Last period: {}">{} {} pt</span>',
             percent(now),
             trend,
             percent(before),
             arrow,
-            delta,
+            f"{delta:+.1f}",
         )
 
     def render_spend(self, record):
