@@ -410,7 +410,7 @@ def dispute_assign(*, principal: Principal, dispute: Dispute, assignee: User | N
             fields={"assignee": ["Pick a support staff member."]},
         )
     with transaction.atomic():
-        dispute = Dispute.objects.select_for_update().select_related("assignee").get(pk=dispute.pk)
+        dispute = Dispute.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=dispute.pk)
         before = dispute.assignee.username if dispute.assignee else ""
         after = assignee.username if assignee else ""
         if before == after:
@@ -495,7 +495,7 @@ def dispute_resolve(
         raise DisputeRefused("validation_error", "The resolution has invalid fields.", fields=fields)
     actor = Actor.of(principal)
     with transaction.atomic():
-        dispute = Dispute.objects.select_for_update().select_related("account").get(pk=dispute.pk)
+        dispute = Dispute.objects.select_for_update(of=("self",)).select_related("account").get(pk=dispute.pk)
         if dispute.status != DisputeStatus.OPEN:
             raise DisputeRefused(
                 "dispute_not_open", f"Dispute #{dispute.pk} was already resolved ({dispute.status}).", status=409
