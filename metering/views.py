@@ -181,7 +181,9 @@ def events(request, account: str):
     filters = form.filters()
     older = audit.Cursor.decode(request.GET.get("older", ""))
     newer = audit.Cursor.decode(request.GET.get("newer", "")) if older is None else None
-    page = audit.event_audit_page(account=account, filters=filters, older_than=older, newer_than=newer)
+    page = audit.event_audit_page(
+        account=account, filters=filters, older_than=older, newer_than=newer, size=audit.PAGE_SIZE
+    )
     now = timezone.now()
     query = _filter_query(request)
     base = reverse("metering:events", args=[account.external_id])
@@ -190,7 +192,8 @@ def events(request, account: str):
         params = {**query, **cursor}
         return f"{base}?{urlencode(params)}" if params else base
 
-    table = EventTable(page.rows, account=account, now=now)
+    actions = selection_actions(principal=_principal, account=account)
+    table = EventTable(page.rows, account=account, now=now, select_form="event-selection" if actions else "")
     export_base = reverse("metering:events_export", args=[account.external_id])
     context = {
         "form": form,
@@ -204,7 +207,7 @@ def events(request, account: str):
         "export_url": f"{export_base}?{urlencode(query)}" if query else export_base,
         "clear_url": base,
         "paged": older is not None or newer is not None,
-        "selection_actions": selection_actions(principal=_principal, account=account),  # e.g. "Dispute selected"
+        "selection_actions": actions,  # e.g. disputes' "Dispute selected" (metering.panels)
     }
     template = "metering/events.html#results" if _partial_only(request) else "metering/events.html"
     return _render(request, account, template, context)
