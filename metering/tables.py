@@ -82,10 +82,13 @@ class EventTable(tables.Table):
         attrs = {"class": "table audit"}
         empty_text = "No events match these filters."
 
-    def __init__(self, data, *, account: Account, now: datetime, **kwargs):
+    def __init__(self, data, *, account: Account, now: datetime, select_form: str = "", **kwargs):
         super().__init__(data, **kwargs)
         self.account = account
         self.now = now
+        # Selection actions (metering.panels, e.g. disputes' "Dispute selected"): each row gets a
+        # checkbox ``event=<event_id>`` belonging to the page's ``select_form`` form.
+        self._select_form = select_form
         self.rows = _DirectRows(data=self.data, table=self)
         self._render = {name: getattr(self, f"render_{name}") for name in self.columns.names()}
         self.td_attrs = [(c.name, c.attrs["td"].as_html()) for c in self.columns]  # safe strings
@@ -100,8 +103,14 @@ class EventTable(tables.Table):
 
     def render_event_id(self, record: Event):
         href = self._detail_prefix + quote(record.event_id, safe="/")
+        pick = ""
+        if self._select_form:
+            pick = (
+                f'<input type="checkbox" name="event" value="{_e(record.event_id)}" form="{_e(self._select_form)}" '
+                f'aria-label="Select {_e(record.event_id)}" style="width:auto;margin:0 .4rem 0 0;vertical-align:-2px">'
+            )
         return mark_safe(  # noqa: S308 - escaped
-            f'<a href="{_e(href)}" class="event-link">{_e(record.event_id)}</a>'
+            f'{pick}<a href="{_e(href)}" class="event-link">{_e(record.event_id)}</a>'
             f'<span class="sub">{_e(record.outcome_type.name)}</span>'
         )
 
