@@ -33,8 +33,9 @@ help: ## List the targets
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "OutcomePortal needs Python 3.11 or newer; run e.g. make demo PYTHON=python3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m venv $(VENV) || \
+		{ echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
+	-$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -106,11 +107,8 @@ bench-portal: install-dev ## Audit portal benchmark on a big account (long: 10M 
 
 # --- housekeeping ---------------------------------------------------------------------------
 
-db-stop: ## Stop the embedded PostgreSQL server (.data/pg); the next command starts it again
-	@$(PY) -c "import os; from pathlib import Path; \
-		from outcomeportal.embedded_db import embedded_server_stop; \
-		embedded_server_stop(Path(os.environ.get('OUTCOMEPORTAL_DATA_DIR', '.data')))" && \
-		echo "Embedded PostgreSQL stopped."
+db-stop: ## Stop the embedded PostgreSQL (.data/pg) once nothing uses it; the next command starts it again
+	$(PY) scripts/db_stop.py $(if $(FORCE),--force)
 
 clean-venv: ## Remove .venv (the database in .data is kept)
 	rm -rf $(VENV)

@@ -745,10 +745,11 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
 
     def gate(index: int) -> None:
         # Everyone stops at the roll-out moment; one creates v2; everyone goes on with it.
-        barrier.wait(timeout=600)
+        # No timeout: a process that fails or dies breaks the barrier for the others.
+        barrier.wait()
         if index == 0:
             world.resolution_v2()
-        barrier.wait(timeout=600)
+        barrier.wait()
 
     def work(index: int, cells: list[_Cell]) -> None:
         try:
@@ -769,14 +770,18 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
         process.start()
     reports: dict[int, SeedReport] = {}
     latest: dict[int, str] = {}
-    errors = []
+    errors: list[str] = []
+    failed: set[int] = set()
     shown = time.perf_counter()
-    while len(reports) + len(errors) < len(processes):
+    while len(reports) + len(failed) < len(processes):
         try:
             kind, index, payload = messages.get(timeout=5)
         except queue.Empty:
-            if not any(p.is_alive() for p in processes):
-                errors.append("a seeding process died without a word")
+            for index, process in enumerate(processes):
+                if not process.is_alive() and index not in reports and index not in failed:
+                    failed.add(index)
+                    errors.append(f"seeding process {index} died (exit code {process.exitcode})")
+                    barrier.abort()
             continue
         if kind == "progress":
             latest[index] = payload
@@ -785,7 +790,8 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
                 progress("  " + " | ".join(latest[i] for i in sorted(latest)))
         elif kind == "done":
             reports[index] = payload
-        else:
+        elif index not in failed:
+            failed.add(index)
             errors.append(payload)
     for process in processes:
         process.join(timeout=30)
