@@ -160,10 +160,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAuthenticatedPrincipal"],
-    "DEFAULT_RENDERER_CLASSES": [
-        "outcomeportal.api.renderers.ORJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
+    # JSON only in production, so every 4xx is the contract's error body whatever the Accept
+    # header; the browsable API is a development aid (the OpenAPI docs serve everyone).
+    "DEFAULT_RENDERER_CLASSES": ["outcomeportal.api.renderers.ORJSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["outcomeportal.api.parsers.ORJSONParser"],
     "EXCEPTION_HANDLER": "outcomeportal.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

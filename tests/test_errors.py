@@ -544,3 +544,11 @@ def test_queue_check_is_registered_and_stops_manage_py_check():
         pytest.raises(SystemCheckError, match=r"outcomeportal\.E001"),
     ):
         call_command("check")
+
+
+def test_an_html_accept_header_still_gets_the_contract_error_body(db):
+    from django.test import Client
+
+    response = Client().get("/api/v1/events", HTTP_ACCEPT="text/html")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
