@@ -290,9 +290,17 @@ def audit_choices(*, account: Account) -> dict[str, list[str]]:
 
 
 def outcome_types_for(*, account: Account) -> list[OutcomeType]:
-    """Active outcome types, and any type the account has events of (from the rollup)."""
-    used = DailyRollup.objects.filter(account_id=account.pk).values("outcome_type_id").distinct()
-    return list(OutcomeType.objects.filter(Q(active=True) | Q(pk__in=used)).order_by("name"))
+    """The account's outcome types: those it has events of (from the rollup), or — before its
+    first event — every active type of the catalogue. Cached for ten minutes."""
+    key = f"portal:outcome-types:{account.pk}"
+    type_ids = cache.get(key)
+    if type_ids is None:
+        type_ids = list(
+            DailyRollup.objects.filter(account_id=account.pk).values_list("outcome_type_id", flat=True).distinct()
+        )
+        cache.set(key, type_ids, 600)
+    types = OutcomeType.objects.filter(pk__in=type_ids) if type_ids else OutcomeType.objects.filter(active=True)
+    return list(types.order_by("name"))
 
 
 # --- CSV export -------------------------------------------------------------------------------
@@ -487,9 +495,13 @@ def event_timeline(event: Event, signals: list, *, now: datetime) -> list[Timeli
                 upcoming=True,
             )
         )
+    elif event.window_ends_at > now:  # decided before the window ran out (a failed attempt, a reopen…)
+        entries.append(
+            TimelineEntry(event.window_ends_at, "window", "Measurement window would end", "Not needed: already decided")
+        )
     else:
         title = "Measurement window closed by confirmation" if confirmed_early else "Measurement window ended"
-        entries.append(TimelineEntry(event.window_ends_at, "window", title, upcoming=event.window_ends_at > now))
+        entries.append(TimelineEntry(event.window_ends_at, "window", title))
     if event.settled_at:
         entries.append(TimelineEntry(event.settled_at, "settled", "Settled", f"Status: {event.get_status_display()}"))
     return sorted(entries, key=lambda e: (e.at, e.kind == "window"))

@@ -29,6 +29,11 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+def _breakable(value: str) -> str:
+    """Escaped, with line-break opportunities after dots and underscores (``support.<wbr>refund``)."""
+    return _e(value).replace(".", ".<wbr>").replace("_", "_<wbr>")
+
+
 class _DirectRow(BoundRow):
     """A row whose cells come straight from the table's ``render_<column>(record)`` methods.
 
@@ -63,12 +68,12 @@ class EventTable(tables.Table):
     than the database query, hence the standard library's ``escape``).
     """
 
-    event_id = tables.Column(verbose_name="Outcome", attrs={"td": {"class": "outcome"}})
-    account = tables.Column(verbose_name="Account", accessor="account_id", attrs={"td": {"class": "nowrap"}})
+    # The outcome cell carries the outcome type and the account (the audit contract's "account").
+    event_id = tables.Column(verbose_name="Outcome · account", attrs={"td": {"class": "outcome"}})
     occurred_at = tables.Column(verbose_name="Time", attrs={"td": {"class": "nowrap"}})
     channel = tables.Column(verbose_name="Channel")
-    workflow = tables.Column(verbose_name="Workflow", attrs={"td": {"class": "mono"}})
-    success_criteria_met = tables.Column(verbose_name="Criteria met")
+    workflow = tables.Column(verbose_name="Workflow", attrs={"td": {"class": "workflow"}})
+    success_criteria_met = tables.Column(verbose_name="Criteria")
     human_handoff = tables.Column(verbose_name="Hand-off")
     window = tables.Column(verbose_name="Window", accessor="window_ends_at", attrs={"td": {"class": "nowrap"}})
     verification_method = tables.Column(verbose_name="Verification")
@@ -93,9 +98,7 @@ class EventTable(tables.Table):
         self._render = {name: getattr(self, f"render_{name}") for name in self.columns.names()}
         self.td_attrs = [(c.name, c.attrs["td"].as_html()) for c in self.columns]  # safe strings
         self._detail_prefix = reverse("metering:event_detail", args=[account.external_id, "-"])[:-1]
-        self._account_html = mark_safe(  # noqa: S308 - escaped
-            f'<span class="mono" title="{_e(account.name)}">{_e(account.external_id)}</span>'
-        )
+        self._account_html = f'<span class="mono" title="{_e(account.name)}">{_e(account.external_id)}</span>'
 
     def cell(self, name: str, record: Event) -> str:
         """One cell's HTML. Render methods escape what they print, so the result is safe."""
@@ -111,27 +114,24 @@ class EventTable(tables.Table):
             )
         return mark_safe(  # noqa: S308 - escaped
             f'{pick}<a href="{_e(href)}" class="event-link">{_e(record.event_id)}</a>'
-            f'<span class="sub">{_e(record.outcome_type.name)}</span>'
+            f'<span class="sub">{_e(record.outcome_type.name)} · {self._account_html}</span>'
         )
-
-    def render_account(self, record: Event):
-        return self._account_html
 
     def render_occurred_at(self, record: Event):
         local = timezone.localtime(record.occurred_at)
         return mark_safe(  # noqa: S308 - no user text
             f'<time datetime="{record.occurred_at.isoformat()}" title="{local.strftime("%Y-%m-%d %H:%M:%S %Z")}">'
-            f"{local.strftime('%b %-d, %H:%M')}</time>"
+            f'{local.strftime("%b %-d")}<span class="sub">{local.strftime("%H:%M")}</span></time>'
         )
 
     def render_channel(self, record: Event):
         return _e(record.channel) if record.channel else _EMPTY
 
     def render_workflow(self, record: Event):
-        return _e(record.workflow) if record.workflow else _EMPTY
+        return _breakable(record.workflow) if record.workflow else _EMPTY
 
     def render_verification_method(self, record: Event):
-        return _e(record.verification_method) if record.verification_method else _EMPTY
+        return _breakable(record.verification_method) if record.verification_method else _EMPTY
 
     def render_success_criteria_met(self, record: Event):
         if record.success_criteria_met:

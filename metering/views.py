@@ -367,7 +367,7 @@ def overview(request):
         "outcomes": sum(r.outcomes for r in rows),
         "charged": charged,
         "attainment": charged / attempted if attempted else None,
-        "spend_by_currency": sorted(spend_by_currency.items()),
+        "spend_by_currency": sorted(spend_by_currency.items(), key=lambda item: -item[1]),
         "at_risk": at_risk,
         "panels": overview_panels(principal=principal_of(request)),  # e.g. disputes' dispute-rate warning
     }

@@ -31,12 +31,14 @@
 
   var CONFIG = { displayModeBar: false, responsive: true };
 
-  function dateAxis(data) {
-    var many = data.days.length > 45;
+  function dateAxis(data, narrow) {
+    var n = data.days.length, day = 86400000;
+    var dtick = n > 45 ? 7 * day : (n > 16 ? (narrow ? 7 : 2) * day : (narrow ? 2 : 1) * day);
     return {
       type: "date",
       tickformat: "%b %-d",
-      dtick: many ? 7 * 86400000 : (data.days.length > 16 ? 2 * 86400000 : 86400000),
+      tickangle: 0,
+      dtick: dtick,
       gridcolor: GRID,
       showgrid: false,
       linecolor: "#d5dbe5",
@@ -67,6 +69,7 @@
 
   function drawReasons(el, data) {
     var rows = data.reasons.slice().reverse(); // largest on top
+    el.style.height = Math.max(240, 30 * rows.length + 50) + "px";
     Plotly.newPlot(el, [{
       type: "bar",
       orientation: "h",
@@ -79,8 +82,8 @@
       margin: { l: 8, r: 16, t: 8, b: 36 },
       xaxis: { gridcolor: GRID, zeroline: false, tickformat: ",d", rangemode: "tozero" },
       yaxis: { automargin: true, ticksuffix: "  " },
-      height: Math.max(220, 34 * rows.length + 60),
-      showlegend: false
+      showlegend: false,
+      bargap: 0.3
     }), CONFIG);
     // A bar opens the events behind it.
     el.on("plotly_click", function (event) {
@@ -107,7 +110,8 @@
         mode: "lines",
         name: "Cumulative",
         x: data.days,
-        y: data.cumulative.map(Number),
+        // The line stops today: days still to come have no spend yet, not a flat one.
+        y: data.cumulative.map(function (v, i) { return data.days[i] > data.today ? null : Number(v); }),
         yaxis: "y2",
         line: { color: "#1d39c4", width: 2.5, shape: "hv" },
         hovertemplate: symbol + "%{y:,.2f}" + suffix + " so far<extra></extra>"
@@ -115,7 +119,7 @@
     ], baseLayout({
       hovermode: "x unified",
       margin: { l: 56, r: 64, t: 8, b: 36 },
-      xaxis: dateAxis(data),
+      xaxis: dateAxis(data, true),
       yaxis: { gridcolor: GRID, zeroline: false, rangemode: "tozero", tickprefix: symbol, ticksuffix: suffix, tickformat: ",.0f", title: { text: "Per day", font: FONT } },
       yaxis2: { overlaying: "y", side: "right", rangemode: "tozero", showgrid: false, tickprefix: symbol, ticksuffix: suffix, tickformat: ",.0f", title: { text: "Cumulative", font: FONT } }
     }), CONFIG);
