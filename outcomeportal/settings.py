@@ -165,6 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["outcomeportal.api.renderers.ORJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["outcomeportal.api.parsers.ORJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "outcomeportal.api.negotiation.JSONForBrowsers",
     "EXCEPTION_HANDLER": "outcomeportal.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["outcomeportal.api.throttling.PrincipalRateThrottle"],
