@@ -8,7 +8,15 @@ from disputes.models import DisputeStatus, ReasonCode
 from disputes.services import MAX_TEXT
 
 
-class FileForm(forms.Form):
+class _Form(forms.Form):
+    """Labels without a trailing colon, as on the rest of the portal."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class FileForm(_Form):
     reason_code = forms.ChoiceField(label="Why is this charge wrong?", choices=ReasonCode.choices)
     message = forms.CharField(
         label="Tell support what happened",
@@ -19,7 +27,7 @@ class FileForm(forms.Form):
     )
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(_Form):
     decision = forms.ChoiceField(
         choices=[
             (DisputeStatus.APPROVED, "Approve — credit every event"),
@@ -37,7 +45,7 @@ class ResolveForm(forms.Form):
     )
 
 
-class CommentForm(forms.Form):
+class CommentForm(_Form):
     body = forms.CharField(label="Message", max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
     internal = forms.BooleanField(label="Internal note (never shown to the customer)", required=False)
 
@@ -45,7 +53,7 @@ class CommentForm(forms.Form):
 QUEUE_STATUSES = [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
 
 
-class QueueFilterForm(forms.Form):
+class QueueFilterForm(_Form):
     status = forms.ChoiceField(choices=QUEUE_STATUSES, required=False)
     account = forms.ChoiceField(required=False)
     assignee = forms.ChoiceField(required=False)

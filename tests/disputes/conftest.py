@@ -24,6 +24,7 @@ from accounts.access import Principal
 from accounts.models import Account, Role, User
 from billing.invoice_models import Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
+from disputes.services import dispute_file, dispute_resolve
 from metering.ingest import events_ingest
 from metering.models import Event
 from metering.services import outcomes_settle
@@ -132,3 +133,39 @@ def tasks_inline(monkeypatch) -> list[tuple]:
     monkeypatch.setattr("accounts.notify.async_task", run)
     monkeypatch.setattr("disputes.services.async_task", run)
     return ran
+
+
+# --- Five disputes over two accounts, for the trust metrics (see tests/disputes/test_metrics.py) ---
+
+METRICS_NOW = datetime(2026, 7, 8, 12, 0, tzinfo=UTC)  # the trust metrics' fixture is seen from here
+
+
+def at(day: int, hour: int) -> datetime:
+    return datetime(2026, 7, day, hour, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def history(world):
+    admin_a, admin_b, support = world.principal("admin_a"), world.principal("admin_b"), world.principal("support")
+
+    def file(principal, account, event_ids, when, message):
+        return dispute_file(
+            principal=principal,
+            account=account,
+            reason_code="not_resolved",
+            message=message,
+            event_ids=event_ids,
+            now=when,
+        )
+
+    d1 = file(admin_a, world.a, ["jun-0", "jun-1"], at(5, 1), "Both customers wrote back the next day.")
+    d2 = file(admin_a, world.a, ["jun-2"], at(5, 2), "The refund was never issued.")
+    d3 = file(admin_b, world.b, ["b-jun-0", "b-jun-1"], at(5, 3), "Our agents closed these tickets.")
+    file(admin_a, world.a, ["jun-3"], at(6, 0), "Reopened by phone: the customer was still locked out.")
+    file(admin_a, world.a, ["jun-4"], at(8, 6), "This was a test conversation from our QA team.")
+    dispute_resolve(principal=support, dispute=d1, decision="approved", now=at(5, 11))
+    dispute_resolve(principal=support, dispute=d2, decision="rejected", note="Confirmed.", now=at(6, 8))
+    dispute_resolve(
+        principal=support, dispute=d3, decision="partially_approved", event_ids=["b-jun-0"], note="One.", now=at(7, 5)
+    )
+    return world

@@ -13,41 +13,13 @@ do not count), B 2. Disputes (filed → resolved):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-
-import pytest
 
 from disputes.metrics import trust_metrics
 from disputes.services import dispute_file, dispute_resolve
-
-NOW = datetime(2026, 7, 8, 12, 0, tzinfo=UTC)
-
-
-def at(day: int, hour: int) -> datetime:
-    return datetime(2026, 7, day, hour, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def history(world):
-    admin_a, admin_b, support = world.principal("admin_a"), world.principal("admin_b"), world.principal("support")
-
-    def file(principal, account, event_ids, when):
-        return dispute_file(
-            principal=principal, account=account, reason_code="not_resolved", message="x", event_ids=event_ids, now=when
-        )
-
-    d1 = file(admin_a, world.a, ["jun-0", "jun-1"], at(5, 1))
-    d2 = file(admin_a, world.a, ["jun-2"], at(5, 2))
-    d3 = file(admin_b, world.b, ["b-jun-0", "b-jun-1"], at(5, 3))
-    file(admin_a, world.a, ["jun-3"], at(6, 0))
-    file(admin_a, world.a, ["jun-4"], at(8, 6))
-    dispute_resolve(principal=support, dispute=d1, decision="approved", now=at(5, 11))
-    dispute_resolve(principal=support, dispute=d2, decision="rejected", note="Confirmed.", now=at(6, 8))
-    dispute_resolve(
-        principal=support, dispute=d3, decision="partially_approved", event_ids=["b-jun-0"], note="One.", now=at(7, 5)
-    )
-    return world
+from tests.disputes.conftest import METRICS_NOW as NOW
+from tests.disputes.conftest import at
 
 
 def rates(rows) -> list[tuple]:
