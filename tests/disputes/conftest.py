@@ -131,7 +131,8 @@ def tasks_inline(monkeypatch) -> list[tuple]:
         return import_string(path)(*args)
 
     monkeypatch.setattr("accounts.notify.async_task", run)
-    monkeypatch.setattr("disputes.services.async_task", run)
+    monkeypatch.setattr("disputes.services.resolution.async_task", run)
+    monkeypatch.setattr("disputes.services.sla.async_task", run)
     return ran
 
 

@@ -105,7 +105,7 @@ def test_a_failure_half_way_leaves_nothing_half_done_and_a_rerun_completes(world
             failures.append(name)
             raise RuntimeError(f"injected at {name}")
 
-    monkeypatch.setattr(services, "fault_injector", fail_once)
+    monkeypatch.setattr(services.credits, "fault_injector", fail_once)
     run = credits_issue(now=JULY_13)
 
     # The first dispute to reach the checkpoint failed and is exactly as before; the job went on.
@@ -136,14 +136,14 @@ def test_a_crash_mid_job_then_a_rerun_credits_everything_once(world, monkeypatch
         if name == "credit_note_issued":
             raise Killed
 
-    monkeypatch.setattr(services, "fault_injector", kill)
+    monkeypatch.setattr(services.credits, "fault_injector", kill)
     with pytest.raises(Killed):
         issue_credits(JULY_13)
     assert state(world) == before  # d1 rolled back (note number returned), d2 never reached
     run = JobRun.objects.get(name="issue_credits")
     assert (run.status, run.error) == ("failed", "Killed: ")
 
-    monkeypatch.setattr(services, "fault_injector", None)
+    monkeypatch.setattr(services.credits, "fault_injector", None)
     result = issue_credits(JULY_13 + timedelta(minutes=5))
     assert (result["credited"], result["credit_notes"]) == ([d1.pk, d2.pk], ["CN-000001"])
     assert_credited_once(world, d1, d2)

@@ -269,7 +269,7 @@ def test_one_open_dispute_per_event_is_held_by_the_database(world, monkeypatch):
     dispute_file(
         principal=world.principal("admin_a"), account=world.a, reason_code="other", message="x", event_ids=["jun-0"]
     )
-    monkeypatch.setattr(services, "event_refusals", lambda events: {})
+    monkeypatch.setattr(services.filing, "event_refusals", lambda events: {})
     before = snapshot()
     with pytest.raises(services.DisputeRefused) as refused:
         dispute_file(

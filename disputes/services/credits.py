@@ -1,0 +1,355 @@
+"""The credit job's steps: credit approved disputes — once — and keep the trail.
+
+Crediting (:func:`dispute_credit_apply`) is one transaction per dispute: lock the dispute, the
+account's draft invoices, then the events (the order invoicing uses: invoice row, then its
+events), move them, issue the credit note, refresh the drafts, mark the credit issued. A worker
+killed half-way leaves nothing behind (PostgreSQL rolls back); a rerun does it all, once. The
+credit ledger's unique event and billing's unique credit note per dispute make a second credit
+impossible even for a caller that skipped the locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
+from billing.money import round_line
+from billing.selectors import period_at
+from billing.services import credit_note_issue, invoice_draft_refresh
+from disputes.models import (
+    CreditMethod,
+    CreditState,
+    Dispute,
+    DisputeCredit,
+    DisputeHistory,
+    DisputeItem,
+    ItemDecision,
+    ReasonCode,
+    Subject,
+)
+from disputes.services.common import (
+    JOB,
+    events_history,
+    history_row,
+    money_text,
+    notify_customer,
+    transition,
+)
+from disputes.services.sla import sla_warnings_send
+from metering.lifecycle import (
+    events_credit_invoiced,
+    events_credit_unbilled,
+    events_dispute_open,
+)
+from metering.models import Event, EventStatus
+
+# Tests set this to a callable that raises at a named checkpoint ("excluded", "credit_note_issued",
+# "events_credited", "drafts_refreshed") to prove a crash half-way credits nothing twice.
+fault_injector: Callable[[str], None] | None = None
+
+
+def _checkpoint(name: str) -> None:
+    if fault_injector is not None:
+        fault_injector(name)
+
+
+def _drafts_refresh(account: Account, periods: Iterable[str], now: datetime) -> Decimal:
+    """Refresh the drafts of ``periods`` (creating a missing one); returns the sum of their subtotals."""
+    total = Decimal(0)
+    for period in sorted(set(periods)):
+        invoice = invoice_draft_refresh(account=account, period=period, now=now)
+        if invoice.status == InvoiceStatus.DRAFT:
+            total += invoice.subtotal
+    return total
+
+
+@dataclass(frozen=True)
+class CreditOutcome:
+    dispute_id: int
+    excluded: int
+    on_credit_note: int
+    credit_note: str | None
+    credited_amount: Decimal
+
+
+def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> CreditOutcome | None:
+    """Credit one approved dispute — all of it, once. None if there is nothing (left) to do.
+
+    * Events not yet invoiced leave the draft: ``non_billable`` / ``dispute_credited`` (decided by
+      the engine). What they took off the upcoming invoice is the drafts' subtotal before − after.
+    * Events on a finalized invoice get one credit note for the dispute (sequential number, the
+      invoice, the events, the dispute), applied to the next invoice as a credit line; they
+      become ``credited``. The finalized invoice is never touched.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute = (
+            Dispute.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("account")
+            .filter(pk=dispute_id, credit_state=CreditState.PENDING)
+            .first()
+        )
+        if dispute is None:
+            return None  # credited already, nothing approved, or another worker has it right now
+        account = dispute.account
+        items = list(dispute.items.filter(decision=ItemDecision.APPROVED).order_by("event_id"))
+        ids = [i.event_id for i in items]
+        # Lock order as invoicing's: the invoice rows first (the drafts that could bill these events),
+        # then the events. A finalization waiting on a draft sees the credited events as they end up.
+        current = period_at(now, account.timezone)
+        events0 = list(Event.objects.filter(pk__in=ids).only("occurred_at", "invoice_line_id"))
+        periods = {current} | {period_at(e.occurred_at, account.timezone) for e in events0 if not e.invoice_line_id}
+        subtotal_before = _drafts_refresh(account, periods, now)
+        list(Invoice.objects.select_for_update().filter(account=account, status=InvoiceStatus.DRAFT).order_by("pk"))
+        events = list(Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
+        done = set(DisputeCredit.objects.filter(event_id__in=ids).values_list("event_id", flat=True))
+        unbilled = [
+            e for e in events if e.pk not in done and e.status == EventStatus.BILLABLE and not e.invoice_line_id
+        ]
+        billed = [
+            e
+            for e in events
+            if e.pk not in done and e.invoice_line_id and e.status in (EventStatus.INVOICED, EventStatus.DISPUTED)
+        ]
+        untouched = [e for e in events if e not in unbilled and e not in billed]
+
+        # 1. Not yet invoiced: out of the draft.
+        moved = set(events_credit_unbilled(event_ids=[e.pk for e in unbilled], now=now))
+        excluded = [e for e in unbilled if e.pk in moved]
+        DisputeCredit.objects.bulk_create(
+            [
+                DisputeCredit(
+                    dispute=dispute,
+                    account=account,
+                    event=e,
+                    method=CreditMethod.EXCLUSION,
+                    amount=e.amount or Decimal(0),
+                    created_at=now,
+                )
+                for e in excluded
+            ]
+        )
+        events_history(
+            dispute,
+            excluded,
+            from_state=EventStatus.BILLABLE,
+            to_state="non_billable · dispute_credited",
+            actor=JOB,
+            at=now,
+            note="left the upcoming invoice",
+        )
+        _checkpoint("excluded")
+
+        # 2. On a finalized invoice: one credit note for the dispute.
+        note = None
+        if billed:
+            invoice_of = dict(
+                InvoiceLine.objects.filter(pk__in={e.invoice_line_id for e in billed}).values_list("pk", "invoice_id")
+            )
+            invoice_ids = sorted({invoice_of[e.invoice_line_id] for e in billed})
+            invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=invoice_ids)}
+            finals = [pk for pk in invoice_ids if invoices[pk].status == InvoiceStatus.FINALIZED]
+            amount = sum((e.amount or Decimal(0) for e in billed), Decimal(0))
+            numbers = ", ".join(invoices[pk].number or "" for pk in invoice_ids)
+            if round_line(amount, account.currency) > 0:
+                note = credit_note_issue(
+                    account=account,
+                    amount=amount,
+                    reason=f"Dispute #{dispute.pk} {dispute.get_status_display().lower()}: {len(billed)} outcome(s) "
+                    f"of invoice {numbers} credited ({ReasonCode(dispute.reason_code).label.lower()}).",
+                    invoice_id=finals[0] if len(finals) == 1 else None,
+                    event_ids=[e.pk for e in billed],
+                    dispute_id=dispute.pk,
+                    created_by=JOB.label,
+                    now=now,
+                )
+                history_row(
+                    dispute,
+                    subject=Subject.CREDIT_NOTE,
+                    subject_ref=note.number,
+                    to_state="issued",
+                    actor=JOB,
+                    at=now,
+                    note=f"{money_text(note.amount, note.currency)} on invoice {numbers}",
+                ).save()
+            _checkpoint("credit_note_issued")
+            credited = set(events_credit_invoiced(event_ids=[e.pk for e in billed]))
+            method = CreditMethod.CREDIT_NOTE if note is not None else CreditMethod.NO_CHARGE
+            DisputeCredit.objects.bulk_create(
+                [
+                    DisputeCredit(
+                        dispute=dispute,
+                        account=account,
+                        event=e,
+                        method=method,
+                        amount=e.amount or Decimal(0),
+                        invoice_id=invoice_of[e.invoice_line_id],
+                        credit_note=note,
+                        created_at=now,
+                    )
+                    for e in billed
+                    if e.pk in credited
+                ]
+            )
+            events_history(
+                dispute,
+                [e for e in billed if e.pk in credited],
+                from_state=None,
+                to_state=EventStatus.CREDITED,
+                actor=JOB,
+                at=now,
+                note=f"credit note {note.number}" if note else "no money was charged for it",
+            )
+        _checkpoint("events_credited")
+        for e in untouched:
+            if e.pk not in done:
+                history_row(
+                    dispute,
+                    subject=Subject.EVENT,
+                    subject_ref=e.event_id,
+                    from_state=e.status,
+                    to_state=e.status,
+                    actor=JOB,
+                    at=now,
+                    note="not credited: it is no longer charged",
+                ).save()
+
+        # 3. The drafts follow: excluded events leave, the credit note is applied to the next invoice.
+        subtotal_after = _drafts_refresh(account, periods, now)
+        _checkpoint("drafts_refreshed")
+        excluded_money = round_line(max(subtotal_before - subtotal_after, Decimal(0)), account.currency)
+        credited_amount = excluded_money + (note.amount if note is not None else Decimal(0))
+        transition(
+            dispute,
+            machine="credit",
+            to_state=CreditState.ISSUED,
+            actor=JOB,
+            at=now,
+            note=f"{money_text(credited_amount, account.currency)} credited",
+            credited_amount=credited_amount,
+            credited_at=now,
+            credit_note=note,
+        )
+        where = []
+        if excluded:
+            where.append(f"{len(excluded)} outcome(s) left your upcoming invoice")
+        if note is not None:
+            where.append(f"credit note {note.number} will be applied to your next invoice")
+        notify_customer(
+            dispute,
+            title=f"Dispute #{dispute.pk}: {money_text(credited_amount, account.currency)} credited",
+            body=("; ".join(where) or "Nothing was charged for these outcomes") + ".",
+            now=now,
+        )
+    return CreditOutcome(dispute.pk, len(excluded), len(billed), note.number if note else None, credited_amount)
+
+
+def disputes_sweep_invoiced(*, now: datetime | None = None) -> int:
+    """Events of open disputes that an invoice finalized meanwhile: ``invoiced`` → ``disputed``."""
+    now = now or timezone.now()
+    items = list(
+        DisputeItem.objects.filter(is_open=True, event__status=EventStatus.INVOICED).select_related("dispute", "event")
+    )
+    if not items:
+        return 0
+    with transaction.atomic():
+        moved = set(events_dispute_open(event_ids=[i.event_id for i in items]))
+        for item in items:
+            if item.event_id in moved:
+                history_row(
+                    item.dispute,
+                    subject=Subject.EVENT,
+                    subject_ref=item.event.event_id,
+                    from_state=EventStatus.INVOICED,
+                    to_state=EventStatus.DISPUTED,
+                    actor=JOB,
+                    at=now,
+                    note="invoiced while the dispute was open",
+                ).save()
+    return len(moved)
+
+
+def credit_notes_applied_record(*, now: datetime | None = None) -> int:
+    """Record, once, each finalized invoice a dispute's credit note was applied to."""
+    now = now or timezone.now()
+    lines = (
+        InvoiceLine.objects.filter(credit_note__isnull=False, invoice__status=InvoiceStatus.FINALIZED)
+        .filter(credit_note__dispute_id__isnull=False)
+        .select_related("invoice", "credit_note")
+    )
+    disputes = {
+        d.pk: d for d in Dispute.objects.filter(pk__in={ln.credit_note.dispute_id for ln in lines}).only("account_id")
+    }
+    rows = [
+        history_row(
+            disputes[ln.credit_note.dispute_id],
+            subject=Subject.CREDIT_NOTE,
+            subject_ref=f"{ln.credit_note.number} → {ln.invoice.number}",
+            from_state="issued",
+            to_state="applied",
+            actor=JOB,
+            at=now,
+            note=f"{money_text(-ln.amount, ln.invoice.currency)} taken off invoice {ln.invoice.number}",
+        )
+        for ln in lines
+        if ln.credit_note.dispute_id in disputes
+    ]
+    created = DisputeHistory.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(created)
+
+
+# --- The job ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CreditsRun:
+    credited: list[int] = field(default_factory=list)
+    credit_notes: list[str] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    swept: int = 0
+    applications: int = 0
+    sla_warned: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "credited": self.credited,
+            "credit_notes": self.credit_notes,
+            "failed": {str(k): v for k, v in self.failed.items()},
+            "events_marked_disputed": self.swept,
+            "credit_note_applications": self.applications,
+            "sla_warned": self.sla_warned,
+        }
+
+
+def credits_issue(*, now: datetime | None = None) -> CreditsRun:
+    """The issue_credits job: credit every approved dispute not yet credited (each in its own
+    transaction), mark events invoiced under open disputes, record credit-note applications, and
+    warn support of SLAs about to end. Safe to run twice, in parallel, or after a crash."""
+    now = now or timezone.now()
+    run = CreditsRun()
+    run.swept = disputes_sweep_invoiced(now=now)
+    pending = list(
+        Dispute.objects.filter(credit_state=CreditState.PENDING)
+        .order_by("resolved_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    for dispute_id in pending:
+        try:
+            outcome = dispute_credit_apply(dispute_id=dispute_id, now=now)
+        except Exception as exc:  # one dispute's trouble must not hold up the others; retried next run
+            run.failed[dispute_id] = f"{type(exc).__name__}: {exc}"[:500]
+            continue
+        if outcome is not None:
+            run.credited.append(outcome.dispute_id)
+            if outcome.credit_note:
+                run.credit_notes.append(outcome.credit_note)
+    run.applications = credit_notes_applied_record(now=now)
+    run.sla_warned = sla_warnings_send(now=now)
+    return run

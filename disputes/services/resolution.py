@@ -1,0 +1,160 @@
+"""Resolving a dispute: approve, partially approve (chosen events) or reject, with a note the customer sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.access import Perm, Principal
+from disputes.models import (
+    CreditState,
+    Dispute,
+    DisputeItem,
+    DisputeStatus,
+    ItemDecision,
+)
+from disputes.services.common import (
+    MAX_TEXT,
+    Actor,
+    DisputeRefused,
+    events_history,
+    money_text,
+    notify_customer,
+    transition,
+)
+from metering.lifecycle import (
+    events_dispute_close,
+)
+from metering.models import EventStatus
+
+
+def _resolution_fields(dispute: Dispute, decision: str, event_ids: list[str] | None, note: str) -> dict:
+    fields: dict[str, list[str]] = {}
+    if decision not in (DisputeStatus.APPROVED, DisputeStatus.PARTIALLY_APPROVED, DisputeStatus.REJECTED):
+        fields["decision"] = ["One of: approved, partially_approved, rejected."]
+    if decision in (DisputeStatus.REJECTED, DisputeStatus.PARTIALLY_APPROVED) and not note.strip():
+        fields["note"] = ["Tell the customer why (they see this note)."]
+    elif len(note) > MAX_TEXT:
+        fields["note"] = [f"At most {MAX_TEXT} characters."]
+    return fields
+
+
+def dispute_resolve(
+    *,
+    principal: Principal,
+    dispute: Dispute,
+    decision: str,
+    note: str = "",
+    event_ids: list[str] | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """Approve (every event), partially approve (the chosen ``event_ids``) or reject, with a note
+    the customer sees. Approved events are credited by the issue_credits job, enqueued on commit;
+    rejected ones that were invoiced go back from ``disputed`` to ``invoiced``."""
+    now = now or timezone.now()
+    if not principal.can(Perm.DISPUTES_RESOLVE):
+        raise DisputeRefused("permission_denied", "Only vendor support can resolve disputes.", status=403)
+    note = note or ""
+    fields = _resolution_fields(dispute, decision, event_ids, note)
+    if fields:
+        raise DisputeRefused("validation_error", "The resolution has invalid fields.", fields=fields)
+    actor = Actor.of(principal)
+    with transaction.atomic():
+        dispute = Dispute.objects.select_for_update(of=("self",)).select_related("account").get(pk=dispute.pk)
+        if dispute.status != DisputeStatus.OPEN:
+            raise DisputeRefused(
+                "dispute_not_open", f"Dispute #{dispute.pk} was already resolved ({dispute.status}).", status=409
+            )
+        items = list(dispute.items.select_related("event").order_by("pk"))
+        by_event_id = {item.event.event_id: item for item in items}
+        if decision == DisputeStatus.APPROVED:
+            approved = set(by_event_id) if not event_ids else set(event_ids)
+            if approved != set(by_event_id):
+                raise DisputeRefused(
+                    "validation_error",
+                    "Approving credits every event of the dispute.",
+                    fields={"event_ids": ["Leave out event_ids to approve all, or use partially_approved."]},
+                )
+        elif decision == DisputeStatus.PARTIALLY_APPROVED:
+            approved = set(event_ids or ())
+            unknown = sorted(approved - set(by_event_id))
+            if unknown:
+                raise DisputeRefused(
+                    "validation_error",
+                    "Some events are not in this dispute.",
+                    fields={"event_ids": [f"{e}: not in dispute #{dispute.pk}." for e in unknown[:50]]},
+                )
+            if not approved or approved == set(by_event_id):
+                raise DisputeRefused(
+                    "validation_error",
+                    "Choose some, but not all, of the events.",
+                    fields={"event_ids": ["Partial approval credits some of the events: to credit all, approve."]},
+                )
+        else:
+            if event_ids:
+                raise DisputeRefused(
+                    "validation_error",
+                    "A rejection credits nothing.",
+                    fields={"event_ids": ["Leave out event_ids when rejecting."]},
+                )
+            approved = set()
+        transition(
+            dispute,
+            machine="dispute",
+            to_state=decision,
+            actor=actor,
+            at=now,
+            note=note.strip(),
+            resolved_at=now,
+            resolved_by=actor.label[:150],
+            resolved_by_user_id=actor.user_id,
+            resolution_note=note.strip(),
+        )
+        approved_pks = [by_event_id[e].pk for e in approved]
+        DisputeItem.objects.filter(pk__in=approved_pks).update(decision=ItemDecision.APPROVED, is_open=False)
+        rejected_items = [item for item in items if item.event.event_id not in approved]
+        DisputeItem.objects.filter(pk__in=[i.pk for i in rejected_items]).update(
+            decision=ItemDecision.REJECTED, is_open=False
+        )
+        back = set(events_dispute_close(event_ids=[i.event_id for i in rejected_items]))
+        events_history(
+            dispute,
+            [i.event for i in rejected_items if i.event_id in back],
+            from_state=EventStatus.DISPUTED,
+            to_state=EventStatus.INVOICED,
+            actor=actor,
+            at=now,
+            note="dispute rejected for this event: the charge stands",
+        )
+        at_stake = sum((i.amount or Decimal(0) for i in items if i.event.event_id in approved), Decimal(0))
+        if approved:
+            transition(
+                dispute,
+                machine="credit",
+                to_state=CreditState.PENDING,
+                actor=actor,
+                at=now,
+                note=f"{len(approved)} event(s) to credit",
+            )
+            dispute_id = dispute.pk
+            transaction.on_commit(lambda: async_task("disputes.tasks.dispute_credit", dispute_id))
+        words = {
+            DisputeStatus.APPROVED: ("approved", f"All {len(items)} outcome(s) will be credited"),
+            DisputeStatus.PARTIALLY_APPROVED: (
+                "partially approved",
+                f"{len(approved)} of {len(items)} outcome(s) will be credited",
+            ),
+            DisputeStatus.REJECTED: ("rejected", "The charges stand"),
+        }[decision]
+        amount = f" ({money_text(at_stake, dispute.currency)})" if approved else ""
+        notify_customer(
+            dispute,
+            title=f"Dispute #{dispute.pk} {words[0]}",
+            body=f"{words[1]}{amount}." + (f" Support: “{note.strip()}”" if note.strip() else ""),
+            now=now,
+        )
+    return dispute
