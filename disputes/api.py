@@ -108,6 +108,7 @@ class DisputeListView(APIView):
         return [require(Perm.DISPUTES_FILE if self.request.method == "POST" else Perm.DISPUTES_READ)()]
 
     @extend_schema(
+        operation_id="disputes_list",
         summary="Disputes, newest first",
         parameters=[
             OpenApiParameter("account", str, description="The account's external_id."),
@@ -136,6 +137,7 @@ class DisputeListView(APIView):
         return Response({"results": results})
 
     @extend_schema(
+        operation_id="disputes_create",
         summary="File a dispute over billed events, or over an invoice line",
         request=DisputeIn,
         responses={201: DisputeOut},
@@ -186,7 +188,7 @@ class DisputeListView(APIView):
 class DisputeDetailView(APIView):
     permission_classes = [require(Perm.DISPUTES_READ)]
 
-    @extend_schema(summary="One dispute", responses={200: DisputeOut})
+    @extend_schema(operation_id="disputes_retrieve", summary="One dispute", responses={200: DisputeOut})
     def get(self, request, dispute_id: int):
         dispute = dispute_get_for_principal(principal=principal_of(request), dispute_id=dispute_id)
         return Response(dispute_body(dispute))
@@ -196,6 +198,7 @@ class DisputeResolveView(APIView):
     permission_classes = [require(Perm.DISPUTES_RESOLVE)]
 
     @extend_schema(
+        operation_id="disputes_resolve",
         summary="Resolve a dispute: approve, partially approve (event_ids credited) or reject, with a note",
         request=ResolveIn,
         responses={200: DisputeOut},
