@@ -1,5 +1,6 @@
 # Models of billing. Invoicing (contracts, invoices, credit notes) lives in billing.invoice_models;
-# spend controls may add theirs here or in their own module, re-exported the same way.
+# spend controls and the credit ledger have their own modules, re-exported the same way.
+from billing.credit_models import CreditKind, CreditLedgerEntry  # noqa: F401
 from billing.invoice_models import (  # noqa: F401
     ContractVersion,
     CreditNote,

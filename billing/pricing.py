@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from billing.contracts import COMPLEXITIES, Terms, TypePrice, period_add, period_first_day
-from billing.money import ZERO, price_display, round_event, round_line
+from billing.money import ROUNDING, ZERO, price_display, round_event, round_line
 
 # Line kinds. Outcome-dependent kinds change with the events; the fixed ones do not.
-FIXED_KINDS = frozenset({"platform_fee", "implementation_fee", "commitment_prepaid", "credit_note"})
+FIXED_KINDS = frozenset({"platform_fee", "implementation_fee", "commitment_prepaid", "topup", "credit_note"})
 EVENT_KINDS = frozenset({"outcome", "included", "late"})
 
 
@@ -40,16 +40,67 @@ class Group:
 class Carry:
     """What one period hands to the next."""
 
-    credits: Decimal = ZERO  # unused included credits rolled over
+    credits: Decimal = ZERO  # unused included (plan) credits rolled over
     committed_spend: Decimal = ZERO  # outcome charges counted against the commitment so far in its term
+    # Prepaid credits left (top-ups, dispute credits, adjustments): used after the plan's credits,
+    # never expire. The credit ledger's balance after a period is credits + purchased.
+    purchased: Decimal = ZERO
 
     def as_dict(self) -> dict:
-        return {"credits": str(self.credits), "committed_spend": str(self.committed_spend)}
+        return {
+            "credits": str(self.credits),
+            "committed_spend": str(self.committed_spend),
+            "purchased": str(self.purchased),
+        }
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Carry:
         data = data or {}
-        return cls(Decimal(data.get("credits", "0")), Decimal(data.get("committed_spend", "0")))
+        return cls(
+            Decimal(data.get("credits", "0")),
+            Decimal(data.get("committed_spend", "0")),
+            Decimal(data.get("purchased", "0")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PrepaidIn:
+    """A credit-ledger entry that adds to (or, for an adjustment, takes from) the prepaid balance
+    in this period: a top-up (with the price paid, billed on this invoice), a dispute credit, an
+    adjustment."""
+
+    ref: int  # the ledger entry's id
+    kind: str  # "topup", "dispute_credit", "adjustment"
+    credits: Decimal  # signed
+    amount: Decimal | None = None  # top-ups: the pack's price, already rounded to the currency
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CreditUse:
+    """A period's credits, as the ledger posts them when the invoice is final.
+
+    Consumption order: the plan's credits (rolled over + included), then prepaid credits, then
+    overage billed in money. The period's own outcomes draw first, late outcomes of earlier
+    periods after them.
+    """
+
+    rolled_in: Decimal  # plan credits carried in
+    granted: Decimal  # plan credits included this period
+    purchased_in: Decimal  # prepaid credits carried in
+    added: Decimal  # prepaid credits added in the period (top-ups, dispute credits, adjustments)
+    used: Decimal  # credits used by the period's own outcomes
+    used_late: Decimal  # credits used by late outcomes of earlier periods billed now
+    from_plan: Decimal
+    from_purchased: Decimal
+    overage: Decimal  # credits beyond the balance, billed in money
+    expired: Decimal  # plan credits that expire at the end of the period
+    rolled_out: Decimal  # plan credits carried to the next period
+    purchased_out: Decimal  # prepaid credits carried to the next period
+
+    @property
+    def drawn(self) -> Decimal:
+        return self.from_plan + self.from_purchased
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +132,7 @@ class PeriodInput:
     carry_in: Carry = field(default_factory=Carry)
     late: tuple[LateBatch, ...] = ()
     credit_notes: tuple[CreditNoteIn, ...] = ()
+    prepaid: tuple[PrepaidIn, ...] = ()  # the period's prepaid credit entries (credit ledger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +174,7 @@ class PricedInvoice:
     total: Decimal
     carry_out: Carry
     notes: tuple[str, ...] = ()
+    credit_use: CreditUse | None = None  # None: no credits in play this period
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -302,23 +355,95 @@ def _outcome_lines(inp: PeriodInput, terms: Terms | None, groups: tuple[Group, .
     return lines
 
 
+def _credits_draw(
+    terms: Terms | None, lines: list[Line], carry_in: Carry, added: Decimal, late_demands: tuple[Decimal, ...]
+) -> tuple[CreditUse | None, Decimal, list[Decimal]]:
+    """Draw the period's credits: plan (rolled over + included), then prepaid, then overage.
+
+    Returns the period's :class:`CreditUse` (None when no credit is in play), the credits of the
+    period's own outcomes beyond the balance, and, per late demand, its credits beyond the balance.
+    The period's own outcomes draw first; late outcomes of earlier periods draw what is left.
+    """
+    in_credits = terms is not None and terms.in_credits
+    used = sum((ln.credits for ln in lines if ln.credits), ZERO) if in_credits else ZERO
+    granted = terms.platform_fee.included_credits if in_credits and terms.platform_fee else ZERO
+    plan = carry_in.credits + granted if in_credits else ZERO  # plan credits lapse under a money contract
+    purchased = carry_in.purchased + added
+    usable = plan + max(purchased, ZERO)
+    own_over = max(used - usable, ZERO)
+    left = usable - (used - own_over)
+    late_over = []
+    for demand in late_demands:
+        cover = min(demand, left)
+        left -= cover
+        late_over.append(demand - cover)
+    if not (in_credits or carry_in.credits or carry_in.purchased or added or late_demands):
+        return None, ZERO, late_over
+    late_used = sum(late_demands, ZERO)
+    from_plan = min(used + late_used, plan)
+    from_purchased = min(used + late_used - from_plan, max(purchased, ZERO))
+    rollover = bool(in_credits and terms.platform_fee and terms.platform_fee.rollover)
+    rolled_out = plan - from_plan if rollover else ZERO
+    use = CreditUse(
+        rolled_in=carry_in.credits,
+        granted=granted,
+        purchased_in=carry_in.purchased,
+        added=added,
+        used=used,
+        used_late=late_used,
+        from_plan=from_plan,
+        from_purchased=from_purchased,
+        overage=own_over + sum(late_over, ZERO),
+        expired=(plan - from_plan - rolled_out) if in_credits else carry_in.credits,
+        rolled_out=rolled_out,
+        purchased_out=purchased - from_purchased,
+    )
+    return use, own_over, late_over
+
+
+def _credits_note(use: CreditUse, rollover: bool) -> str:
+    prepaid = use.purchased_in + use.added
+    text = f"Credits: {_n(use.rolled_in.normalize())} rolled over + {_n(use.granted.normalize())} included"
+    if prepaid:
+        text += f" + {_n(prepaid.normalize())} prepaid"
+    text += f", {_n(use.used.normalize())} used"
+    if use.used_late:
+        text += f" (+ {_n(use.used_late.normalize())} by late outcomes of earlier months)"
+    plan_left = use.rolled_out + use.expired
+    text += f"; {_n(plan_left.normalize())} " + (
+        "roll over to next month." if rollover else "expire at the end of the month."
+    )
+    if prepaid or use.purchased_out:
+        text += f" Prepaid credits left: {_n(use.purchased_out.normalize())} (they do not expire)."
+    return text
+
+
 def _after_outcomes(
-    inp: PeriodInput, terms: Terms | None, period: str, lines: list[Line], carry_in: Carry
-) -> tuple[list[Line], Carry, list[str]]:
-    """Credits, price lock, minimum and commitment: the lines that follow the outcome charges."""
+    inp: PeriodInput,
+    terms: Terms | None,
+    period: str,
+    lines: list[Line],
+    carry_in: Carry,
+    added: Decimal = ZERO,
+    late_demands: tuple[Decimal, ...] = (),
+) -> tuple[list[Line], Carry, list[str], CreditUse | None, list[Decimal]]:
+    """Credits, price lock, minimum and commitment: the lines that follow the outcome charges.
+
+    Also returns the period's credit use and, per late credit demand, its credits beyond the balance.
+    """
     currency = inp.currency
     extra: list[Line] = []
     notes: list[str] = []
-    credits = carry_in.credits
     committed = carry_in.committed_spend
+    use, over, late_over = _credits_draw(terms, lines, carry_in, added, late_demands)
+    purchased_out = use.purchased_out if use else ZERO
     if terms is None:
-        return extra, Carry(), notes
+        if use and use.purchased_out:
+            notes.append(f"Prepaid credits left: {_n(use.purchased_out.normalize())} (they do not expire).")
+        return extra, Carry(purchased=purchased_out), notes, use, late_over
 
+    credits = ZERO
     if terms.in_credits:
-        used = sum((ln.credits for ln in lines if ln.credits), ZERO)
-        granted = terms.platform_fee.included_credits if terms.platform_fee else ZERO
-        available = credits + granted
-        over = max(used - available, ZERO)
         if over:
             extra.append(
                 Line(f"{period}:credit_overage", "credit_overage",
@@ -326,16 +451,11 @@ def _after_outcomes(
                      f"{_price_text(terms.credit_price, currency, False)} per credit",
                      round_line(over * terms.credit_price, currency), over, terms.credit_price)
             )  # fmt: skip
-        left = available - min(used, available)
         rollover = bool(terms.platform_fee and terms.platform_fee.rollover)
-        notes.append(
-            f"Credits: {_n(credits.normalize())} rolled over + {_n(granted.normalize())} included, "
-            f"{_n(used.normalize())} used; {_n(left.normalize())} "
-            + ("roll over to next month." if rollover else "expire at the end of the month.")
-        )
-        credits = left if rollover else ZERO
-    else:
-        credits = ZERO
+        notes.append(_credits_note(use, rollover))
+        credits = use.rolled_out
+    elif use and use.purchased_out:
+        notes.append(f"Prepaid credits left: {_n(use.purchased_out.normalize())} (they do not expire).")
 
     outcome_total = sum((ln.amount for ln in lines), ZERO) + sum((ln.amount for ln in extra), ZERO)
     lock = terms.price_lock
@@ -386,7 +506,7 @@ def _after_outcomes(
             )  # fmt: skip
     else:
         committed = ZERO
-    return extra, Carry(credits=credits, committed_spend=committed), notes
+    return extra, Carry(credits=credits, committed_spend=committed, purchased=purchased_out), notes, use, late_over
 
 
 def _fixed_lines(inp: PeriodInput, terms: Terms | None, period: str) -> list[Line]:
@@ -423,7 +543,7 @@ def _fixed_lines(inp: PeriodInput, terms: Terms | None, period: str) -> list[Lin
 
 def _charges(inp: PeriodInput, terms: Terms | None, period: str, groups: tuple[Group, ...], carry: Carry):
     outcome = _outcome_lines(inp, terms, groups, period)
-    extra, carry_out, notes = _after_outcomes(inp, terms, period, outcome, carry)
+    extra, carry_out, notes, _, _ = _after_outcomes(inp, terms, period, outcome, carry)
     return outcome, extra, carry_out, notes
 
 
@@ -444,24 +564,60 @@ def _merge(*parts: Iterable[Group]) -> tuple[Group, ...]:
     return tuple(sorted(acc.values(), key=lambda g: (g.outcome_type, g.tier)))
 
 
-def _late_lines(inp: PeriodInput) -> list[Line]:
+@dataclass(frozen=True, slots=True)
+class _LateCredits:
+    """A late line priced in credits: its money depends on what the balance still covers."""
+
+    key: str
+    description: str
+    code: str
+    qty: int
+    credits: Decimal
+    unit_credits: Decimal
+    credit_price: Decimal
+    alloc: Alloc
+
+
+_CREDIT_PLACES = Decimal("0.0001")  # credits are kept to 4 places (ledger, lines, events)
+
+
+def _credit_priced(terms: Terms | None, listed: TypePrice | None) -> bool:
+    return bool(terms and terms.in_credits and listed is not None and listed.model not in ("gain_share", "helpdesk"))
+
+
+def _credits_of(inp: PeriodInput, batch: LateBatch, groups: tuple[Group, ...]) -> Decimal:
+    return sum((ln.credits for ln in _outcome_lines(inp, batch.terms, groups, batch.period) if ln.credits), ZERO)
+
+
+def _late_lines(inp: PeriodInput) -> list[Line | _LateCredits]:
     """Late outcomes of a finalized period: the exact extra they cost under that period's contract.
 
     For each type (in code order), the line is what the period's outcome-dependent charges
     become with these events added, minus what they were without them — so tiers, included
     allowances, the price lock and minimums of *that* period apply as if the events had been
     on time, and the earlier invoice is never touched.
+
+    Types priced in credits use that period's credit prices, but draw their credits from the
+    balance as it is *now* (that period's leftover credits rolled over or expired when its
+    invoice was final): the line's money is what the balance no longer covers (see price_period).
     """
     names = dict(inp.type_names)
-    lines = []
+    lines: list[Line | _LateCredits] = []
     for batch in sorted(inp.late, key=lambda b: b.period):
         done: list[Group] = []
         before = _variable_total(inp, batch, _merge(batch.billed))
         for code in sorted({g.outcome_type for g in batch.late}):
             mine = [g for g in batch.late if g.outcome_type == code]
+            listed = batch.terms.price_for(code) if batch.terms else None
+            in_credits = _credit_priced(batch.terms, listed)
+            credits = ZERO
+            if in_credits:
+                credits = _credits_of(inp, batch, _merge(batch.billed, done, mine)) - _credits_of(
+                    inp, batch, _merge(batch.billed, done)
+                )
             after = _variable_total(inp, batch, _merge(batch.billed, done, mine))
             done.extend(mine)
-            price = (batch.terms.price_for(code) if batch.terms else None) or TypePrice(code)
+            price = listed or TypePrice(code)
             attempts = _counts_attempts(batch.terms, price)
             qty = sum(g.resolved + (g.unresolved if attempts else 0) for g in mine)
             if not qty:
@@ -469,21 +625,66 @@ def _late_lines(inp: PeriodInput) -> list[Line]:
                 continue
             amount = after - before
             before = after
+            text = f"Late: {names.get(code, code)} from {batch.period}, decided after that invoice was final"
+            classes = "RA" if attempts else "R"
+            if in_credits:
+                each = (credits / qty).quantize(_CREDIT_PLACES, rounding=ROUNDING)
+                alloc = Alloc(batch.period, code, None, classes, event_credits=each,
+                              event_amount=round_event(each * batch.terms.credit_price))  # fmt: skip
+                lines.append(
+                    _LateCredits(f"late:{batch.period}:{code}", text, code, qty, credits, each,
+                                 batch.terms.credit_price, alloc)
+                )  # fmt: skip
+                continue
             unit = round_event(amount / qty)
             lines.append(
-                Line(f"late:{batch.period}:{code}", "late",
-                     f"Late: {names.get(code, code)} from {batch.period}, decided after that invoice was final",
-                     amount, Decimal(qty), unit, code,
-                     alloc=Alloc(batch.period, code, None, "RA" if attempts else "R", event_amount=unit))
+                Line(f"late:{batch.period}:{code}", "late", text, amount, Decimal(qty), unit, code,
+                     alloc=Alloc(batch.period, code, None, classes, event_amount=unit))
             )  # fmt: skip
     return lines
+
+
+def _late_credit_line(late: _LateCredits, over: Decimal, currency: str) -> Line:
+    text = f"{late.description} — {_n(late.credits.normalize())} credits"
+    if over:
+        text += (f", {_n(over.normalize())} beyond your credit balance × "
+                 f"{_price_text(late.credit_price, currency, False)} per credit")  # fmt: skip
+    else:
+        text += ", drawn from your credit balance"
+    return Line(late.key, "late", text, round_line(over * late.credit_price, currency), Decimal(late.qty), ZERO,
+                late.code, credits=late.credits, unit_credits=late.unit_credits, alloc=late.alloc)  # fmt: skip
+
+
+def _topup_lines(inp: PeriodInput) -> list[Line]:
+    """Top-ups bought in the period: each a fixed line at the price paid (already rounded)."""
+    return [
+        Line(
+            f"topup:{p.ref}",
+            "topup",
+            p.description or f"Top-up: {_n(p.credits.normalize())} credits",
+            p.amount,
+            Decimal(1),
+            p.amount,
+            ref=p.ref,
+        )
+        for p in sorted(inp.prepaid, key=lambda p: p.ref)
+        if p.amount is not None
+    ]
 
 
 def price_period(inp: PeriodInput) -> PricedInvoice:
     """Price one account's period: the invoice's lines, subtotal, credits applied and total."""
     terms = inp.terms
-    outcome, extra, carry_out, notes = _charges(inp, terms, inp.period, inp.groups, inp.carry_in)
-    lines = _fixed_lines(inp, terms, inp.period) + outcome + extra + _late_lines(inp)
+    outcome = _outcome_lines(inp, terms, inp.groups, inp.period)
+    late = _late_lines(inp)
+    pending = [x for x in late if isinstance(x, _LateCredits)]
+    added = sum((p.credits for p in inp.prepaid), ZERO)
+    extra, carry_out, notes, use, late_over = _after_outcomes(
+        inp, terms, inp.period, outcome, inp.carry_in, added, tuple(x.credits for x in pending)
+    )
+    over_of = {x.key: over for x, over in zip(pending, late_over, strict=True)}
+    late_lines = [x if isinstance(x, Line) else _late_credit_line(x, over_of[x.key], inp.currency) for x in late]
+    lines = _fixed_lines(inp, terms, inp.period) + _topup_lines(inp) + outcome + extra + late_lines
     subtotal = sum((ln.amount for ln in lines), ZERO)
     applied = ZERO
     for note in sorted(inp.credit_notes, key=lambda c: c.number):
@@ -502,7 +703,46 @@ def price_period(inp: PeriodInput) -> PricedInvoice:
         total=subtotal - applied,
         carry_out=carry_out,
         notes=tuple(notes),
+        credit_use=use,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One credit-ledger line a finalized invoice posts."""
+
+    kind: str  # bundle_grant, usage, expiry, rollover
+    credits: Decimal  # signed: + adds to the balance, − takes from it
+    note: str
+
+
+def credit_postings(use: CreditUse, *, period: str, plan_name: str = "your plan") -> tuple[Posting, ...]:
+    """What a final invoice posts to the credit ledger for its period (pure: the ledger and the
+    invoice come from the same :class:`CreditUse`, so they agree to the credit).
+
+    The ledger's running balance after these postings is ``rolled_out + purchased_out``.
+    """
+    out = []
+    if use.granted:
+        out.append(Posting("bundle_grant", use.granted,
+                           f"{_n(use.granted.normalize())} credits included in {plan_name} for {period}"))  # fmt: skip
+    if use.used or use.used_late:
+        parts = [f"{_n(use.used.normalize())} credits used by outcomes of {period}"]
+        if use.used_late:
+            parts.append(f"{_n(use.used_late.normalize())} by late outcomes of earlier months")
+        text = " + ".join(parts) + f": {_n(use.from_plan.normalize())} from the plan, "
+        text += f"{_n(use.from_purchased.normalize())} from prepaid credits"
+        if use.overage:
+            text += f"; {_n(use.overage.normalize())} beyond the balance, billed as overage"
+        out.append(Posting("usage", -use.drawn, text))
+    if use.expired:
+        out.append(Posting("expiry", -use.expired,
+                           f"{_n(use.expired.normalize())} unused plan credits of {period} expire"))  # fmt: skip
+    if use.rolled_out:
+        out.append(Posting("rollover", ZERO,
+                           f"{_n(use.rolled_out.normalize())} unused plan credits of {period} roll over to "
+                           f"{period_add(period, 1)}"))  # fmt: skip
+    return tuple(out)
 
 
 def unit_estimate(terms: Terms | None, outcome_type: str, complexity: str, value_amount: Decimal | None,
