@@ -304,3 +304,22 @@ def test_approval_enqueues_the_credit_on_commit(world, tasks_inline, django_capt
     dispute.refresh_from_db()
     assert (dispute.credit_state, dispute.credited_amount) == ("issued", Decimal("0.9900"))
     assert dispute.credited_at <= timezone.now()
+
+
+def test_the_demo_hook_files_resolves_and_credits_through_the_services(world):
+    from disputes.demo import disputes_demo_file
+    from metering.demo import _HOOKS, DemoContext
+
+    assert disputes_demo_file in _HOOKS["after_settlement"]  # registered at start-up
+    said = []
+    context = DemoContext(
+        accounts={"acme": world.a.pk}, specs=(), period_start=JULY_12, now=JULY_13, progress=said.append
+    )
+    disputes_demo_file(context)
+    assert said == ["Disputes: 7 filed, 3 resolved, 3 credited (3 credit notes), 4 open in the queue."]
+    assert sorted(Dispute.objects.values_list("status", "credit_state", "credited_amount")) == [
+        ("approved", "issued", Decimal("0.9900")),
+        ("approved", "issued", Decimal("0.9900")),
+        *[("open", "none", None)] * 4,
+        ("partially_approved", "issued", Decimal("0.9900")),
+    ]
