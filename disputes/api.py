@@ -14,7 +14,7 @@ from accounts.selectors import account_get_for_principal
 from billing.invoice_models import InvoiceLine
 from disputes import presenters
 from disputes.models import DisputeStatus, ReasonCode
-from disputes.selectors import approved_event_ids_of, dispute_get_for_principal, dispute_list, event_ids_of
+from disputes.selectors import dispute_event_ids, dispute_get_for_principal, dispute_list
 from disputes.services import MAX_EVENTS, MAX_TEXT, DisputeRefused, dispute_file, dispute_resolve
 from outcomeportal.api.errors import ApiError
 
@@ -79,9 +79,8 @@ class DisputeListOut(serializers.Serializer):
 
 
 def dispute_body(dispute) -> dict:
-    return presenters.dispute_dict(
-        dispute, event_ids=event_ids_of([dispute])[dispute.pk], approved_event_ids=approved_event_ids_of(dispute)
-    )
+    event_ids, approved = dispute_event_ids([dispute])[dispute.pk]
+    return presenters.dispute_dict(dispute, event_ids=event_ids, approved_event_ids=approved)
 
 
 def _refused(exc: DisputeRefused) -> ApiError:
@@ -131,9 +130,8 @@ class DisputeListView(APIView):
                 {"status": [f"One of: {', '.join(DisputeStatus.values)}."]},
             )
         rows = dispute_list(principal=principal, account=account, status=status_word)
-        ids = event_ids_of(rows)
-        approved = {d.pk: approved_event_ids_of(d) if not d.is_open else [] for d in rows}
-        results = [presenters.dispute_dict(d, event_ids=ids[d.pk], approved_event_ids=approved[d.pk]) for d in rows]
+        ids = dispute_event_ids(rows)
+        results = [presenters.dispute_dict(d, event_ids=ids[d.pk][0], approved_event_ids=ids[d.pk][1]) for d in rows]
         return Response({"results": results})
 
     @extend_schema(

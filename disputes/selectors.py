@@ -59,21 +59,22 @@ def dispute_list(
 
 def event_ids_of(disputes: list[Dispute]) -> dict[int, list[str]]:
     """Each dispute's events (the platform's event IDs), in filing order — one query for all."""
-    out: dict[int, list[str]] = {d.pk: [] for d in disputes}
+    return {pk: ids for pk, (ids, _) in dispute_event_ids(disputes).items()}
+
+
+def dispute_event_ids(disputes: list[Dispute]) -> dict[int, tuple[list[str], list[str]]]:
+    """Each dispute's event IDs and those approved, in filing order — one query for all."""
+    out: dict[int, tuple[list[str], list[str]]] = {d.pk: ([], []) for d in disputes}
     rows = (
         DisputeItem.objects.filter(dispute_id__in=list(out))
         .order_by("dispute_id", "pk")
         .values_list("dispute_id", "event__event_id", "decision")
     )
-    for dispute_id, event_id, _decision in rows:
-        out[dispute_id].append(event_id)
+    for dispute_id, event_id, decision in rows:
+        out[dispute_id][0].append(event_id)
+        if decision == ItemDecision.APPROVED:
+            out[dispute_id][1].append(event_id)
     return out
-
-
-def approved_event_ids_of(dispute: Dispute) -> list[str]:
-    return list(
-        dispute.items.filter(decision=ItemDecision.APPROVED).order_by("pk").values_list("event__event_id", flat=True)
-    )
 
 
 def dispute_items(*, dispute: Dispute) -> list[DisputeItem]:
