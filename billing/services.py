@@ -24,9 +24,21 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.contracts import Terms, TermsInvalid, period_add, terms_json, terms_parse
+from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoice_models import ContractVersion, CreditNote, Invoice, InvoiceLine, InvoiceStatus, NumberSeries
 from billing.money import round_line
-from billing.pricing import Alloc, Carry, CreditNoteIn, LateBatch, Line, PeriodInput, PricedInvoice, price_period
+from billing.pricing import (
+    Alloc,
+    Carry,
+    CreditNoteIn,
+    LateBatch,
+    Line,
+    PeriodInput,
+    PrepaidIn,
+    PricedInvoice,
+    credit_postings,
+    price_period,
+)
 from billing.selectors import (
     contract_for_period,
     credit_notes_open,
@@ -40,7 +52,7 @@ from metering.lifecycle import LineLink, events_invoice
 from metering.models import Event, OutcomeType
 
 # Tests set this to a callable that raises at a named checkpoint ("lines_saved", "events_billed",
-# "numbered") to prove a killed build leaves nothing half-done.
+# "numbered", "credits_posted") to prove a killed build leaves nothing half-done.
 fault_injector: Callable[[str], None] | None = None
 
 
@@ -123,6 +135,10 @@ def _assemble(*, account: Account, period: str, exclude_invoice_id: int | None =
     )
     notes = credit_notes_open(account=account, exclude_invoice_id=exclude_invoice_id)
     types = list(OutcomeType.objects.values_list("code", "name", "unit_price"))
+    prepaid = tuple(
+        PrepaidIn(e.pk, e.kind, e.credits, e.amount if e.kind == CreditKind.TOPUP else None, e.note)
+        for e in CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).order_by("pk")
+    )
     priced = price_period(
         PeriodInput(
             period=period,
@@ -134,6 +150,7 @@ def _assemble(*, account: Account, period: str, exclude_invoice_id: int | None =
             carry_in=carry_in,
             late=late,
             credit_notes=tuple(CreditNoteIn(n.pk, n.number, remaining) for n, remaining in notes),
+            prepaid=prepaid,
         )
     )
     return _Assembly(
@@ -316,7 +333,7 @@ def invoice_finalize(*, account: Account, period: str, now: datetime | None = No
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
         if invoice.status != InvoiceStatus.DRAFT:
             return Finalized(invoice, created=False)
-        _refresh_locked(invoice, now=now)
+        asm = _refresh_locked(invoice, now=now)
         _checkpoint("lines_saved")
         type_ids = dict(OutcomeType.objects.values_list("code", "id"))
         asm_selection = selection_for(
@@ -329,8 +346,57 @@ def invoice_finalize(*, account: Account, period: str, now: datetime | None = No
         _checkpoint("events_billed")
         number = _number_take("invoice")
         _checkpoint("numbered")
+        _credits_post(invoice, asm, number=number, now=now)
+        _checkpoint("credits_posted")
         Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.FINALIZED, number=number, finalized_at=now)
     return Finalized(Invoice.objects.select_related("account").get(pk=invoice.pk), created=True, events_billed=billed)
+
+
+def _credits_post(invoice: Invoice, asm: _Assembly, *, number: str, now: datetime) -> None:
+    """Post the period's credit-ledger entries (grant, usage, expiry or rollover note) from the very
+    figures the invoice was priced with — in the finalizing transaction, so exactly once: a rollback
+    takes them back with everything else, and (account, kind, "invoice:<id>") is unique."""
+    use = asm.priced.credit_use
+    if use is None:
+        return
+    terms = asm.terms_by_segment.get(invoice.period)
+    plan = terms.platform_fee.name if terms and terms.platform_fee else "your plan"
+    CreditLedgerEntry.objects.bulk_create(
+        [
+            CreditLedgerEntry(
+                account_id=invoice.account_id,
+                created_at=now,
+                kind=posting.kind,
+                credits=posting.credits,
+                period=invoice.period,
+                invoice_id=invoice.pk,
+                reference=f"invoice:{invoice.pk}",
+                note=f"{posting.note} (invoice {number})",
+                created_by=f"invoice {number}",
+            )
+            for posting in credit_postings(use, period=invoice.period, plan_name=plan)
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def invoice_open_locked(*, account: Account, now: datetime) -> Invoice:
+    """The draft invoice a charge or credit made at ``now`` belongs on, row-locked until commit.
+
+    The current period's draft — or, when that period is already final (a clock at a period's
+    edge), the next one. Call inside a transaction: holding the row lock orders the caller
+    against a finalization of that period, which then sees the caller's rows (or, if it won the
+    lock, the caller moves on to the next period). Never an entry on a final invoice's period.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("invoice_open_locked holds a row lock: call it inside transaction.atomic().")
+    period = period_at(now, account.timezone)
+    while True:
+        invoice = _invoice_row(account, period, now)
+        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        if invoice.status == InvoiceStatus.DRAFT:
+            return invoice
+        period = period_add(period, 1)
 
 
 def _terms_by_segment(invoice: Invoice) -> dict[str, Terms | None]:
@@ -471,6 +537,7 @@ __all__ = [
     "credit_note_issue",
     "invoice_draft_refresh",
     "invoice_finalize",
+    "invoice_open_locked",
     "invoice_void",
     "invoices_build",
 ]

@@ -6,6 +6,7 @@ controls or the webhook endpoints — the POST handlers check it again below the
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,8 +25,16 @@ from accounts.notify import InvalidWebhookUrl, notifications_for, webhook_endpoi
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import caps
+from billing.credits import (
+    CreditsRefused,
+    credit_ledger,
+    credit_summary,
+    ledger_cursor_decode,
+    ledger_cursor_encode,
+    topup_buy,
+)
 from billing.models import SpendAlert, SpendControl, SpendControlChange
-from billing.money import minor_units
+from billing.money import minor_units, money_display
 from billing.spend import account_spend_status, forecast_day, period_days, spend_controls_set, usage_for_period
 from metering.panels import Panel
 
@@ -117,7 +127,9 @@ def spend(request, account: str):
     )
 
 
-def _page(request, principal, account: Account, status, control, form, webhook_form=None, http_status=200):
+def _page(
+    request, principal, account: Account, status, control, form, webhook_form=None, http_status=200, topup_form=None
+):
     now = timezone.now()
     usage = caps.Usage(amount=status.period_spend, outcomes=status.outcomes_this_period)
     policy = caps.CapPolicy(
@@ -157,6 +169,7 @@ def _page(request, principal, account: Account, status, control, form, webhook_f
         "notifications": notifications_for(account_id=account.pk, role=principal.role)[:10]
         if not principal.is_vendor
         else [],
+        **_credits_context(request, principal, account, topup_form),
     }
     with timezone.override(ZoneInfo(account.timezone)):
         return render(request, "billing/spend.html", context, status=http_status)
@@ -246,3 +259,113 @@ def webhook_toggle(request, account: str, pk: int):
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=not endpoint.active)
     messages.success(request, f"Endpoint {'paused' if endpoint.active else 'enabled'}.")
     return redirect("billing_spend:spend", account=account.external_id)
+
+
+# --- Credits: the prepaid balance, its ledger and top-ups (billing.credits) ----------------------
+
+LEDGER_PAGE = 25
+
+
+class TopUpForm(forms.Form):
+    pack = forms.ChoiceField(widget=forms.RadioSelect, label="Pack")
+    # A one-time key per rendered form: submitting twice buys once (billing.credits.topup_buy).
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, summary, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.packs = {p.key: p for p in summary.packs}
+        currency = summary.account.currency
+        self.fields["pack"].choices = [
+            (
+                key,
+                f"{p.credits.normalize():,f} credits — {money_display(p.price, currency)}"
+                + (f" ({p.discount_percent.normalize():f} % off)" if p.discount_percent else ""),
+            )
+            for key, p in self.packs.items()
+        ]
+        if not self.is_bound:
+            self.initial.setdefault("key", secrets.token_urlsafe(18))
+
+
+def credits_text(value: Decimal, *, signed: bool = False) -> str:
+    """Credits for people: "1,000", "12.5"; signed lines "+500" / "−1,200" (a true minus sign)."""
+    text = f"{abs(value).normalize():,f}"
+    if signed and value:
+        return ("+" if value > 0 else "\u2212") + text
+    return text if value >= 0 else "\u2212" + text
+
+
+def _credits_context(request, principal, account: Account, topup_form) -> dict:
+    summary = credit_summary(account=account)
+    if not summary.visible:
+        return {"credits": None}
+    before = ledger_cursor_decode(request.GET.get("ledger_before", ""))
+    lines = credit_ledger(account=account, before=before, limit=LEDGER_PAGE + 1)
+    more = len(lines) > LEDGER_PAGE
+    lines = lines[:LEDGER_PAGE]
+    can_buy = _can_change(principal) and bool(summary.packs)
+    return {
+        "credits": summary,
+        "credits_text": {
+            "balance": credits_text(summary.balance),
+            "included": credits_text(summary.included),
+            "pending": credits_text(summary.pending),
+            "billed": credits_text(summary.billed),
+            "used": credits_text(summary.used_so_far),
+            "balance_value": summary.value(summary.balance),
+        },
+        "ledger_rows": [
+            {
+                "line": ln,
+                "credits": credits_text(ln.credits, signed=True),
+                "balance_after": credits_text(ln.balance_after),
+                "amount": money_display(ln.amount, ln.currency or account.currency) if ln.amount is not None else "",
+            }
+            for ln in lines
+        ],
+        "ledger_older": ledger_cursor_encode(lines[-1]) if more else None,
+        "ledger_paged": before is not None,
+        "can_buy": can_buy,
+        "topup_form": (topup_form or TopUpForm(summary=summary)) if can_buy else None,
+    }
+
+
+@login_required
+@require_POST
+def credits_topup(request, account: str):
+    """Buy a top-up pack (finance admins): a ledger entry and a Top-up line on the open invoice."""
+    principal, account = _account(request, account)
+    if not _can_change(principal):
+        raise PermissionDenied
+    summary = credit_summary(account=account)
+    form = TopUpForm(request.POST, summary=summary)
+    if form.is_valid():
+        pack = form.packs[form.cleaned_data["pack"]]
+        try:
+            entry, created = topup_buy(
+                account=account, credits=pack.credits, key=form.cleaned_data["key"], bought_by=request.user.username
+            )
+        except CreditsRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            if created:
+                messages.success(
+                    request,
+                    f"Top-up bought: {entry.credits.normalize():,f} credits, charged "
+                    f"{money_display(entry.amount, account.currency)} on your {entry.period} invoice.",
+                )
+            else:
+                messages.info(request, "That top-up was already bought (the form was sent twice).")
+            return redirect(reverse("billing_spend:spend", args=[account.external_id]) + "#credits")
+    status = account_spend_status(account=account)
+    control = SpendControl.objects.filter(account=account).first()
+    return _page(
+        request,
+        principal,
+        account,
+        status,
+        control,
+        SpendControlsForm(currency=account.currency),
+        http_status=400,
+        topup_form=form,
+    )

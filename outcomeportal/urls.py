@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import api as accounts_api
 from billing import api as billing_api
-from billing import spend_api
+from billing import credit_api, spend_api
 from disputes import api as disputes_api
 from metering import api as metering_api
 from outcomeportal import views
@@ -36,6 +36,8 @@ api_v1 = [
     path(
         "accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"
     ),
+    # billing: the prepaid credit balance and its ledger
+    path("accounts/<str:external_id>/credits", credit_api.AccountCreditsView.as_view(), name="account-credits"),
     # disputes: filing, reading, resolving
     path("disputes", disputes_api.DisputeListView.as_view(), name="disputes"),
     path("disputes/<int:dispute_id>", disputes_api.DisputeDetailView.as_view(), name="dispute"),
@@ -48,6 +50,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("metering.urls")),
     path("", include("billing.spend_urls")),
+    path("", include("billing.credit_urls")),
     path("", include("billing.urls")),
     path("", include("disputes.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

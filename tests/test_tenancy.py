@@ -301,6 +301,17 @@ def check_spend_controls_set(body: dict, principal: str, target: str | None) -> 
     }
 
 
+def check_credits(body: dict, principal: str, target: str | None) -> None:
+    # Neither account is on a credit contract in this world: a zero balance and an empty ledger.
+    assert (body["account"], body["unit"], body["balance"], body["results"], body["next_cursor"]) == (
+        target,
+        "money",
+        "0",
+        [],
+        None,
+    )
+
+
 def check_disputes(body: dict, principal: str, target: str | None) -> None:
     rows = {(d["account"], d["status"], tuple(d["event_ids"])) for d in body["results"]}
     assert rows == {(a, "rejected", (f"inv-{a}-1",)) for a in visible_accounts(principal, target)}
@@ -571,6 +582,17 @@ CASES = [
         check=check_spend_controls_set,
         creates={"billing.SpendControl": 1, "billing.SpendControlChange": 1},
         missing_path="/api/v1/accounts/no-such-account/spend-controls",
+    ),
+    # --- billing: the prepaid credit balance and its ledger ---
+    Case(
+        "account-credits",
+        "GET",
+        "/api/v1/accounts/{acct}/credits",
+        EVERYONE,
+        "invoices.read",
+        tenant=True,
+        check=check_credits,
+        missing_path="/api/v1/accounts/no-such-account/credits",
     ),
     # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
     Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),
