@@ -227,8 +227,10 @@ def fill(n_events: int, big_events: int | None = None) -> None:
                     'https://helpdesk.example.com/tickets/' || g.i, g.reason = 'sandbox',
                     CASE WHEN g.reason IN ('abandoned','workflow_failed','greeting_only','unanswered_question')
                         THEN g.reason ELSE '' END,
-                    NULL, 0.031 + (g.r %% 40) / 100.0, jsonb_build_object('ticket', g.i, 'language', 'en'),
-                    md5(g.i::text), g.at + interval '2 seconds',
+                    NULL, 0.031 + (g.r %% 40) / 100.0,
+                    (ARRAY['{{"language": "en", "turns": 4}}', '{{"language": "de", "turns": 7}}',
+                           '{{"language": "en", "turns": 2, "csat": 5}}'])[1 + g.i %% 3]::jsonb,
+                    lpad(to_hex(g.i * 2654435761), 32, '0'), g.at + interval '2 seconds',
                     CASE WHEN g.reason = 'dispute_credited' THEN 'credited'
                          WHEN g.reason <> '' THEN 'non_billable'
                          WHEN g.r < {disputed_hi} THEN 'disputed'

@@ -16,6 +16,7 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -334,6 +335,17 @@ class _Text(Func):
     output_field = CharField()
 
 
+class _ReasonText(Func):
+    """The reason in words: one lookup in a constant JSON object of :data:`engine.REASONS`
+    (a CASE over 17 words costs the export a sixth of its server time)."""
+
+    output_field = CharField()
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"coalesce(%s::jsonb ->> ({sql})::text, '')", (json.dumps(engine.REASONS), *params)
+
+
 def event_export_sql(*, account: Account, filters: AuditFilters, now: datetime) -> str:
     """``SELECT`` of the export rows, newest first, with its parameters bound as literals.
 
@@ -344,11 +356,6 @@ def event_export_sql(*, account: Account, filters: AuditFilters, now: datetime) 
     set for the statement by :func:`event_export_stream`) — per-row formatting functions
     would cost more than the rest of the export together.
     """
-    reason_text = Case(
-        *[When(non_billable_reason=code, then=Value(text)) for code, text in engine.REASONS.items()],
-        default=Value(""),
-        output_field=CharField(),
-    )
     window = Case(
         When(status=EventStatus.PENDING, window_ends_at__gt=now, then=Value("open")),
         When(status=EventStatus.PENDING, then=Value("closing")),
@@ -371,7 +378,7 @@ def event_export_sql(*, account: Account, filters: AuditFilters, now: datetime) 
         "verification_method": F("verification_method"),
         "status": F("status"),
         "non_billable_reason": F("non_billable_reason"),
-        "non_billable_reason_text": reason_text,
+        "non_billable_reason_text": _ReasonText(F("non_billable_reason")),
         "amount": F("amount"),
         "currency": F("currency"),
         "credits": F("credits"),
