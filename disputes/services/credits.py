@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -276,12 +276,19 @@ def disputes_sweep_invoiced(*, now: datetime | None = None) -> int:
     return len(moved)
 
 
+APPLIED_LOOKBACK = timedelta(days=40)
+
+
 def credit_notes_applied_record(*, now: datetime | None = None) -> int:
-    """Record, once, each finalized invoice a dispute's credit note was applied to."""
+    """Record, once, each finalized invoice a dispute's credit note was applied to.
+
+    Looks at invoices finalized in the last ``APPLIED_LOOKBACK`` (the job runs every few minutes;
+    a unique index makes a second sighting a no-op), not at every invoice ever.
+    """
     now = now or timezone.now()
     lines = (
         InvoiceLine.objects.filter(credit_note__isnull=False, invoice__status=InvoiceStatus.FINALIZED)
-        .filter(credit_note__dispute_id__isnull=False)
+        .filter(credit_note__dispute_id__isnull=False, invoice__finalized_at__gte=now - APPLIED_LOOKBACK)
         .select_related("invoice", "credit_note")
     )
     disputes = {

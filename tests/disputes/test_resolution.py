@@ -119,6 +119,11 @@ def test_approving_invoiced_events_issues_a_credit_note_applied_to_the_next_invo
         Decimal("1.9800"),
     )
     assert invoice_state(world.june_invoice_a) == june_before
+    # The next run records where the credit note went, once.
+    run_job(AUG_5)
+    run_job(AUG_5)
+    applied = list(dispute.history.filter(subject="credit_note").values_list("subject_ref", "from_state", "to_state"))
+    assert applied == [("CN-000001", "", "issued"), ("CN-000001 → INV-000003", "issued", "applied")]
     # The API says what happened.
     after = api["admin_a"].get(f"/api/v1/disputes/{dispute.pk}").json()
     assert (after["credited_amount"], after["credit_status"], after["credit_note_number"]) == (
