@@ -209,8 +209,13 @@ def events(request, account: str):
         "paged": older is not None or newer is not None,
         "selection_actions": actions,  # e.g. disputes' "Dispute selected" (metering.panels)
     }
-    template = "metering/events.html#results" if _partial_only(request) else "metering/events.html"
-    return _render(request, account, template, context)
+    if not _partial_only(request):
+        return _render(request, account, "metering/events.html", context)
+    response = _render(request, account, "metering/events.html#results", context)
+    # The address bar shows the canonical URL (no empty filters), whatever the form sent.
+    cursor = {"older": older.encode()} if older else {"newer": newer.encode()} if newer else {}
+    response["HX-Push-Url"] = page_url(**cursor)
+    return response
 
 
 @login_required

@@ -150,6 +150,9 @@ def test_htmx_gets_only_the_partial_and_history_restore_the_page(events, clients
     assert "<html" not in html and "<form" not in html and '<nav aria-label="Main"' not in html
     assert 'class="table audit"' in html and "a-evt-" in html
     assert 'hx-push-url="true"' in html and "type=resolved_conversation" in html  # the pager keeps the URL
+    # The form sends every field, empty or not; the address bar gets the canonical URL.
+    form_sent = client.get("/account/acme/events/?q=&from=&status=pending&reason=", headers={"HX-Request": "true"})
+    assert form_sent["HX-Push-Url"] == "/account/acme/events/?status=pending"
     restore = client.get(
         "/account/acme/events/?status=billable",
         headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
