@@ -181,6 +181,9 @@ class PricedInvoice:
 
 
 def _n(value: int | Decimal) -> str:
+    """1,000 — also for a normalized Decimal (Decimal("1E+3") formats as "1,000", never "1E+3")."""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():,f}"
     return f"{value:,}"
 
 
