@@ -28,8 +28,9 @@ The world, in short (see :data:`ACCOUNTS`):
 
 Day and week rhythm follow each account's local time zone (business-hours peak, evening
 tail for consumer brands, weekend dip), volumes grow over the period, and one account has
-an incident day with a burst of hand-offs. Every non-billable reason the pipeline can
-produce today appears; the four that need contracts, caps and disputes are hooks below.
+an incident day with a burst of hand-offs. Every non-billable reason the pipeline
+decides from events and signals appears; those that need contracts, caps and disputes come from
+the hooks other apps register (see "Hooks" below).
 """
 
 from __future__ import annotations
@@ -818,10 +819,9 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
 #     ``at_cap: pause`` (their volumes cross the caps late in each month);
 #   - prices: acme's platform fee with included resolutions, ledgerly's gain-share in EUR,
 #     talentbridge's credits.
-# TODO(disputes): an "after_settlement" hook that files disputes on a few dozen billable
-# events of acme and northwind (events with a ``reopened`` signal whose effect is
-# ``window_closed`` are the natural candidates), approves most (credits: dispute_credited),
-# rejects some with a note, and leaves a handful open inside the SLA for the support queue.
+# Disputes does its part: ``disputes.demo`` (registered in ``disputes.apps``) files disputes
+# after settlement, resolves most of them and credits the approved ones (dispute_credited),
+# leaving a few open in the support queue.
 
 
 @dataclass(frozen=True)

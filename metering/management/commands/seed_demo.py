@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from metering import demo
+from metering.engine import REASONS
 from metering.models import Event
 from outcomeportal.cli import parse_now
 
@@ -88,7 +89,9 @@ class Command(BaseCommand):
         w("Not billable, by reason:")
         for reason, n in r.by_reason.items():
             w(f"  {reason:<22} {n:>9,}  {100 * n / total:5.1f} %")
-        w("  (training_window, pilot_free, cap_reached, dispute_credited: need contracts and disputes — see demo.py)")
+        missing = [reason for reason in REASONS if reason not in r.by_reason]
+        if missing:
+            w(f"  absent: {', '.join(missing)} (they need a demo hook of billing or disputes: metering/demo.py)")
         w("By account (events, billable, billable amount):")
         for account, n, billable, amount in r.by_account:
             w(f"  {account:<14} {n:>9,} {billable:>9,}  {amount or 0:>12,.2f}")
