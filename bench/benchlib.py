@@ -123,6 +123,7 @@ def django_setup(url: str) -> None:
     """Point Django at the bench database, production-style settings (DEBUG off)."""
     os.environ["DATABASE_URL"] = url
     os.environ["DEBUG"] = "false"
+    os.environ.setdefault("CONN_MAX_AGE", "600")  # one connection for the whole run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outcomeportal.settings")
     import django
 
@@ -285,6 +286,17 @@ def cpu_snapshot() -> dict[int, tuple[str, float]]:
             (int(fields[11]) + int(fields[12])) / ticks,
         )
     return snapshot
+
+
+def backend_cpu(pid: int | None) -> float | None:
+    """CPU seconds used so far by a local PostgreSQL backend (None if it cannot be read)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        return None
 
 
 def machine_busy() -> tuple[float, float]:

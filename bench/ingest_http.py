@@ -308,7 +308,9 @@ def _ceiling_worker(url, payloads, barrier, results) -> None:
     with psycopg.connect(url) as conn:
         conn.add_notice_handler(lambda notice: None)
         cursor = conn.cursor()
+        backend = conn.info.backend_pid
         barrier.wait()
+        cpu_started = benchlib.backend_cpu(backend)
         started = time.monotonic()
         for payload in payloads:
             cursor.execute(
@@ -325,7 +327,9 @@ def _ceiling_worker(url, payloads, barrier, results) -> None:
             inserted += len(cursor.fetchall())
             conn.commit()
         finished = time.monotonic()
-    results.put({"started": started, "finished": finished, "inserted": inserted})
+        cpu_finished = benchlib.backend_cpu(backend)
+    cpu = None if cpu_started is None or cpu_finished is None else cpu_finished - cpu_started
+    results.put({"started": started, "finished": finished, "inserted": inserted, "cpu": cpu})
 
 
 def run_ceiling(args, *, url: str, tag: str) -> dict:
@@ -350,7 +354,9 @@ def run_ceiling(args, *, url: str, tag: str) -> dict:
         proc.join(timeout=30)
     wall = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     inserted = sum(r["inserted"] for r in reports)
-    return {"rows": rows, "wall": wall, "rate": rows / wall, "inserted": inserted, "expected": unique}
+    cpus = [r["cpu"] for r in reports]
+    cpu = None if None in cpus else sum(cpus)
+    return {"rows": rows, "wall": wall, "rate": rows / wall, "inserted": inserted, "expected": unique, "cpu": cpu}
 
 
 # --- In-process: the Python side of one request, split ------------------------------------
@@ -380,6 +386,10 @@ class _Timers:
             except OSError:
                 self.backend_pid = None
         return time.perf_counter(), time.process_time(), backend
+
+    def track(self, connection) -> None:
+        """Follow the Django connection's backend (Django may reconnect between requests)."""
+        self.backend_pid = connection.connection.info.backend_pid if connection.connection else None
 
     def add(self, name: str, start: tuple[float, float, float]) -> None:
         end = self.snap()
@@ -478,9 +488,9 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     ingest.event_parse = timers.wrap_light("parse", ingest.event_parse)
     steps = [
         ("criteria_current", "criteria", "criteria"),
-        ("_price", "price", None),
+        ("_price", "price", "price"),
         ("_insert", "insert", "insert"),
-        ("_classify_repeats", "repeats", None),
+        ("_classify_repeats", "repeats", "repeats"),
         ("_claim_sessions", "sessions", "sessions"),
         ("_run_candidate_hooks", "hooks", "hooks"),
     ]
@@ -503,9 +513,8 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     # Warm-up: imports, caches, the connection, the temporary staging table.
     for body in bodies("w")[:3]:
         ingest_total(raw_events=orjson.loads(body)["events"])
-    timers.backend_pid = connection.connection.info.backend_pid
-    timers.snap()
-    has_backend = timers.backend_pid is not None
+    timers.track(connection)
+    has_backend = timers.snap()[2] > 0
     per = 1000 / n  # seconds over n batches → ms per batch of 1,000
 
     print(f"\nIn-process, one process, {n} batches of {args.batch} ({args.dup_ratio:.0%} re-posted).")
@@ -582,6 +591,7 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     )
 
     timers.clear()
+    timers.track(connection)
     whole = timers.snap()
     for body in bodies("s"):
         _wsgi_post(app, body, key)
@@ -683,6 +693,13 @@ def main() -> None:
     for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
         per_k = seconds / r["posted"] * 1e6
         print(f"    {name:<34} {seconds:7.1f} CPU-s  = {per_k:5.1f} CPU-ms per 1,000 events")
+    own = sum(v for k, v in cpu.items() if k in ("gunicorn", "postgres (bench db)", "clients"))
+    if own:
+        print(
+            f"  CPU of this benchmark (gunicorn + its PostgreSQL backends + clients): {own / r['posted'] * 1e6:.1f} "
+            f"CPU-ms per 1,000 events → at most {os.cpu_count() * r['posted'] / own:,.0f} events/s on "
+            f"{os.cpu_count()} cores of its own (an upper bound: PostgreSQL's background work not counted)"
+        )
     others = cpu.get("other programs", 0.0)
     if others > 0.05 * sum(cpu.values()):
         print(f"  NOTE: other programs used {others:.1f} CPU-s during the run: the machine was shared.")
@@ -700,6 +717,12 @@ def main() -> None:
         f"  inserted            {c['inserted']:,} (expected {c['expected']:,})   → "
         f"{'OK' if c['inserted'] == c['expected'] else 'MISMATCH'}"
     )
+    if c["cpu"]:
+        per_k = c["cpu"] / c["rows"] * 1e6
+        print(
+            f"  backend CPU         {per_k:.1f} CPU-ms per 1,000 rows → at most "
+            f"{os.cpu_count() * c['rows'] / c['cpu']:,.0f} rows/s on {os.cpu_count()} cores of its own"
+        )
     print(f"  HTTP / ceiling      {r['rate'] / c['rate']:.2f}")
 
 

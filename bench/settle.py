@@ -139,10 +139,13 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE metering_event")
     print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s")
 
+    backend = connection.connection.info.backend_pid
     busy_before = benchlib.machine_busy()
+    cpu_before = benchlib.backend_cpu(backend)
     started = time.perf_counter()
     settled = outcomes_settle(now=now, chunk=chunk)
     seconds = time.perf_counter() - started
+    cpu_after = benchlib.backend_cpu(backend)
     busy_after = benchlib.machine_busy()
     busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1e-9)
 
@@ -161,6 +164,12 @@ def main() -> None:
     print(f"  settled             {settled:,} in {seconds:.2f} s")
     print(f"  events/s            {settled / seconds:,.0f}   (target ≥ 100,000)")
     print(f"  machine CPU busy    {busy:.0%} of {os.cpu_count()} cores during the run")
+    if cpu_before is not None and cpu_after is not None:
+        cpu = cpu_after - cpu_before
+        print(
+            f"  backend CPU         {cpu:.2f} s of the {seconds:.2f} s (one backend does the work) → "
+            f"{settled / cpu:,.0f} events per backend CPU-second"
+        )
     ok = settled == args.events and billable == args.events and pending == 0 and total == args.events
     print(f"  billable after      {billable:,} of {total:,}, pending {pending:,}   → {'OK' if ok else 'MISMATCH'}")
     verdict = "OK" if again == 0 else "MISMATCH"
