@@ -71,9 +71,7 @@ def signal_facts(event: Event) -> tuple[engine.SignalFacts, ...]:
     not decide anything: feeding either to the engine again would make replay disagree.
     """
     return tuple(
-        engine.SignalFacts(type=s.type, occurred_at=s.occurred_at)
-        for s in event.signals.all()
-        if s.effect == "applied"
+        engine.SignalFacts(type=s.type, occurred_at=s.occurred_at) for s in event.signals.all() if s.effect == "applied"
     )
 
 

@@ -33,9 +33,7 @@ api_v1 = [
     path("credit-notes", billing_api.CreditNoteListView.as_view(), name="credit-notes"),
     # billing: spend controls and the account status the vendor's platform polls
     path("accounts/<str:external_id>/status", spend_api.AccountStatusView.as_view(), name="account-status"),
-    path(
-        "accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"
-    ),
+    path("accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"),
     # billing: the prepaid credit balance and its ledger
     path("accounts/<str:external_id>/credits", credit_api.AccountCreditsView.as_view(), name="account-credits"),
     # disputes: filing, reading, resolving
