@@ -72,6 +72,9 @@ class DisputeOut(serializers.Serializer):
     credit_note_id = serializers.IntegerField(allow_null=True)
     credit_note_number = serializers.CharField(allow_null=True)
     credited_at = serializers.DateTimeField(allow_null=True)
+    credited_credits = serializers.CharField(
+        allow_null=True, help_text="Contracts priced in credits: credits given back."
+    )
 
 
 class DisputeListOut(serializers.Serializer):

@@ -96,6 +96,8 @@ class Dispute(models.Model):
     credited_amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     credited_at = models.DateTimeField(null=True, blank=True)
     credit_note = models.ForeignKey(CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Contracts priced in credits: the credits given back (to the prepaid balance, or not drawn). Null: none.
+    credited_credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
 
     class Meta:
         ordering = ["-filed_at", "-id"]
@@ -159,6 +161,7 @@ class DisputeItem(models.Model):
 class CreditMethod(models.TextChoices):
     EXCLUSION = "exclusion", "Left the upcoming invoice (not yet invoiced)"
     CREDIT_NOTE = "credit_note", "Credit note on a finalized invoice"
+    CREDITS = "credits", "Credits back to the prepaid balance (a contract priced in credits)"
     NO_CHARGE = "no_charge", "Nothing to give back (no money was charged for it)"
 
 
@@ -171,6 +174,7 @@ class DisputeCredit(models.Model):
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="+", db_index=False)  # unique below
     method = models.CharField(max_length=16, choices=CreditMethod.choices)
     amount = models.DecimalField(max_digits=18, decimal_places=6)  # the event's amount given back (6 places)
+    credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)  # credits given back
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     credit_note = models.ForeignKey(CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
@@ -207,6 +211,7 @@ class Subject(models.TextChoices):
     DISPUTE = "dispute", "Dispute"
     CREDIT = "credit", "Credit"
     CREDIT_NOTE = "credit_note", "Credit note"
+    CREDITS = "credits", "Credits"
     EVENT = "event", "Event"
     ASSIGNEE = "assignee", "Assignee"
 

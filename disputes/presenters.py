@@ -45,4 +45,6 @@ def dispute_dict(dispute: Dispute, *, event_ids: list[str], approved_event_ids: 
         "credit_note_id": dispute.credit_note_id,
         "credit_note_number": dispute.credit_note.number if dispute.credit_note_id else None,
         "credited_at": _iso(dispute.credited_at),
+        # Contracts priced in credits: the credits given back (to the prepaid balance, or not drawn).
+        "credited_credits": None if dispute.credited_credits is None else f"{dispute.credited_credits.normalize():f}",
     }

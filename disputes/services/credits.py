@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from billing.credits import credits_grant
 from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
 from billing.money import round_line
 from billing.selectors import period_at
@@ -147,8 +148,9 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
         )
         _checkpoint("excluded")
 
-        # 2. On a finalized invoice: one credit note for the dispute.
-        note = None
+        # 2. On a finalized invoice: one credit note for the dispute (money); under a contract
+        #    priced in credits, the credits go back to the prepaid balance (billing's credits_grant).
+        note, grant = None, None
         if billed:
             invoice_of = dict(
                 InvoiceLine.objects.filter(pk__in={e.invoice_line_id for e in billed}).values_list("pk", "invoice_id")
@@ -156,16 +158,19 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             invoice_ids = sorted({invoice_of[e.invoice_line_id] for e in billed})
             invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=invoice_ids)}
             finals = [pk for pk in invoice_ids if invoices[pk].status == InvoiceStatus.FINALIZED]
-            amount = sum((e.amount or Decimal(0) for e in billed), Decimal(0))
             numbers = ", ".join(invoices[pk].number or "" for pk in invoice_ids)
+            in_credits = [e for e in billed if e.credits is not None]
+            in_money = [e for e in billed if e.credits is None]
+            amount = sum((e.amount or Decimal(0) for e in in_money), Decimal(0))
+            why = f"Dispute #{dispute.pk} {dispute.get_status_display().lower()}"
+            reason_words = ReasonCode(dispute.reason_code).label.lower()
             if round_line(amount, account.currency) > 0:
                 note = credit_note_issue(
                     account=account,
                     amount=amount,
-                    reason=f"Dispute #{dispute.pk} {dispute.get_status_display().lower()}: {len(billed)} outcome(s) "
-                    f"of invoice {numbers} credited ({ReasonCode(dispute.reason_code).label.lower()}).",
+                    reason=f"{why}: {len(in_money)} outcome(s) of invoice {numbers} credited ({reason_words}).",
                     invoice_id=finals[0] if len(finals) == 1 else None,
-                    event_ids=[e.pk for e in billed],
+                    event_ids=[e.pk for e in in_money],
                     dispute_id=dispute.pk,
                     created_by=JOB.label,
                     now=now,
@@ -179,34 +184,63 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
                     at=now,
                     note=f"{money_text(note.amount, note.currency)} on invoice {numbers}",
                 ).save()
+            credits_back = sum((e.credits for e in in_credits), Decimal(0))
+            if credits_back > 0:
+                grant = credits_grant(
+                    account=account,
+                    credits=credits_back,
+                    reason=f"{why}: {len(in_credits)} outcome(s) of invoice {numbers} credited ({reason_words}).",
+                    reference=f"dispute:{dispute.pk}",
+                    dispute_id=dispute.pk,
+                    created_by=JOB.label,
+                    now=now,
+                )
+                history_row(
+                    dispute,
+                    subject=Subject.CREDITS,
+                    subject_ref=f"dispute:{dispute.pk}",
+                    to_state="granted",
+                    actor=JOB,
+                    at=now,
+                    note=f"{credits_back.normalize():f} credits back to the prepaid balance",
+                ).save()
             _checkpoint("credit_note_issued")
             credited = set(events_credit_invoiced(event_ids=[e.pk for e in billed]))
-            method = CreditMethod.CREDIT_NOTE if note is not None else CreditMethod.NO_CHARGE
+
+            def method_of(e: Event) -> str:
+                if e.credits is not None:
+                    return CreditMethod.CREDITS if grant is not None else CreditMethod.NO_CHARGE
+                return CreditMethod.CREDIT_NOTE if note is not None else CreditMethod.NO_CHARGE
+
             DisputeCredit.objects.bulk_create(
                 [
                     DisputeCredit(
                         dispute=dispute,
                         account=account,
                         event=e,
-                        method=method,
+                        method=method_of(e),
                         amount=e.amount or Decimal(0),
+                        credits=e.credits,
                         invoice_id=invoice_of[e.invoice_line_id],
-                        credit_note=note,
+                        credit_note=note if e.credits is None else None,
                         created_at=now,
                     )
                     for e in billed
                     if e.pk in credited
                 ]
             )
-            events_history(
-                dispute,
-                [e for e in billed if e.pk in credited],
-                from_state=None,
-                to_state=EventStatus.CREDITED,
-                actor=JOB,
-                at=now,
-                note=f"credit note {note.number}" if note else "no money was charged for it",
-            )
+            for e in billed:
+                if e.pk in credited:
+                    method = method_of(e)
+                    if method == CreditMethod.CREDIT_NOTE:
+                        how = f"credit note {note.number}"
+                    elif method == CreditMethod.CREDITS:
+                        how = f"{e.credits.normalize():f} credits back"
+                    else:
+                        how = "no money was charged for it"
+                    events_history(
+                        dispute, [e], from_state=None, to_state=EventStatus.CREDITED, actor=JOB, at=now, note=how
+                    )
         _checkpoint("events_credited")
         for e in untouched:
             if e.pk not in done:
@@ -226,6 +260,8 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
         _checkpoint("drafts_refreshed")
         excluded_money = round_line(max(subtotal_before - subtotal_after, Decimal(0)), account.currency)
         credited_amount = excluded_money + (note.amount if note is not None else Decimal(0))
+        excluded_credits = sum((e.credits for e in excluded if e.credits is not None), Decimal(0))
+        credited_credits = excluded_credits + (grant.credits if grant is not None else Decimal(0))
         transition(
             dispute,
             machine="credit",
@@ -234,6 +270,7 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             at=now,
             note=f"{money_text(credited_amount, account.currency)} credited",
             credited_amount=credited_amount,
+            credited_credits=credited_credits or None,
             credited_at=now,
             credit_note=note,
         )
@@ -242,6 +279,8 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             where.append(f"{len(excluded)} outcome(s) left your upcoming invoice")
         if note is not None:
             where.append(f"credit note {note.number} will be applied to your next invoice")
+        if grant is not None:
+            where.append(f"{grant.credits.normalize():f} credits are back in your prepaid balance")
         notify_customer(
             dispute,
             title=f"Dispute #{dispute.pk}: {money_text(credited_amount, account.currency)} credited",

@@ -73,6 +73,7 @@ def test_a_customer_admin_files_over_the_api(world, api):
         "credit_note_id": None,
         "credit_note_number": None,
         "credited_at": None,
+        "credited_credits": None,
     }
     # Invoiced events under an open dispute say so; the others are untouched.
     assert statuses(world, "jun-0", "jun-1", "jun-2") == ["disputed", "disputed", "invoiced"]

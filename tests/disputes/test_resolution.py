@@ -10,13 +10,15 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
+from accounts.access import Principal
 from accounts.models import Notification
 from billing.invoice_models import CreditNote, Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
 from disputes.models import CreditMethod, DisputeCredit
 from disputes.services import credits_issue, dispute_file
 from metering.models import Event
-from metering.services import decision_replay
+from metering.services import decision_replay, outcomes_settle
+from tests import factories
 from tests.disputes.conftest import AUG_5, JULY_12, JULY_13
 
 JSON = "application/json"
@@ -351,3 +353,55 @@ def test_the_customer_is_told_of_every_status_change_in_the_app_and_by_email(
         f"[Acme Support] Dispute #{dispute_id}: $0.99 credited",
     ]
     assert all(m.to == ["alice@example.com", "fiona@example.com"] for m in mail.outbox)  # not the viewer
+
+
+def test_under_a_contract_priced_in_credits_the_credits_go_back_to_the_prepaid_balance(world, api):
+    from billing.credit_models import CreditLedgerEntry
+    from tests.billing.helpers import contract
+    from tests.disputes.conftest import JULY_5, JUNE_10, post
+
+    kredit = factories.make_account("kredit", name="Kredit Co")
+    contract(
+        kredit,
+        unit="credits",
+        credit_price="0.02",
+        prices=[{"outcome_type": "resolved_conversation", "model": "unit", "price": "50"}],
+        platform_fee={"name": "Growth plan", "amount": "20.00", "included_credits": "1000"},
+    )
+    post(kredit, ["k-0", "k-1", "k-2"], JUNE_10)
+    outcomes_settle(now=JULY_5)
+    june = invoice_finalize(account=kredit, period="2026-06", now=JULY_5).invoice
+    june_before = invoice_state(june)
+    admin = Principal(role="customer_admin", account_id=kredit.pk, label="kim")
+    dispute = dispute_file(
+        principal=admin,
+        account=kredit,
+        reason_code="duplicate",
+        message="Twice.",
+        event_ids=["k-0", "k-1"],
+        now=JULY_12,
+    )
+    resolve(api, dispute, decision="approved")
+    run_job()
+
+    (grant,) = CreditLedgerEntry.objects.filter(account=kredit, kind="dispute_credit")
+    assert (grant.credits, grant.dispute_id, grant.reference) == (
+        Decimal("100.0000"),
+        dispute.pk,
+        f"dispute:{dispute.pk}",
+    )
+    assert CreditNote.objects.filter(account=kredit).count() == 0  # credits, not money
+    assert status_of_account(kredit, "k-0", "k-1", "k-2") == ["credited", "credited", "invoiced"]
+    assert invoice_state(june) == june_before
+    body = api["vendor"].get(f"/api/v1/disputes/{dispute.pk}").json()
+    assert (body["credited_amount"], body["credited_credits"], body["credit_note_id"]) == ("0.00", "100", None)
+    assert sorted(DisputeCredit.objects.filter(dispute=dispute).values_list("method", "credits")) == [
+        ("credits", Decimal("50.0000")),
+        ("credits", Decimal("50.0000")),
+    ]
+    assert run_job().startswith("0 disputes credited")  # once
+    assert CreditLedgerEntry.objects.filter(account=kredit, kind="dispute_credit").count() == 1
+
+
+def status_of_account(account, *event_ids) -> list[str]:
+    return [Event.objects.get(account=account, event_id=e).status for e in event_ids]
