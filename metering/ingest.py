@@ -165,6 +165,7 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
     first_of: dict[tuple[int, str], int] = {}  # (account_id, event_id) -> index of its first occurrence
     repeats: list[tuple[int, tuple[int, str]]] = []
     no_state = engine.AccountState()
+    rules_by_version: dict[int, engine.Rules] = {}
     for index, item in enumerate(parsed):
         if isinstance(item, EventError):
             result.results[index] = {
@@ -204,7 +205,9 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
             repeats.append((index, key))
             continue
         first_of[key] = index
-        rules = rules_from_criteria(criteria)
+        rules = rules_by_version.get(criteria.pk) or rules_by_version.setdefault(
+            criteria.pk, rules_from_criteria(criteria)
+        )
         facts = engine.EventFacts(
             event_id=item.event_id,
             occurred_at=item.occurred_at,
@@ -271,6 +274,7 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
             f"SELECT {_COLUMN_LIST} FROM metering_event WITH NO DATA"
         )
         raw = cursor.cursor  # the psycopg cursor, for COPY
+        now_iso = now.isoformat()  # text is what COPY sends: format once, not per row
         with raw.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
             for r in rows:
                 p, d = r.parsed, r.decision
@@ -279,7 +283,7 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                         r.account_id,
                         p.event_id,
                         r.outcome_type.pk,
-                        p.occurred_at,
+                        p.occurred_at.isoformat(),
                         p.success_criteria_met,
                         p.human_handoff,
                         p.channel,
@@ -294,15 +298,15 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                         p.cost_amount,
                         p.attributes_json.decode(),
                         p.payload_hash,
-                        now,
+                        now_iso,
                         d.status,
                         d.reason,
-                        d.window_ends_at,
+                        d.window_ends_at.isoformat(),
                         r.criteria_id,
                         _checks_json(d),
                         "{}",
-                        now,
-                        now if d.status == "billable" else None,
+                        now_iso,
+                        now_iso if d.status == "billable" else None,
                         r.amount,
                         r.currency,
                         r.credits,
