@@ -159,13 +159,18 @@ def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, d
         if control is not None:
             key = (candidate.account_id, period_of(candidate.occurred_at, control.account.timezone))
             groups.setdefault(key, []).append(candidate)
+    keys = sorted(groups)  # one lock order for every batch
+    states = _period_locks(keys)
+    # The rollup already counts this batch's rows (inserted above in this transaction).
+    usages = _usages(keys)
     ruled_out: dict[int, dict] = {}
-    for (account_id, period), items in sorted(groups.items()):  # one lock order for every batch
+    for key in keys:
+        account_id, period = key
+        items = groups[key]
         control = controls[account_id]
         policy = policy_of(control)
-        state = _period_lock(account_id=account_id, period=period)
-        # The rollup already counts this batch's rows (inserted above in this transaction).
-        usage = usage_for_period(account_id=account_id, period=period)
+        state = states[key]
+        usage = usages[key]
         batch = sum((c.amount or Decimal(0) for c in items), Decimal(0))
         before = caps.Usage(amount=usage.amount - batch, outcomes=usage.outcomes - len(items))
         result = caps.cap_apply(
@@ -181,6 +186,44 @@ def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, d
         if caps.thresholds_reached(policy, result.usage) != caps.thresholds_reached(policy, before):
             _fire_thresholds(control=control, period=period, usage=result.usage, now=now)
     return ruled_out
+
+
+def _period_locks(keys: list[tuple[int, str]]) -> dict[tuple[int, str], SpendPeriod]:
+    """Every (account, period) row of the batch, created if need be and locked — two statements."""
+    accounts, periods = [k[0] for k in keys], [k[1] for k in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO billing_spendperiod (account_id, period, pause_reason) "
+            "SELECT a, p, '' FROM unnest(%s::bigint[], %s::text[]) AS k(a, p) ORDER BY a, p "
+            "ON CONFLICT (account_id, period) DO NOTHING",
+            [accounts, periods],
+        )
+    rows = SpendPeriod.objects.raw(
+        "SELECT s.* FROM billing_spendperiod s JOIN unnest(%s::bigint[], %s::text[]) AS k(a, p) "
+        "ON s.account_id = k.a AND s.period = k.p ORDER BY s.account_id, s.period FOR UPDATE OF s",
+        [accounts, periods],
+    )
+    return {(row.account_id, row.period): row for row in rows}
+
+
+def _usages(keys: list[tuple[int, str]]) -> dict[tuple[int, str], caps.Usage]:
+    """Reserved spend of each (account, period), from the rollup, in one statement."""
+    bounds = [period_days(period) for _, period in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.a, k.p, coalesce(sum(r.amount), 0), coalesce(sum(r.events), 0) "
+            "FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) AS k(a, p, s, e) "
+            "LEFT JOIN metering_dailyrollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
+            "AND r.status = ANY(%s) GROUP BY k.a, k.p",
+            [
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [b[0] for b in bounds],
+                [b[1] for b in bounds],
+                list(RESERVING),
+            ],
+        )
+        return {(a, p): caps.Usage(amount=amount, outcomes=int(events)) for a, p, amount, events in cursor.fetchall()}
 
 
 def _pause(*, state: SpendPeriod, control: SpendControl, now: datetime) -> None:
