@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -134,10 +135,10 @@ def _checks_for(reason: str) -> list[list[str]]:
     return [[code, "failed" if code in failing else "passed"] for code in engine.CHECK_ORDER]
 
 
-def fill(n_events: int, big_events: int | None = None) -> None:
+def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
     import json
 
-    from django.db import connection
+    from django.db import connection, models
     from django.utils import timezone
 
     from accounts.models import Account, Role, User
@@ -190,10 +191,8 @@ def fill(n_events: int, big_events: int | None = None) -> None:
     def type_case(column: int) -> str:
         return "CASE " + " ".join(f"WHEN t < {hi} THEN {values[column]}" for hi, values in bounds) + " END"
 
+    print(f"fill: {n_events:,} events, {N_ACCOUNTS} accounts, the big one {big:,}; {jobs} parallel jobs", flush=True)
     with connection.cursor() as cursor:
-        print(f"fill: {n_events:,} events, {N_ACCOUNTS} accounts, the big one {big:,}", flush=True)
-        cursor.execute("SET maintenance_work_mem = '1GB'")
-        cursor.execute("SET max_parallel_maintenance_workers = 1")
         cursor.execute("TRUNCATE metering_event, metering_dailyrollup RESTART IDENTITY CASCADE")
         # Secondary indexes and constraints go; they are rebuilt once at the end from the model's Meta
         # (so an interrupted fill never leaves the table without them on the next run).
@@ -201,17 +200,29 @@ def fill(n_events: int, big_events: int | None = None) -> None:
             cursor.execute(f'DROP INDEX IF EXISTS "{index.name}"')
         for constraint in Event._meta.constraints:
             cursor.execute(f'ALTER TABLE metering_event DROP CONSTRAINT IF EXISTS "{constraint.name}"')
-        cursor.execute("CREATE TEMP TABLE bench_checks (reason text PRIMARY KEY, checks jsonb)")
+        cursor.execute("DROP TABLE IF EXISTS bench_checks")
+        cursor.execute("CREATE UNLOGGED TABLE bench_checks (reason text PRIMARY KEY, checks jsonb)")
         for reason in ["", *(r for r, _ in REASON_MIX)]:
             cursor.execute("INSERT INTO bench_checks VALUES (%s, %s)", [reason, json.dumps(_checks_for(reason))])
-        # No triggers (foreign keys are right by construction; rollups are rebuilt below).
-        cursor.execute("SET session_replication_role = replica")
-        for account, n in zip(accounts, sizes, strict=True):
-            if not n:
-                continue
-            step_us = int(SPAN_DAYS * 86400 * 1_000_000 / n)
-            cursor.execute(
-                f"""
+        cursor.execute("ANALYZE bench_checks")
+
+    # One job per account; the big account in slices, so that the jobs keep every core busy.
+    work = []
+    for account, n in zip(accounts, sizes, strict=True):
+        step_us = int(SPAN_DAYS * 86400 * 1_000_000 / n) if n else 0
+        slice_size = max(n // (jobs * 2), 1) if n > 500_000 else max(n, 1)
+        for first in range(0, n, slice_size):
+            work.append((account, first, min(first + slice_size, n) - 1, step_us))
+    done = [0]
+
+    def insert(job) -> int:
+        account, first, last, step_us = job
+        try:
+            with connection.cursor() as cursor:
+                # No triggers (foreign keys are right by construction; rollups are rebuilt below).
+                cursor.execute("SET session_replication_role = replica")
+                cursor.execute(
+                    f"""
                 INSERT INTO metering_event (account_id, event_id, outcome_type_id, occurred_at, success_criteria_met,
                     human_handoff, channel, workflow, session_id, complexity, verification_method, source_url,
                     sandbox, failure_reason, value_amount, cost_amount, attributes, payload_hash, received_at,
@@ -251,31 +262,56 @@ def fill(n_events: int, big_events: int | None = None) -> None:
                                {type_case(0)} AS type_id, {type_case(1)} AS criteria_id,
                                {type_case(2)}::numeric AS price, {type_case(3)} AS window_hours
                         FROM (SELECT i, ((i * 40503) %% 10)::int AS t
-                              FROM generate_series(0::bigint, %(n)s::bigint - 1) i) s
+                              FROM generate_series(%(first)s::bigint, %(last)s::bigint) i) s
                     ) b
                 ) g JOIN bench_checks c ON c.reason = g.reason
                 """,
-                {
-                    "account": account.pk,
-                    "n": n,
-                    "start": start,
-                    "step": step_us,
-                    "now": now,
-                    "currency": account.currency,
-                },
-            )
-            sys.stdout.write(f"\r  inserted {account.external_id}: {n:,} ({time.perf_counter() - started:.0f} s)   ")
+                    {
+                        "account": account.pk,
+                        "first": first,
+                        "last": last,
+                        "start": start,
+                        "step": step_us,
+                        "now": now,
+                        "currency": account.currency,
+                    },
+                )
+                cursor.execute("SET session_replication_role = DEFAULT")
+            done[0] += last - first + 1
+            sys.stdout.write(f"\r  inserted {done[0]:,} ({time.perf_counter() - started:.0f} s)   ")
             sys.stdout.flush()
-        print()
-        cursor.execute("SET session_replication_role = DEFAULT")
-        t = time.perf_counter()
-        with connection.schema_editor() as editor:
-            for constraint in Event._meta.constraints:
-                editor.add_constraint(Event, constraint)
-            for index in Event._meta.indexes:
-                editor.add_index(Event, index)
-        rebuilt = len(Event._meta.indexes) + len(Event._meta.constraints)
-        print(f"  indexes rebuilt ({rebuilt}): {time.perf_counter() - t:.0f} s", flush=True)
+            return last - first + 1
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        assert sum(pool.map(insert, work)) == n_events
+    print()
+
+    # Indexes built side by side (CREATE INDEX takes a SHARE lock: several may run at once);
+    # the unique constraint is attached to its index afterwards.
+    t = time.perf_counter()
+    with connection.schema_editor(collect_sql=True) as editor:
+        statements = [str(index.create_sql(Event, editor)) for index in Event._meta.indexes]
+    unique = [c for c in Event._meta.constraints if isinstance(c, models.UniqueConstraint)]
+    for c in unique:
+        columns = ", ".join(Event._meta.get_field(f).column for f in c.fields)
+        statements.append(f'CREATE UNIQUE INDEX "{c.name}" ON metering_event ({columns})')
+
+    def build(statement: str) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET maintenance_work_mem = '512MB'")
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(build, statements))
+    with connection.cursor() as cursor:
+        for c in unique:
+            cursor.execute(f'ALTER TABLE metering_event ADD CONSTRAINT "{c.name}" UNIQUE USING INDEX "{c.name}"')
+        print(f"  indexes rebuilt ({len(statements)}): {time.perf_counter() - t:.0f} s", flush=True)
         t = time.perf_counter()
         cursor.execute(
             """
@@ -289,6 +325,7 @@ def fill(n_events: int, big_events: int | None = None) -> None:
         )
         print(f"  rollups rebuilt ({cursor.rowcount:,} rows): {time.perf_counter() - t:.0f} s", flush=True)
         t = time.perf_counter()
+        cursor.execute("DROP TABLE bench_checks")
         cursor.execute("VACUUM (ANALYZE) metering_event")
         cursor.execute("VACUUM (ANALYZE) metering_dailyrollup")
         print(f"  vacuum analyze: {time.perf_counter() - t:.0f} s", flush=True)
@@ -470,6 +507,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="events in all (default 10,000,000)")
     parser.add_argument("--big", type=int, help="events of the big account (default 20 %% of --events)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel connections for the fill (default 2)")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per case (default 40)")
     parser.add_argument("--skip-fill", action="store_true", help="measure the data already in the database")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the audit queries")
@@ -477,7 +515,7 @@ def main() -> None:
     args = parser.parse_args()
     django_setup(database_url(args.database_url))
     if not args.skip_fill:
-        fill(args.events, args.big)
+        fill(args.events, args.big, args.jobs)
     measure(args.requests, args.explain)
 
 
