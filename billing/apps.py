@@ -7,7 +7,8 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Billing answers metering's questions through the seams metering offers (apps stay one-way).
-        from billing import ingestion, invoice_models, spend, spend_views
+        from billing import demo, ingestion, invoice_models, spend, spend_views
+        from metering.demo import demo_hook_register
         from metering.ingest import candidate_hook_register
         from metering.lifecycle import invoice_lookup_register
         from metering.panels import dashboard_panel_register
@@ -18,3 +19,4 @@ class BillingConfig(AppConfig):
         candidate_hook_register(ingestion.onboarding_hook, order=10)
         candidate_hook_register(spend.spend_cap_hook, order=20)  # caps after free allowances
         dashboard_panel_register(spend_views.dashboard_spend_panel)
+        demo_hook_register("before_events", demo.billing_demo_terms)  # seed_demo: contracts and caps

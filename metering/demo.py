@@ -811,14 +811,10 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
 #     demo_hook_register("before_events", billing_demo_terms)      # billing
 #     demo_hook_register("after_settlement", disputes_demo_file)   # disputes
 #
-# TODO(billing): a "before_events" hook that gives each account the terms described in its
-# ``AccountSpec.commercial``, *before* any event is ingested so the pipeline itself decides:
-#   - training_window and pilot_free: kumo's 14-day free training window, then 500 free
-#     pilot outcomes (kumo joins late in the period, so both show in the last weeks);
-#   - cap_reached: brightpath's $600 and talentbridge's 500-screening monthly caps with
-#     ``at_cap: pause`` (their volumes cross the caps late in each month);
-#   - prices: acme's platform fee with included resolutions, ledgerly's gain-share in EUR,
-#     talentbridge's credits.
+# Billing does its part: ``billing.demo`` (registered in ``billing.apps``) gives, before any
+# event is ingested, acme a platform fee with included resolutions, kumo a 14-day training
+# window then a 500-outcome pilot (training_window, pilot_free), and brightpath ($600) and
+# talentbridge (500 screenings) monthly caps that pause (cap_reached).
 # Disputes does its part: ``disputes.demo`` (registered in ``disputes.apps``) files disputes
 # after settlement, resolves most of them and credits the approved ones (dispute_credited),
 # leaving a few open in the support queue.

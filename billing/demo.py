@@ -1,0 +1,63 @@
+"""seed_demo's billing part: contracts and spend controls given *before* events are ingested,
+so that the pipeline itself decides training_window, pilot_free and cap_reached.
+
+Registered with ``metering.demo.demo_hook_register("before_events", …)`` in ``billing.apps``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from accounts.models import Account
+from billing.services import contract_version_create
+from billing.spend import spend_controls_set
+
+
+def billing_demo_terms(context) -> None:
+    """acme: platform fee with included resolutions; kumo: training window then a pilot;
+    brightpath: a $600 monthly cap; talentbridge: a 500-screening monthly cap (both pause)."""
+    first_month = context.period_start.date().replace(day=1).isoformat()
+    accounts = {a.external_id: a for a in Account.objects.filter(pk__in=context.accounts.values())}
+    specs = {s.external_id: s for s in context.specs}
+    if "acme" in accounts:
+        contract_version_create(
+            account=accounts["acme"],
+            created_by="demo",
+            document={
+                "effective_from": first_month,
+                "prices": [
+                    {"outcome_type": "resolved_conversation", "model": "unit", "price": "0.99"},
+                    {"outcome_type": "qualified_lead", "model": "unit", "price": "4.00"},
+                ],
+                "platform_fee": {"name": "Platform fee", "amount": "1500.00", "included_outcomes": 1000},
+            },
+        )
+    if "kumo" in accounts:
+        days = (context.now - context.period_start).days
+        joined = context.period_start + timedelta(days=specs["kumo"].start_fraction * days)
+        contract_version_create(
+            account=accounts["kumo"],
+            created_by="demo",
+            document={
+                "effective_from": first_month,
+                "prices": [{"outcome_type": "resolved_conversation", "model": "unit", "price": "0.99"}],
+                "onboarding": {"starts": joined.date().isoformat(), "training_days": 14, "pilot_free_outcomes": 500},
+            },
+        )
+    caps = {"brightpath": (Decimal("600.00"), None), "talentbridge": (None, 500)}
+    for external_id, (money, outcomes) in caps.items():
+        if external_id in accounts:
+            spend_controls_set(
+                account=accounts[external_id],
+                monthly_cap=money,
+                monthly_cap_outcomes=outcomes,
+                alert_thresholds=[50, 80, 100],
+                at_cap="pause",
+                changed_by="demo",
+                now=context.period_start,
+            )
+    context.progress(
+        "billing: contracts for acme (platform fee) and kumo (training window, pilot); "
+        "monthly caps for brightpath ($600) and talentbridge (500 screenings)"
+    )
