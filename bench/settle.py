@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL server (default: the embedded one in .data/pg)")
     parser.add_argument("--events", type=int, default=1_000_000, help="pending events (default 1,000,000)")
     parser.add_argument("--chunk", type=int, default=None, help="rows per UPDATE (default: SETTLE_CHUNK)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel connections settling chunks (default 1)")
     args = parser.parse_args()
 
     url = benchlib.bench_database_url(args.database_url)
@@ -143,7 +144,7 @@ def main() -> None:
     busy_before = benchlib.machine_busy()
     cpu_before = benchlib.backend_cpu(backend)
     started = time.perf_counter()
-    settled = outcomes_settle(now=now, chunk=chunk)
+    settled = outcomes_settle(now=now, chunk=chunk, workers=args.workers)
     seconds = time.perf_counter() - started
     cpu_after = benchlib.backend_cpu(backend)
     busy_after = benchlib.machine_busy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -200,14 +201,29 @@ def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datet
 # --- Settlement ---------------------------------------------------------------------------
 
 
-def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK) -> int:
+def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK, workers: int = 1) -> int:
     """Pending events whose measurement window has closed become billable.
 
-    Set-based: each chunk is one ``UPDATE`` in SQL. ``FOR UPDATE SKIP LOCKED`` lets two
-    runs share the work (and skip an event a signal is changing right now); the
-    ``status = 'pending'`` condition makes a second run change nothing.
+    Set-based: each chunk is one ``UPDATE`` in SQL. ``FOR UPDATE SKIP LOCKED`` lets several
+    workers (``workers`` connections here, or two runs at once) share the work, and skips an
+    event a signal is changing right now; the ``status = 'pending'`` condition makes a second
+    run change nothing.
     """
     now = now or timezone.now()
+    if workers <= 1:
+        return _settle_chunks(now=now, chunk=chunk)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(lambda _: _settle_in_thread(now=now, chunk=chunk), range(workers)))
+
+
+def _settle_in_thread(*, now: datetime, chunk: int) -> int:
+    try:
+        return _settle_chunks(now=now, chunk=chunk)
+    finally:
+        connection.close()  # each thread has its own connection
+
+
+def _settle_chunks(*, now: datetime, chunk: int) -> int:
     total = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
