@@ -90,6 +90,7 @@ class ContractView(APIView):
 
     @extend_schema(
         summary="The account's contract: the version governing the current period, and all versions",
+        responses={200: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("period", str, description="YYYY-MM: the version governing that period")],
     )
     def get(self, request, external_id: str):
@@ -107,6 +108,7 @@ class ContractView(APIView):
     @extend_schema(
         summary="Create or replace the account's contract (a new version from effective_from)",
         request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
         examples=[
             OpenApiExample("Platform fee, tiers, onboarding, price lock", value=CONTRACT_EXAMPLE, request_only=True),
             OpenApiExample("Credits bundle with rollover", value=CREDITS_EXAMPLE, request_only=True),
@@ -170,6 +172,7 @@ class InvoiceListView(APIView):
 
     @extend_schema(
         summary="Invoices, newest period first; the current period's draft is the upcoming invoice",
+        operation_id="invoices_list",
         parameters=[OpenApiParameter("account", str), OpenApiParameter("period", str, description="YYYY-MM")],
         responses={200: InvoiceListOut},
     )
@@ -210,6 +213,7 @@ class InvoiceLineEventsView(APIView):
 
     @extend_schema(
         summary="The events behind an invoice line, newest first (keyset pagination, like /events)",
+        responses={200: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
     )
     def get(self, request, invoice_id: int, line_id: int):
@@ -240,6 +244,7 @@ class CreditNoteListView(APIView):
 
     @extend_schema(
         summary="Credit notes (corrections), applied to the next invoice as a credit line",
+        responses={200: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("account", str)],
     )
     def get(self, request):

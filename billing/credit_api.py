@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,6 +45,7 @@ class AccountCreditsView(APIView):
 
     @extend_schema(
         summary="The prepaid credit balance and its ledger, newest line first (keyset pagination)",
+        responses={200: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int, description="1 to 500")],
     )
     def get(self, request, external_id: str):

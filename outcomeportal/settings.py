@@ -182,6 +182,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EventStatusEnum": "metering.models.EventStatus",
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
+        "InvoiceStatusEnum": ["draft", "finalized", "void"],
+        "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
     },
 }
 
