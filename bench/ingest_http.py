@@ -627,12 +627,41 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
 # --- Main ---------------------------------------------------------------------------------
 
 
+def _caps_set(capped: bool) -> None:
+    """Spend controls for every bench account (``--capped``), or none."""
+    from decimal import Decimal
+
+    from accounts.models import Account
+    from billing.models import SpendControl, SpendPeriod
+    from billing.spend import spend_controls_set
+
+    SpendControl.objects.all().delete()
+    SpendPeriod.objects.all().delete()
+    if not capped:
+        return
+    for account in Account.objects.filter(external_id__startswith=benchlib.ACCOUNT_PREFIX):
+        spend_controls_set(
+            account=account,
+            monthly_cap=Decimal("1000000.00"),
+            monthly_cap_outcomes=None,
+            alert_thresholds=[50, 80, 100],
+            at_cap="pause",
+            changed_by="bench",
+        )
+    print("spend controls: every account capped at 1,000,000.00 (pause at cap)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="a PostgreSQL server (default: the embedded one in .data/pg)")
     parser.add_argument("--events", type=int, default=1_000_000, help="events posted in total (default 1,000,000)")
     parser.add_argument("--batch", type=int, default=1000, help="events per request (default 1,000)")
     parser.add_argument("--dup-ratio", type=float, default=0.10, help="share of re-posted events (default 0.10)")
+    parser.add_argument(
+        "--capped",
+        action="store_true",
+        help="cap every account (issue 5: a cap the run does not reach, pause at cap) before the run",
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent client processes (default 4)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="(default sync)")
@@ -652,6 +681,7 @@ def main() -> None:
     benchlib.migrate()
     benchlib.reset_events()
     world = benchlib.world_setup()
+    _caps_set(args.capped)
     from django.db import connection
 
     base = datetime.now(UTC)

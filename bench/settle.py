@@ -161,11 +161,11 @@ def main() -> None:
     again = outcomes_settle(now=now, chunk=chunk)
     again_seconds = time.perf_counter() - started
 
-    print(f"\noutcomes_settle(now=…), chunks of {chunk:,}:")
+    print(f"\noutcomes_settle(now=…), chunks of {chunk:,}, {args.workers} connection(s):")
     print(f"  settled             {settled:,} in {seconds:.2f} s")
     print(f"  events/s            {settled / seconds:,.0f}   (target ≥ 100,000)")
     print(f"  machine CPU busy    {busy:.0%} of {os.cpu_count()} cores during the run")
-    if cpu_before is not None and cpu_after is not None:
+    if cpu_before is not None and cpu_after is not None and args.workers == 1:
         cpu = cpu_after - cpu_before
         print(
             f"  backend CPU         {cpu:.2f} s of the {seconds:.2f} s (one backend does the work) → "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -123,7 +123,12 @@ def trust_metrics(*, now: datetime, days: int | None = None, accounts: list[Acco
                 account_rates[account_id].billed += n
                 type_rate(type_id).billed += n
         disputed = (
-            DisputeItem.objects.filter(account_id__in=list(by_id))
+            # Only disputes of events inside the window (a day of slack for time zones): the
+            # query stays bounded however many disputes the install has seen.
+            DisputeItem.objects.filter(
+                account_id__in=list(by_id),
+                event__occurred_at__gte=datetime.combine(floor, time.min, tzinfo=UTC) - timedelta(days=1),
+            )
             .values_list("account_id", "event_id", "event__occurred_at", "event__outcome_type_id")
             .distinct()
         )
