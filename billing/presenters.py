@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from accounts.access import Perm, Principal
+from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import Terms
 from billing.invoice_models import CreditNote, Invoice, InvoiceLine
 from billing.money import minor_units, money_display, money_str, price_display
+from metering import presenters as metering_presenters
 from metering.engine import REASONS
 from metering.models import Event, OutcomeType
 
@@ -93,37 +94,8 @@ def credit_note_dict(note: CreditNote) -> dict:
 
 def event_row(event: Event, *, invoice: Invoice | None, principal: Principal) -> dict:
     """An event as the events API lists it (the same fields), with its invoice."""
-    row = {
-        "event_id": event.event_id,
-        "account": event.account.external_id,
-        "outcome_type": event.outcome_type.code,
-        "occurred_at": _iso(event.occurred_at),
-        "received_at": _iso(event.received_at),
-        "success_criteria_met": event.success_criteria_met,
-        "human_handoff": event.human_handoff,
-        "channel": event.channel,
-        "workflow": event.workflow,
-        "session_id": event.session_id,
-        "complexity": event.complexity or None,
-        "verification_method": event.verification_method,
-        "source_url": event.source_url,
-        "sandbox": event.sandbox,
-        "failure_reason": event.failure_reason or None,
-        "value_amount": None if event.value_amount is None else str(event.value_amount),
-        "attributes": event.attributes,
-        "status": event.status,
-        "measurement_window_ends_at": _iso(event.window_ends_at),
-        "non_billable_reason": event.non_billable_reason or None,
-        "amount": None if event.amount is None else str(event.amount),
-        "currency": event.currency,
-        "credits": None if event.credits is None else str(event.credits),
-        "invoice_id": invoice.pk if invoice is not None and event.invoice_line_id else None,
-        "invoice_line_id": event.invoice_line_id,
-        "rule_version": event.criteria.label,
-    }
-    if principal.can(Perm.COST_READ):
-        row["cost_amount"] = None if event.cost_amount is None else str(event.cost_amount)
-    return row
+    invoice_id = invoice.pk if invoice is not None and event.invoice_line_id else None
+    return metering_presenters.event_row(event, principal=principal, invoice_id=invoice_id)
 
 
 # --- The plan in plain words (the domain's pricing-page template) ---------------------------

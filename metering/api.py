@@ -11,15 +11,16 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import Perm, Principal
+from accounts.access import Perm
 from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from metering import api_schema as docs
 from metering import engine
 from metering.ingest import MAX_BATCH, events_ingest
-from metering.lifecycle import invoice_id_of_line
 from metering.models import Event, EventStatus, OutcomeType, ReopenPolicy, SignalType, ValueType
+from metering.presenters import event_row
+from metering.presenters import iso as _iso
 from metering.selectors import event_get_for_principal, event_list
 from metering.services import (
     OutcomeTypeExists,
@@ -34,53 +35,10 @@ from outcomeportal.api.errors import ApiError, error_body
 from outcomeportal.api.fields import DecimalString
 
 
-def _iso(value) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def _price(value: Decimal) -> str:
     """A unit price as written by people: "0.99", "0.995", "10.00" (never "0.9900")."""
     normal = value.normalize()
     return str(normal if normal.as_tuple().exponent < -2 else value.quantize(Decimal("0.01")))
-
-
-def _amount(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def event_row(event: Event, *, principal: Principal) -> dict:
-    """One event as the contract's list row. Cost is the vendor's alone."""
-    row = {
-        "event_id": event.event_id,
-        "account": event.account.external_id,
-        "outcome_type": event.outcome_type.code,
-        "occurred_at": _iso(event.occurred_at),
-        "received_at": _iso(event.received_at),
-        "success_criteria_met": event.success_criteria_met,
-        "human_handoff": event.human_handoff,
-        "channel": event.channel,
-        "workflow": event.workflow,
-        "session_id": event.session_id,
-        "complexity": event.complexity or None,
-        "verification_method": event.verification_method,
-        "source_url": event.source_url,
-        "sandbox": event.sandbox,
-        "failure_reason": event.failure_reason or None,
-        "value_amount": _amount(event.value_amount),
-        "attributes": event.attributes,
-        "status": event.status,
-        "measurement_window_ends_at": _iso(event.window_ends_at),
-        "non_billable_reason": event.non_billable_reason or None,
-        "amount": _amount(event.amount),
-        "currency": event.currency,
-        "credits": _amount(event.credits),
-        "invoice_id": invoice_id_of_line(event.invoice_line_id),  # billing registers the lookup
-        "invoice_line_id": event.invoice_line_id,
-        "rule_version": event.criteria.label,
-    }
-    if principal.can(Perm.COST_READ):
-        row["cost_amount"] = _amount(event.cost_amount)
-    return row
 
 
 def decision_body(event: Event) -> dict:

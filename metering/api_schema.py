@@ -1,7 +1,7 @@
 """Serializers that document the events API in the OpenAPI schema.
 
 The hot paths do not run these: ingestion validates in metering.validation and rows are
-rendered by metering.api.event_row (tests keep both in step with these declarations).
+rendered by metering.presenters.event_row (tests keep both in step with these declarations).
 """
 
 from __future__ import annotations

@@ -1,0 +1,61 @@
+"""How an event reads in the API: one row shape for every endpoint that lists events.
+
+Used by the events API and by billing's invoice-line events (billing may import this module,
+not metering's API views), so both endpoints always list the same fields.
+"""
+
+from __future__ import annotations
+
+from accounts.access import Perm, Principal
+from metering.lifecycle import invoice_id_of_line
+from metering.models import Event
+
+_LOOKUP = object()
+
+
+def iso(value) -> str | None:
+    """RFC 3339 in UTC with a ``Z``."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _amount(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def event_row(event: Event, *, principal: Principal, invoice_id: int | object | None = _LOOKUP) -> dict:
+    """One event as the contract's list row. Cost is the vendor's alone.
+
+    ``invoice_id``: the caller's answer when it knows the invoice; else the lookup billing
+    registers with metering at start-up.
+    """
+    row = {
+        "event_id": event.event_id,
+        "account": event.account.external_id,
+        "outcome_type": event.outcome_type.code,
+        "occurred_at": iso(event.occurred_at),
+        "received_at": iso(event.received_at),
+        "success_criteria_met": event.success_criteria_met,
+        "human_handoff": event.human_handoff,
+        "channel": event.channel,
+        "workflow": event.workflow,
+        "session_id": event.session_id,
+        "complexity": event.complexity or None,
+        "verification_method": event.verification_method,
+        "source_url": event.source_url,
+        "sandbox": event.sandbox,
+        "failure_reason": event.failure_reason or None,
+        "value_amount": _amount(event.value_amount),
+        "attributes": event.attributes,
+        "status": event.status,
+        "measurement_window_ends_at": iso(event.window_ends_at),
+        "non_billable_reason": event.non_billable_reason or None,
+        "amount": _amount(event.amount),
+        "currency": event.currency,
+        "credits": _amount(event.credits),
+        "invoice_id": invoice_id_of_line(event.invoice_line_id) if invoice_id is _LOOKUP else invoice_id,
+        "invoice_line_id": event.invoice_line_id,
+        "rule_version": event.criteria.label,
+    }
+    if principal.can(Perm.COST_READ):
+        row["cost_amount"] = _amount(event.cost_amount)
+    return row
