@@ -448,10 +448,11 @@ def _claim_holders(cursor, rows: list[_Row]) -> dict[tuple[int, int, str], str]:
 
 
 def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
+    """Each hook sees the candidates the earlier ones left; what a hook rules out is stored at
+    once, so the next hook reads period totals (the rollup) without those outcomes."""
     if not _candidate_hooks or not candidates:
         return
     remaining = sorted(candidates, key=lambda r: (r.parsed.occurred_at, r.pk))
-    changed: dict[int, _Row] = {}
     for _, hook in _candidate_hooks:
         views = [
             Candidate(r.pk, r.account_id, r.outcome_type.pk, r.parsed.event_id, r.parsed.occurred_at,
@@ -461,14 +462,15 @@ def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
         ruled_out = hook(candidates=views, now=now) or {}
         if not ruled_out:
             continue
+        changed = []
         for r in remaining:
             facts = ruled_out.get(r.pk)
             if facts:
                 base = r.state.as_dict() if r.state else {}
                 r.state = engine.AccountState.from_dict({**base, **facts})
-                changed[r.pk] = r
+                changed.append(r)
+        _redecide(changed, now=now)
         remaining = [r for r in remaining if r.pk not in ruled_out]
-    _redecide(list(changed.values()), now=now)
 
 
 def _redecide(rows: list[_Row], *, now: datetime) -> None:

@@ -385,3 +385,20 @@ def test_dashboard_shows_spend_against_the_cap_once_capped(account_a, outcome_ty
     assert "Spend against the cap" in page
     assert "$2.97</strong> of\n    $2.97" in page
     assert "Paused:" in page
+
+
+def test_outcomes_given_free_by_a_pilot_do_not_count_against_the_cap(account_a, outcome_type):
+    from billing.services import contract_version_create
+
+    first = timezone.now().date().replace(day=1).isoformat()
+    contract_version_create(
+        account=account_a,
+        document={
+            "effective_from": first,
+            "prices": [{"outcome_type": "resolved_conversation", "model": "unit", "price": "0.99"}],
+            "onboarding": {"starts": first, "training_days": 0, "pilot_free_outcomes": 2},
+        },
+    )
+    cap(account_a, "1.98")  # two charged outcomes
+    post(account_a, 4)  # two free (pilot), then two charged: exactly at the cap, none ruled out
+    assert statuses(account_a) == [("non_billable", "pilot_free")] * 2 + [("pending", "")] * 2
