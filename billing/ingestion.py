@@ -33,16 +33,18 @@ _PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
 
 def _terms_lookup(account_ids: set[int]):
     zones = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone"))
+    tzinfos = {pk: ZoneInfo(name) for pk, name in zones.items()}
     versions: dict[int, list] = {}
     for v in ContractVersion.objects.filter(account_id__in=account_ids):
         versions.setdefault(v.account_id, []).append((v.effective_from, v.version, v))
     cache: dict[tuple[int, str], Terms | None] = {}
+    utc = ZoneInfo("UTC")
 
     def terms_at(account_id: int, at: datetime) -> Terms | None:
-        period = at.astimezone(ZoneInfo(zones.get(account_id, "UTC"))).strftime("%Y-%m")
-        key = (account_id, period)
+        local = at.astimezone(tzinfos.get(account_id, utc))
+        key = (account_id, f"{local.year:04d}-{local.month:02d}")
         if key not in cache:
-            version = version_for_period(versions.get(account_id, []), period)
+            version = version_for_period(versions.get(account_id, []), key[1])
             cache[key] = terms_load(version.terms) if version else None
         return cache[key]
 
@@ -52,16 +54,22 @@ def _terms_lookup(account_ids: set[int]):
 def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
     terms_at, _ = _terms_lookup({r.account_id for r in requests})
     codes = dict(OutcomeType.objects.filter(pk__in={r.outcome_type_id for r in requests}).values_list("pk", "code"))
+    # Most outcomes of a batch share (contract, type, complexity): price each combination once.
+    # Gain-share prices depend on the event's value, so those are never taken from the cache.
+    estimates: dict[tuple, Price] = {}
     out = []
     for r in requests:
-        amount, credits = unit_estimate(
-            terms_at(r.account_id, r.occurred_at),
-            codes.get(r.outcome_type_id, ""),
-            r.complexity,
-            r.value_amount,
-            r.default_unit_price,
-        )
-        out.append(Price(amount=amount, credits=credits))
+        terms = terms_at(r.account_id, r.occurred_at)
+        key = (id(terms), r.outcome_type_id, r.complexity, r.default_unit_price)
+        price = estimates.get(key) if r.value_amount is None else None
+        if price is None:
+            amount, credits = unit_estimate(
+                terms, codes.get(r.outcome_type_id, ""), r.complexity, r.value_amount, r.default_unit_price
+            )
+            price = Price(amount=amount, credits=credits)
+            if r.value_amount is None:
+                estimates[key] = price
+        out.append(price)
     return out
 
 
