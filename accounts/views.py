@@ -4,15 +4,46 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import Perm
+from accounts.login_guard import login_blocked, login_failed, login_succeeded
 from accounts.models import CUSTOMER_ROLES, Account, ApiKey, Role
 from accounts.permissions import principal_of
 from accounts.services import api_key_create, api_key_revoke
+
+
+class GuardedAuthenticationForm(AuthenticationForm):
+    """The login form, refusing to check passwords after too many failures (accounts.login_guard)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "too_many_attempts": "Too many failed sign-ins. Wait a quarter of an hour, then try again.",
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        if login_blocked(username=username, address=address):
+            raise forms.ValidationError(self.error_messages["too_many_attempts"], code="too_many_attempts")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            login_failed(username=username, address=address)
+            raise
+        login_succeeded(username=username, address=address)
+        return cleaned
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+    authentication_form = GuardedAuthenticationForm
 
 
 class ApiKeyForm(forms.Form):

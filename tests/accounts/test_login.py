@@ -148,3 +148,23 @@ def test_an_expired_session_is_signed_out(user):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
+
+
+def test_too_many_failed_sign_ins_stop_password_checks_for_a_while(db):
+    from django.core.cache import cache
+
+    from accounts.login_guard import MAX_FAILURES
+    from tests import factories
+
+    cache.clear()
+    user = factories.make_user("viewer", factories.make_account("guarded"), username="guarded-user")
+    client = Client()
+    for _ in range(MAX_FAILURES):
+        response = client.post("/accounts/login/", {"username": user.username, "password": "wrong"})
+        assert b"Too many failed sign-ins" not in response.content
+    response = client.post("/accounts/login/", {"username": user.username, "password": "pw-Secret-123"})
+    assert b"Too many failed sign-ins" in response.content
+    assert "_auth_user_id" not in client.session
+    cache.clear()
+    response = client.post("/accounts/login/", {"username": user.username, "password": "pw-Secret-123"})
+    assert response.status_code == 302
