@@ -91,6 +91,18 @@ class IngestResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What an event's account and outcome type resolve to (shared by the batch's events naming them)."""
+
+    account_id: int
+    currency: str
+    outcome_type: OutcomeType
+    outcome_type_id: int
+    criteria_id: int
+    rules: engine.Rules
+
+
 @dataclass(slots=True)
 class _Row:
     index: int
@@ -98,6 +110,7 @@ class _Row:
     account_id: int
     currency: str
     outcome_type: OutcomeType
+    outcome_type_id: int
     criteria_id: int
     rules: engine.Rules
     facts: engine.EventFacts
@@ -165,6 +178,8 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
     first_of: dict[tuple[int, str], int] = {}  # (account_id, event_id) -> index of its first occurrence
     repeats: list[tuple[int, tuple[int, str]]] = []
     no_state = engine.AccountState()
+    # A batch names few (account, outcome type) pairs: resolve each pair once, not each event.
+    targets: dict[tuple[str, str], _Target | None] = {}
     rules_by_version: dict[int, engine.Rules] = {}
     for index, item in enumerate(parsed):
         if isinstance(item, EventError):
@@ -174,40 +189,20 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
                 "error": item.as_dict(),
             }
             continue
-        account = accounts.get(item.account)
-        outcome_type = types.get(item.outcome_type)
-        criteria = (
-            outcome_type and account and criteria_for(current, account_id=account[0], outcome_type_id=outcome_type.pk)
-        )
-        if account is None:
-            error = _reject(
-                "unknown_account", f"No account with external_id {item.account!r}.", {"account": ["Unknown account."]}
-            )
-        elif outcome_type is None:
-            error = _reject(
-                "unknown_outcome_type",
-                f"No active outcome type {item.outcome_type!r}.",
-                {"outcome_type": ["Unknown outcome type."]},
-            )
-        elif criteria is None:
-            error = _reject(
-                "no_success_criteria",
-                f"Outcome type {item.outcome_type!r} has no success criteria.",
-                {"outcome_type": ["No success criteria defined."]},
-            )
+        pair = (item.account, item.outcome_type)
+        if pair in targets:
+            target = targets[pair]
         else:
-            error = None
-        if error:
+            target = targets[pair] = _target(pair, accounts, types, current, rules_by_version)
+        if target is None:
+            error = _unresolved_error(item, accounts, types)
             result.results[index] = {"event_id": item.event_id, "status": "rejected", "error": error}
             continue
-        key = (account[0], item.event_id)
+        key = (target.account_id, item.event_id)
         if key in first_of:
             repeats.append((index, key))
             continue
         first_of[key] = index
-        rules = rules_by_version.get(criteria.pk) or rules_by_version.setdefault(
-            criteria.pk, rules_from_criteria(criteria)
-        )
         facts = engine.EventFacts(
             event_id=item.event_id,
             occurred_at=item.occurred_at,
@@ -220,8 +215,21 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
             workflow=item.workflow,
             session_id=item.session_id,
         )
-        decision = engine.decide(facts, (), rules, no_state, now)
-        rows.append(_Row(index, item, account[0], account[1], outcome_type, criteria.pk, rules, facts, decision))
+        decision = engine.decide(facts, (), target.rules, no_state, now)
+        rows.append(
+            _Row(
+                index,
+                item,
+                target.account_id,
+                target.currency,
+                target.outcome_type,
+                target.outcome_type_id,
+                target.criteria_id,
+                target.rules,
+                facts,
+                decision,
+            )
+        )
 
     _price(rows)
     with transaction.atomic():
@@ -232,6 +240,36 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
         _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
+
+
+def _target(pair, accounts, types, current, rules_by_version) -> _Target | None:
+    """What an (account, outcome type) pair as posted resolves to; None if either or its criteria is missing."""
+    account, outcome_type = accounts.get(pair[0]), types.get(pair[1])
+    if account is None or outcome_type is None:
+        return None
+    criteria = criteria_for(current, account_id=account[0], outcome_type_id=outcome_type.pk)
+    if criteria is None:
+        return None
+    rules = rules_by_version.get(criteria.pk) or rules_by_version.setdefault(criteria.pk, rules_from_criteria(criteria))
+    return _Target(account[0], account[1], outcome_type, outcome_type.pk, criteria.pk, rules)
+
+
+def _unresolved_error(item: ParsedEvent, accounts: dict, types: dict) -> dict:
+    if item.account not in accounts:
+        return _reject(
+            "unknown_account", f"No account with external_id {item.account!r}.", {"account": ["Unknown account."]}
+        )
+    if item.outcome_type not in types:
+        return _reject(
+            "unknown_outcome_type",
+            f"No active outcome type {item.outcome_type!r}.",
+            {"outcome_type": ["Unknown outcome type."]},
+        )
+    return _reject(
+        "no_success_criteria",
+        f"Outcome type {item.outcome_type!r} has no success criteria.",
+        {"outcome_type": ["No success criteria defined."]},
+    )
 
 
 def _event_id_of(raw: object) -> str | None:
@@ -245,7 +283,7 @@ def _price(rows: list[_Row]) -> None:
         [
             PriceRequest(
                 account_id=r.account_id,
-                outcome_type_id=r.outcome_type.pk,
+                outcome_type_id=r.outcome_type_id,
                 default_unit_price=r.outcome_type.unit_price,
                 occurred_at=r.parsed.occurred_at,
                 complexity=r.parsed.complexity,
@@ -282,8 +320,8 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                     (
                         r.account_id,
                         p.event_id,
-                        r.outcome_type.pk,
-                        p.occurred_at.isoformat(),
+                        r.outcome_type_id,
+                        p.occurred_at_iso,
                         p.success_criteria_met,
                         p.human_handoff,
                         p.channel,
@@ -385,7 +423,7 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
     queues: dict[tuple[int, int, str], list[_Row]] = {}
     for r in sorted(rows, key=lambda r: (r.parsed.occurred_at, r.parsed.event_id)):
         if r.decision.candidate and r.rules.one_per_session and r.parsed.session_id:
-            queues.setdefault((r.account_id, r.outcome_type.pk, r.parsed.session_id), []).append(r)
+            queues.setdefault((r.account_id, r.outcome_type_id, r.parsed.session_id), []).append(r)
     if not queues:
         return
     attempts = {key: queue.pop(0) for key, queue in queues.items()}
@@ -404,31 +442,29 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
             if losers:
                 holders = _claim_holders(cursor, losers)
                 for r in losers:
-                    holder = holders.get((r.account_id, r.outcome_type.pk, r.parsed.session_id), "?")
+                    holder = holders.get((r.account_id, r.outcome_type_id, r.parsed.session_id), "?")
                     r.state = engine.AccountState(session_taken_by=holder)
                 _redecide(losers, now=now)
 
 
 def _claim_insert(cursor, attempts: list[_Row]) -> set[int]:
-    """Try the claims; returns the pks of the events that now hold their session."""
+    """Try the claims; returns the pks of the events that now hold their session.
+
+    The claim's columns are read from the stored events (by primary key, in the attempts' order),
+    so only the keys and one flag per attempt travel: no arrays of timestamps and texts to build.
+    """
     cursor.execute(
         "INSERT INTO metering_sessionclaim AS c "
         "(account_id, outcome_type_id, session_id, event_id, event_key, occurred_at, renewable_after) "
-        "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[], "
-        "%s::timestamptz[], %s::timestamptz[]) "
+        "SELECT e.account_id, e.outcome_type_id, e.session_id, e.id, e.event_id, e.occurred_at, "
+        "CASE WHEN k.renewable THEN e.window_ends_at END "
+        "FROM unnest(%s::bigint[], %s::boolean[]) WITH ORDINALITY AS k(id, renewable, n) "
+        "JOIN metering_event e ON e.id = k.id ORDER BY k.n "
         "ON CONFLICT (account_id, outcome_type_id, session_id) DO UPDATE SET event_id = EXCLUDED.event_id, "
         "event_key = EXCLUDED.event_key, occurred_at = EXCLUDED.occurred_at, "
         "renewable_after = EXCLUDED.renewable_after "
         "WHERE c.renewable_after <= EXCLUDED.occurred_at RETURNING event_id",
-        [
-            [r.account_id for r in attempts],
-            [r.outcome_type.pk for r in attempts],
-            [r.parsed.session_id for r in attempts],
-            [r.pk for r in attempts],
-            [r.parsed.event_id for r in attempts],
-            [r.parsed.occurred_at for r in attempts],
-            [r.decision.window_ends_at if r.rules.reopen_is_new_outcome else None for r in attempts],
-        ],
+        [[r.pk for r in attempts], [r.rules.reopen_is_new_outcome for r in attempts]],
     )
     return {pk for (pk,) in cursor.fetchall()}
 
@@ -440,7 +476,7 @@ def _claim_holders(cursor, rows: list[_Row]) -> dict[tuple[int, int, str], str]:
         "ON c.account_id = k.a AND c.outcome_type_id = k.t AND c.session_id = k.s",
         [
             [r.account_id for r in rows],
-            [r.outcome_type.pk for r in rows],
+            [r.outcome_type_id for r in rows],
             [r.parsed.session_id for r in rows],
         ],
     )
@@ -453,13 +489,14 @@ def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
     if not _candidate_hooks or not candidates:
         return
     remaining = sorted(candidates, key=lambda r: (r.parsed.occurred_at, r.pk))
+    # A row a hook leaves alone keeps its decision and price, so its view is built once.
+    views = [
+        Candidate(r.pk, r.account_id, r.outcome_type_id, r.parsed.event_id, r.parsed.occurred_at,
+                  r.decision.status, r.amount, r.credits)
+        for r in remaining
+    ]  # fmt: skip
     for _, hook in _candidate_hooks:
-        views = [
-            Candidate(r.pk, r.account_id, r.outcome_type.pk, r.parsed.event_id, r.parsed.occurred_at,
-                      r.decision.status, r.amount, r.credits)
-            for r in remaining
-        ]  # fmt: skip
-        ruled_out = hook(candidates=views, now=now) or {}
+        ruled_out = hook(candidates=list(views), now=now) or {}
         if not ruled_out:
             continue
         changed = []
@@ -471,6 +508,7 @@ def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
                 changed.append(r)
         _redecide(changed, now=now)
         remaining = [r for r in remaining if r.pk not in ruled_out]
+        views = [v for v in views if v.pk not in ruled_out]
 
 
 def _redecide(rows: list[_Row], *, now: datetime) -> None:

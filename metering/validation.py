@@ -63,6 +63,7 @@ class ParsedEvent:
     attributes: dict
     attributes_json: bytes
     payload_hash: str
+    occurred_at_iso: str  # occurred_at.isoformat(): hashed here, stored as is by the ingestion's COPY
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +95,16 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
 
 
+# At most 12 integer digits and 6 decimal places, plain ASCII: finite, below 10^12, exponent ≥ -6 —
+# valid by construction, so the common case skips the checks below (``as_tuple`` is the costly one).
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{0,6})?\Z")
+
+
 def _decimal(value: object) -> Decimal | None:
     if not isinstance(value, str):
         raise ValueError('Must be a decimal string such as "12.50".')
+    if _PLAIN_DECIMAL.match(value):
+        return Decimal(value)
     try:
         amount = Decimal(value)
     except InvalidOperation as exc:
@@ -204,9 +212,8 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
                 errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
             elif b"\\u0000" in attributes_json:
                 errors["attributes"] = ["May not contain NUL characters (PostgreSQL cannot store them)."]
-    unknown = raw.keys() - KNOWN_FIELDS
-    if unknown:
-        for name in sorted(unknown):
+    if not raw.keys() <= KNOWN_FIELDS:
+        for name in sorted(raw.keys() - KNOWN_FIELDS):
             errors[name] = ["Unknown field."]
 
     occurred_raw = raw.get("occurred_at")
@@ -232,27 +239,26 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
     if errors:
         return EventError("validation_error", "The event has invalid fields.", errors)
 
+    occurred_at_iso = occurred_at.isoformat()
+    # The payload's values as text, joined by a unit separator (str() of the booleans and amounts).
     canonical = "\x1f".join(
-        map(
-            str,
-            (
-                event_id,
-                account,
-                outcome_type,
-                occurred_at.isoformat(),
-                success,
-                handoff,
-                channel,
-                workflow,
-                session_id,
-                complexity,
-                verification,
-                source_url,
-                sandbox,
-                failure_reason,
-                _normal(value_amount),
-                _normal(cost_amount),
-            ),
+        (
+            event_id,
+            account,
+            outcome_type,
+            occurred_at_iso,
+            str(success),
+            str(handoff),
+            channel,
+            workflow,
+            session_id,
+            complexity,
+            verification,
+            source_url,
+            str(sandbox),
+            failure_reason,
+            str(_normal(value_amount)),
+            str(_normal(cost_amount)),
         )
     ).encode()
     digest = hashlib.blake2b(canonical + b"\x1e" + attributes_json, digest_size=16)
@@ -276,4 +282,5 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
         attributes=attributes,
         attributes_json=attributes_json,
         payload_hash=digest.hexdigest(),
+        occurred_at_iso=occurred_at_iso,
     )
