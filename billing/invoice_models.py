@@ -134,6 +134,26 @@ class InvoiceLine(models.Model):
         return self.description
 
 
+class InvoiceEventsPending(models.Model):
+    """The events a finalized invoice line bills, frozen in the finalizing transaction, until they
+    are stamped with their line (``billing.services.invoice_events_link``), which deletes the row.
+
+    Finalizing prices from aggregates and stores one compact id array per line instead of
+    rewriting every event row in the same transaction: the invoice is final (numbered, totals
+    fixed, immutable) in a second or two; the stamping follows. While a row exists, its invoice's
+    period is not treated as having late outcomes, and anything that reads an event's line links
+    the account's pending invoices first.
+    """
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
+    line = models.OneToOneField(InvoiceLine, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    event_ids = ArrayField(models.BigIntegerField())
+
+    def __str__(self) -> str:
+        return f"{len(self.event_ids)} events of line {self.line_id} waiting to be stamped"
+
+
 class CreditNote(models.Model):
     """A correction: money given back, applied to the next invoice as a credit line. Append-only."""
 

@@ -5,6 +5,7 @@ from billing.invoice_models import (  # noqa: F401
     ContractVersion,
     CreditNote,
     Invoice,
+    InvoiceEventsPending,
     InvoiceLine,
     InvoiceStatus,
     NumberSeries,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Func, Q, QuerySet, Sum
 from django.http import Http404
 
 from accounts.access import Principal
@@ -20,7 +20,14 @@ from billing.contracts import (
     terms_load,
     version_for_period,
 )
-from billing.invoice_models import ContractVersion, CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from billing.invoice_models import (
+    ContractVersion,
+    CreditNote,
+    Invoice,
+    InvoiceEventsPending,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from billing.pricing import Group
 from metering.lifecycle import LineLink, Selection, event_ids_for_links
 from metering.models import DailyRollup, Event, OutcomeType
@@ -179,9 +186,14 @@ def late_segments(*, account: Account, period: str) -> list[str]:
     candidates = {f"{d.year:04d}-{d.month:02d}" for d in days}
     if not candidates:
         return []
-    final = Invoice.objects.filter(
-        account=account, period__in=candidates, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.VOID]
-    ).values_list("period", flat=True)
+    final = (
+        Invoice.objects.filter(
+            account=account, period__in=candidates, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.VOID]
+        )
+        # Until a final invoice's events are stamped with their lines, its own outcomes would look late.
+        .exclude(pk__in=InvoiceEventsPending.objects.filter(account=account).values("invoice_id"))
+        .values_list("period", flat=True)
+    )
     return sorted(final)
 
 
@@ -267,6 +279,12 @@ def line_events(
         qs = Event.objects.filter(
             account_id=account.pk, occurred_at__gte=seg_start, occurred_at__lt=seg_end, invoice_line_id__in=ids
         )
+        frozen = InvoiceEventsPending.objects.filter(line_id__in=ids)
+        if frozen.exists():  # not stamped yet: the arrays frozen at finalization name the events
+            frozen_ids = frozen.annotate(event_id=Func(F("event_ids"), function="unnest")).values("event_id")
+            qs = Event.objects.filter(
+                account_id=account.pk, occurred_at__gte=seg_start, occurred_at__lt=seg_end, pk__in=frozen_ids
+            )
         if before is not None:
             at, pk = before
             qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))

@@ -3,29 +3,44 @@
 Services load and lock, call the pure core (:func:`billing.pricing.price_period`), save.
 
 Building an invoice is idempotent and crash-safe: :func:`invoice_finalize` does all its
-work — recompute the lines, bill the events on them (one UPDATE in metering.lifecycle), take
-the next number from the locked counter row, mark the invoice finalized — in **one**
-transaction. A worker killed at any point leaves the draft as it was (PostgreSQL rolls the
-transaction back) and a rerun completes it; a second worker waits on the invoice row lock and
-then finds it finalized. The unique (account, period) constraint makes "two invoices for one
-month" impossible.
+work — recompute the lines, freeze the events each line bills (one id array per line, from one
+query in metering.lifecycle), take the next number from the locked counter row, mark the invoice
+finalized — in **one** transaction. A worker killed at any point leaves the draft as it was
+(PostgreSQL rolls the transaction back) and a rerun completes it; a second worker waits on the
+invoice row lock and then finds it finalized. The unique (account, period) constraint makes "two
+invoices for one month" impossible.
+
+Stamping each event with its line and amount is a second step, :func:`invoice_events_link`, run
+right after (or, by :func:`invoices_build`, after every invoice of the month is final): it
+rewrites every event row, seconds per million, so the invoice does not wait for it. It is
+idempotent and driven by the frozen arrays, so what it stamps is exactly what was priced. Until
+it has run, :func:`invoice_events_link_pending` is called by whatever reads an event's line.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
 from billing.contracts import Terms, TermsInvalid, period_add, terms_json, terms_parse
 from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
-from billing.invoice_models import ContractVersion, CreditNote, Invoice, InvoiceLine, InvoiceStatus, NumberSeries
+from billing.invoice_models import (
+    ContractVersion,
+    CreditNote,
+    Invoice,
+    InvoiceEventsPending,
+    InvoiceLine,
+    InvoiceStatus,
+    NumberSeries,
+)
 from billing.money import round_line
 from billing.pricing import (
     Alloc,
@@ -48,7 +63,7 @@ from billing.selectors import (
     period_groups,
     selection_for,
 )
-from metering.lifecycle import LineLink, events_invoice
+from metering.lifecycle import LineLink, Selection, events_freeze_sql, events_invoice_listed
 from metering.models import Event, OutcomeType
 
 # Tests set this to a callable that raises at a named checkpoint ("lines_saved", "events_billed",
@@ -319,15 +334,79 @@ def _number_take(series: str) -> str:
 class Finalized:
     invoice: Invoice
     created: bool  # False: it was already final (a rerun or a second worker)
-    events_billed: int = 0
+    events_billed: int = 0  # events on the invoice's lines (frozen at finalization)
+    events_stamped: int = 0  # of them, stamped with their line by this call
 
 
-def invoice_finalize(*, account: Account, period: str, now: datetime | None = None) -> Finalized:
-    """Finalize one account's invoice for a closed period — all or nothing, once."""
+def _events_freeze(invoice: Invoice, selection: Selection, links: list[LineLink]) -> int:
+    """Store, per line, the ids of the events it bills (one row per line). Returns their number."""
+    if not links:
+        return 0
+    sql, params = events_freeze_sql(selection=selection, links=links)
+    params["frozen_invoice"] = invoice.pk
+    with connection.cursor() as cursor:
+        # The rank sort of a big month fits in memory instead of spilling to disk.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(
+            f"INSERT INTO {InvoiceEventsPending._meta.db_table} (invoice_id, line_id, account_id, event_ids) "
+            f"SELECT %(frozen_invoice)s, f.line_id, %(account)s, f.ids FROM ({sql}) AS f(line_id, ids) "
+            "RETURNING cardinality(event_ids)",
+            params,
+        )
+        return sum(n for (n,) in cursor.fetchall())
+
+
+def invoice_events_link(*, invoice: Invoice) -> int:
+    """Stamp the events of a finalized invoice with their line and amount, from the arrays frozen
+    when it was finalized; then forget the arrays. Idempotent; a second caller waits on the
+    invoice row lock and finds nothing left to do. Returns the number of events stamped."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        pending = InvoiceEventsPending.objects.filter(invoice_id=locked.pk)
+        line_ids = set(pending.values_list("line_id", flat=True))
+        if not line_ids:
+            return 0
+        type_ids = dict(OutcomeType.objects.values_list("code", "id"))
+        stamped = events_invoice_listed(
+            links=[link for link in _links(locked, type_ids) if link.line_id in line_ids],
+            pairs_sql=(
+                f"SELECT line_id, unnest(event_ids) AS event_id FROM {InvoiceEventsPending._meta.db_table} "
+                "WHERE invoice_id = %(pending_invoice)s"
+            ),
+            pairs_params={"pending_invoice": locked.pk},
+        )
+        pending.delete()
+    return stamped
+
+
+def invoice_events_link_pending(*, account: Account) -> int:
+    """Stamp the events of every finalized invoice of ``account`` still waiting for it — called
+    before anything reads which invoice line an event is on (late outcomes, disputes, credits)."""
+    invoice_ids = InvoiceEventsPending.objects.filter(account=account).values_list("invoice_id", flat=True).distinct()
+    return sum(invoice_events_link(invoice=Invoice(pk=pk)) for pk in sorted(invoice_ids))
+
+
+def invoice_finalize(
+    *, account: Account, period: str, now: datetime | None = None, link_events: bool = True
+) -> Finalized:
+    """Finalize one account's invoice for a closed period — all or nothing, once.
+
+    Then, with ``link_events`` (the default), stamp its events with their lines; ``invoices_build``
+    leaves that to a second pass, after every invoice of the month is final.
+    """
     now = now or timezone.now()
     _, end = period_bounds(period, account.timezone)
     if now < end:
         raise ValueError(f"Period {period} of {account.external_id} has not ended yet ({end.isoformat()}).")
+    # An earlier month's events must be on their lines before this month looks for late outcomes.
+    invoice_events_link_pending(account=account)
+    done = _finalize(account=account, period=period, end=end, now=now)
+    if link_events:
+        done = Finalized(done.invoice, done.created, done.events_billed, invoice_events_link(invoice=done.invoice))
+    return done
+
+
+def _finalize(*, account: Account, period: str, end: datetime, now: datetime) -> Finalized:
     with transaction.atomic():
         invoice = _invoice_row(account, period, now)
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
@@ -342,7 +421,7 @@ def invoice_finalize(*, account: Account, period: str, now: datetime | None = No
             until=end,
             terms_by_segment=_terms_by_segment(invoice),
         )
-        billed = events_invoice(selection=asm_selection, links=_links(invoice, type_ids))
+        billed = _events_freeze(invoice, asm_selection, _links(invoice, type_ids))
         _checkpoint("events_billed")
         number = _number_take("invoice")
         _checkpoint("numbered")
@@ -411,8 +490,11 @@ class BuildResult:
     finalized: int = 0
     already_final: int = 0
     events_billed: int = 0
+    events_stamped: int = 0
     failed: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
+    final_after_s: float = 0.0  # every invoice final (first pass)
+    stamped_after_s: float = 0.0  # every event on its line (second pass)
 
     def as_dict(self) -> dict:
         return {
@@ -420,29 +502,43 @@ class BuildResult:
             "finalized": self.finalized,
             "already_final": self.already_final,
             "events_billed": self.events_billed,
+            "events_stamped": self.events_stamped,
             "failed": self.failed,
+            "final_after_s": round(self.final_after_s, 3),
+            "stamped_after_s": round(self.stamped_after_s, 3),
         }
 
 
 def invoices_build(*, period: str, now: datetime | None = None, accounts=None) -> BuildResult:
     """Finalize every account's invoice of a closed period (each account in its own transaction).
 
+    Two passes: every invoice is finalized first (priced, numbered, its events frozen on its
+    lines), then the events of each are stamped with their lines — the slow part, which no
+    invoice waits for. The second pass also finishes the stamping of a run that was killed.
+
     Safe to run twice or in two workers at once. An account whose period has not ended yet in
     its own time zone is skipped (it will be built by a later run).
     """
     now = now or timezone.now()
+    started = time.perf_counter()
     result = BuildResult(period=period)
     qs = accounts if accounts is not None else Account.objects.order_by("pk")
+    built = []
     for account in qs:
         if now < period_bounds(period, account.timezone)[1]:
             continue
-        done = invoice_finalize(account=account, period=period, now=now)
+        done = invoice_finalize(account=account, period=period, now=now, link_events=False)
+        built.append(account)
         if done.created:
             result.finalized += 1
             result.events_billed += done.events_billed
             result.numbers.append(done.invoice.number)
         else:
             result.already_final += 1
+    result.final_after_s = time.perf_counter() - started
+    for account in built:
+        result.events_stamped += invoice_events_link_pending(account=account)
+    result.stamped_after_s = time.perf_counter() - started
     return result
 
 
@@ -536,6 +632,8 @@ __all__ = [
     "contract_version_create",
     "credit_note_issue",
     "invoice_draft_refresh",
+    "invoice_events_link",
+    "invoice_events_link_pending",
     "invoice_finalize",
     "invoice_open_locked",
     "invoice_void",

@@ -4,6 +4,10 @@ Metering owns events; billing decides *which* events an invoice line bills and c
 functions (apps stay one-way: billing → metering). Everything here is set-based SQL — one
 statement for a whole invoice, whatever its number of events.
 
+Billing an invoice's events is two steps: at finalization, :func:`events_freeze_sql` names
+them (an id array per line, stored by billing in the finalizing transaction); afterwards,
+:func:`events_invoice_listed` stamps each event with its line and amount.
+
 Which events a billing selection sees, per account and period ("segment"):
 
 * *resolved* (class ``R``): decided ``billable`` and not yet on a line;
@@ -130,32 +134,45 @@ _MATCH = (
 )
 
 
-def events_invoice(*, selection: Selection, links: Sequence[LineLink]) -> int:
-    """Bill events on their lines in one UPDATE: set ``invoice_line_id`` and the event's amount
-    (and credits); resolved outcomes move ``billable`` → ``invoiced``. Unresolved attempts billed
-    per conversation keep their ``non_billable`` decision (it says why they did not resolve).
+def events_freeze_sql(*, selection: Selection, links: Sequence[LineLink]) -> tuple[str, dict]:
+    """A query of ``(line_id, event_ids bigint[])``: the events each line bills *now* — the very
+    events ranked and matched as the lines say, frozen as one id array per line.
 
-    Only events not yet on a line are touched, so a rerun after a crash bills each event once.
-    Returns the number of events billed.
+    Finalizing an invoice stores these arrays in the same transaction that prices it (a few
+    compact rows instead of a million row rewrites); :func:`events_invoice_listed` stamps the
+    events afterwards. The arrays, not a second look at the events, say what the invoice billed:
+    an outcome settled in between is a late one and stays off the invoice.
     """
-    if not links:
-        return 0
     params: dict = {}
     ranked = any(lk.rank_from is not None for lk in links)
     sql = (
         f"WITH s AS ({_selected_sql(selection, ranked=ranked, params=params)}), "
         f"l AS ({_links_sql(links, params)}) "
-        "UPDATE metering_event e SET invoice_line_id = m.line_id, "
+        f"SELECT l.line_id, array_agg(s.id ORDER BY s.id) FROM s JOIN l ON {_MATCH} GROUP BY l.line_id"
+    )
+    return sql, params
+
+
+def events_invoice_listed(*, links: Sequence[LineLink], pairs_sql: str, pairs_params: dict) -> int:
+    """Bill listed events on their lines: ``pairs_sql`` selects ``(line_id, event_id)`` pairs (the
+    arrays frozen by :func:`events_freeze_sql`): set the line, the event's amount (a gain-share
+    line: its share of the event's value) and credits; ``billable`` → ``invoiced``; unresolved
+    attempts billed per conversation keep their ``non_billable`` decision. Only events not yet on
+    a line are touched, so a rerun bills nothing twice. Returns the number of events stamped.
+    """
+    if not links:
+        return 0
+    params: dict = dict(pairs_params)
+    sql = (
+        f"WITH l AS ({_links_sql(links, params)}), p AS ({pairs_sql}) "
+        "UPDATE metering_event e SET invoice_line_id = l.line_id, "
         "status = CASE WHEN e.status = 'billable' THEN 'invoiced' ELSE e.status END, "
-        "amount = m.amount, credits = m.credits "
-        "FROM (SELECT s.row_ctid, l.line_id, l.credits, CASE WHEN l.gs_pct IS NULL THEN l.amount ELSE "
-        "round(l.gs_pct / 100 * greatest(coalesce(s.value_amount, 0) - l.gs_base, 0), 6) END AS amount "
-        f"FROM s JOIN l ON {_MATCH}) m WHERE e.ctid = m.row_ctid AND e.invoice_line_id IS NULL"
+        "amount = CASE WHEN l.gs_pct IS NULL THEN l.amount ELSE "
+        "round(l.gs_pct / 100 * greatest(coalesce(e.value_amount, 0) - l.gs_base, 0), 6) END, "
+        "credits = l.credits "
+        "FROM p JOIN l ON l.line_id = p.line_id WHERE e.id = p.event_id AND e.invoice_line_id IS NULL"
     )
     with connection.cursor() as cursor:
-        # The rank sort of a big month fits in memory instead of spilling to disk; the rows are
-        # located by ctid (read in this same statement), not looked up again through the primary key.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(sql, params)
         return cursor.rowcount
 

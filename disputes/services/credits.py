@@ -23,7 +23,7 @@ from billing.credits import credits_grant
 from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
 from billing.money import round_line
 from billing.selectors import period_at
-from billing.services import credit_note_issue, invoice_draft_refresh
+from billing.services import credit_note_issue, invoice_draft_refresh, invoice_events_link_pending
 from disputes.models import (
     CreditMethod,
     CreditState,
@@ -90,6 +90,9 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
       become ``credited``. The finalized invoice is never touched.
     """
     now = now or timezone.now()
+    account_id = Dispute.objects.filter(pk=dispute_id).values_list("account_id", flat=True).first()
+    if account_id is not None:  # which events are on a final invoice is read from their lines
+        invoice_events_link_pending(account=Account(pk=account_id))
     with transaction.atomic():
         dispute = (
             Dispute.objects.select_for_update(skip_locked=True, of=("self",))

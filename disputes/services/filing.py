@@ -12,6 +12,7 @@ from accounts.access import Perm, Principal
 from accounts.models import Account
 from billing.invoice_models import Invoice, InvoiceLine
 from billing.selectors import period_at
+from billing.services import invoice_events_link_pending
 from disputes import conf
 from disputes.models import (
     Dispute,
@@ -169,6 +170,7 @@ def dispute_file(
     fields = _validate(reason_code=reason_code, message=message, event_ids=event_ids, invoice_line_id=invoice_line_id)
     if fields:
         raise DisputeRefused("validation_error", "The dispute has invalid fields.", fields=fields)
+    invoice_events_link_pending(account=account)  # an invoice just finalized: its events on their lines
     with transaction.atomic():
         line = None
         if event_ids is not None:

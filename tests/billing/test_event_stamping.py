@@ -1,0 +1,131 @@
+"""Finalizing is priced and frozen in one transaction; stamping the events follows.
+
+Between the two, the invoice is final and the frozen id arrays — not a second look at the
+events — say what it billed: drill-downs read them, an outcome settled meanwhile stays off the
+invoice (it is late), and nothing that reads an event's line sees a half-stamped invoice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from billing.invoice_models import InvoiceEventsPending
+from billing.selectors import late_segments, line_events
+from billing.services import (
+    invoice_draft_refresh,
+    invoice_events_link,
+    invoice_events_link_pending,
+    invoice_finalize,
+    invoices_build,
+)
+from metering.models import Event
+from metering.services import outcomes_settle
+from tests import factories
+from tests.billing.helpers import contract, post
+
+RES = "resolved_conversation"
+JUNE_29 = datetime(2026, 6, 29, 22, 0, tzinfo=UTC)  # 72 h windows close on 2 July
+JULY_1 = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def acme(db):
+    factories.make_outcome_type()
+    account = factories.make_account("acme")
+    contract(account, prices=[{"outcome_type": RES, "model": "unit", "price": "0.99"}],
+             platform_fee={"amount": "10.00", "included_outcomes": 5})  # fmt: skip
+    return account
+
+
+def _frozen(invoice) -> set[int]:
+    arrays = InvoiceEventsPending.objects.filter(invoice=invoice).values_list("event_ids", flat=True)
+    return {pk for ids in arrays for pk in ids}
+
+
+def test_finalize_freezes_the_priced_events_and_stamping_bills_exactly_those(acme):
+    post(acme, 12, at=datetime(2026, 6, 10, tzinfo=UTC))
+    outcomes_settle(now=JULY_1)
+    done = invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False)
+    june = done.invoice
+    assert (june.status, june.number, june.total) == ("finalized", "INV-000001", D("16.93"))  # 10 + 7 × 0.99
+    billable = set(Event.objects.filter(account=acme, status="billable").values_list("pk", flat=True))
+    assert done.events_billed == 12
+    assert _frozen(june) == billable
+    assert not Event.objects.filter(invoice_line_id__isnull=False).exists()  # nothing stamped yet
+
+    assert invoice_events_link(invoice=june) == 12
+    included, overage = june.lines.filter(kind__in=["included", "outcome"]).order_by("position")
+    assert Event.objects.filter(invoice_line_id=included.pk, status="invoiced").count() == 5
+    assert set(Event.objects.filter(invoice_line_id=overage.pk).values_list("amount", flat=True)) == {D("0.99")}
+    assert not InvoiceEventsPending.objects.exists()
+    assert invoice_events_link(invoice=june) == 0  # a rerun stamps nothing
+
+
+def test_before_stamping_a_line_drills_down_to_its_frozen_events(acme):
+    post(acme, 8, at=datetime(2026, 6, 10, tzinfo=UTC))
+    outcomes_settle(now=JULY_1)
+    june = invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False).invoice
+    overage = june.lines.get(kind="outcome")
+    shown = line_events(invoice=june, line=overage, limit=100)
+    assert len(shown) == 3  # the three after the five included ones, in occurrence order
+    latest = max(Event.objects.filter(account=acme), key=lambda e: (e.occurred_at, e.pk))
+    assert shown[0].pk == latest.pk
+    invoice_events_link(invoice=june)
+    assert [e.pk for e in line_events(invoice=june, line=overage, limit=100)] == [e.pk for e in shown]
+
+
+def test_an_outcome_settled_between_finalizing_and_stamping_stays_off_and_is_billed_late(acme):
+    post(acme, 6, at=datetime(2026, 6, 10, tzinfo=UTC))
+    post(acme, 1, at=JUNE_29, prefix="tail")  # still pending when June is finalized
+    outcomes_settle(now=JULY_1)
+    june = invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False).invoice
+    assert june.total == D("10.99")
+    outcomes_settle(now=datetime(2026, 7, 3, tzinfo=UTC))  # the tail settles before June is stamped
+    # Until June is stamped, July's draft does not take June's own outcomes for late ones.
+    assert late_segments(account=acme, period="2026-07") == []
+    draft = invoice_draft_refresh(account=acme, period="2026-07", now=datetime(2026, 7, 3, tzinfo=UTC))
+    assert draft.total == D("10.00")  # July's platform fee only
+    assert invoice_events_link(invoice=june) == 6
+    tail = Event.objects.get(event_id__startswith="tail")
+    assert (tail.status, tail.invoice_line_id) == ("billable", None)
+    july = invoice_finalize(account=acme, period="2026-07", now=datetime(2026, 8, 1, tzinfo=UTC)).invoice
+    late = july.lines.get(kind="late")
+    assert (late.quantity, late.amount) == (1, D("0.99"))
+    tail.refresh_from_db()
+    assert (tail.status, tail.invoice_line_id) == ("invoiced", late.pk)
+
+
+def test_finalizing_the_next_month_stamps_a_pending_one_first(acme):
+    post(acme, 6, at=datetime(2026, 6, 10, tzinfo=UTC))
+    post(acme, 1, at=JUNE_29, prefix="tail")
+    outcomes_settle(now=JULY_1)
+    june = invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False).invoice
+    outcomes_settle(now=datetime(2026, 7, 3, tzinfo=UTC))
+    july = invoice_finalize(account=acme, period="2026-07", now=datetime(2026, 8, 1, tzinfo=UTC)).invoice
+    assert Event.objects.filter(invoice_line_id__in=june.lines.values("pk")).count() == 6
+    assert july.lines.get(kind="late").quantity == 1  # the tail, not June's six again
+
+
+def test_invoices_build_finalizes_every_account_then_stamps_their_events(acme):
+    globex = factories.make_account("globex")
+    post(acme, 7, at=datetime(2026, 6, 10, tzinfo=UTC))
+    post(globex, 4, at=datetime(2026, 6, 11, tzinfo=UTC))
+    outcomes_settle(now=JULY_1)
+    result = invoices_build(period="2026-06", now=JULY_1)
+    assert (result.finalized, result.events_billed, result.events_stamped) == (2, 11, 11)
+    assert Event.objects.filter(status="invoiced").count() == 11
+    assert not InvoiceEventsPending.objects.exists()
+    assert invoices_build(period="2026-06", now=JULY_1 + timedelta(hours=1)).already_final == 2
+
+
+def test_a_stamping_pass_killed_midway_is_finished_by_the_next_reader(acme, monkeypatch):
+    post(acme, 7, at=datetime(2026, 6, 10, tzinfo=UTC))
+    outcomes_settle(now=JULY_1)
+    invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False)
+    # The worker died before stamping: the next one to need an event's line stamps first.
+    assert invoice_events_link_pending(account=acme) == 7
+    assert invoice_events_link_pending(account=acme) == 0
+    assert Event.objects.filter(account=acme, status="invoiced").count() == 7
