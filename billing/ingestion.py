@@ -24,7 +24,7 @@ from accounts.models import Account
 from billing.contracts import Terms, terms_load, version_for_period
 from billing.invoice_models import ContractVersion
 from billing.pricing import unit_estimate
-from metering.ingest import Candidate
+from metering.ingest import Candidate, batch_scope
 from metering.models import DailyRollup, OutcomeType
 from metering.pricing import Price, PriceRequest
 
@@ -32,19 +32,34 @@ _PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
 
 
 def _terms_lookup(account_ids: set[int]):
+    """The batch's contracts: ``terms_at(account_id, instant)`` and each account's time zone.
+
+    Looked up once per ingestion batch — the pricer's lookup is kept in the batch's scope and the
+    onboarding hook reuses it when the accounts it asks about are among those already read.
+    """
+    scope = batch_scope()
+    known = scope.get("billing.terms_lookup")
+    if known is None or not account_ids <= known[0]:
+        known = scope["billing.terms_lookup"] = (frozenset(account_ids), _terms_read(account_ids))
+    return known[1]
+
+
+def _terms_read(account_ids: set[int]):
     zones = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone"))
     tzinfos = {pk: ZoneInfo(name) for pk, name in zones.items()}
     versions: dict[int, list] = {}
     for v in ContractVersion.objects.filter(account_id__in=account_ids):
         versions.setdefault(v.account_id, []).append((v.effective_from, v.version, v))
-    cache: dict[tuple[int, str], Terms | None] = {}
+    cache: dict[tuple[int, int, int], Terms | None] = {}
     utc = ZoneInfo("UTC")
 
     def terms_at(account_id: int, at: datetime) -> Terms | None:
+        if account_id not in versions:  # no contract at all: nothing to find in any period
+            return None
         local = at.astimezone(tzinfos.get(account_id, utc))
-        key = (account_id, f"{local.year:04d}-{local.month:02d}")
+        key = (account_id, local.year, local.month)
         if key not in cache:
-            version = version_for_period(versions.get(account_id, []), key[1])
+            version = version_for_period(versions[account_id], f"{local.year:04d}-{local.month:02d}")
             cache[key] = terms_load(version.terms) if version else None
         return cache[key]
 

@@ -17,7 +17,9 @@ per batch, not per row:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,7 +71,7 @@ _COLUMNS = (
     "credits",
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
-_STAGE = "metering_event_stage"
+_STAGE = "metering_event_batch"  # per connection: the batch's rows, each with its index in the request
 
 
 @dataclass(slots=True)
@@ -148,6 +150,26 @@ def candidate_hook_register(hook: CandidateHook, *, order: int = 100) -> None:
     if all(h is not hook for _, h in _candidate_hooks):
         _candidate_hooks.append((order, hook))
         _candidate_hooks.sort(key=lambda item: item[0])
+
+
+# The pricer and the hooks of one batch run in the same context and may keep what they look up in
+# the batch's scope (billing reads the batch's contracts once, for its pricer and its hooks).
+_batch_scope: ContextVar[dict | None] = ContextVar("metering_ingest_batch_scope", default=None)
+
+
+def batch_scope() -> dict:
+    """A dict that lives as long as the current ``events_ingest`` batch (a fresh one outside a batch)."""
+    scope = _batch_scope.get()
+    return {} if scope is None else scope
+
+
+@contextmanager
+def _batch_scope_open() -> Iterator[None]:
+    token = _batch_scope.set({})
+    try:
+        yield
+    finally:
+        _batch_scope.reset(token)
 
 
 def _reject(code: str, message: str, fields: dict) -> dict:
@@ -231,13 +253,14 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
             )
         )
 
-    _price(rows)
-    with transaction.atomic():
-        stored_hash = _insert(rows, now=now, result=result)
-        _classify_repeats(repeats, parsed, stored_hash, result)
-        accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
-        _claim_sessions(accepted_rows, now=now)
-        _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
+    with _batch_scope_open():
+        _price(rows)
+        with transaction.atomic():
+            stored_hash = _insert(rows, now=now, result=result)
+            _classify_repeats(repeats, parsed, stored_hash, result)
+            accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
+            _claim_sessions(accepted_rows, now=now)
+            _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
 
@@ -307,17 +330,20 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
     # A stable order makes concurrent batches take index locks in the same order (no deadlocks).
     rows.sort(key=lambda r: (r.account_id, r.parsed.event_id))
     with connection.cursor() as cursor:
+        # Empty already unless an earlier batch ran in the same transaction: its rows must not
+        # mix with this batch's (one round trip for both statements).
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "
-            f"SELECT {_COLUMN_LIST} FROM metering_event WITH NO DATA"
+            f"SELECT 0 AS batch_index, {_COLUMN_LIST} FROM metering_event WITH NO DATA; DELETE FROM {_STAGE}"
         )
         raw = cursor.cursor  # the psycopg cursor, for COPY
         now_iso = now.isoformat()  # text is what COPY sends: format once, not per row
-        with raw.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {_STAGE} (batch_index, {_COLUMN_LIST}) FROM STDIN") as copy:
             for r in rows:
                 p, d = r.parsed, r.decision
                 copy.write_row(
                     (
+                        r.index,
                         r.account_id,
                         p.event_id,
                         r.outcome_type_id,
@@ -450,21 +476,25 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
 def _claim_insert(cursor, attempts: list[_Row]) -> set[int]:
     """Try the claims; returns the pks of the events that now hold their session.
 
-    The claim's columns are read from the stored events (by primary key, in the attempts' order),
-    so only the keys and one flag per attempt travel: no arrays of timestamps and texts to build.
+    The claim's columns come from the batch's staging table (the rows just copied, found by their
+    index in the request), so only the events' keys travel: no arrays of timestamps and texts.
     """
     cursor.execute(
         "INSERT INTO metering_sessionclaim AS c "
         "(account_id, outcome_type_id, session_id, event_id, event_key, occurred_at, renewable_after) "
-        "SELECT e.account_id, e.outcome_type_id, e.session_id, e.id, e.event_id, e.occurred_at, "
-        "CASE WHEN k.renewable THEN e.window_ends_at END "
-        "FROM unnest(%s::bigint[], %s::boolean[]) WITH ORDINALITY AS k(id, renewable, n) "
-        "JOIN metering_event e ON e.id = k.id ORDER BY k.n "
+        "SELECT s.account_id, s.outcome_type_id, s.session_id, k.id, s.event_id, s.occurred_at, "
+        "CASE WHEN k.renewable THEN s.window_ends_at END "
+        "FROM unnest(%s::bigint[], %s::int[], %s::boolean[]) WITH ORDINALITY AS k(id, batch_index, renewable, n) "
+        f"JOIN {_STAGE} s ON s.batch_index = k.batch_index ORDER BY k.n "
         "ON CONFLICT (account_id, outcome_type_id, session_id) DO UPDATE SET event_id = EXCLUDED.event_id, "
         "event_key = EXCLUDED.event_key, occurred_at = EXCLUDED.occurred_at, "
         "renewable_after = EXCLUDED.renewable_after "
         "WHERE c.renewable_after <= EXCLUDED.occurred_at RETURNING event_id",
-        [[r.pk for r in attempts], [r.rules.reopen_is_new_outcome for r in attempts]],
+        [
+            [r.pk for r in attempts],
+            [r.index for r in attempts],
+            [r.rules.reopen_is_new_outcome for r in attempts],
+        ],
     )
     return {pk for (pk,) in cursor.fetchall()}
 
