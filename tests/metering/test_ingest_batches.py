@@ -1,0 +1,115 @@
+"""Ingestion internals that must hold across batches: the staging table, the batch scope, amounts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from metering import ingest, pricing
+from metering.ingest import batch_scope
+from metering.models import Event, SessionClaim
+from metering.validation import EventError, event_parse
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_two_batches_in_one_transaction_claim_only_their_own_sessions(account_a, outcome_type):
+    t = timezone.now() - timedelta(hours=5)
+    with transaction.atomic():  # the staging table keeps its rows until commit
+        first = factories.ingest(factories.event_payload(account_a, "a", occurred_at=t, session_id="s1"))
+        second = factories.ingest(
+            factories.event_payload(account_a, "b", occurred_at=t, session_id="s2"),
+            factories.event_payload(account_a, "c", occurred_at=t + timedelta(minutes=1), session_id="s1"),
+        )
+
+    assert (first.accepted, second.accepted) == (1, 2)
+    claims = dict(SessionClaim.objects.values_list("session_id", "event_key"))
+    assert claims == {"s1": "a", "s2": "b"}
+    decided = dict(Event.objects.values_list("event_id", "non_billable_reason"))
+    assert decided == {"a": "", "b": "", "c": "duplicate_in_session"}
+    holder = SessionClaim.objects.get(session_id="s2")
+    stored = Event.objects.get(event_id="b")
+    assert (holder.event_id, holder.occurred_at, holder.renewable_after) == (stored.pk, stored.occurred_at, None)
+
+
+def test_a_new_outcome_claim_is_renewable_after_the_holders_window(account_a):
+    factories.make_outcome_type(measurement_window_hours=24, reopen_after_window="new_outcome")
+    t = datetime(2026, 11, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    factories.ingest(
+        factories.event_payload(account_a, "a", occurred_at=t, session_id="s1"), now=t + timedelta(hours=1)
+    )
+
+    claim = SessionClaim.objects.get()
+    assert (claim.event_key, claim.occurred_at, claim.renewable_after) == ("a", t, t + timedelta(hours=24))
+
+
+def test_the_pricer_and_the_hooks_of_a_batch_share_its_scope(monkeypatch, account_a, outcome_type):
+    seen = []
+
+    def pricer(requests):
+        batch_scope()["marker"] = "set by the pricer"
+        seen.append(batch_scope())
+        return pricing.default_pricer(requests)
+
+    def hook(*, candidates, now):
+        seen.append(batch_scope())
+        return {}
+
+    monkeypatch.setattr(pricing, "_pricer", pricer)
+    monkeypatch.setattr(ingest, "_candidate_hooks", [(10, hook)])
+    factories.ingest(factories.event_payload(account_a, "a"))
+    factories.ingest(factories.event_payload(account_a, "b"))
+
+    first_pricer, first_hook, second_pricer, second_hook = seen
+    assert first_pricer is first_hook and second_pricer is second_hook
+    assert first_pricer is not second_pricer  # a fresh scope per batch
+    assert batch_scope() == {} and batch_scope() is not batch_scope()  # outside a batch: nothing kept
+
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def amount(value):
+    raw = {
+        "event_id": "evt-1",
+        "account": "acme",
+        "outcome_type": "resolved_conversation",
+        "occurred_at": "2026-11-20T10:00:00Z",
+        "success_criteria_met": True,
+        "value_amount": value,
+    }
+    parsed = event_parse(raw, now=NOW, late_window=timedelta(days=35), future_tolerance=timedelta(minutes=5))
+    return parsed.fields["value_amount"][0] if isinstance(parsed, EventError) else parsed.value_amount
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # The plain form (at most 12 integer digits and 6 places) and its edges.
+        ("+5", Decimal("5")),
+        ("-0.000001", Decimal("-0.000001")),
+        ("1.", Decimal("1")),
+        ("007", Decimal("7")),
+        ("999999999999.999999", Decimal("999999999999.999999")),
+        # Everything else takes the full checks and gets the same answer as before.
+        ("1000000000000", "Must be a finite decimal below 10^12."),
+        ("1.0000000", "At most 6 decimal places."),
+        ("0E-7", "At most 6 decimal places."),
+        (".5", Decimal("0.5")),
+        ("1e3", Decimal("1E+3")),
+        (" 12.5 ", Decimal("12.5")),
+        ("1_000", Decimal("1000")),
+        ("١٢", Decimal("12")),
+        ("-Infinity", "Must be a finite decimal below 10^12."),
+    ],
+)
+def test_decimal_amounts_plain_or_not(value, expected):
+    got = amount(value)
+    assert got == expected
+    if isinstance(expected, Decimal):
+        assert got.as_tuple() == Decimal(value).as_tuple()  # stored exactly as written
