@@ -129,3 +129,58 @@ def test_a_stamping_pass_killed_midway_is_finished_by_the_next_reader(acme, monk
     assert invoice_events_link_pending(account=acme) == 7
     assert invoice_events_link_pending(account=acme) == 0
     assert Event.objects.filter(account=acme, status="invoiced").count() == 7
+
+
+CONTRACTS = {
+    "included outcomes over complexity tiers": {
+        "prices": [{"outcome_type": RES, "model": "complexity",
+                    "tiers": {"simple": "0.50", "moderate": "1.50", "complex": "3.00"}}],
+        "platform_fee": {"amount": "10.00", "included_outcomes": 7},
+    },
+    "graduated bands over resolved and unresolved conversations": {
+        "basis": "per_conversation",
+        "prices": [{"outcome_type": RES, "model": "graduated",
+                    "bands": [{"up_to": 4, "price": "1.00"}, {"up_to": 9, "price": "0.80"}, {"up_to": None, "price": "0.60"}]}],
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("document", CONTRACTS.values(), ids=CONTRACTS.keys())
+def test_frozen_lines_hold_the_events_the_ranking_names(db, document):
+    """The freeze bounds rank ranges by occurrence keys; the drill-down ranks with a window
+    function over every event. Both must name the same events for every line."""
+    from billing.selectors import period_bounds, selection_for
+    from billing.services import _links, _terms_by_segment
+    from django.db import connection
+
+    from metering.lifecycle import LineLink, event_ids_for_links, events_freeze_sql
+    from metering.models import OutcomeType
+
+    factories.make_outcome_type()
+    account = factories.make_account("tiers")
+    contract(account, effective_from="2026-01-01", **document)
+    for i, (complexity, failure) in enumerate(
+        [("simple", ""), ("complex", ""), ("", ""), ("moderate", "abandoned"), ("complex", ""), ("moderate", "")] * 4
+    ):
+        post(account, 1, at=datetime(2026, 6, 3 + i, 9, tzinfo=UTC), prefix=f"t{i}", complexity=complexity,
+             failure_reason=failure)  # fmt: skip
+    outcomes_settle(now=JULY_1)
+    june = invoice_finalize(account=account, period="2026-06", now=JULY_1, link_events=False).invoice
+    selection = selection_for(account=account, segments=["2026-06"], until=period_bounds("2026-06", "UTC")[1],
+                              terms_by_segment=_terms_by_segment(june))  # fmt: skip
+    links = _links(june, dict(OutcomeType.objects.values_list("code", "id")))
+    assert any(link.rank_from is not None for link in links)  # the case exercises ranked lines
+    frozen = {row.line_id: set(row.event_ids) for row in InvoiceEventsPending.objects.filter(invoice=june)}
+    ranked = {link.line_id: set(event_ids_for_links(selection=selection, links=[link], limit=1000)) for link in links}
+    assert frozen == {line: ids for line, ids in ranked.items() if ids}
+
+    # A rank range over every tier of a complexity-priced type is ranked within each tier.
+    type_id = links[0].outcome_type_id
+    for rank_from, rank_to in [(1, 2), (3, 5), (2, 2**62), (6, 40)]:
+        link = LineLink(line_id=1, segment="2026-06", outcome_type_id=type_id, tier="", classes="RA",
+                        rank_from=rank_from, rank_to=rank_to)  # fmt: skip
+        sql, params = events_freeze_sql(selection=selection, links=[link])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            got = {pk for _, ids in cursor.fetchall() for pk in ids}
+        assert got == set(event_ids_for_links(selection=selection, links=[link], limit=1000))
