@@ -253,6 +253,22 @@ def draft_fresh_enough(invoice: Invoice, *, now: datetime, ttl_seconds: int) -> 
     return invoice.status != InvoiceStatus.DRAFT or now - invoice.refreshed_at < timedelta(seconds=ttl_seconds)
 
 
+def invoice_events_pending(*, invoice: Invoice) -> int:
+    """How many events of a final invoice are frozen on its lines, waiting to be stamped (0: none)."""
+    rows = InvoiceEventsPending.objects.filter(invoice=invoice)
+    return rows.aggregate(n=Sum(Func(F("event_ids"), function="cardinality")))["n"] or 0
+
+
+def billed_events(*, account_id: int, line_ids: list[int]) -> QuerySet[Event]:
+    """The events billed on lines of a final invoice: stamped with the line or, until the
+    stamping step has run, named by the arrays frozen when the invoice was finalized."""
+    frozen = InvoiceEventsPending.objects.filter(account_id=account_id, line_id__in=line_ids)
+    if frozen.exists():
+        ids = frozen.annotate(event_id=Func(F("event_ids"), function="unnest")).values("event_id")
+        return Event.objects.filter(account_id=account_id, pk__in=ids)
+    return Event.objects.filter(account_id=account_id, invoice_line_id__in=line_ids)
+
+
 def line_events(
     *, invoice: Invoice, line: InvoiceLine, before: tuple[datetime, int] | None = None, limit: int = 100
 ) -> list:
@@ -276,15 +292,9 @@ def line_events(
                 if other.alloc
                 and (other.alloc["segment"], other.alloc["outcome_type"]) == (alloc["segment"], alloc["outcome_type"])
             ]
-        qs = Event.objects.filter(
-            account_id=account.pk, occurred_at__gte=seg_start, occurred_at__lt=seg_end, invoice_line_id__in=ids
+        qs = billed_events(account_id=account.pk, line_ids=ids).filter(
+            occurred_at__gte=seg_start, occurred_at__lt=seg_end
         )
-        frozen = InvoiceEventsPending.objects.filter(line_id__in=ids)
-        if frozen.exists():  # not stamped yet: the arrays frozen at finalization name the events
-            frozen_ids = frozen.annotate(event_id=Func(F("event_ids"), function="unnest")).values("event_id")
-            qs = Event.objects.filter(
-                account_id=account.pk, occurred_at__gte=seg_start, occurred_at__lt=seg_end, pk__in=frozen_ids
-            )
         if before is not None:
             at, pk = before
             qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))

@@ -9,14 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import OrderedDict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,8 +32,10 @@ from billing.contracts import TermsInvalid
 from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
 from billing.money import money_display, price_display
 from billing.selectors import (
+    billed_events,
     contract_for_period,
     contract_versions,
+    invoice_events_pending,
     invoice_get_for_principal,
     invoice_line_get,
     invoice_list,
@@ -129,6 +131,7 @@ def _invoice_context(invoice: Invoice) -> dict:
         "credits_applied": money_display(invoice.credits_applied, invoice.currency),
         "total": money_display(invoice.total, invoice.currency),
         "api_url": reverse("api:invoice", args=[invoice.pk]),
+        "events_pending": invoice_events_pending(invoice=invoice),
     }
 
 
@@ -261,23 +264,20 @@ def invoice_line(request, account: str, invoice_id: int, line_id: int):
 
 
 def _days(invoice: Invoice, line: InvoiceLine, zone: ZoneInfo) -> list[dict]:
-    """Per local day: how many of the line's events, and what they were charged (final invoices)."""
+    """Per local day: how many of the line's events, and what they were charged (final invoices;
+    the first 62 days). One GROUP BY in the database, whatever the number of events."""
     if invoice.status == InvoiceStatus.DRAFT:
         return []
-    rows: OrderedDict = OrderedDict()
-    for at, amount in (
-        Event.objects.filter(account_id=invoice.account_id, invoice_line_id=line.pk)
-        .order_by("occurred_at")
-        .values_list("occurred_at", "amount")
-        .iterator(chunk_size=5000)
-    ):
-        day = at.astimezone(zone).date()
-        n, total = rows.get(day, (0, 0))
-        rows[day] = (n + 1, total + (amount or 0))
-        if len(rows) > 62:
-            break
+    rows = (
+        billed_events(account_id=invoice.account_id, line_ids=[line.pk])
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
+        .values("day")
+        .annotate(events=Count("id"), amount=Sum("amount"))
+        .order_by("day")[:62]
+    )
     return [
-        {"day": day, "events": n, "amount": money_display(total, invoice.currency)} for day, (n, total) in rows.items()
+        {"day": r["day"], "events": r["events"], "amount": money_display(r["amount"] or 0, invoice.currency)}
+        for r in rows
     ]
 
 

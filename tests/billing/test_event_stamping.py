@@ -11,17 +11,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
+from django.test import Client
 
+from accounts.models import Role
 from billing.invoice_models import InvoiceEventsPending
-from billing.selectors import late_segments, line_events
+from billing.selectors import late_segments, line_events, period_bounds, selection_for
 from billing.services import (
+    _links,
+    _terms_by_segment,
     invoice_draft_refresh,
     invoice_events_link,
     invoice_events_link_pending,
     invoice_finalize,
     invoices_build,
 )
-from metering.models import Event
+from metering.lifecycle import LineLink, event_ids_for_links, events_freeze_sql
+from metering.models import Event, OutcomeType
 from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import contract, post
@@ -140,7 +146,8 @@ CONTRACTS = {
     "graduated bands over resolved and unresolved conversations": {
         "basis": "per_conversation",
         "prices": [{"outcome_type": RES, "model": "graduated",
-                    "bands": [{"up_to": 4, "price": "1.00"}, {"up_to": 9, "price": "0.80"}, {"up_to": None, "price": "0.60"}]}],
+                    "bands": [{"up_to": 4, "price": "1.00"}, {"up_to": 9, "price": "0.80"},
+                              {"up_to": None, "price": "0.60"}]}],
     },
 }  # fmt: skip
 
@@ -149,13 +156,6 @@ CONTRACTS = {
 def test_frozen_lines_hold_the_events_the_ranking_names(db, document):
     """The freeze bounds rank ranges by occurrence keys; the drill-down ranks with a window
     function over every event. Both must name the same events for every line."""
-    from billing.selectors import period_bounds, selection_for
-    from billing.services import _links, _terms_by_segment
-    from django.db import connection
-
-    from metering.lifecycle import LineLink, event_ids_for_links, events_freeze_sql
-    from metering.models import OutcomeType
-
     factories.make_outcome_type()
     account = factories.make_account("tiers")
     contract(account, effective_from="2026-01-01", **document)
@@ -184,3 +184,20 @@ def test_frozen_lines_hold_the_events_the_ranking_names(db, document):
             cursor.execute(sql, params)
             got = {pk for _, ids in cursor.fetchall() for pk in ids}
         assert got == set(event_ids_for_links(selection=selection, links=[link], limit=1000))
+
+
+def test_pages_of_a_final_invoice_before_its_events_are_stamped(acme):
+    post(acme, 9, at=datetime(2026, 6, 12, 10, tzinfo=UTC))
+    outcomes_settle(now=JULY_1)
+    june = invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False).invoice
+    client = Client()
+    client.force_login(factories.make_user(Role.CUSTOMER_ADMIN, acme))
+    page = client.get(f"/account/acme/invoices/{june.pk}/").content.decode()
+    assert "Its 9 outcomes are being marked as invoiced" in page
+    overage = june.lines.get(kind="outcome")
+    line = client.get(f"/account/acme/invoices/{june.pk}/lines/{overage.pk}/").content.decode()
+    assert "Friday 12 June 2026" in line and line.count("/events/") >= 4  # the day summary and the 4 events
+    csv = client.get(f"/account/acme/invoices/{june.pk}/events.csv").content.decode()
+    assert len(csv.strip().splitlines()) == 1 + 9
+    invoice_events_link(invoice=june)
+    assert "being marked" not in client.get(f"/account/acme/invoices/{june.pk}/").content.decode()
