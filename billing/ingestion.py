@@ -25,7 +25,7 @@ from billing.contracts import Terms, terms_load, version_for_period
 from billing.invoice_models import ContractVersion
 from billing.pricing import unit_estimate
 from metering.ingest import Candidate, batch_scope
-from metering.models import DailyRollup, OutcomeType
+from metering.models import DailyRollup
 from metering.pricing import Price, PriceRequest
 
 _PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
@@ -68,7 +68,6 @@ def _terms_read(account_ids: set[int]):
 
 def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
     terms_at, _ = _terms_lookup({r.account_id for r in requests})
-    codes = dict(OutcomeType.objects.filter(pk__in={r.outcome_type_id for r in requests}).values_list("pk", "code"))
     # Most outcomes of a batch share (contract, type, complexity): price each combination once.
     # Gain-share prices depend on the event's value, so those are never taken from the cache.
     estimates: dict[tuple, Price] = {}
@@ -79,7 +78,7 @@ def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
         price = estimates.get(key) if r.value_amount is None else None
         if price is None:
             amount, credits = unit_estimate(
-                terms, codes.get(r.outcome_type_id, ""), r.complexity, r.value_amount, r.default_unit_price
+                terms, r.outcome_type_code, r.complexity, r.value_amount, r.default_unit_price
             )
             price = Price(amount=amount, credits=credits)
             if r.value_amount is None:

@@ -307,6 +307,7 @@ def _price(rows: list[_Row]) -> None:
             PriceRequest(
                 account_id=r.account_id,
                 outcome_type_id=r.outcome_type_id,
+                outcome_type_code=r.outcome_type.code,
                 default_unit_price=r.outcome_type.unit_price,
                 occurred_at=r.parsed.occurred_at,
                 complexity=r.parsed.complexity,

@@ -19,6 +19,7 @@ from decimal import Decimal
 class PriceRequest:
     account_id: int
     outcome_type_id: int
+    outcome_type_code: str  # contracts name outcome types by code
     default_unit_price: Decimal
     occurred_at: datetime
     complexity: str = ""
