@@ -38,6 +38,8 @@ from metering.validation import EventError, ParsedEvent, event_parse
 
 MAX_BATCH = 1000
 
+# The columns each row sends through the COPY; the batch's constants (received_at, decided_at,
+# state, settled_at) are bound once in the INSERT instead of being copied and parsed per row.
 _COLUMNS = (
     "account_id",
     "event_id",
@@ -57,15 +59,11 @@ _COLUMNS = (
     "cost_amount",
     "attributes",
     "payload_hash",
-    "received_at",
     "status",
     "non_billable_reason",
     "window_ends_at",
     "criteria_id",
     "checks",
-    "state",
-    "decided_at",
-    "settled_at",
     "amount",
     "currency",
     "credits",
@@ -338,7 +336,6 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
             f"SELECT 0 AS batch_index, {_COLUMN_LIST} FROM metering_event WITH NO DATA; DELETE FROM {_STAGE}"
         )
         raw = cursor.cursor  # the psycopg cursor, for COPY
-        now_iso = now.isoformat()  # text is what COPY sends: format once, not per row
         with raw.copy(f"COPY {_STAGE} (batch_index, {_COLUMN_LIST}) FROM STDIN") as copy:
             for r in rows:
                 p, d = r.parsed, r.decision
@@ -363,34 +360,32 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                         p.cost_amount,
                         p.attributes_json.decode(),
                         p.payload_hash,
-                        now_iso,
                         d.status,
                         d.reason,
                         d.window_ends_at.isoformat(),
                         r.criteria_id,
                         _checks_json(d),
-                        "{}",
-                        now_iso,
-                        now_iso if d.status == "billable" else None,
                         r.amount,
                         r.currency,
                         r.credits,
                     )
                 )
         cursor.execute(
-            f"INSERT INTO metering_event ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
-            "ORDER BY account_id, event_id ON CONFLICT (account_id, event_id) DO NOTHING "
-            "RETURNING id, account_id, event_id"
+            f"INSERT INTO metering_event ({_COLUMN_LIST}, received_at, decided_at, state, settled_at) "
+            f"SELECT {_COLUMN_LIST}, %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "
+            "CASE WHEN status = 'billable' THEN %s::timestamptz END "
+            f"FROM {_STAGE} ORDER BY account_id, event_id ON CONFLICT (account_id, event_id) DO NOTHING "
+            "RETURNING id, account_id, event_id",
+            [now, now, now],
         )
         inserted = {(account_id, event_id): pk for pk, account_id, event_id in cursor.fetchall()}
         missing = [r for r in rows if (r.account_id, r.parsed.event_id) not in inserted]
         stored: dict[tuple[int, str], str] = {}
         if missing:
             cursor.execute(
-                "SELECT e.account_id, e.event_id, e.payload_hash FROM metering_event e "
-                "JOIN unnest(%s::bigint[], %s::text[]) AS k(account_id, event_id) "
-                "ON e.account_id = k.account_id AND e.event_id = k.event_id",
-                [[r.account_id for r in missing], [r.parsed.event_id for r in missing]],
+                f"SELECT e.account_id, e.event_id, e.payload_hash FROM {_STAGE} s JOIN metering_event e "
+                "ON e.account_id = s.account_id AND e.event_id = s.event_id WHERE s.batch_index = ANY(%s::int[])",
+                [[r.index for r in missing]],
             )
             stored = {(a, e): h for a, e, h in cursor.fetchall()}
     for r in rows:

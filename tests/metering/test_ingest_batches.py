@@ -48,6 +48,23 @@ def test_a_new_outcome_claim_is_renewable_after_the_holders_window(account_a):
     assert (claim.event_key, claim.occurred_at, claim.renewable_after) == ("a", t, t + timedelta(hours=24))
 
 
+def test_the_batch_constants_are_stored_exactly(account_a, outcome_type):
+    now = datetime(2026, 11, 20, 12, 0, 0, 654321, tzinfo=UTC)
+    factories.ingest(
+        factories.event_payload(account_a, "closed", occurred_at=now - timedelta(days=4)),
+        factories.event_payload(account_a, "open", occurred_at=now - timedelta(hours=1)),
+        factories.event_payload(account_a, "test", occurred_at=now - timedelta(days=4), sandbox=True),
+        now=now,
+    )
+
+    stored = {e.event_id: (e.status, e.received_at, e.decided_at, e.settled_at, e.state) for e in Event.objects.all()}
+    assert stored == {
+        "closed": ("billable", now, now, now, {}),
+        "open": ("pending", now, now, None, {}),
+        "test": ("non_billable", now, now, None, {}),
+    }
+
+
 def test_the_pricer_and_the_hooks_of_a_batch_share_its_scope(monkeypatch, account_a, outcome_type):
     seen = []
 
