@@ -38,8 +38,9 @@ from metering.validation import EventError, ParsedEvent, event_parse
 
 MAX_BATCH = 1000
 
-# The columns each row sends through the COPY; the batch's constants (received_at, decided_at,
-# state, settled_at) are bound once in the INSERT instead of being copied and parsed per row.
+# The columns each row sends through the COPY. The batch's constants (received_at, decided_at,
+# state, settled_at) are bound once in the INSERT instead of being copied and parsed per row, and
+# so is each distinct ``checks`` list (a batch has a handful): rows copy its index.
 _COLUMNS = (
     "account_id",
     "event_id",
@@ -63,7 +64,6 @@ _COLUMNS = (
     "non_billable_reason",
     "window_ends_at",
     "criteria_id",
-    "checks",
     "amount",
     "currency",
     "credits",
@@ -333,15 +333,18 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
         # mix with this batch's (one round trip for both statements).
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "
-            f"SELECT 0 AS batch_index, {_COLUMN_LIST} FROM metering_event WITH NO DATA; DELETE FROM {_STAGE}"
+            f"SELECT 0 AS batch_index, 0 AS checks_index, {_COLUMN_LIST} FROM metering_event WITH NO DATA; "
+            f"DELETE FROM {_STAGE}"
         )
+        checks_index: dict[tuple, int] = {}  # distinct checks lists -> 1-based index into the INSERT's array
         raw = cursor.cursor  # the psycopg cursor, for COPY
-        with raw.copy(f"COPY {_STAGE} (batch_index, {_COLUMN_LIST}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {_STAGE} (batch_index, checks_index, {_COLUMN_LIST}) FROM STDIN") as copy:
             for r in rows:
                 p, d = r.parsed, r.decision
                 copy.write_row(
                     (
                         r.index,
+                        checks_index.get(d.checks) or checks_index.setdefault(d.checks, len(checks_index) + 1),
                         r.account_id,
                         p.event_id,
                         r.outcome_type_id,
@@ -364,19 +367,18 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                         d.reason,
                         d.window_ends_at.isoformat(),
                         r.criteria_id,
-                        _checks_json(d),
                         r.amount,
                         r.currency,
                         r.credits,
                     )
                 )
         cursor.execute(
-            f"INSERT INTO metering_event ({_COLUMN_LIST}, received_at, decided_at, state, settled_at) "
-            f"SELECT {_COLUMN_LIST}, %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "
+            f"INSERT INTO metering_event ({_COLUMN_LIST}, checks, received_at, decided_at, state, settled_at) "
+            f"SELECT {_COLUMN_LIST}, (%s::jsonb[])[checks_index], %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "
             "CASE WHEN status = 'billable' THEN %s::timestamptz END "
             f"FROM {_STAGE} ORDER BY account_id, event_id ON CONFLICT (account_id, event_id) DO NOTHING "
             "RETURNING id, account_id, event_id",
-            [now, now, now],
+            [[orjson.dumps(checks).decode() for checks in checks_index], now, now, now],
         )
         inserted = {(account_id, event_id): pk for pk, account_id, event_id in cursor.fetchall()}
         missing = [r for r in rows if (r.account_id, r.parsed.event_id) not in inserted]

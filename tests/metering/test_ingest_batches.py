@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from metering import ingest, pricing
+from metering import engine, ingest, pricing
 from metering.ingest import batch_scope
 from metering.models import Event, SessionClaim
 from metering.validation import EventError, event_parse
@@ -63,6 +63,19 @@ def test_the_batch_constants_are_stored_exactly(account_a, outcome_type):
         "open": ("pending", now, now, None, {}),
         "test": ("non_billable", now, now, None, {}),
     }
+
+
+def test_each_row_stores_its_own_checks_list(account_a, outcome_type):
+    factories.ingest(
+        factories.event_payload(account_a, "ok"),
+        factories.event_payload(account_a, "test", sandbox=True),
+        factories.event_payload(account_a, "handed", human_handoff=True),
+        factories.event_payload(account_a, "ok-too"),
+    )
+
+    failed = {e.event_id: [code for code, outcome in e.checks if outcome == "failed"] for e in Event.objects.all()}
+    assert failed == {"ok": [], "test": ["not_sandbox"], "handed": ["no_human_handoff"], "ok-too": []}
+    assert {tuple(code for code, _ in e.checks) for e in Event.objects.all()} == {engine.CHECK_ORDER}
 
 
 def test_the_pricer_and_the_hooks_of_a_batch_share_its_scope(monkeypatch, account_a, outcome_type):
