@@ -27,6 +27,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
 
@@ -59,6 +61,11 @@ def generate(*, account_ids: list[int], per_account: int, month_start: datetime,
     """Insert ``per_account`` decided events per account across the month, in SQL. Returns seconds."""
     from django.db import connection
 
+    from metering import engine
+
+    # Rows as wide as ingestion stores them: the checks an event that passed them all records,
+    # a source URL, attributes, a cost.
+    checks = orjson.dumps([[code, engine.PASSED] for code in engine.CHECK_ORDER]).decode()
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, code FROM metering_outcometype ORDER BY id")
@@ -77,11 +84,15 @@ def generate(*, account_ids: list[int], per_account: int, month_start: datetime,
                 SELECT %(account)s, %(tag)s || '-' || g, t.type_id,
                     %(start)s::timestamptz + (g::float8 / %(n)s) * interval '29 days 23 hours',
                     true, false, 'chat', 'support.refund', 's-' || g,
-                    (ARRAY['simple','simple','moderate','complex'])[1 + g %% 4], 'crm_sync', '', false,
-                    CASE WHEN g %% 7 = 0 THEN 'abandoned' ELSE '' END, NULL, NULL, '{}', md5(g::text), %(start)s,
+                    (ARRAY['simple','simple','moderate','complex'])[1 + g %% 4], 'crm_sync',
+                    'https://platform.example.com/conversations/' || g, false,
+                    CASE WHEN g %% 7 = 0 THEN 'abandoned' ELSE '' END, NULL, 0.0421 + (g %% 100) / 10000.0,
+                    jsonb_build_object('agent_version', 'v3.2', 'language', 'en', 'turns', g %% 17),
+                    md5(g::text), %(start)s,
                     CASE WHEN g %% 7 = 0 THEN 'non_billable' ELSE 'billable' END,
                     CASE WHEN g %% 7 = 0 THEN 'abandoned' ELSE '' END,
-                    %(start)s::timestamptz + interval '31 days', t.criteria_id, '[]', '{}', %(start)s, %(start)s,
+                    %(start)s::timestamptz + interval '31 days', t.criteria_id, %(checks)s::jsonb, '{}', %(start)s,
+                    %(start)s,
                     CASE WHEN g %% 7 = 0 THEN NULL ELSE 0.99 END, 'USD', NULL
                 FROM generate_series(1, %(n)s) g
                 JOIN unnest(%(types)s::bigint[], %(criteria)s::bigint[]) WITH ORDINALITY
@@ -95,6 +106,7 @@ def generate(*, account_ids: list[int], per_account: int, month_start: datetime,
                     "n": per_account,
                     "types": types,
                     "criteria": [criteria[t] for t in types],
+                    "checks": checks,
                 },
             )
         cursor.execute("ANALYZE metering_event")
