@@ -585,6 +585,7 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     line("DB: commit (deferred FK checks, WAL flush)", vec("commit"))
     line("classify in-batch repeats", vec("repeats"))
     line("JSON encode of the response (orjson)", vec("json out"))
+    print(f"  {'    of which cyclic GC (wall, spread over the steps above)':<58} {gc_seconds[0] * per:8.1f}")
     line("total", total)
     cpu = total[1] + total[2]
     print(
