@@ -154,13 +154,14 @@ class Event(models.Model):
     # The billing.InvoiceLine this event was billed on (owned by billing; no FK to keep apps one-way).
     invoice_line_id = models.BigIntegerField(null=True, blank=True)
 
+    # No index mentions ``status`` or ``settled_at`` (settlement finds its work in PendingWindow),
+    # so settling an event — and billing it later — is a HOT update that touches no index when
+    # its page has room.
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "event_id"], name="event_account_event_id_uniq")]
         indexes = [
             # The audit table and API list: keyset on (occurred_at, id), newest first.
             models.Index(fields=["account", "-occurred_at", "-id"], name="event_account_recent_idx"),
-            # Settlement finds closed windows without scanning settled events.
-            models.Index(fields=["window_ends_at"], name="event_pending_window_idx", condition=Q(status="pending")),
             # The audit table's reason filter, in keyset order: a rare reason (cap_reached,
             # verification_failed…) is found without walking every event of the account.
             # Partial: only non-billable events pay for it at ingestion.
@@ -178,6 +179,24 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class PendingWindow(models.Model):
+    """Settlement's work list: one row per event that was pending when stored, with its window end.
+
+    Written by a trigger on ``metering_event`` (migration 0005) in the inserting statement, so
+    every writer — ingestion, the ORM, seeds — queues its pending events, and a row commits
+    with its event. ``outcomes_settle`` takes due rows (``FOR UPDATE SKIP LOCKED``), deletes them
+    and settles their events that are still pending. A row whose event was ruled out meanwhile is
+    simply dropped then. A signal that brings a window end forward moves the row's end too;
+    windows never move later, so a row is never due after its event is.
+    """
+
+    pk = models.CompositePrimaryKey("window_ends_at", "event")
+    window_ends_at = models.DateTimeField()
+    # No database constraint: a foreign-key check per queued event would cost ingestion more
+    # than the row itself; a row whose event is gone settles nothing.
+    event = models.ForeignKey(Event, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False)
 
 
 class SignalType(models.TextChoices):

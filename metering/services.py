@@ -195,19 +195,40 @@ def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datet
         fields.update(amount=None, credits=None)
         # The session's outcome is free again: a later success in it can be billed.
         SessionClaim.objects.filter(event_id=event.pk).delete()
+    if decision.status == EventStatus.PENDING and decision.window_ends_at != event.window_ends_at:
+        _pending_window_move(event_pk=event.pk, window_ends_at=decision.window_ends_at)
     Event.objects.filter(pk=event.pk).update(**fields)
+
+
+def _pending_window_move(*, event_pk: int, window_ends_at: datetime) -> None:
+    """The event's window now ends earlier (a confirmation): its settlement row follows.
+
+    A row a settlement holds is skipped, not waited for (that settlement waits for this event's
+    lock: waiting here would deadlock): it is being settled already, and the earlier end is due
+    whenever the old one was.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE metering_pendingwindow SET window_ends_at = %(ends)s WHERE (window_ends_at, event_id) IN ("
+            "SELECT window_ends_at, event_id FROM metering_pendingwindow WHERE event_id = %(event)s "
+            "FOR UPDATE SKIP LOCKED)",
+            {"ends": window_ends_at, "event": event_pk},
+        )
 
 
 # --- Settlement ---------------------------------------------------------------------------
 
 
 def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK, workers: int = 1) -> int:
-    """Pending events whose measurement window has closed become billable.
+    """Pending events whose measurement window has closed become billable (``settled_at = now``).
 
-    Set-based: each chunk is one ``UPDATE`` in SQL. ``FOR UPDATE SKIP LOCKED`` lets several
-    workers (``workers`` connections here, or two runs at once) share the work, and skips an
-    event a signal is changing right now; the ``status = 'pending'`` condition makes a second
-    run change nothing.
+    Set-based: each chunk is one statement. It takes up to ``chunk`` due rows of the work list
+    (:class:`~metering.models.PendingWindow`) with ``FOR UPDATE SKIP LOCKED`` — so several workers
+    (``workers`` connections here, or two runs at once) share the work without waiting on each
+    other — deletes them, and settles their events that are still ``pending``: an event ruled out
+    meanwhile is left alone, and a signal changing an event right now holds its row lock, so the
+    settlement waits for it and then sees its result. A second run finds no due rows.
+    Returns the number of events settled.
     """
     now = now or timezone.now()
     if workers <= 1:
@@ -223,20 +244,36 @@ def _settle_in_thread(*, now: datetime, chunk: int) -> int:
         connection.close()  # each thread has its own connection
 
 
+# One chunk, one statement. The due rows are deleted by their ctid (stable while this
+# transaction holds their lock). The events are found through the primary key in id order —
+# an array, so the plan is an index scan whatever the planner expects, never a scan of the
+# table — and each page is visited once. No index on metering_event mentions status or
+# settled_at, so where the page has room the update is HOT: no index entry is written.
+_SETTLE_CHUNK_SQL = """
+WITH due AS (
+    DELETE FROM metering_pendingwindow
+    WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM metering_pendingwindow WHERE window_ends_at <= %(now)s
+        LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING event_id
+), settled AS (
+    UPDATE metering_event e SET status = 'billable', settled_at = %(now)s
+    WHERE e.id = ANY (ARRAY(SELECT event_id FROM due ORDER BY event_id)) AND e.status = 'pending'
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM settled)
+"""
+
+
 def _settle_chunks(*, now: datetime, chunk: int) -> int:
     total = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE metering_event SET status = 'billable', settled_at = %(now)s "
-                "WHERE id IN (SELECT id FROM metering_event WHERE status = 'pending' "
-                "AND window_ends_at <= %(now)s LIMIT %(chunk)s FOR UPDATE SKIP LOCKED) "
-                "AND status = 'pending'",
-                {"now": now, "chunk": chunk},
-            )
-            settled = cursor.rowcount
+            cursor.execute(_SETTLE_CHUNK_SQL, {"now": now, "chunk": chunk})
+            taken, settled = cursor.fetchone()
         total += settled
-        if settled < chunk:
+        if taken < chunk:
             return total
 
 
