@@ -156,7 +156,7 @@ class Event(models.Model):
 
     # No index mentions ``status`` or ``settled_at`` (settlement finds its work in PendingWindow),
     # so settling an event — and billing it later — is a HOT update that touches no index when
-    # its page has room.
+    # its page has room. Migration 0006 sets a fillfactor that leaves that room.
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "event_id"], name="event_account_event_id_uniq")]
         indexes = [
