@@ -234,3 +234,18 @@ def test_a_confirmation_does_not_wait_for_a_settlement_holding_the_queue_row(acc
     assert waited < 5
     event.refresh_from_db()
     assert (event.status, event.window_ends_at) == ("pending", T0 + H)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_share_the_due_rows_and_settle_each_event_once(account_a):
+    factories.make_outcome_type("resolved_conversation", measurement_window_hours=1)
+    factories.ingest(
+        *[factories.event_payload(account_a, f"evt-{i}", occurred_at=T0 - 3 * H) for i in range(25)],
+        now=T0 - 3 * H,
+    )
+
+    assert outcomes_settle(now=T0, chunk=4, workers=2) == 25
+
+    assert list(Event.objects.values_list("status", "settled_at").distinct()) == [("billable", T0)]
+    assert queued() == {}
+    assert rollup_matches_events()
