@@ -27,8 +27,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
 
@@ -62,10 +60,11 @@ def generate(*, account_ids: list[int], per_account: int, month_start: datetime,
     from django.db import connection
 
     from metering import engine
+    from metering.fields import checks_encode
 
     # Rows as wide as ingestion stores them: the checks an event that passed them all records,
     # a source URL, attributes, a cost.
-    checks = orjson.dumps([[code, engine.PASSED] for code in engine.CHECK_ORDER]).decode()
+    checks = checks_encode([(code, engine.PASSED) for code in engine.CHECK_ORDER])
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, code FROM metering_outcometype ORDER BY id")
@@ -91,7 +90,7 @@ def generate(*, account_ids: list[int], per_account: int, month_start: datetime,
                     md5(g::text), %(start)s,
                     CASE WHEN g %% 7 = 0 THEN 'non_billable' ELSE 'billable' END,
                     CASE WHEN g %% 7 = 0 THEN 'abandoned' ELSE '' END,
-                    %(start)s::timestamptz + interval '31 days', t.criteria_id, %(checks)s::jsonb, '{}', %(start)s,
+                    %(start)s::timestamptz + interval '31 days', t.criteria_id, %(checks)s, '{}', %(start)s,
                     %(start)s,
                     CASE WHEN g %% 7 = 0 THEN NULL ELSE 0.99 END, 'USD', NULL
                 FROM generate_series(1, %(n)s) g

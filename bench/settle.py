@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import benchlib
-import orjson
 
 
 def insert_pending(*, events: int, now: datetime) -> float:
@@ -36,6 +35,7 @@ def insert_pending(*, events: int, now: datetime) -> float:
 
     from accounts.models import Account
     from metering import engine
+    from metering.fields import checks_encode
     from metering.models import OutcomeType
     from metering.selectors import criteria_current
 
@@ -48,7 +48,7 @@ def insert_pending(*, events: int, now: datetime) -> float:
     current = criteria_current(account_ids=[], outcome_type_ids=[t.pk for t in types])
     criteria = [current[(None, t.pk)] for t in types]
     # What the engine records for an event that passed every check (the stored `checks` column).
-    checks = orjson.dumps([[code, engine.PASSED] for code in engine.CHECK_ORDER]).decode()
+    checks = checks_encode([(code, engine.PASSED) for code in engine.CHECK_ORDER])
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -83,7 +83,7 @@ def insert_pending(*, events: int, now: datetime) -> float:
                 '',
                 o.occurred_at + (%(windows)s::int[])[1 + t] * interval '1 hour',
                 (%(criteria)s::bigint[])[1 + t],
-                %(checks)s::jsonb,
+                %(checks)s,
                 '{}'::jsonb,
                 o.occurred_at + interval '2 seconds',
                 NULL,

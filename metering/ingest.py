@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from metering import engine
+from metering.fields import checks_encode
 from metering.models import OutcomeType
 from metering.pricing import PriceRequest, prices_for
 from metering.selectors import criteria_current, criteria_for, rules_from_criteria
@@ -40,7 +41,7 @@ MAX_BATCH = 1000
 
 # The columns each row sends through the COPY. The batch's constants (received_at, decided_at,
 # state, settled_at) are bound once in the INSERT instead of being copied and parsed per row, and
-# so is each distinct ``checks`` list (a batch has a handful): rows copy its index.
+# so is each distinct ``checks`` string (a batch has a handful): rows copy its index.
 _COLUMNS = (
     "account_id",
     "event_id",
@@ -318,10 +319,6 @@ def _price(rows: list[_Row]) -> None:
         row.amount, row.credits = price.amount, price.credits
 
 
-def _checks_json(decision: engine.Decision) -> str:
-    return orjson.dumps(decision.checks).decode()
-
-
 def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tuple[int, str], str]:
     """COPY + INSERT … ON CONFLICT DO NOTHING. Returns the payload hash now stored for each key."""
     if not rows:
@@ -336,7 +333,7 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
             f"SELECT 0 AS batch_index, 0 AS checks_index, {_COLUMN_LIST} FROM metering_event WITH NO DATA; "
             f"DELETE FROM {_STAGE}"
         )
-        checks_index: dict[tuple, int] = {}  # distinct checks lists -> 1-based index into the INSERT's array
+        checks_index: dict[tuple, int] = {}  # distinct checks -> 1-based index into the INSERT's array
         raw = cursor.cursor  # the psycopg cursor, for COPY
         with raw.copy(f"COPY {_STAGE} (batch_index, checks_index, {_COLUMN_LIST}) FROM STDIN") as copy:
             for r in rows:
@@ -374,11 +371,11 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                 )
         cursor.execute(
             f"INSERT INTO metering_event ({_COLUMN_LIST}, checks, received_at, decided_at, state, settled_at) "
-            f"SELECT {_COLUMN_LIST}, (%s::jsonb[])[checks_index], %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "
+            f"SELECT {_COLUMN_LIST}, (%s::text[])[checks_index], %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "
             "CASE WHEN status = 'billable' THEN %s::timestamptz END "
             f"FROM {_STAGE} ORDER BY account_id, event_id ON CONFLICT (account_id, event_id) DO NOTHING "
             "RETURNING id, account_id, event_id",
-            [[orjson.dumps(checks).decode() for checks in checks_index], now, now, now],
+            [[checks_encode(checks) for checks in checks_index], now, now, now],
         )
         inserted = {(account_id, event_id): pk for pk, account_id, event_id in cursor.fetchall()}
         missing = [r for r in rows if (r.account_id, r.parsed.event_id) not in inserted]
@@ -550,7 +547,7 @@ def _redecide(rows: list[_Row], *, now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE metering_event e SET status = v.status, non_billable_reason = v.reason, "
-            "checks = v.checks::jsonb, state = v.state::jsonb, amount = v.amount, credits = v.credits, "
+            "checks = v.checks, state = v.state::jsonb, amount = v.amount, credits = v.credits, "
             "settled_at = CASE WHEN v.status = 'billable' THEN e.settled_at END "
             "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::numeric[], "
             "%s::numeric[]) AS v(id, status, reason, checks, state, amount, credits) WHERE e.id = v.id",
@@ -558,7 +555,7 @@ def _redecide(rows: list[_Row], *, now: datetime) -> None:
                 [r.pk for r in rows],
                 [r.decision.status for r in rows],
                 [r.decision.reason for r in rows],
-                [_checks_json(r.decision) for r in rows],
+                [checks_encode(r.decision.checks) for r in rows],
                 [orjson.dumps((r.state or engine.AccountState()).as_dict()).decode() for r in rows],
                 [r.amount for r in rows],
                 [r.credits for r in rows],

@@ -30,6 +30,7 @@ from decimal import Decimal
 from django.db import connection
 
 from metering import engine
+from metering.fields import checks_encode
 from metering.models import Event, SessionClaim
 from metering.selectors import event_facts, rules_from_criteria, signal_facts
 
@@ -394,14 +395,14 @@ def events_credit_unbilled(*, event_ids, now: datetime) -> list[int]:
         state = engine.AccountState.from_dict({**(event.state or {}), "dispute_credited": True})
         rules = rules_from_criteria(event.criteria)
         decision = engine.decide(event_facts(event), signal_facts(event), rules, state, now)
-        checks = json.dumps([list(c) for c in decision.checks])
+        checks = checks_encode(decision.checks)
         rows.append((event.pk, decision.reason, checks, json.dumps(state.as_dict())))
     if not rows:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE metering_event e SET status = 'non_billable', non_billable_reason = d.reason, "
-            "checks = d.checks::jsonb, state = d.state::jsonb, decided_at = %(now)s, amount = NULL, credits = NULL "
+            "checks = d.checks, state = d.state::jsonb, decided_at = %(now)s, amount = NULL, credits = NULL "
             "FROM unnest(%(ids)s::bigint[], %(reasons)s::text[], %(checks)s::text[], %(states)s::text[]) "
             "AS d(id, reason, checks, state) "
             "WHERE e.id = d.id AND e.status = 'billable' AND e.invoice_line_id IS NULL RETURNING e.id",

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account
+from metering.fields import ChecksField
 
 
 class ValueType(models.TextChoices):
@@ -143,7 +144,7 @@ class Event(models.Model):
     criteria = models.ForeignKey(
         SuccessCriteria, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
-    checks = models.JSONField(default=list)  # [[check code, outcome], ...] in engine order
+    checks = ChecksField()  # [[check code, outcome], ...] in engine order, stored as one letter each
     state = models.JSONField(default=dict)  # the account-state facts the decision used
     decided_at = models.DateTimeField()
     settled_at = models.DateTimeField(null=True, blank=True)
