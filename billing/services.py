@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.contracts import Terms, TermsInvalid, period_add, terms_json, terms_parse
+from billing.contracts import COMPLEXITIES, Terms, TermsInvalid, period_add, terms_json, terms_parse
 from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoice_models import (
     ContractVersion,
@@ -46,6 +46,7 @@ from billing.pricing import (
     Alloc,
     Carry,
     CreditNoteIn,
+    Group,
     LateBatch,
     Line,
     PeriodInput,
@@ -119,6 +120,7 @@ class _Assembly:
     priced: PricedInvoice
     carry_in: Carry
     credit_notes: dict[int, CreditNote] = field(default_factory=dict)
+    unbilled: dict[str, tuple[Group, ...]] = field(default_factory=dict)  # what was priced, per segment
 
 
 def _assemble(*, account: Account, period: str, exclude_invoice_id: int | None = None) -> _Assembly:
@@ -169,7 +171,7 @@ def _assemble(*, account: Account, period: str, exclude_invoice_id: int | None =
         )
     )
     return _Assembly(
-        account, period, version, terms_by_segment, selection, priced, carry_in, {n.pk: n for n, _ in notes}
+        account, period, version, terms_by_segment, selection, priced, carry_in, {n.pk: n for n, _ in notes}, unbilled
     )
 
 
@@ -256,7 +258,7 @@ def invoice_draft_refresh(*, account: Account, period: str, now: datetime | None
     now = now or timezone.now()
     with transaction.atomic():
         invoice = _invoice_row(account, period, now)
-        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
         if invoice.status == InvoiceStatus.DRAFT:
             _refresh_locked(invoice, now=now)
     return Invoice.objects.select_related("account").get(pk=invoice.pk)
@@ -338,11 +340,24 @@ class Finalized:
     events_stamped: int = 0  # of them, stamped with their line by this call
 
 
-def _events_freeze(invoice: Invoice, selection: Selection, links: list[LineLink]) -> int:
+def _partition_sizes(selection: Selection, unbilled: dict[str, tuple[Group, ...]], type_ids: dict[str, int]):
+    """Events per (segment, type id, tier) — the partitions line ranks count in — from the priced groups."""
+    sizes: dict[tuple[str, int, str], int] = {}
+    for segment, groups in unbilled.items():
+        for g in groups:
+            type_id = type_ids[g.outcome_type]
+            tier = ""
+            if type_id in selection.complexity_types:
+                tier = g.tier if g.tier in COMPLEXITIES else selection.complexity_types[type_id]
+            sizes[segment, type_id, tier] = sizes.get((segment, type_id, tier), 0) + g.resolved + g.unresolved
+    return sizes
+
+
+def _events_freeze(invoice: Invoice, selection: Selection, links: list[LineLink], sizes) -> int:
     """Store, per line, the ids of the events it bills (one row per line). Returns their number."""
     if not links:
         return 0
-    sql, params = events_freeze_sql(selection=selection, links=links)
+    sql, params = events_freeze_sql(selection=selection, links=links, sizes=sizes)
     with connection.cursor() as cursor:
         # CREATE TABLE AS may scan with parallel workers, INSERT … SELECT may not (1.2 s against
         # 1.9 s for a million events); the arrays then move in one step.
@@ -409,11 +424,34 @@ def invoice_finalize(
 
 
 def _finalize(*, account: Account, period: str, end: datetime, now: datetime) -> Finalized:
+    """One finalizing transaction, retried if a concurrent write to the invoice row conflicts."""
+    invoice = _invoice_row(account, period, now)  # before the snapshot: it sees a row just created
+    for attempt in range(1, 6):
+        try:
+            return _finalize_once(invoice=invoice, end=end, now=now)
+        except OperationalError as exc:
+            if attempt == 5 or getattr(exc.__cause__, "sqlstate", None) != "40001":  # serialization failure
+                raise
+    raise AssertionError("unreachable")
+
+
+def _finalize_once(*, invoice: Invoice, end: datetime, now: datetime) -> Finalized:
+    # REPEATABLE READ: the aggregate that prices the lines and the query that freezes their events
+    # read one snapshot, so an outcome settling in between is in neither (it is a late one), and
+    # the arrays hold exactly the events counted. The number series is locked before that
+    # snapshot is taken (LOCK TABLE takes none), so finalizations queue for it instead of
+    # failing on its counter row; the gapless number serialises them from that point anyway.
+    # (Inside an enclosing transaction — tests — the caller's isolation stands.)
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        invoice = _invoice_row(account, period, now)
-        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute(f"LOCK TABLE {NumberSeries._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
         if invoice.status != InvoiceStatus.DRAFT:
             return Finalized(invoice, created=False)
+        account, period = invoice.account, invoice.period
         asm = _refresh_locked(invoice, now=now)
         _checkpoint("lines_saved")
         type_ids = dict(OutcomeType.objects.values_list("code", "id"))
@@ -423,7 +461,8 @@ def _finalize(*, account: Account, period: str, end: datetime, now: datetime) ->
             until=end,
             terms_by_segment=_terms_by_segment(invoice),
         )
-        billed = _events_freeze(invoice, asm_selection, _links(invoice, type_ids))
+        sizes = _partition_sizes(asm_selection, asm.unbilled, type_ids)
+        billed = _events_freeze(invoice, asm_selection, _links(invoice, type_ids), sizes)
         _checkpoint("events_billed")
         number = _number_take("invoice")
         _checkpoint("numbered")
@@ -474,7 +513,7 @@ def invoice_open_locked(*, account: Account, now: datetime) -> Invoice:
     period = period_at(now, account.timezone)
     while True:
         invoice = _invoice_row(account, period, now)
-        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
         if invoice.status == InvoiceStatus.DRAFT:
             return invoice
         period = period_add(period, 1)

@@ -22,7 +22,7 @@ exact events, the same ones on every run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -138,14 +138,21 @@ _MATCH = (
 _TIERS = ("simple", "moderate", "complex")
 
 
-def _rank_key(selection: Selection, *, segment: str, type_id: int, tier: str, rank: int):
+Sizes = Mapping[tuple[str, int, str], int]  # (segment, type id, tier) -> events in the partition
+
+
+def _rank_key(selection: Selection, *, segment: str, type_id: int, tier: str, rank: int, size: int | None):
     """``(occurred_at, id)`` of the event at ``rank`` (1-based) in its (segment, type, tier)
     partition, in occurrence order; None if the partition has fewer events.
 
-    Walks the account's ``(occurred_at, id)`` index and stops there: a millisecond for the ranks
-    contracts name (included outcomes, band edges), where ranking every event of the month
-    sorts it all. The conditions are spelled on plain columns (the segment as a time range) so
-    the planner sees how many events match and takes that walk."""
+    Walks the account's ``(occurred_at, id)`` index and stops there — from the end when the rank
+    is nearer to it and the partition's ``size`` is known: a millisecond for the ranks contracts
+    name (included outcomes, band edges), where ranking every event of the month sorts it all.
+    The conditions are spelled on plain columns (the segment as a time range) so the planner
+    sees how many events match and takes that walk."""
+    if size is not None and rank > size:
+        return None
+    backward = size is not None and rank > size // 2
     params = {
         "account": selection.account_id,
         "tz": selection.timezone,
@@ -155,7 +162,7 @@ def _rank_key(selection: Selection, *, segment: str, type_id: int, tier: str, ra
         "t": type_id,
         "attempt_types": list(selection.attempt_types),
         "attempt_reasons": list(selection.attempt_reasons),
-        "offset": rank - 1,
+        "offset": size - rank if backward else rank - 1,
     }
     tier_sql = ""
     if type_id in selection.complexity_types:  # the tier, as _tier_sql derives it
@@ -163,6 +170,7 @@ def _rank_key(selection: Selection, *, segment: str, type_id: int, tier: str, ra
         unreported = "e.complexity NOT IN ('simple', 'moderate', 'complex')"
         is_default = selection.complexity_types[type_id] == tier
         tier_sql = f"AND (e.complexity = %(tier)s OR {unreported})" if is_default else "AND e.complexity = %(tier)s"
+    order = "e.occurred_at DESC, e.id DESC" if backward else "e.occurred_at, e.id"
     sql = (
         "SELECT e.occurred_at, e.id FROM metering_event e WHERE e.account_id = %(account)s "
         "AND e.occurred_at >= %(seg_start)s::timestamp AT TIME ZONE %(tz)s "
@@ -171,18 +179,30 @@ def _rank_key(selection: Selection, *, segment: str, type_id: int, tier: str, ra
         "AND e.outcome_type_id = %(t)s AND e.invoice_line_id IS NULL "
         "AND (e.status = 'billable' OR (e.status = 'non_billable' AND e.outcome_type_id = ANY(%(attempt_types)s) "
         f"AND e.non_billable_reason = ANY(%(attempt_reasons)s))) {tier_sql} "
-        "ORDER BY e.occurred_at, e.id OFFSET %(offset)s LIMIT 1"
+        f"ORDER BY {order} OFFSET %(offset)s LIMIT 1"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def _bounded(selection: Selection, links: Sequence[LineLink]) -> list[tuple[LineLink, tuple | None, tuple | None]]:
+def _bounded(
+    selection: Selection, links: Sequence[LineLink], sizes: Sizes | None
+) -> list[tuple[LineLink, tuple | None, tuple | None]]:
     """Each link with the occurrence keys that bound its rank range: (link, after, up_to) — the
     line bills the events of its partition with ``after < (occurred_at, id) <= up_to`` (None: open).
-    A ranked link over every tier of a complexity-priced type is ranked per tier, as the window is."""
-    out = []
+    A ranked link over every tier of a complexity-priced type is ranked per tier, as the window is.
+    ``sizes``, when given, must be the partitions' sizes in the same snapshot."""
+    out, keys = [], {}
+
+    def key(segment: str, type_id: int, tier: str, rank: int):
+        size = None if sizes is None else sizes.get((segment, type_id, tier), 0)
+        if (segment, type_id, tier, rank) not in keys:  # a band's end is the next band's start
+            keys[segment, type_id, tier, rank] = _rank_key(
+                selection, segment=segment, type_id=type_id, tier=tier, rank=rank, size=size
+            )
+        return keys[segment, type_id, tier, rank]
+
     for link in links:
         if link.rank_from is None:
             out.append((link, None, None))
@@ -193,17 +213,17 @@ def _bounded(selection: Selection, links: Sequence[LineLink]) -> list[tuple[Line
         for tier in tiers:
             after = None
             if link.rank_from > 1:
-                after = _rank_key(selection, segment=link.segment, type_id=link.outcome_type_id, tier=tier,
-                                  rank=link.rank_from - 1)  # fmt: skip
+                after = key(link.segment, link.outcome_type_id, tier, link.rank_from - 1)
                 if after is None:
                     continue  # the partition ends before the range starts: nothing to bill
-            up_to = _rank_key(selection, segment=link.segment, type_id=link.outcome_type_id, tier=tier,
-                              rank=link.rank_to) if link.rank_to < 2**62 else None  # fmt: skip
+            up_to = key(link.segment, link.outcome_type_id, tier, link.rank_to) if link.rank_to < 2**62 else None
             out.append((replace(link, tier=tier), after, up_to))
     return out
 
 
-def events_freeze_sql(*, selection: Selection, links: Sequence[LineLink]) -> tuple[str, dict]:
+def events_freeze_sql(
+    *, selection: Selection, links: Sequence[LineLink], sizes: Sizes | None = None
+) -> tuple[str, dict]:
     """A query of ``(line_id, event_ids bigint[])``: the events each line bills *now* — ranked
     and matched as the lines say, frozen as one id array per line.
 
@@ -215,7 +235,7 @@ def events_freeze_sql(*, selection: Selection, links: Sequence[LineLink]) -> tup
     Rank ranges become occurrence-key bounds first (:func:`_bounded`), so the query is one
     filtered scan with no sort of the month's events.
     """
-    bounded = [(lk, a, u) for lk, a, u in _bounded(selection, links) if lk.segment in selection.segments]
+    bounded = [(lk, a, u) for lk, a, u in _bounded(selection, links, sizes) if lk.segment in selection.segments]
     params: dict = {
         "account": selection.account_id,
         "tz": selection.timezone,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
 from django.db import connection
 
-from billing.invoice_models import CreditNote, Invoice
+from billing import services
+from billing.invoice_models import CreditNote, Invoice, InvoiceEventsPending
 from billing.services import credit_note_issue, invoice_finalize
+from metering.models import Event
 from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, contract, post
@@ -57,3 +60,27 @@ def test_one_credit_note_per_dispute_under_concurrency():
     _parallel(same_dispute + others)
     assert CreditNote.objects.filter(dispute_id=42).count() == 1
     assert sorted(CreditNote.objects.values_list("number", flat=True)) == [f"CN-{n:06d}" for n in range(1, 6)]
+
+
+def test_an_outcome_settling_while_an_invoice_finalizes_is_in_neither_its_price_nor_its_events(monkeypatch):
+    """Pricing and freezing read one snapshot: an outcome settled by another connection between
+    the two is left for a late line, and the frozen events are exactly the ones priced."""
+    factories.make_outcome_type()
+    acme = factories.make_account("acme")
+    contract(acme, prices=[{"outcome_type": "resolved_conversation", "model": "unit", "price": "0.99"}])
+    post(acme, 5)  # 12 June: windows closed by July
+    post(acme, 1, at=datetime(2026, 6, 30, 22, tzinfo=UTC), prefix="tail")  # window closes 3 July
+    july_1, july_4 = datetime(2026, 7, 1, 1, tzinfo=UTC), datetime(2026, 7, 4, tzinfo=UTC)
+    outcomes_settle(now=july_1)
+
+    def settle_meanwhile(checkpoint):
+        if checkpoint == "lines_saved":  # priced; the events are not frozen yet
+            _parallel([lambda: outcomes_settle(now=july_4)])
+
+    monkeypatch.setattr(services, "fault_injector", settle_meanwhile)
+    june = invoice_finalize(account=acme, period="2026-06", now=july_1, link_events=False).invoice
+    monkeypatch.setattr(services, "fault_injector", None)
+    assert (june.total, june.lines.get().quantity) == (D("4.95"), 5)
+    frozen = [pk for ids in InvoiceEventsPending.objects.values_list("event_ids", flat=True) for pk in ids]
+    assert len(frozen) == 5
+    assert Event.objects.get(event_id__startswith="tail").status == "billable"  # settled, for July
