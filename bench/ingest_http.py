@@ -271,11 +271,10 @@ def ceiling_payloads(*, rows: int, batch: int, dup_ratio: float, tag: str) -> tu
     """1,000-row COPY payloads shaped like the rows the HTTP run stored, with fresh event ids."""
     from django.db import connection
 
-    from metering.ingest import _COLUMNS
-
     plan, unique = benchlib.plan_batches(total=rows, batch=batch, dup_ratio=dup_ratio, seed=11)
-    column_list = ", ".join(_COLUMNS)
-    event_id_at = _COLUMNS.index("event_id")
+    columns = _ceiling_columns()
+    column_list = ", ".join(columns)
+    event_id_at = columns.index("event_id")
     template: list[list[bytes]] = []
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -297,12 +296,17 @@ def ceiling_payloads(*, rows: int, batch: int, dup_ratio: float, tag: str) -> tu
     return payloads, unique
 
 
+def _ceiling_columns() -> tuple[str, ...]:
+    """Every column ingestion writes: the ones it copies per row and the batch's constants."""
+    from metering.ingest import _COLUMNS
+
+    return (*_COLUMNS, "checks", "received_at", "decided_at", "state", "settled_at")
+
+
 def _ceiling_worker(url, payloads, barrier, results) -> None:
     import psycopg
 
-    from metering.ingest import _COLUMNS
-
-    columns = ", ".join(_COLUMNS)
+    columns = ", ".join(_ceiling_columns())
     stage = "bench_event_stage"
     inserted = 0
     with psycopg.connect(url) as conn:
