@@ -332,6 +332,16 @@ def _number_take(series: str) -> str:
     return number
 
 
+def number_series_lock() -> None:
+    """Lock the number series until commit. A transaction that locks invoice rows and then takes a
+    number (finalization, the dispute credit job) calls this first, so every such transaction
+    takes its locks in one order — number series, invoice rows, counter row — and none deadlocks."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("number_series_lock holds a lock until commit: call it inside transaction.atomic().")
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {NumberSeries._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+
+
 @dataclass(frozen=True)
 class Finalized:
     invoice: Invoice
@@ -423,6 +433,9 @@ def invoice_finalize(
     return done
 
 
+_RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock victim: the whole transaction again
+
+
 def _finalize(*, account: Account, period: str, end: datetime, now: datetime) -> Finalized:
     """One finalizing transaction, retried if a concurrent write to the invoice row conflicts."""
     invoice = _invoice_row(account, period, now)  # before the snapshot: it sees a row just created
@@ -430,7 +443,7 @@ def _finalize(*, account: Account, period: str, end: datetime, now: datetime) ->
         try:
             return _finalize_once(invoice=invoice, end=end, now=now)
         except OperationalError as exc:
-            if attempt == 5 or getattr(exc.__cause__, "sqlstate", None) != "40001":  # serialization failure
+            if attempt == 5 or getattr(exc.__cause__, "sqlstate", None) not in _RETRYABLE:
                 raise
     raise AssertionError("unreachable")
 
@@ -447,7 +460,7 @@ def _finalize_once(*, invoice: Invoice, end: datetime, now: datetime) -> Finaliz
         if outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cursor.execute(f"LOCK TABLE {NumberSeries._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+            number_series_lock()
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
         if invoice.status != InvoiceStatus.DRAFT:
             return Finalized(invoice, created=False)
@@ -679,4 +692,5 @@ __all__ = [
     "invoice_open_locked",
     "invoice_void",
     "invoices_build",
+    "number_series_lock",
 ]

@@ -23,7 +23,12 @@ from billing.credits import credits_grant
 from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
 from billing.money import round_line
 from billing.selectors import period_at
-from billing.services import credit_note_issue, invoice_draft_refresh, invoice_events_link_pending
+from billing.services import (
+    credit_note_issue,
+    invoice_draft_refresh,
+    invoice_events_link_pending,
+    number_series_lock,
+)
 from disputes.models import (
     CreditMethod,
     CreditState,
@@ -94,6 +99,7 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
     if account_id is not None:  # which events are on a final invoice is read from their lines
         invoice_events_link_pending(account=Account(pk=account_id))
     with transaction.atomic():
+        number_series_lock()  # before any invoice row: the lock order finalization uses
         dispute = (
             Dispute.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("account")
