@@ -116,7 +116,7 @@ class _Assembly:
     period: str
     version: ContractVersion | None
     terms_by_segment: dict[str, Terms | None]
-    selection: object
+    selection: Selection
     priced: PricedInvoice
     carry_in: Carry
     credit_notes: dict[int, CreditNote] = field(default_factory=dict)
@@ -427,7 +427,7 @@ def invoice_finalize(
         raise ValueError(f"Period {period} of {account.external_id} has not ended yet ({end.isoformat()}).")
     # An earlier month's events must be on their lines before this month looks for late outcomes.
     invoice_events_link_pending(account=account)
-    done = _finalize(account=account, period=period, end=end, now=now)
+    done = _finalize(account=account, period=period, now=now)
     if link_events:
         done = Finalized(done.invoice, done.created, done.events_billed, invoice_events_link(invoice=done.invoice))
     return done
@@ -436,19 +436,19 @@ def invoice_finalize(
 _RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock victim: the whole transaction again
 
 
-def _finalize(*, account: Account, period: str, end: datetime, now: datetime) -> Finalized:
+def _finalize(*, account: Account, period: str, now: datetime) -> Finalized:
     """One finalizing transaction, retried if a concurrent write to the invoice row conflicts."""
     invoice = _invoice_row(account, period, now)  # before the snapshot: it sees a row just created
     for attempt in range(1, 6):
         try:
-            return _finalize_once(invoice=invoice, end=end, now=now)
+            return _finalize_once(invoice=invoice, now=now)
         except OperationalError as exc:
             if attempt == 5 or getattr(exc.__cause__, "sqlstate", None) not in _RETRYABLE:
                 raise
     raise AssertionError("unreachable")
 
 
-def _finalize_once(*, invoice: Invoice, end: datetime, now: datetime) -> Finalized:
+def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
     # REPEATABLE READ: the aggregate that prices the lines and the query that freezes their events
     # read one snapshot, so an outcome settling in between is in neither (it is a late one), and
     # the arrays hold exactly the events counted. The number series is locked before that
@@ -464,18 +464,12 @@ def _finalize_once(*, invoice: Invoice, end: datetime, now: datetime) -> Finaliz
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
         if invoice.status != InvoiceStatus.DRAFT:
             return Finalized(invoice, created=False)
-        account, period = invoice.account, invoice.period
         asm = _refresh_locked(invoice, now=now)
         _checkpoint("lines_saved")
         type_ids = dict(OutcomeType.objects.values_list("code", "id"))
-        asm_selection = selection_for(
-            account=account,
-            segments=sorted({ln.alloc["segment"] for ln in invoice.lines.all() if ln.alloc} | {period}),
-            until=end,
-            terms_by_segment=_terms_by_segment(invoice),
-        )
-        sizes = _partition_sizes(asm_selection, asm.unbilled, type_ids)
-        billed = _events_freeze(invoice, asm_selection, _links(invoice, type_ids), sizes)
+        # The selection the lines were priced from: every line's segment is one of its segments.
+        sizes = _partition_sizes(asm.selection, asm.unbilled, type_ids)
+        billed = _events_freeze(invoice, asm.selection, _links(invoice, type_ids), sizes)
         _checkpoint("events_billed")
         number = _number_take("invoice")
         _checkpoint("numbered")
@@ -530,12 +524,6 @@ def invoice_open_locked(*, account: Account, now: datetime) -> Invoice:
         if invoice.status == InvoiceStatus.DRAFT:
             return invoice
         period = period_add(period, 1)
-
-
-def _terms_by_segment(invoice: Invoice) -> dict[str, Terms | None]:
-    segments = {ln.alloc["segment"] for ln in invoice.lines.all() if ln.alloc} | {invoice.period}
-    versions = list(ContractVersion.objects.filter(account_id=invoice.account_id))
-    return {s: contract_for_period(account_id=invoice.account_id, period=s, versions=versions)[1] for s in segments}
 
 
 @dataclass

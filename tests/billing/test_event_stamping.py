@@ -15,11 +15,10 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Role
-from billing.invoice_models import InvoiceEventsPending
-from billing.selectors import late_segments, line_events, period_bounds, selection_for
+from billing.invoice_models import ContractVersion, InvoiceEventsPending
+from billing.selectors import contract_for_period, late_segments, line_events, period_bounds, selection_for
 from billing.services import (
     _links,
-    _terms_by_segment,
     invoice_draft_refresh,
     invoice_events_link,
     invoice_events_link_pending,
@@ -166,8 +165,10 @@ def test_frozen_lines_hold_the_events_the_ranking_names(db, document):
              failure_reason=failure)  # fmt: skip
     outcomes_settle(now=JULY_1)
     june = invoice_finalize(account=account, period="2026-06", now=JULY_1, link_events=False).invoice
-    selection = selection_for(account=account, segments=["2026-06"], until=period_bounds("2026-06", "UTC")[1],
-                              terms_by_segment=_terms_by_segment(june))  # fmt: skip
+    versions = list(ContractVersion.objects.filter(account=account))
+    terms = contract_for_period(account_id=account.pk, period="2026-06", versions=versions)[1]
+    until = period_bounds("2026-06", "UTC")[1]
+    selection = selection_for(account=account, segments=["2026-06"], until=until, terms_by_segment={"2026-06": terms})
     links = _links(june, dict(OutcomeType.objects.values_list("code", "id")))
     assert any(link.rank_from is not None for link in links)  # the case exercises ranked lines
     frozen = {row.line_id: set(row.event_ids) for row in InvoiceEventsPending.objects.filter(invoice=june)}
