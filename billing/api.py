@@ -28,7 +28,7 @@ from billing.selectors import (
     period_at,
 )
 from billing.services import contract_version_create, invoice_draft_current
-from outcomeportal.api.cursor import cursor_decode, cursor_encode
+from outcomeportal.api.cursor import cursor_encode, page_request
 from outcomeportal.api.errors import ApiError
 
 CONTRACT_EXAMPLE = {
@@ -220,13 +220,7 @@ class InvoiceLineEventsView(APIView):
         principal = principal_of(request)
         invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
         line = invoice_line_get(invoice=invoice, line_id=line_id)
-        try:
-            limit = int(request.query_params.get("limit", 100))
-            if not 1 <= limit <= 500:
-                raise ValueError
-        except ValueError:
-            raise ApiError("validation_error", "The query has invalid parameters.", 400, {"limit": ["1 to 500."]})
-        before = cursor_decode(request.query_params["cursor"]) if request.query_params.get("cursor") else None
+        limit, before = page_request(request.query_params)
         events = line_events(invoice=invoice, line=line, before=before, limit=limit + 1)
         page, more = events[:limit], len(events) > limit
         return Response(

@@ -14,8 +14,7 @@ from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from billing.credits import LedgerLine, credit_ledger, credit_summary
 from billing.money import money_str
-from outcomeportal.api.cursor import cursor_decode, cursor_encode
-from outcomeportal.api.errors import ApiError
+from outcomeportal.api.cursor import cursor_encode, page_request
 
 
 def _c(value: Decimal | None) -> str | None:
@@ -50,13 +49,7 @@ class AccountCreditsView(APIView):
     )
     def get(self, request, external_id: str):
         account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
-        try:
-            limit = int(request.query_params.get("limit", 100))
-            if not 1 <= limit <= 500:
-                raise ValueError
-        except ValueError:
-            raise ApiError("validation_error", "The query has invalid parameters.", 400, {"limit": ["1 to 500."]})
-        before = cursor_decode(request.query_params["cursor"]) if request.query_params.get("cursor") else None
+        limit, before = page_request(request.query_params)
         summary = credit_summary(account=account)
         lines = credit_ledger(account=account, before=before, limit=limit + 1)
         page, more = lines[:limit], len(lines) > limit

@@ -21,3 +21,14 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
         raise ApiError(
             "invalid_cursor", "The cursor is not one this API returned.", 400, {"cursor": ["Invalid cursor."]}
         ) from exc
+
+
+def page_request(query) -> tuple[int, tuple[datetime, int] | None]:
+    """``limit`` (1–500, default 100) and the decoded ``cursor`` of a keyset-paginated list request."""
+    try:
+        limit = int(query.get("limit", 100))
+        if not 1 <= limit <= 500:
+            raise ValueError
+    except ValueError:
+        raise ApiError("validation_error", "The query has invalid parameters.", 400, {"limit": ["1 to 500."]}) from None
+    return limit, cursor_decode(query["cursor"]) if query.get("cursor") else None
