@@ -112,7 +112,6 @@ def _can_change(principal) -> bool:
 @require_GET
 def spend(request, account: str):
     principal, account = _account(request, account)
-    status = account_spend_status(account=account)
     control = SpendControl.objects.filter(account=account).first()
     initial = {"at_cap": caps.PAUSE, "alert_thresholds": "50, 80, 100"}
     if control:
@@ -122,14 +121,18 @@ def spend(request, account: str):
             "alert_thresholds": ", ".join(str(t) for t in control.alert_thresholds),
             "at_cap": control.at_cap,
         }
-    return _page(
-        request, principal, account, status, control, SpendControlsForm(initial=initial, currency=account.currency)
-    )
+    return _page(request, principal, account, control, SpendControlsForm(initial=initial, currency=account.currency))
 
 
-def _page(
-    request, principal, account: Account, status, control, form, webhook_form=None, http_status=200, topup_form=None
-):
+def _rejected(request, principal, account: Account, **forms):
+    """The Spend page again, 400, with a form that did not validate (webhook, top-up)."""
+    control = SpendControl.objects.filter(account=account).first()
+    return _page(request, principal, account, control, SpendControlsForm(currency=account.currency), http_status=400,
+                 **forms)  # fmt: skip
+
+
+def _page(request, principal, account: Account, control, form, webhook_form=None, http_status=200, topup_form=None):
+    status = account_spend_status(account=account)
     now = timezone.now()
     usage = caps.Usage(amount=status.period_spend, outcomes=status.outcomes_this_period)
     policy = caps.CapPolicy(
@@ -183,9 +186,8 @@ def spend_controls_update(request, account: str):
         raise PermissionDenied
     form = SpendControlsForm(request.POST, currency=account.currency)
     if not form.is_valid():
-        status = account_spend_status(account=account)
         control = SpendControl.objects.filter(account=account).first()
-        return _page(request, principal, account, status, control, form, http_status=400)
+        return _page(request, principal, account, control, form, http_status=400)
     data = form.cleaned_data
     spend_controls_set(
         account=account,
@@ -235,18 +237,7 @@ def webhook_add(request, account: str):
         else:
             messages.success(request, "Webhook endpoint added. Verify signatures with its secret.")
             return redirect("billing_spend:spend", account=account.external_id)
-    status = account_spend_status(account=account)
-    control = SpendControl.objects.filter(account=account).first()
-    return _page(
-        request,
-        principal,
-        account,
-        status,
-        control,
-        SpendControlsForm(currency=account.currency),
-        webhook_form=form,
-        http_status=400,
-    )
+    return _rejected(request, principal, account, webhook_form=form)
 
 
 @login_required
@@ -357,15 +348,4 @@ def credits_topup(request, account: str):
             else:
                 messages.info(request, "That top-up was already bought (the form was sent twice).")
             return redirect(reverse("billing_spend:spend", args=[account.external_id]) + "#credits")
-    status = account_spend_status(account=account)
-    control = SpendControl.objects.filter(account=account).first()
-    return _page(
-        request,
-        principal,
-        account,
-        status,
-        control,
-        SpendControlsForm(currency=account.currency),
-        http_status=400,
-        topup_form=form,
-    )
+    return _rejected(request, principal, account, topup_form=form)
