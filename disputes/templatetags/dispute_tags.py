@@ -8,6 +8,7 @@ from django import template
 from django.utils.html import format_html
 
 from disputes.models import CreditState, DisputeStatus
+from metering.templatetags.portal import coarse_minutes
 
 register = template.Library()
 
@@ -36,13 +37,7 @@ def duration(delta: timedelta | None) -> str:
     """``3 d 4 h``, ``41 h``, ``35 min`` — the absolute length (callers say "ago" / "left" / "late")."""
     if delta is None:
         return "—"
-    minutes = int(abs(delta.total_seconds()) // 60)
-    if minutes < 60:
-        return f"{max(minutes, 1)} min"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
+    return coarse_minutes(int(abs(delta.total_seconds()) // 60))
 
 
 @register.filter

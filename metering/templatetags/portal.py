@@ -58,18 +58,22 @@ def check_reason(code: str) -> str:
     return engine.CHECKS.get(code, ("", ""))[0]
 
 
-@register.filter
-def time_left(delta: timedelta | None) -> str:
-    """``2 d 4 h``, ``41 h``, ``35 min`` — coarse on purpose."""
-    if delta is None:
-        return ""
-    minutes = max(int(delta.total_seconds() // 60), 0)
+def coarse_minutes(minutes: int) -> str:
+    """``2 d 4 h``, ``41 h``, ``35 min`` — coarse on purpose (at least 1 min)."""
     if minutes < 60:
         return f"{max(minutes, 1)} min"
     hours = minutes // 60
     if hours < 48:
         return f"{hours} h"
     return f"{hours // 24} d {hours % 24} h"
+
+
+@register.filter
+def time_left(delta: timedelta | None) -> str:
+    """What is left of ``delta``, coarse; nothing left reads ``1 min``."""
+    if delta is None:
+        return ""
+    return coarse_minutes(max(int(delta.total_seconds() // 60), 0))
 
 
 @register.filter
