@@ -68,21 +68,20 @@ def _terms_read(account_ids: set[int]):
 
 def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
     terms_at, _ = _terms_lookup({r.account_id for r in requests})
-    # Most outcomes of a batch share (contract, type, complexity): price each combination once.
-    # Gain-share prices depend on the event's value, so those are never taken from the cache.
+    # Most outcomes of a batch share (contract, type, complexity, value): price each combination
+    # once. The value is in the key because gain-share prices depend on it (equal values, such as
+    # 20.5 and 20.50, hash alike and price alike).
     estimates: dict[tuple, Price] = {}
     out = []
     for r in requests:
         terms = terms_at(r.account_id, r.occurred_at)
-        key = (id(terms), r.outcome_type_id, r.complexity, r.default_unit_price)
-        price = estimates.get(key) if r.value_amount is None else None
+        key = (id(terms), r.outcome_type_id, r.complexity, r.value_amount, r.default_unit_price)
+        price = estimates.get(key)
         if price is None:
             amount, credits = unit_estimate(
                 terms, r.outcome_type_code, r.complexity, r.value_amount, r.default_unit_price
             )
-            price = Price(amount=amount, credits=credits)
-            if r.value_amount is None:
-                estimates[key] = price
+            price = estimates[key] = Price(amount, credits)
         out.append(price)
     return out
 

@@ -11,9 +11,10 @@ non-billable *reason* is the first failed check in :data:`CHECK_ORDER`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 ENGINE_VERSION = 1
 
@@ -116,12 +117,11 @@ class AccountState:
         return cls(**{k: v for k, v in data.items() if k in cls.__slots__})
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # a named tuple: ingestion makes one per event, up to 1,000 per request
     status: str  # pending | billable | non_billable
     reason: str  # "" unless non_billable
     window_ends_at: datetime
-    checks: tuple[tuple[str, str], ...] = field(default=())
+    checks: tuple[tuple[str, str], ...] = ()
 
     @property
     def candidate(self) -> bool:
@@ -145,7 +145,11 @@ def decide(
     state: AccountState,
     now: datetime,
 ) -> Decision:
-    """Decide one event. Same inputs, same answer, always."""
+    """Decide one event. Same inputs, same answer, always.
+
+    ``event`` is read through :class:`EventFacts`' attributes only, so any object that has them
+    will do: ingestion passes the event it has just parsed instead of copying it into facts.
+    """
     ends_at = window_end(event, rules, signals)
     # The window is [occurred_at, ends_at): a signal dated before the outcome cannot undo it.
     in_window = {s.type for s in signals if event.occurred_at <= s.occurred_at < ends_at} if signals else ()
@@ -177,7 +181,7 @@ def decide(
         status = "pending"
     else:
         status = "billable"
-    return Decision(status=status, reason=reason, window_ends_at=ends_at, checks=checks)
+    return Decision(status, reason, ends_at, checks)
 
 
 @lru_cache(maxsize=4096)

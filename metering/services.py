@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from metering import engine
-from metering.models import Event, EventStatus, OutcomeType, SessionClaim, Signal, SignalType, SuccessCriteria
+from metering.lifecycle import session_claims_release
+from metering.models import Event, EventStatus, OutcomeType, Signal, SignalType, SuccessCriteria
 from metering.selectors import event_facts, rules_from_criteria, signal_facts
 
 SETTLE_CHUNK = 50_000
@@ -194,7 +195,7 @@ def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datet
     if decision.status == EventStatus.NON_BILLABLE:
         fields.update(amount=None, credits=None)
         # The session's outcome is free again: a later success in it can be billed.
-        SessionClaim.objects.filter(event_id=event.pk).delete()
+        session_claims_release([event.pk])
     if decision.status == EventStatus.PENDING and decision.window_ends_at != event.window_ends_at:
         _pending_window_move(event_pk=event.pk, window_ends_at=decision.window_ends_at)
     Event.objects.filter(pk=event.pk).update(**fields)
