@@ -13,7 +13,6 @@ import math
 import os
 import platform
 import sys
-import warnings
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -83,14 +82,9 @@ def _with_database(url: str, name: str) -> str:
 
 
 def _embedded_server():
-    data_dir = ROOT / ".data"
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir / "run"))
-    (data_dir / "run").mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
+    from outcomeportal.embedded_db import embedded_server
 
-        return pgserver.get_server(data_dir / "pg", cleanup_mode=None)
+    return embedded_server(ROOT / ".data")
 
 
 def bench_database_url(database_url: str | None) -> str:
@@ -188,6 +182,18 @@ def server_version() -> str:
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+def server_settings() -> str:
+    """The server settings that move write throughput, as the figures were measured with them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(name || ' ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings "
+            "WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit', 'fsync')"
+        )
         return cursor.fetchone()[0]
 
 

@@ -699,6 +699,7 @@ def main() -> None:
         f"({'embedded, .data/pg' if '.data/pg' in url else 'DATABASE_URL'})"
     )
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"server settings: {benchlib.server_settings()}")
 
     if args.inprocess:
         run_inprocess(args, key=world["key"], base=base, tag=tag)
