@@ -316,8 +316,6 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
     """COPY + INSERT … ON CONFLICT DO NOTHING. Returns the payload hash now stored for each key."""
     if not rows:
         return {}
-    # A stable order makes concurrent batches take index locks in the same order (no deadlocks).
-    rows.sort(key=lambda r: (r.target.account_id, r.parsed.event_id))
     with connection.cursor() as cursor:
         # Empty already unless an earlier batch ran in the same transaction: its rows must not
         # mix with this batch's (one round trip for both statements).
@@ -366,6 +364,7 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
             f"INSERT INTO metering_event ({_COLUMN_LIST}, checks, received_at, decided_at, state, settled_at) "
             f"SELECT {_COLUMN_LIST}, (%s::text[])[checks_index], %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "
             "CASE WHEN status = 'billable' THEN %s::timestamptz END "
+            # Sorted: concurrent batches take index locks in the same order (no deadlocks).
             f"FROM {_STAGE} ORDER BY account_id, event_id ON CONFLICT (account_id, event_id) DO NOTHING "
             "RETURNING id, account_id, event_id",
             [[checks_encode(checks) for checks in checks_index], now, now, now],
@@ -434,10 +433,11 @@ def _claim_sessions(rows: list[_Row], *, now: datetime) -> None:
     the first attempt settles the session and the others are duplicates at once. Each
     round's claims are inserted in key order, so concurrent batches lock keys in one order.
     """
+    claiming = [r for r in rows if r.decision.candidate and r.target.rules.one_per_session and r.parsed.session_id]
+    claiming.sort(key=lambda r: (r.parsed.occurred_at, r.parsed.event_id))
     queues: dict[tuple[int, int, str], list[_Row]] = {}
-    for r in sorted(rows, key=lambda r: (r.parsed.occurred_at, r.parsed.event_id)):
-        if r.decision.candidate and r.target.rules.one_per_session and r.parsed.session_id:
-            queues.setdefault((r.target.account_id, r.target.outcome_type_id, r.parsed.session_id), []).append(r)
+    for r in claiming:
+        queues.setdefault((r.target.account_id, r.target.outcome_type_id, r.parsed.session_id), []).append(r)
     if not queues:
         return
     attempts = {key: queue.pop(0) for key, queue in queues.items()}
