@@ -478,7 +478,6 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     from datetime import timedelta
 
     from django.conf import settings
-    from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from django.utils import timezone
 
@@ -505,7 +504,7 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     ingest_total = timers.wrap("events_ingest", ingest.events_ingest)
     connection.ensure_connection()
     connection._commit = timers.wrap("commit", connection._commit, phase="commit")
-    app = get_wsgi_application()
+    from outcomeportal.wsgi import application as app  # as gunicorn loads it (gc.freeze() included)
 
     def bodies(mode: str) -> list[bytes]:
         plan, _ = benchlib.plan_batches(total=n * args.batch, batch=args.batch, dup_ratio=args.dup_ratio)
