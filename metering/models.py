@@ -239,16 +239,18 @@ class Signal(models.Model):
 class SessionClaim(models.Model):
     """Which event holds the one billable outcome of a session (one-per-session types).
 
-    A unique constraint, not a lookup, makes "one per session" hold under concurrent posts.
+    A primary key, not a lookup, makes "one per session" hold under concurrent posts.
     A claim is released when its event turns non-billable (a reopen, a credited dispute).
     Where the criteria say a reopen after the window is a *new outcome*, a later event of
     the session may take the claim over once ``renewable_after`` (the holder's window end)
     has passed; otherwise ``renewable_after`` is empty and the claim holds for good.
     """
 
-    # One index only, the unique key below: no foreign-key constraints (three deferred checks
-    # per claim cost ingestion ~10 ms of commit per 1,000 events) and no index on ``event``
-    # (a claim is released through its key, which the event carries: see ``claims_release``).
+    # One index only, the key (a composite primary key, no surrogate id): no foreign-key
+    # constraints (three deferred checks per claim cost ingestion ~10 ms of commit per 1,000
+    # events) and no index on ``event`` (a claim is released through its key, which the event
+    # carries: see ``metering.lifecycle.session_claims_release``).
+    pk = models.CompositePrimaryKey("account", "outcome_type", "session_id")
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
@@ -260,11 +262,6 @@ class SessionClaim(models.Model):
     event_key = models.CharField(max_length=128)  # the holder's event_id, recorded in decisions
     occurred_at = models.DateTimeField()  # the holder's
     renewable_after = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["account", "outcome_type", "session_id"], name="session_claim_uniq")
-        ]
 
 
 class DailyRollup(models.Model):
