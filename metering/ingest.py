@@ -11,7 +11,7 @@ per batch, not per row:
    unique constraint, not a read-then-write check, makes ingestion idempotent under any
    number of concurrent clients;
 5. tell duplicates from conflicts by the stored payload hash;
-6. claim sessions for one-per-session outcome types (a unique constraint again), and
+6. claim sessions for one-per-session outcome types (the claims' primary key, again), and
    re-decide the few events that lost their session to an earlier one.
 """
 
@@ -181,9 +181,10 @@ def _collector_paused() -> Iterator[None]:
     """No cyclic garbage collection during a batch.
 
     A batch allocates tens of thousands of short-lived containers (the decoded events, their
-    parsed rows, the results) and frees them by reference counting; none forms a cycle. With the
-    collector on, those allocations set off a collection every few hundred objects: about 8 ms of
-    CPU per 1,000 events (bench/README.md). Collection resumes when the batch is done.
+    parsed rows, the results), freed by reference counting. With the collector on, those
+    allocations set off a collection every few hundred objects: about 8 ms of CPU per 1,000
+    events (bench/README.md). Collection resumes when the batch is done, and then takes whatever
+    cycle the batch left (an exception's traceback, say).
     """
     if not gc.isenabled():
         yield
