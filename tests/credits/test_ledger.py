@@ -24,6 +24,7 @@ from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
 from tests.credits.helpers import LEAD, RES, at, balance, credit_contract, ledger, outcome_types
+from tests.threads import in_thread
 
 
 @pytest.fixture
@@ -310,22 +311,6 @@ def test_the_ledger_is_append_only_and_each_posting_unique(acme):
 # --- A top-up racing the build of its month ----------------------------------------------------------
 
 
-def _in_thread(target):
-    errors = []
-
-    def run():
-        try:
-            target()
-        except Exception as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_top_up_holding_its_month_is_on_that_months_invoice(monkeypatch):
     outcome_types()
@@ -342,9 +327,9 @@ def test_a_top_up_holding_its_month_is_on_that_months_invoice(monkeypatch):
         return real_refresh(**kwargs)
 
     monkeypatch.setattr(credits_module, "invoice_draft_refresh", slow_refresh)
-    thread, errors = _in_thread(lambda: buy(acme, at(6, 30, 23)))
+    thread, errors = in_thread(lambda: buy(acme, at(6, 30, 23)))
     assert holding.wait(10)
-    builder, build_errors = _in_thread(lambda: invoice_finalize(account=acme, period="2026-06", now=at(7, 5)))
+    builder, build_errors = in_thread(lambda: invoice_finalize(account=acme, period="2026-06", now=at(7, 5)))
     go.set()  # the build was waiting on the lock; it now sees the top-up
     thread.join(10)
     builder.join(10)
@@ -370,9 +355,9 @@ def test_a_build_holding_its_month_sends_the_top_up_to_the_next(monkeypatch):
             go.wait(10)
 
     monkeypatch.setattr(services, "fault_injector", pause)
-    builder, build_errors = _in_thread(lambda: invoice_finalize(account=acme, period="2026-06", now=at(7, 5)))
+    builder, build_errors = in_thread(lambda: invoice_finalize(account=acme, period="2026-06", now=at(7, 5)))
     assert holding.wait(10)
-    thread, errors = _in_thread(lambda: buy(acme, at(6, 30, 23)))
+    thread, errors = in_thread(lambda: buy(acme, at(6, 30, 23)))
     go.set()
     builder.join(10)
     thread.join(10)

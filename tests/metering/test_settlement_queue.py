@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from metering.models import DailyRollup, Event, PendingWindow
 from metering.services import outcomes_settle, signal_record
 from tests import factories
+from tests.threads import in_thread
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -133,22 +134,6 @@ def test_truncating_the_events_empties_the_queue(account_a):
     assert PendingWindow.objects.count() == 0
 
 
-def _in_thread(target) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:  # re-raised by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_an_event_whose_ingestion_commits_after_a_settlement_run_is_settled_by_the_next_run(account_a):
     factories.make_outcome_type("resolved_conversation", measurement_window_hours=1)
@@ -161,7 +146,7 @@ def test_an_event_whose_ingestion_commits_after_a_settlement_run_is_settled_by_t
             stored.set()
             assert release.wait(timeout=30)
 
-    thread, errors = _in_thread(ingest_slowly)
+    thread, errors = in_thread(ingest_slowly)
     assert stored.wait(timeout=30)
     # The run may wait for the ingestion's rollup row lock (same day, same type), as it always has.
     threading.Timer(0.5, release.set).start()
@@ -192,7 +177,7 @@ def test_settlement_waits_for_a_signal_in_flight_and_respects_its_result(account
             assert release.wait(timeout=30)
             time.sleep(0.3)  # let the settlement reach the locked row
 
-    thread, errors = _in_thread(reopen_slowly)
+    thread, errors = in_thread(reopen_slowly)
     assert locked.wait(timeout=30)
     threading.Timer(0.2, release.set).start()
     settled = outcomes_settle(now=T0)
@@ -221,7 +206,7 @@ def test_a_confirmation_does_not_wait_for_a_settlement_holding_the_queue_row(acc
             held.set()
             assert release.wait(timeout=30)
 
-    thread, errors = _in_thread(hold_queue_row)
+    thread, errors = in_thread(hold_queue_row)
     assert held.wait(timeout=30)
     started = time.perf_counter()
     # Waiting here while holding the event's lock would deadlock with a real settlement.
