@@ -443,7 +443,7 @@ def events_credit_unbilled(*, event_ids, now: datetime) -> list[int]:
 def session_claims_release(event_ids: Sequence[int]) -> None:
     """Free the sessions these events hold (if they hold one), so a later success in them can be billed.
 
-    Found through the claim's unique key, which each event carries (account, outcome type,
+    Found through the claim's primary key, which each event carries (account, outcome type,
     session): the claims table has no index on its event column.
     """
     if not event_ids:
