@@ -9,6 +9,7 @@ come and go; ``make db-stop`` stops it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import warnings
 from pathlib import Path
@@ -19,7 +20,8 @@ DATABASE_NAME = "outcomeportal"
 # The server's settings for a write-heavy app on one machine (initdb's defaults are sized for a
 # small shared host). Checkpoints far apart: fewer full-page images in the WAL after each one,
 # which otherwise dominate the WAL of a sustained ingestion. Durability is untouched (fsync and
-# synchronous_commit stay on). shared_buffers applies from the server's next start.
+# synchronous_commit stay on). They are written once, into a new data folder, and the server is
+# restarted then, since shared_buffers only takes effect when the server starts.
 SERVER_SETTINGS = {
     "shared_buffers": "1GB",
     "max_wal_size": "8GB",
@@ -38,11 +40,33 @@ def embedded_server(data_dir: Path):
         import pgserver
 
         server = pgserver.get_server(data_dir / "pg", cleanup_mode=None)
-    if SERVER_SETTINGS["max_wal_size"] not in server.psql("SHOW max_wal_size;"):  # a new data folder: once
+    if not _settings_applied(server):  # a new data folder: once
+        _settings_apply(server, lock_path=data_dir / "pg-settings.lock")
+    return server
+
+
+def _settings_applied(server) -> bool:
+    return SERVER_SETTINGS["max_wal_size"] in server.psql("SHOW max_wal_size;")
+
+
+def _settings_apply(server, *, lock_path: Path) -> None:
+    """Write :data:`SERVER_SETTINGS` and restart the server so that all of them are in force.
+
+    Only for a data folder that has never had them, i.e. right after ``initdb``, before the app
+    has used the server. A file lock makes two processes starting at once do it once.
+    """
+    import pgserver
+
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _settings_applied(server):  # another process did it while this one waited
+            return
         for name, value in SERVER_SETTINGS.items():
             server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
-        server.psql("SELECT pg_reload_conf();")
-    return server
+        pgserver.pg_ctl(
+            ["-w", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60
+        )
+        server.ensure_postgres_running()  # the new postmaster's pid and socket
 
 
 def embedded_database_url(data_dir: Path) -> str:
