@@ -91,7 +91,7 @@ class Command(BaseCommand):
             w(f"  {reason:<22} {n:>9,}  {100 * n / total:5.1f} %")
         missing = [reason for reason in REASONS if reason not in r.by_reason]
         if missing:
-            w(f"  absent: {', '.join(missing)} (they need a demo hook of billing or disputes: metering/demo.py)")
+            w(f"  absent: {', '.join(missing)} (they need a demo hook of billing or disputes: metering/demo/hooks.py)")
         w("By account (events, billable, billable amount):")
         for account, n, billable, amount in r.by_account:
             w(f"  {account:<14} {n:>9,} {billable:>9,}  {amount or 0:>12,.2f}")
