@@ -200,12 +200,18 @@ def server_settings() -> str:
 # --- Events -------------------------------------------------------------------------------
 
 
+# How far back events occurred: 30 days by default (some windows closed, most still open, each
+# batch spread over hundreds of days × accounts × types); ``ingest_http.py --occurred-within 600``
+# posts them as a platform does in real time (every batch adds to the same days).
+OCCURRED_WITHIN_SECONDS = 30 * 86400
+
+
 def event_payload(index: int, *, tag: str, base: datetime) -> dict:
     """The ``index``-th event of a run: deterministic, so a re-post carries the same payload."""
     type_n = _TYPE_CYCLE[(index * 7) % len(_TYPE_CYCLE)]
     code = OUTCOME_TYPES[type_n]["code"]
-    # Spread over the last 30 days (some windows closed, most still open), never in the future.
-    occurred = base - timedelta(seconds=60 + (index * 7919) % (30 * 86400))
+    # Spread over the last OCCURRED_WITHIN_SECONDS, never in the future.
+    occurred = base - timedelta(seconds=60 + (index * 7919) % OCCURRED_WITHIN_SECONDS)
     # About 3 % re-use the session of the same account's event 50 places earlier.
     session = index - N_ACCOUNTS if index % 31 == 0 and index >= N_ACCOUNTS else index
     payload = {

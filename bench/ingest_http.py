@@ -168,7 +168,8 @@ def run_http(args, *, url: str, key: str, base: datetime, tag: str) -> dict:
     expected = {"accepted": unique, "duplicates": posted - unique, "conflicts": 0, "rejected": 0}
     print(
         f"plan: {posted:,} events in {len(batches):,} batches of {args.batch}, {unique:,} distinct, "
-        f"{posted - unique:,} re-posted ({(posted - unique) / posted:.1%})"
+        f"{posted - unique:,} re-posted ({(posted - unique) / posted:.1%}), occurred within the last "
+        f"{args.occurred_within:,} s"
     )
     port = _free_port()
     connections.close_all()
@@ -664,6 +665,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="events per request (default 1,000)")
     parser.add_argument("--dup-ratio", type=float, default=0.10, help="share of re-posted events (default 0.10)")
     parser.add_argument(
+        "--occurred-within",
+        type=int,
+        default=benchlib.OCCURRED_WITHIN_SECONDS,
+        help="events occurred within the last N seconds (default 30 days; 600: posted as they happen)",
+    )
+    parser.add_argument(
         "--capped",
         action="store_true",
         help="cap every account (issue 5: a cap the run does not reach, pause at cap) before the run",
@@ -681,6 +688,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.profile:
         args.inprocess = True
+    benchlib.OCCURRED_WITHIN_SECONDS = args.occurred_within  # read by the clients, forked after this
 
     url = benchlib.bench_database_url(args.database_url)
     benchlib.django_setup(url)
