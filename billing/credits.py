@@ -349,7 +349,7 @@ def credit_summary(*, account: Account, now: datetime | None = None) -> CreditSu
     pf = terms.platform_fee if in_credits else None
     start, end = _month_days(period)
     used = dict(
-        DailyRollup.objects.filter(account=account, day__gte=start, day__lt=end)  # every row: shards may be < 0
+        DailyRollup.objects.filter(account=account, day__gte=start, day__lt=end, credits__gt=0)
         .values("status")
         .annotate(s=Sum("credits"))
         .values_list("status", "s")

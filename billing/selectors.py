@@ -179,11 +179,9 @@ def late_segments(*, account: Account, period: str) -> list[str]:
     first = period_first_day(period)
     floor = period_first_day(period_add(period, -LATE_LOOKBACK_MONTHS))
     days = (
-        DailyRollup.objects.filter(account=account, day__gte=floor, day__lt=first, status="billable")
-        .values("day")
-        .annotate(n=Sum("events"))  # a key's rows are summed (rollup shards), then filtered
-        .filter(n__gt=0)
+        DailyRollup.objects.filter(account=account, day__gte=floor, day__lt=first, status="billable", events__gt=0)
         .values_list("day", flat=True)
+        .distinct()
     )
     candidates = {f"{d.year:04d}-{d.month:02d}" for d in days}
     if not candidates:

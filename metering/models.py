@@ -264,25 +264,13 @@ class SessionClaim(models.Model):
     renewable_after = models.DateTimeField(null=True, blank=True)
 
 
-# Rows per rollup key at most (see DailyRollup): concurrent transactions share one with odds of 1 in 16.
-ROLLUP_SHARDS = 16
-
-
 class DailyRollup(models.Model):
     """Events per account, local day, outcome type, status and reason — with their amounts.
 
-    Maintained by statement-level triggers on ``metering_event`` (see migrations 0002 and 0010),
-    so it is exact whichever service inserts or updates events: dashboards and period totals read
+    Maintained by statement-level triggers on ``metering_event`` (see migration 0002), so it
+    is exact whichever service inserts or updates events: dashboards and period totals read
     a few hundred rows here instead of scanning an account's events. ``day`` is the event's
     date in the account's time zone. Never written by application code.
-
-    A key's figures may be spread over several rows, one per ``shard``: each transaction adds to
-    the shard of its transaction id (:data:`ROLLUP_SHARDS` of them), so concurrent ingestion
-    batches, which all add to today's rows, do not wait for each other's row locks until
-    commit. A shard's row may even be negative (an event counted as pending in one shard and
-    moved to billable in another). **Readers sum over a key's rows**, always; a filter on a
-    row's own ``events`` or ``credits`` is wrong. ``metering.services.rollup_fold`` (a scheduled
-    job) folds the shards of past days back into shard 0.
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -290,7 +278,6 @@ class DailyRollup(models.Model):
     outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
     status = models.CharField(max_length=16)
     non_billable_reason = models.CharField(max_length=32)
-    shard = models.SmallIntegerField(db_default=0)
     events = models.BigIntegerField()
     amount = models.DecimalField(max_digits=24, decimal_places=6)
     credits = models.DecimalField(max_digits=24, decimal_places=4)
@@ -298,7 +285,6 @@ class DailyRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "day", "outcome_type", "status", "non_billable_reason", "shard"],
-                name="rollup_key_uniq",
+                fields=["account", "day", "outcome_type", "status", "non_billable_reason"], name="rollup_key_uniq"
             )
         ]

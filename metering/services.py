@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -312,34 +312,3 @@ def decision_replay(*, event: Event, now: datetime | None = None) -> ReplayDiffe
     if stored != replayed or stored_checks != list(decision.checks):
         return ReplayDifference(event.pk, event.event_id, stored, replayed)
     return None
-
-
-# --- Rollup ---------------------------------------------------------------------------------
-
-_ROLLUP_KEY = "account_id, day, outcome_type_id, status, non_billable_reason"
-
-
-def rollup_fold(*, before: date) -> int:
-    """Sum the rollup's shards of the days before ``before`` into shard 0; returns the keys folded.
-
-    Ingestion adds to a shard per transaction (see ``DailyRollup``); once a day is past, its
-    rows are cold and one row per key is enough. One statement, one transaction: the shard rows
-    are locked in key order (as the triggers lock theirs), deleted, and their sums added to shard
-    0, so the totals never change. Safe to run twice and concurrently: a second run waits for the
-    first, then finds the rows gone.
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH picked AS (SELECT id FROM metering_dailyrollup WHERE shard <> 0 AND day < %s "
-            f"ORDER BY {_ROLLUP_KEY}, shard FOR UPDATE), "
-            "moved AS (DELETE FROM metering_dailyrollup r USING picked p WHERE r.id = p.id "
-            "RETURNING r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason, "
-            "r.events, r.amount, r.credits) "
-            f"INSERT INTO metering_dailyrollup AS r ({_ROLLUP_KEY}, shard, events, amount, credits) "
-            f"SELECT {_ROLLUP_KEY}, 0, sum(events), sum(amount), sum(credits) FROM moved "
-            f"GROUP BY {_ROLLUP_KEY} ORDER BY {_ROLLUP_KEY} "
-            f"ON CONFLICT ({_ROLLUP_KEY}, shard) DO UPDATE SET events = r.events + EXCLUDED.events, "
-            "amount = r.amount + EXCLUDED.amount, credits = r.credits + EXCLUDED.credits",
-            [before],
-        )
-        return cursor.rowcount

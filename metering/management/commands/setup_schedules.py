@@ -4,7 +4,6 @@ from django_q.models import Schedule
 # Every recurring job: (name, dotted path, schedule type, minutes). Idempotent: rerun freely.
 SCHEDULES = [
     ("settle_outcomes", "metering.tasks.settle_outcomes", Schedule.MINUTES, 5),
-    ("fold_rollup", "metering.tasks.fold_rollup", Schedule.MINUTES, 60),  # past days' rollup shards
     ("send_alerts", "billing.spend_tasks.send_alerts", Schedule.MINUTES, 1),
     ("build_invoices", "billing.tasks.build_invoices", Schedule.MINUTES, 60),  # last month, once closed
     ("issue_credits", "disputes.tasks.issue_credits", Schedule.MINUTES, 5),  # approved disputes; SLA warnings
