@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pgserver
 import pytest
 
 from outcomeportal.embedded_db import SERVER_SETTINGS, embedded_server
@@ -12,6 +11,8 @@ from outcomeportal.embedded_db import SERVER_SETTINGS, embedded_server
 def data_dir(tmp_path):
     """A data folder of its own: a second server, beside the one the tests run on, stopped afterwards."""
     yield tmp_path
+    import pgserver  # imported by embedded_server, which set up its runtime folder first
+
     server = pgserver.get_server(tmp_path / "pg", cleanup_mode=None)  # this process's handle
     pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
 
