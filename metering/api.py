@@ -30,7 +30,7 @@ from metering.services import (
     signal_record,
 )
 from metering.validation import parse_timestamp
-from outcomeportal.api.cursor import cursor_decode, cursor_encode
+from outcomeportal.api.cursor import cursor_decode, cursor_encode, page_limit
 from outcomeportal.api.errors import ApiError, error_body
 from outcomeportal.api.fields import DecimalString
 
@@ -133,13 +133,9 @@ class EventsView(APIView):
                 bounds[name] = parse_timestamp(query[name])
                 if bounds[name] is None:
                     fields[name] = ["An RFC 3339 timestamp, e.g. 2026-11-01T00:00:00Z."]
-        try:
-            limit = int(query.get("limit", 100))
-            if not 1 <= limit <= 500:
-                raise ValueError
-        except ValueError:
+        limit = page_limit(query)
+        if limit is None:
             fields["limit"] = ["An integer from 1 to 500."]
-            limit = 100
         if fields:
             raise ApiError("validation_error", "The query has invalid parameters.", 400, fields)
         before = cursor_decode(query["cursor"]) if query.get("cursor") else None

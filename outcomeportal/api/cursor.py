@@ -23,12 +23,18 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
         ) from exc
 
 
-def page_request(query) -> tuple[int, tuple[datetime, int] | None]:
-    """``limit`` (1–500, default 100) and the decoded ``cursor`` of a keyset-paginated list request."""
+def page_limit(query) -> int | None:
+    """The ``limit`` of a list request (default 100); None unless it is an integer from 1 to 500."""
     try:
         limit = int(query.get("limit", 100))
-        if not 1 <= limit <= 500:
-            raise ValueError
     except ValueError:
-        raise ApiError("validation_error", "The query has invalid parameters.", 400, {"limit": ["1 to 500."]}) from None
+        return None
+    return limit if 1 <= limit <= 500 else None
+
+
+def page_request(query) -> tuple[int, tuple[datetime, int] | None]:
+    """:func:`page_limit` and the decoded ``cursor`` of a keyset-paginated list request."""
+    limit = page_limit(query)
+    if limit is None:
+        raise ApiError("validation_error", "The query has invalid parameters.", 400, {"limit": ["1 to 500."]})
     return limit, cursor_decode(query["cursor"]) if query.get("cursor") else None
