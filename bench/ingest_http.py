@@ -688,6 +688,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.profile:
         args.inprocess = True
+    if args.occurred_within < 1:
+        parser.error("--occurred-within must be at least 1 second")
     benchlib.OCCURRED_WITHIN_SECONDS = args.occurred_within  # read by the clients, forked after this
 
     url = benchlib.bench_database_url(args.database_url)
