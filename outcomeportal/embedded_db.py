@@ -46,7 +46,9 @@ def embedded_server(data_dir: Path):
 
 
 def _settings_applied(server) -> bool:
-    return SERVER_SETTINGS["max_wal_size"] in server.psql("SHOW max_wal_size;")
+    """Whether ALTER SYSTEM has written the settings (a file read: every process start asks)."""
+    auto_conf = server.pgdata / "postgresql.auto.conf"
+    return auto_conf.exists() and "max_wal_size" in auto_conf.read_text()
 
 
 def _settings_apply(server, *, lock_path: Path) -> None:
