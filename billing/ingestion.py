@@ -14,56 +14,68 @@ transaction, with no import of billing (apps stay one-way).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Sum
 
+from accounts import refcache
 from accounts.models import Account
 from billing.contracts import Terms, terms_load, version_for_period
 from billing.invoice_models import ContractVersion
 from billing.pricing import unit_estimate
-from metering.ingest import Candidate, batch_scope
+from metering.ingest import Candidate
 from metering.models import DailyRollup
 from metering.pricing import Price, PriceRequest
 
 _PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
 
 
+@dataclass(slots=True)
+class _Contracts:
+    """An account's time zone and contract versions, and the terms found so far for its periods."""
+
+    zone: str
+    tzinfo: ZoneInfo
+    versions: list  # (effective_from, version, ContractVersion), as version_for_period takes them
+    by_month: dict[tuple[int, int], Terms | None]
+
+
 def _terms_lookup(account_ids: set[int]):
-    """The batch's contracts: ``terms_at(account_id, instant)`` and each account's time zone.
+    """``terms_at(account_id, instant)`` and each account's time zone, for the batch's accounts.
 
-    Looked up once per ingestion batch — the pricer's lookup is kept in the batch's scope and the
-    onboarding hook reuses it when the accounts it asks about are among those already read.
+    Each account's contracts are read once and kept in the process until any account or contract
+    version changes (accounts.refcache): the batches that follow name the same accounts.
     """
-    scope = batch_scope()
-    known = scope.get("billing.terms_lookup")
-    if known is None or not account_ids <= known[0]:
-        known = scope["billing.terms_lookup"] = (frozenset(account_ids), _terms_read(account_ids))
-    return known[1]
+    known = refcache.cache("billing.ingestion.contracts")
+    missing = account_ids - known.keys()
+    if missing:
+        known.update(_contracts_read(missing))
+
+    def terms_at(account_id: int, at: datetime) -> Terms | None:
+        contracts = known.get(account_id)
+        if contracts is None or not contracts.versions:  # no contract at all: nothing to find in any period
+            return None
+        local = at.astimezone(contracts.tzinfo)
+        month = (local.year, local.month)
+        if month not in contracts.by_month:
+            version = version_for_period(contracts.versions, f"{local.year:04d}-{local.month:02d}")
+            contracts.by_month[month] = terms_load(version.terms) if version else None
+        return contracts.by_month[month]
+
+    return terms_at, {pk: known[pk].zone for pk in account_ids if pk in known}
 
 
-def _terms_read(account_ids: set[int]):
-    zones = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone"))
-    tzinfos = {pk: ZoneInfo(name) for pk, name in zones.items()}
+def _contracts_read(account_ids: set[int]) -> dict[int, _Contracts]:
     versions: dict[int, list] = {}
     for v in ContractVersion.objects.filter(account_id__in=account_ids):
         versions.setdefault(v.account_id, []).append((v.effective_from, v.version, v))
-    cache: dict[tuple[int, int, int], Terms | None] = {}
-    utc = ZoneInfo("UTC")
-
-    def terms_at(account_id: int, at: datetime) -> Terms | None:
-        if account_id not in versions:  # no contract at all: nothing to find in any period
-            return None
-        local = at.astimezone(tzinfos.get(account_id, utc))
-        key = (account_id, local.year, local.month)
-        if key not in cache:
-            version = version_for_period(versions[account_id], f"{local.year:04d}-{local.month:02d}")
-            cache[key] = terms_load(version.terms) if version else None
-        return cache[key]
-
-    return terms_at, zones
+    return {
+        pk: _Contracts(zone, ZoneInfo(zone), versions.get(pk, []), {})
+        for pk, zone in Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone")
+    }
 
 
 def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:

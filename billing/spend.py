@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts import refcache
 from accounts.models import Account
 from accounts.notify import notification_send, webhooks_enqueue
 from billing import caps
@@ -144,13 +145,7 @@ def _period_lock(*, account_id: int, period: str) -> SpendPeriod:
 
 def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, dict]:
     """Rule out the batch's outcomes that would take a capped account over its cap."""
-    controls = {
-        c.account_id: c
-        for c in SpendControl.objects.filter(account_id__in={c.account_id for c in candidates}).select_related(
-            "account"
-        )
-        if c.monthly_cap is not None or c.monthly_cap_outcomes is not None
-    }
+    controls = _caps_of({c.account_id for c in candidates})
     if not controls:
         return {}
     groups: dict[tuple[int, str], list[Candidate]] = {}
@@ -186,6 +181,22 @@ def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, d
         if caps.thresholds_reached(policy, result.usage) != caps.thresholds_reached(policy, before):
             _fire_thresholds(control=control, period=period, usage=result.usage, now=now)
     return ruled_out
+
+
+def _caps_of(account_ids: set[int]) -> dict[int, SpendControl]:
+    """The accounts' spend controls that set a cap, by account.
+
+    Read once per account and kept in the process until any spend control or account changes
+    (accounts.refcache): every ingestion batch asks, and controls change rarely.
+    """
+    known = refcache.cache("billing.spend.caps")
+    missing = account_ids - known.keys()
+    if missing:
+        known.update(dict.fromkeys(missing))
+        for control in SpendControl.objects.filter(account_id__in=missing).select_related("account"):
+            if control.monthly_cap is not None or control.monthly_cap_outcomes is not None:
+                known[control.account_id] = control
+    return {pk: known[pk] for pk in account_ids if known[pk] is not None}
 
 
 def _period_locks(keys: list[tuple[int, str]]) -> dict[tuple[int, str], SpendPeriod]:

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import refcache
 from accounts.models import Account
 from metering import engine
 from metering.fields import checks_encode
@@ -172,7 +173,7 @@ def _reject(code: str, message: str, fields: dict) -> dict:
 
 def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) -> IngestResult:
     """Store a batch of posted events; one result per event, in order."""
-    with _collector_paused():
+    with _collector_paused(), refcache.pinned():
         return _events_ingest(raw_events, now or timezone.now())
 
 
@@ -201,17 +202,7 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
     future = timedelta(seconds=settings.FUTURE_EVENT_TOLERANCE_SECONDS)
     parsed = [event_parse(raw, now=now, late_window=late, future_tolerance=future) for raw in raw_events]
     valid = [p for p in parsed if not isinstance(p, EventError)]
-
-    accounts = {
-        ext: (pk, currency)
-        for ext, pk, currency in Account.objects.filter(external_id__in={p.account for p in valid}).values_list(
-            "external_id", "id", "currency"
-        )
-    }
-    types = {t.code: t for t in OutcomeType.objects.filter(code__in={p.outcome_type for p in valid}, active=True)}
-    current = criteria_current(
-        account_ids={a[0] for a in accounts.values()}, outcome_type_ids={t.pk for t in types.values()}
-    )
+    targets = _targets({(p.account, p.outcome_type) for p in valid})
 
     result = IngestResult(results=[{} for _ in parsed])
     rows: list[_Row] = []
@@ -219,9 +210,6 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
     repeats: list[tuple[int, tuple[int, str]]] = []
     no_state = engine.AccountState()
     decide = engine.decide
-    # A batch names few (account, outcome type) pairs: resolve each pair once, not each event.
-    targets: dict[tuple[str, str], _Target | None] = {}
-    rules_by_version: dict[int, engine.Rules] = {}
     for index, item in enumerate(parsed):
         if isinstance(item, EventError):
             result.results[index] = {
@@ -230,13 +218,9 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
                 "error": item.as_dict(),
             }
             continue
-        pair = (item.account, item.outcome_type)
-        if pair in targets:
-            target = targets[pair]
-        else:
-            target = targets[pair] = _target(pair, accounts, types, current, rules_by_version)
-        if target is None:
-            error = _unresolved_error(item, accounts, types)
+        target = targets[item.account, item.outcome_type]
+        if type(target) is str:
+            error = _unresolved_error(target, item)
             result.results[index] = {"event_id": item.event_id, "status": "rejected", "error": error}
             continue
         key = (target.account_id, item.event_id)
@@ -258,24 +242,59 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
     return result
 
 
-def _target(pair, accounts, types, current, rules_by_version) -> _Target | None:
-    """What an (account, outcome type) pair as posted resolves to; None if either or its criteria is missing."""
-    account, outcome_type = accounts.get(pair[0]), types.get(pair[1])
-    if account is None or outcome_type is None:
-        return None
-    criteria = criteria_for(current, account_id=account[0], outcome_type_id=outcome_type.pk)
-    if criteria is None:
-        return None
-    rules = rules_by_version.get(criteria.pk) or rules_by_version.setdefault(criteria.pk, rules_from_criteria(criteria))
-    return _Target(account[0], account[1], outcome_type, outcome_type.pk, criteria.pk, rules)
+def _targets(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str]:
+    """What each (account, outcome type) pair as posted resolves to: a target, or why it does not.
+
+    A batch names few pairs, and the next batches name the same ones: resolved pairs are kept in
+    the process until any account, outcome type or criteria version changes (accounts.refcache).
+    """
+    known = refcache.cache("metering.ingest.targets")
+    missing = pairs - known.keys()
+    if missing:
+        known.update(_targets_read(missing))
+    return known
 
 
-def _unresolved_error(item: ParsedEvent, accounts: dict, types: dict) -> dict:
-    if item.account not in accounts:
+def _targets_read(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str]:
+    """Resolve the pairs with one query each for accounts, outcome types and criteria."""
+    accounts = {
+        ext: (pk, currency)
+        for ext, pk, currency in Account.objects.filter(external_id__in={p[0] for p in pairs}).values_list(
+            "external_id", "id", "currency"
+        )
+    }
+    types = {t.code: t for t in OutcomeType.objects.filter(code__in={p[1] for p in pairs}, active=True)}
+    current = criteria_current(
+        account_ids={a[0] for a in accounts.values()}, outcome_type_ids={t.pk for t in types.values()}
+    )
+    rules_by_version: dict[int, engine.Rules] = {}
+    resolved: dict[tuple[str, str], _Target | str] = {}
+    for pair in pairs:
+        account, outcome_type = accounts.get(pair[0]), types.get(pair[1])
+        if account is None:
+            resolved[pair] = "account"
+            continue
+        if outcome_type is None:
+            resolved[pair] = "outcome_type"
+            continue
+        criteria = criteria_for(current, account_id=account[0], outcome_type_id=outcome_type.pk)
+        if criteria is None:
+            resolved[pair] = "criteria"
+            continue
+        rules = rules_by_version.get(criteria.pk)
+        if rules is None:
+            rules = rules_by_version[criteria.pk] = rules_from_criteria(criteria)
+        resolved[pair] = _Target(account[0], account[1], outcome_type, outcome_type.pk, criteria.pk, rules)
+    return resolved
+
+
+def _unresolved_error(missing: str, item: ParsedEvent) -> dict:
+    """The rejection of an event whose account, outcome type or criteria (``missing``) is not found."""
+    if missing == "account":
         return _reject(
             "unknown_account", f"No account with external_id {item.account!r}.", {"account": ["Unknown account."]}
         )
-    if item.outcome_type not in types:
+    if missing == "outcome_type":
         return _reject(
             "unknown_outcome_type",
             f"No active outcome type {item.outcome_type!r}.",

@@ -1,4 +1,5 @@
-"""Billing at ingestion reads a batch's contracts once, for its pricer and its onboarding hook."""
+"""Billing at ingestion reads an account's contracts once, for its pricer and its onboarding hook, and
+keeps them for the next batches until a contract or account changes (accounts.refcache)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def contract_reads(queries) -> int:
     return sum(1 for q in queries if "billing_contractversion" in q["sql"])
 
 
-def test_one_contract_read_per_batch_prices_and_rules_out_alike(acme):
+def test_contracts_read_once_and_kept_until_a_new_version(acme):
     contract(
         acme,
         effective_from="2026-06-01",
@@ -38,7 +39,8 @@ def test_one_contract_read_per_batch_prices_and_rules_out_alike(acme):
     with CaptureQueriesContext(connection) as second:
         post(acme, 2, at=datetime(2026, 6, 20, tzinfo=UTC), prefix="priced")
 
-    assert (contract_reads(first.captured_queries), contract_reads(second.captured_queries)) == (1, 1)
+    # Read once by the first batch (pricer and hook alike), not at all by the second.
+    assert (contract_reads(first.captured_queries), contract_reads(second.captured_queries)) == (1, 0)
     decided = sorted(Event.objects.values_list("event_id", "non_billable_reason", "amount"))
     assert [(reason, amount) for _, reason, amount in decided] == [
         ("", D("0.99")),
@@ -47,3 +49,16 @@ def test_one_contract_read_per_batch_prices_and_rules_out_alike(acme):
         ("training_window", None),
         ("training_window", None),
     ]
+
+
+def test_a_new_contract_version_prices_the_very_next_batch(acme):
+    contract(acme, effective_from="2026-06-01", prices=[{"outcome_type": RES, "model": "unit", "price": "0.99"}])
+    post(acme, 1, at=datetime(2026, 7, 2, tzinfo=UTC), prefix="before")
+    contract(acme, effective_from="2026-07-01", prices=[{"outcome_type": RES, "model": "unit", "price": "1.25"}])
+    with CaptureQueriesContext(connection) as after:
+        post(acme, 1, at=datetime(2026, 7, 3, tzinfo=UTC), prefix="after")
+
+    assert contract_reads(after.captured_queries) == 1
+    amounts = dict(Event.objects.values_list("event_id", "amount"))
+    assert sorted(amounts.values()) == [D("0.99"), D("1.25")]
+    assert [amount for event_id, amount in amounts.items() if event_id.startswith("after")] == [D("1.25")]
