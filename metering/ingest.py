@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -147,26 +146,6 @@ def candidate_hook_register(hook: CandidateHook, *, order: int = 100) -> None:
         _candidate_hooks.sort(key=lambda item: item[0])
 
 
-# The pricer and the hooks of one batch run in the same context and may keep what they look up in
-# the batch's scope (billing reads the batch's contracts once, for its pricer and its hooks).
-_batch_scope: ContextVar[dict | None] = ContextVar("metering_ingest_batch_scope", default=None)
-
-
-def batch_scope() -> dict:
-    """A dict that lives as long as the current ``events_ingest`` batch (a fresh one outside a batch)."""
-    scope = _batch_scope.get()
-    return {} if scope is None else scope
-
-
-@contextmanager
-def _batch_scope_open() -> Iterator[None]:
-    token = _batch_scope.set({})
-    try:
-        yield
-    finally:
-        _batch_scope.reset(token)
-
-
 def _reject(code: str, message: str, fields: dict) -> dict:
     return {"code": code, "message": message, "fields": fields}
 
@@ -230,14 +209,13 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
         first_of[key] = index
         rows.append(_Row(index, item, target, decide(item, (), target.rules, no_state, now)))
 
-    with _batch_scope_open():
-        _price(rows)
-        with transaction.atomic():
-            stored_hash = _insert(rows, now=now, result=result)
-            _classify_repeats(repeats, parsed, stored_hash, result)
-            accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
-            _claim_sessions(accepted_rows, now=now)
-            _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
+    _price(rows)
+    with transaction.atomic():
+        stored_hash = _insert(rows, now=now, result=result)
+        _classify_repeats(repeats, parsed, stored_hash, result)
+        accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
+        _claim_sessions(accepted_rows, now=now)
+        _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
 

@@ -1,4 +1,4 @@
-"""Ingestion internals that must hold across batches: the staging table, the batch scope, amounts."""
+"""Ingestion internals that must hold across batches: the staging table, amounts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from metering import engine, ingest, pricing
-from metering.ingest import batch_scope
+from metering import engine
 from metering.models import Event, SessionClaim
 from metering.validation import EventError, event_parse
 from tests import factories
@@ -76,29 +75,6 @@ def test_each_row_stores_its_own_checks_list(account_a, outcome_type):
     failed = {e.event_id: [code for code, outcome in e.checks if outcome == "failed"] for e in Event.objects.all()}
     assert failed == {"ok": [], "test": ["not_sandbox"], "handed": ["no_human_handoff"], "ok-too": []}
     assert {tuple(code for code, _ in e.checks) for e in Event.objects.all()} == {engine.CHECK_ORDER}
-
-
-def test_the_pricer_and_the_hooks_of_a_batch_share_its_scope(monkeypatch, account_a, outcome_type):
-    seen = []
-
-    def pricer(requests):
-        batch_scope()["marker"] = "set by the pricer"
-        seen.append(batch_scope())
-        return pricing.default_pricer(requests)
-
-    def hook(*, candidates, now):
-        seen.append(batch_scope())
-        return {}
-
-    monkeypatch.setattr(pricing, "_pricer", pricer)
-    monkeypatch.setattr(ingest, "_candidate_hooks", [(10, hook)])
-    factories.ingest(factories.event_payload(account_a, "a"))
-    factories.ingest(factories.event_payload(account_a, "b"))
-
-    first_pricer, first_hook, second_pricer, second_hook = seen
-    assert first_pricer is first_hook and second_pricer is second_hook
-    assert first_pricer is not second_pricer  # a fresh scope per batch
-    assert batch_scope() == {} and batch_scope() is not batch_scope()  # outside a batch: nothing kept
 
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
