@@ -17,6 +17,10 @@ and drops it all when the stamp moves:
   rolled back with its transaction is never seen again with other data;
 * where the stamp cannot be read (no row), nothing is kept.
 
+The price: transactions that change reference data queue on the stamp's one row until they end.
+Such changes are operators' edits (a contract, a cap, a criteria version), one at a time; events,
+signals, invoices and disputes never touch the watched tables.
+
 Usage, for a unit of work that should see one stamp (one ingestion batch)::
 
     with refcache.pinned():
