@@ -4,7 +4,8 @@ The hot path of the product. One request carries up to 1,000 events; the work is
 per batch, not per row:
 
 1. validate every event in plain Python (:mod:`metering.validation`);
-2. resolve accounts, outcome types and criteria versions with one query each;
+2. resolve accounts, outcome types and criteria versions with one query each, or none: what
+   earlier batches resolved is kept until any of them changes (:mod:`accounts.refcache`);
 3. decide each event with the pure engine and price the candidates (:mod:`metering.pricing`);
 4. ``COPY`` the rows into a per-connection staging table, then one
    ``INSERT … SELECT … ON CONFLICT (account_id, event_id) DO NOTHING RETURNING`` — the
