@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
@@ -14,6 +15,7 @@ from billing.spend import spend_controls_set
 from metering.models import Event, OutcomeType
 from metering.services import criteria_version_create
 from tests import factories
+from tests.threads import in_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +97,30 @@ def test_a_currency_change_reaches_the_next_events(outcome_type):
     Account.objects.filter(external_id="acme").update(currency="EUR")
     post("acme", "b")
     assert dict(Event.objects.values_list("event_id", "currency")) == {"a": "USD", "b": "EUR"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_version_published_on_another_connection_applies_once_committed():
+    outcome_type = factories.make_outcome_type()
+    factories.make_account("acme")
+    post("acme", "first")
+    writing, publish, published = threading.Event(), threading.Event(), []
+
+    def editor():  # an operator's transaction, open while batches arrive
+        with transaction.atomic():
+            newer = criteria_version_create(outcome_type=outcome_type, account=None, excluded_channels=["voice"])
+            published.append(newer)
+            writing.set()
+            publish.wait(timeout=10)
+
+    thread, errors = in_thread(editor)
+    assert writing.wait(timeout=10)
+    post("acme", "while-open", channel="voice")  # the new version is not committed: the old one decides
+    publish.set()
+    thread.join(timeout=10)
+    assert not errors
+    post("acme", "after-commit", channel="voice")
+
+    decided = {e.event_id: (e.criteria_id, e.non_billable_reason) for e in Event.objects.all()}
+    assert decided["while-open"] == (decided["first"][0], "")
+    assert decided["after-commit"] == (published[0].pk, "criteria_not_met")
