@@ -119,3 +119,31 @@ def test_decimal_amounts_plain_or_not(value, expected):
     assert got == expected
     if isinstance(expected, Decimal):
         assert got.as_tuple() == Decimal(value).as_tuple()  # stored exactly as written
+
+
+def test_text_with_copy_special_characters_is_stored_exactly(account_a, outcome_type):
+    awkward = "tab\there, line\nbreak, return\r, back\\slash \\N, \\t literal, quote \" ' , ünïcødé ✓"
+    payload = factories.event_payload(
+        account_a,
+        "odd\\id\tx",
+        channel=awkward[:64],
+        workflow=awkward,
+        session_id=awkward,
+        verification_method=awkward[:64],
+        source_url="https://example.com/a\\b?q=1",
+        cost_amount="0.1234",
+        attributes={"note": awkward, "nested": {"list": [awkward, "\\"]}, "k\tey": 1},
+    )
+    assert factories.ingest(payload).accepted == 1
+
+    stored = Event.objects.get()
+    assert (stored.event_id, stored.channel, stored.workflow, stored.session_id, stored.verification_method) == (
+        "odd\\id\tx",
+        awkward[:64],
+        awkward,
+        awkward,
+        awkward[:64],
+    )
+    assert (stored.source_url, stored.cost_amount) == ("https://example.com/a\\b?q=1", Decimal("0.1234"))
+    assert stored.attributes == payload["attributes"]
+    assert factories.ingest(payload).duplicates == 1  # the stored payload hashes as the re-post does
