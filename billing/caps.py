@@ -94,6 +94,17 @@ def cap_apply(policy: CapPolicy, usage: Usage, items: Sequence[CapItem], *, paus
     return CapResult(ruled_out=tuple(ruled_out), usage=usage, paused=paused or at_or_over(policy, usage))
 
 
+def admits_whole_batch(policy: CapPolicy, after: Usage, *, paused: bool = False) -> bool:
+    """Would :func:`cap_apply` admit every item of a batch that brings usage to ``after``, and not pause?
+
+    Amounts are never negative, so usage only grows from item to item: when the batch's end is
+    below the cap, so was every step before it. A caller can then skip the item-by-item walk.
+    """
+    if not policy.capped or policy.at_cap != PAUSE:
+        return True
+    return not paused and not at_or_over(policy, after)
+
+
 def percent_used(policy: CapPolicy, usage: Usage) -> Decimal | None:
     """The larger of money and count use, as a percentage of the cap (None when uncapped)."""
     shares = []

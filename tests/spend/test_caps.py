@@ -4,6 +4,8 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billing import caps
 
@@ -83,3 +85,30 @@ def test_forecast_none_when_cap_is_beyond_the_period():
         period_end=date(2026, 12, 1),
     )  # fmt: skip
     assert day is None
+
+
+money = st.decimals(min_value=0, max_value=50, places=2)
+
+
+@given(
+    cap_amount=st.none() | money,
+    cap_outcomes=st.none() | st.integers(min_value=0, max_value=8),
+    at_cap=st.sampled_from([caps.PAUSE, caps.ALLOW_OVERAGE]),
+    used=money,
+    used_outcomes=st.integers(min_value=0, max_value=8),
+    amounts=st.lists(money, max_size=8),
+    paused=st.booleans(),
+)
+def test_admits_whole_batch_says_exactly_when_cap_apply_admits_all_without_pausing(
+    cap_amount, cap_outcomes, at_cap, used, used_outcomes, amounts, paused
+):
+    policy = caps.CapPolicy(cap_amount=cap_amount, cap_outcomes=cap_outcomes, at_cap=at_cap)
+    before = caps.Usage(used, used_outcomes)
+    after = caps.Usage(used + sum(amounts, D(0)), used_outcomes + len(amounts))
+
+    result = caps.cap_apply(policy, before, items(*amounts), paused=paused)
+
+    admitted_all = result.ruled_out == () and not result.paused
+    assert caps.admits_whole_batch(policy, after, paused=paused) == admitted_all
+    if admitted_all:
+        assert result.usage == after
