@@ -8,6 +8,7 @@ move an event along its lifecycle through metering's services, never by editing 
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -33,13 +34,15 @@ class OutcomeType(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # Default price per billable outcome, in the account's currency, where no contract says otherwise.
-    unit_price = models.DecimalField(max_digits=12, decimal_places=4)
+    # Never negative: an amount only ever adds to a period's spend (billing.caps relies on it).
+    unit_price = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(0)])
     value_type = models.CharField(max_length=32, choices=ValueType.choices, default=ValueType.LABOR_SAVINGS)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["code"]
+        constraints = [models.CheckConstraint(name="outcome_type_price_not_negative", condition=Q(unit_price__gte=0))]
 
     def __str__(self) -> str:
         return self.name

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Role
@@ -276,3 +279,14 @@ def test_an_override_for_an_unknown_account_is_404(vendor_client, outcome_type):
 def test_bad_criteria_are_400_with_fields(vendor_client, outcome_type, body, fields):
     assert_error(post_json(vendor_client, criteria_url(), body), 400, "validation_error", fields=fields)
     assert SuccessCriteria.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_negative_default_price_is_refused_by_the_form_and_the_database():
+    outcome_type = factories.make_outcome_type()
+    outcome_type.unit_price = Decimal("-0.01")
+    with pytest.raises(ValidationError) as refused:
+        outcome_type.full_clean()  # what the admin's form runs
+    assert "unit_price" in refused.value.message_dict
+    with pytest.raises(IntegrityError, match="outcome_type_price_not_negative"), transaction.atomic():
+        OutcomeType.objects.filter(pk=outcome_type.pk).update(unit_price=Decimal("-0.01"))
