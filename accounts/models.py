@@ -130,6 +130,19 @@ class JobRun(models.Model):
         return f"{self.name} {self.scope} {self.status}"
 
 
+class RateCounter(models.Model):
+    """Hits of one key (an API key, a sign-in name...) in one fixed window: accounts.ratelimit.
+
+    Shared by every process through the database, in an UNLOGGED table (migration 0004): counters
+    need no crash recovery, and their writes cost no WAL.
+    """
+
+    pk = models.CompositePrimaryKey("key", "window_start")
+    key = models.CharField(max_length=255)
+    window_start = models.BigIntegerField()  # Unix seconds, a multiple of the window's length
+    hits = models.PositiveIntegerField()
+
+
 class Notification(models.Model):
     """A message for an account's people, shown in the portal (and usually also emailed)."""
 

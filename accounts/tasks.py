@@ -1,8 +1,8 @@
-"""django-q2 entry points of accounts: thin wrappers over accounts.notify."""
+"""django-q2 entry points of accounts: thin wrappers over accounts.notify and accounts.ratelimit."""
 
 from __future__ import annotations
 
-from accounts import notify
+from accounts import notify, ratelimit
 from accounts.jobs import job_run_record
 
 
@@ -18,3 +18,9 @@ def webhooks_deliver_due() -> int:
     with job_run_record(name="webhooks_deliver_due") as run:
         run.result = {"attempted": notify.webhooks_deliver_due()}
     return run.result["attempted"]
+
+
+def rate_counters_prune() -> int:
+    with job_run_record(name="rate_counters_prune") as run:
+        run.result = {"deleted": ratelimit.prune()}
+    return run.result["deleted"]

@@ -17,7 +17,7 @@ def _plain_static_files(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache: throttles and failed-login counts never carry over."""
+    """Each test starts with an empty cache: what a page kept (filter choices) never carries over."""
     cache.clear()
 
 
