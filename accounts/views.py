@@ -23,7 +23,7 @@ class GuardedAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "too_many_attempts": "Too many failed sign-ins. Wait a quarter of an hour, then try again.",
+        "too_many_attempts": "Too many failed sign-ins. Try again in a few minutes (at most a quarter of an hour).",
     }
 
     def clean(self):
