@@ -8,11 +8,11 @@ So every change to those tables bumps one stamp, in the same transaction: a stat
 runs ``refdata_changed()`` (``accounts/migrations/0003``) after any insert, update, delete or
 truncate, from the app, the admin or raw SQL. The watched tables: accounts, outcome types,
 success criteria (``metering/migrations/0010``), contract versions and spend controls
-(``billing/migrations/0005``). A process reads the stamp first, then keeps what it looks up under that stamp,
-and drops it all when the stamp moves:
+(``billing/migrations/0005``). A process reads the stamp first, then keeps what it looks up under
+that stamp, and drops it all when the stamp moves:
 
-* the stamp and the data change in one commit, so a reader that sees the old stamp read data at
-  least that old, and whatever it keeps is dropped by the next reader who sees the new stamp;
+* the stamp and the data change in one commit, and the stamp is read before the data: what a
+  process keeps is never older than its stamp, and the first reader of a newer stamp drops it;
 * the stamp takes its values from a sequence, which never hands out a value twice, so a stamp
   rolled back with its transaction is never seen again with other data;
 * where the stamp cannot be read (no row), nothing is kept.
@@ -77,8 +77,3 @@ def cache(name: str) -> dict:
     if kept is None or kept[0] != database or kept[1] != current or len(kept[2]) > MAX_ENTRIES:
         kept = _caches[name] = (database, current, {})
     return kept[2]
-
-
-def clear() -> None:
-    """Forget everything kept (tests)."""
-    _caches.clear()
