@@ -24,12 +24,12 @@ signals, invoices and disputes never touch the watched tables.
 Usage, for a unit of work that should see one stamp (one ingestion batch)::
 
     with refcache.pinned():
-        targets = refcache.cache("metering.ingest.targets")  # a dict, empty after any change
+        targets = refcache.kept("metering.ingest.targets", pairs, targets_read)  # reads what is missing
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -77,3 +77,13 @@ def cache(name: str) -> dict:
     if kept is None or kept[0] != database or kept[1] != current or len(kept[2]) > MAX_ENTRIES:
         kept = _caches[name] = (database, current, {})
     return kept[2]
+
+
+def kept(name: str, keys: Set, read: Callable[[set], dict]) -> dict:
+    """The dict kept under ``name`` (see :func:`cache`), with ``read(missing)`` added for the keys
+    it does not hold yet; ``read`` may leave out a key it finds nothing for (it is read again next time)."""
+    known = cache(name)
+    missing = keys - known.keys()
+    if missing:
+        known.update(read(missing))
+    return known

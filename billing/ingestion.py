@@ -49,10 +49,7 @@ def _terms_lookup(account_ids: set[int]):
     Each account's contracts are read once and kept in the process until any account or contract
     version changes (accounts.refcache): the batches that follow name the same accounts.
     """
-    known = refcache.cache("billing.ingestion.contracts")
-    missing = account_ids - known.keys()
-    if missing:
-        known.update(_contracts_read(missing))
+    known = refcache.kept("billing.ingestion.contracts", account_ids, _contracts_read)
 
     def terms_at(account_id: int, at: datetime) -> Terms | None:
         contracts = known.get(account_id)

@@ -192,14 +192,14 @@ def _caps_of(account_ids: set[int]) -> dict[int, SpendControl]:
     Read once per account and kept in the process until any spend control or account changes
     (accounts.refcache): every ingestion batch asks, and controls change rarely.
     """
-    known = refcache.cache("billing.spend.caps")
-    missing = account_ids - known.keys()
-    if missing:
-        known.update(dict.fromkeys(missing))
-        for control in SpendControl.objects.filter(account_id__in=missing).select_related("account"):
-            if control.monthly_cap is not None or control.monthly_cap_outcomes is not None:
-                known[control.account_id] = control
+    known = refcache.kept("billing.spend.caps", account_ids, _caps_read)
     return {pk: known[pk] for pk in account_ids if known[pk] is not None}
+
+
+def _caps_read(account_ids: set[int]) -> dict[int, SpendControl | None]:
+    controls = SpendControl.objects.filter(account_id__in=account_ids).select_related("account")
+    capped = {c.account_id: c for c in controls if c.monthly_cap is not None or c.monthly_cap_outcomes is not None}
+    return {pk: capped.get(pk) for pk in account_ids}
 
 
 def _period_locks(keys: list[tuple[int, str]]) -> dict[tuple[int, str], SpendPeriod]:

@@ -227,11 +227,7 @@ def _targets(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str
     A batch names few pairs, and the next batches name the same ones: resolved pairs are kept in
     the process until any account, outcome type or criteria version changes (accounts.refcache).
     """
-    known = refcache.cache("metering.ingest.targets")
-    missing = pairs - known.keys()
-    if missing:
-        known.update(_targets_read(missing))
-    return known
+    return refcache.kept("metering.ingest.targets", pairs, _targets_read)
 
 
 def _targets_read(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str]:

@@ -137,3 +137,15 @@ def test_a_dict_grown_past_the_limit_starts_over(acme, monkeypatch):
     assert refcache.cache("test") is kept
     kept["d"] = 4
     assert refcache.cache("test") == {}
+
+
+def test_kept_reads_only_the_keys_it_does_not_hold(acme):
+    asked = []
+
+    def read(missing):
+        asked.append(sorted(missing))
+        return {key: key * 10 for key in missing if key != 3}  # nothing found for 3
+
+    assert refcache.kept("test", {1, 2, 3}, read) == {1: 10, 2: 20}
+    assert refcache.kept("test", {2, 3, 4}, read) == {1: 10, 2: 20, 4: 40}
+    assert asked == [[1, 2, 3], [3, 4]]
