@@ -1,10 +1,23 @@
-"""Small helpers shared by the metering API tests."""
+"""Small helpers shared by the metering tests."""
 
 from __future__ import annotations
 
 import orjson
 
 EVENTS_URL = "/api/v1/events"
+
+
+def valid(**changes) -> dict:
+    """A well-formed event with only the required fields (as posted), with ``changes`` applied."""
+    event = {
+        "event_id": "evt-1",
+        "account": "acme",
+        "outcome_type": "resolved_conversation",
+        "occurred_at": "2026-11-20T10:00:00Z",
+        "success_criteria_met": True,
+    }
+    event.update(changes)
+    return event
 
 
 def post_json(client, url: str, body, **extra):

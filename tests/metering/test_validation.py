@@ -9,24 +9,13 @@ from django.conf import settings
 
 from metering.validation import MAX_ATTRIBUTES_BYTES, EventError, ParsedEvent, event_parse, parse_timestamp
 from tests import factories
+from tests.metering.helpers import valid
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 LATE = timedelta(days=35)
 FUTURE = timedelta(minutes=5)
 RFC3339 = "Must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T12:00:00Z."
 DECIMAL = 'Must be a decimal string such as "12.50".'
-
-
-def valid(**changes) -> dict:
-    event = {
-        "event_id": "evt-1",
-        "account": "acme",
-        "outcome_type": "resolved_conversation",
-        "occurred_at": "2026-11-20T10:00:00Z",
-        "success_criteria_met": True,
-    }
-    event.update(changes)
-    return event
 
 
 def parse(raw, now=NOW):

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metering.validation import KNOWN_FIELDS, EventError, ParsedEvent, event_parse, parse_timestamp
+from tests.metering.helpers import valid
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 LATE = timedelta(days=35)
@@ -406,14 +407,7 @@ def test_the_payload_hash_ignores_how_the_same_values_are_written(case, zeros, o
     ],
 )
 def test_payload_hashes_stored_before_keep_matching(changes, payload_hash, occurred_at_iso):
-    event = {
-        "event_id": "evt-1",
-        "account": "acme",
-        "outcome_type": "resolved_conversation",
-        "occurred_at": "2026-11-20T10:00:00Z",
-        "success_criteria_met": True,
-    }
-    parsed = parse(event | changes)
+    parsed = parse(valid(**changes))
     assert (parsed.payload_hash, parsed.occurred_at_iso) == (payload_hash, occurred_at_iso)
     assert parsed.payload_hash == stored_hash(parsed)
 
