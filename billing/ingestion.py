@@ -37,14 +37,13 @@ _PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
 class _Contracts:
     """An account's time zone and contract versions, and the terms found so far for its periods."""
 
-    zone: str
     tzinfo: ZoneInfo
     versions: list  # (effective_from, version, ContractVersion), as version_for_period takes them
     by_month: dict[tuple[int, int], Terms | None]
 
 
 def _terms_lookup(account_ids: set[int]):
-    """``terms_at(account_id, instant)`` and each account's time zone, for the batch's accounts.
+    """``terms_at(account_id, instant)`` and each account's :class:`_Contracts`, for the batch's accounts.
 
     Each account's contracts are read once and kept in the process until any account or contract
     version changes (accounts.refcache): the batches that follow name the same accounts.
@@ -62,7 +61,7 @@ def _terms_lookup(account_ids: set[int]):
             contracts.by_month[month] = terms_load(version.terms) if version else None
         return contracts.by_month[month]
 
-    return terms_at, {pk: known[pk].zone for pk in account_ids if pk in known}
+    return terms_at, known
 
 
 def _contracts_read(account_ids: set[int]) -> dict[int, _Contracts]:
@@ -70,7 +69,7 @@ def _contracts_read(account_ids: set[int]) -> dict[int, _Contracts]:
     for v in ContractVersion.objects.filter(account_id__in=account_ids):
         versions.setdefault(v.account_id, []).append((v.effective_from, v.version, v))
     return {
-        pk: _Contracts(zone, ZoneInfo(zone), versions.get(pk, []), {})
+        pk: _Contracts(ZoneInfo(zone), versions.get(pk, []), {})
         for pk, zone in Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone")
     }
 
@@ -98,7 +97,7 @@ def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
 def onboarding_hook(*, candidates: Sequence[Candidate], now: datetime) -> dict[int, dict]:
     if not candidates:
         return {}
-    terms_at, zones = _terms_lookup({c.account_id for c in candidates})
+    terms_at, contracts = _terms_lookup({c.account_id for c in candidates})
     ruled_out: dict[int, dict] = {}
     pilot: dict[int, list[Candidate]] = {}
     pilot_size: dict[int, int] = {}
@@ -107,7 +106,7 @@ def onboarding_hook(*, candidates: Sequence[Candidate], now: datetime) -> dict[i
         ob = terms.onboarding if terms else None
         if ob is None:
             continue
-        local_day = c.occurred_at.astimezone(ZoneInfo(zones.get(c.account_id, "UTC"))).date()
+        local_day = c.occurred_at.astimezone(contracts[c.account_id].tzinfo).date()  # it has terms: it was read
         if local_day < ob.starts:
             continue
         if ob.training_until is not None and local_day < ob.training_until:
