@@ -20,3 +20,4 @@ class BillingConfig(AppConfig):
         candidate_hook_register(spend.spend_cap_hook, order=20)  # caps after free allowances
         dashboard_panel_register(spend_views.dashboard_spend_panel)
         demo_hook_register("before_events", demo.billing_demo_terms)  # seed_demo: contracts and caps
+        demo_hook_register("after_settlement", demo.billing_demo_invoices)  # closed months final, before disputes

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from accounts.models import Account
+from billing.catchup import invoices_catch_up
 from billing.services import contract_version_create
 from billing.spend import spend_controls_set
 
@@ -60,4 +61,13 @@ def billing_demo_terms(context) -> None:
     context.progress(
         "billing: contracts for acme (platform fee) and kumo (training window, pilot); "
         "monthly caps for brightpath ($600) and talentbridge (500 screenings)"
+    )
+
+
+def billing_demo_invoices(context) -> None:
+    """After settlement: finalize every month of the demo that has ended (as the hourly job would
+    have), so that only the current month is a draft and disputes land on invoiced outcomes."""
+    result = invoices_catch_up(now=context.now)
+    context.progress(
+        f"billing: {result.finalized} invoices finalized for the closed months, {result.events_stamped} events billed"
     )

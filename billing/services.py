@@ -535,6 +535,7 @@ class BuildResult:
     events_stamped: int = 0
     failed: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
+    periods: list[str] = field(default_factory=list)  # catch-up: "account:YYYY-MM" finalized, in order
     final_after_s: float = 0.0  # every invoice final (first pass)
     stamped_after_s: float = 0.0  # every event on its line (second pass)
 
@@ -546,6 +547,7 @@ class BuildResult:
             "events_billed": self.events_billed,
             "events_stamped": self.events_stamped,
             "failed": self.failed,
+            "periods": self.periods,
             "final_after_s": round(self.final_after_s, 3),
             "stamped_after_s": round(self.stamped_after_s, 3),
         }
