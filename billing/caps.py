@@ -124,17 +124,21 @@ def thresholds_reached(policy: CapPolicy, usage: Usage) -> tuple[int, ...]:
 
 
 def forecast_cap_day(
-    policy: CapPolicy, usage: Usage, *, period_start: date, today: date, period_end: date
+    policy: CapPolicy, usage: Usage, *, period_start: date, today: date, period_end: date, fixed: Decimal = Decimal(0)
 ) -> date | None:
-    """At the period's run rate so far, the day the cap will be reached; None if not this period."""
+    """At the period's run rate so far, the day the cap will be reached; None if not this period.
+
+    ``fixed``: the part of the usage that does not grow with outcomes (a platform fee): it is
+    not a rate, so it is left out of the run rate (it still counts against the cap).
+    """
     if not policy.capped or at_or_over(policy, usage):
         return None
     elapsed = (today - period_start).days + 1
     if elapsed <= 0:
         return None
     days_left: list[Decimal] = []
-    if policy.cap_amount is not None and usage.amount > 0:
-        rate = usage.amount / elapsed
+    if policy.cap_amount is not None and usage.amount - fixed > 0:
+        rate = (usage.amount - fixed) / elapsed
         days_left.append((policy.cap_amount - usage.amount) / rate)
     if policy.cap_outcomes is not None and usage.outcomes > 0:
         rate = Decimal(usage.outcomes) / elapsed

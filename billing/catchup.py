@@ -26,10 +26,11 @@ from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import Account
+from billing.charges import period_assemble
 from billing.contracts import period_add, period_first_day, period_of, version_for_period
 from billing.invoice_models import ContractVersion, Invoice, InvoiceStatus
 from billing.selectors import period_at
-from billing.services import BuildResult, _assemble, invoice_events_link_pending, invoice_finalize
+from billing.services import BuildResult, invoice_events_link_pending, invoice_finalize
 from metering.models import DailyRollup
 
 CATCH_UP_MONTHS = 24  # how far back a first run looks for periods never finalized
@@ -85,7 +86,7 @@ def _fixed_charges(account: Account, period: str, keyed: list) -> bool:
     """Would the period's invoice charge something with no events (a fee, a minimum, a commitment)?"""
     if version_for_period(keyed, period) is None:
         return False
-    return bool(_assemble(account=account, period=period).priced.lines)
+    return bool(period_assemble(account=account, period=period).priced.lines)
 
 
 def invoices_catch_up(*, now: datetime | None = None, accounts=None) -> BuildResult:

@@ -32,26 +32,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from metering import engine
+
 UNITS = ("money", "credits")
 BASES = ("per_resolution", "per_conversation")
 MODELS = ("unit", "complexity", "graduated", "volume", "helpdesk", "gain_share")
 COMPLEXITIES = ("simple", "moderate", "complex")
-# Non-billable reasons of an *attempt*: the conversation happened but did not resolve.
-# Per-conversation contracts and helpdesk ticket fees count these; never sandbox, duplicates,
-# onboarding allowances, capped or credited outcomes.
-ATTEMPT_REASONS = (
-    "abandoned",
-    "workflow_failed",
-    "greeting_only",
-    "unanswered_question",
-    "no_show",
-    "human_handoff",
-    "criteria_not_met",
-    "verification_failed",
-    "reopened_in_window",
-    "reversed_in_window",
-    "escalated_in_window",
-)
+# Non-billable reasons of an *attempt*: the conversation happened but did not resolve (the
+# engine's word list). Per-conversation contracts and helpdesk ticket fees charge these.
+ATTEMPT_REASONS = engine.ATTEMPT_REASONS
 
 
 @dataclass(frozen=True, slots=True)

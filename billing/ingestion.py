@@ -102,6 +102,8 @@ def onboarding_hook(*, candidates: Sequence[Candidate], now: datetime) -> dict[i
     pilot: dict[int, list[Candidate]] = {}
     pilot_size: dict[int, int] = {}
     for c in candidates:  # in occurrence order (metering's promise)
+        if c.status == "non_billable":  # an attempt that did not succeed: no allowance to give
+            continue
         terms = terms_at(c.account_id, c.occurred_at)
         ob = terms.onboarding if terms else None
         if ob is None:

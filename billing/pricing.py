@@ -33,7 +33,9 @@ class Group:
     tier: str = ""  # the complexity the events reported ("" for none)
     resolved: int = 0  # decided billable: the outcome happened
     unresolved: int = 0  # attempts that did not resolve (contracts.ATTEMPT_REASONS)
-    value_above: Decimal = ZERO  # Σ max(value_amount − baseline, 0) over resolved (gain-share types)
+    # Gain-share types: Σ over resolved events of each event's share, percent × max(value − baseline, 0),
+    # rounded to 6 places per event — what each event is stamped with, so a line is the sum of its events.
+    gain: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,14 +286,14 @@ def _outcome_lines(inp: PeriodInput, terms: Terms | None, groups: tuple[Group, .
         noun = "conversations" if attempts and price.model != "helpdesk" else "outcomes"
         # Quantities per effective tier (complexity model) or for the whole type.
         per_tier: dict[str | None, int] = {}
-        value_above = ZERO
+        gain = ZERO
         resolved = unresolved = 0
         for g in groups:
             if g.outcome_type != code:
                 continue
             tier = _effective_tier(price, g.tier)
             per_tier[tier] = per_tier.get(tier, 0) + g.resolved + (g.unresolved if attempts else 0)
-            value_above += g.value_above
+            gain += g.gain
             resolved += g.resolved
             unresolved += g.unresolved
         key = f"{segment}:{code}"
@@ -319,7 +321,7 @@ def _outcome_lines(inp: PeriodInput, terms: Terms | None, groups: tuple[Group, .
                     Line(f"{key}:gain_share", "outcome",
                          f"{name} — {price.percent.normalize():f} % of value above "
                          f"{_price_text(price.baseline, currency, False)} per outcome",
-                         round_line(price.percent / 100 * value_above, currency), Decimal(resolved), None, code,
+                         round_line(gain, currency), Decimal(resolved), None, code,
                          alloc=Alloc(segment, code, None, "R", gain_share=(price.percent, price.baseline)))
                 )  # fmt: skip
             continue
@@ -563,7 +565,7 @@ def _merge(*parts: Iterable[Group]) -> tuple[Group, ...]:
             old = acc.get(k)
             acc[k] = g if old is None else Group(
                 g.outcome_type, g.tier, old.resolved + g.resolved, old.unresolved + g.unresolved,
-                old.value_above + g.value_above)  # fmt: skip
+                old.gain + g.gain)  # fmt: skip
     return tuple(sorted(acc.values(), key=lambda g: (g.outcome_type, g.tier)))
 
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import F, Func, Q, QuerySet, Sum
+from django.db.models import DecimalField, F, Func, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.access import Principal
@@ -77,27 +78,37 @@ def _types() -> dict[int, OutcomeType]:
     return {t.pk: t for t in OutcomeType.objects.all()}
 
 
-def selection_for(
-    *, account: Account, segments: list[str], until: datetime, terms_by_segment: dict[str, Terms | None]
-) -> Selection:
-    """Which events an invoice of ``account`` may bill, and how they group (see metering.lifecycle)."""
-    code_to_id = {t.code: pk for pk, t in _types().items()}
-    complexity: dict[int, str] = {}
+def attempt_type_ids(*, terms_by_segment: dict[str, Terms | None], code_to_id: dict[str, int]) -> set[int]:
+    """Outcome types whose unresolved attempts the contract charges for: helpdesk ticket fees, and
+    every type but gain-share under a per-conversation basis."""
     attempts: set[int] = set()
     for terms in terms_by_segment.values():
         if terms is None:
             continue
         for p in terms.prices:
             type_id = code_to_id.get(p.outcome_type)
-            if type_id is None:
-                continue
-            if p.model == "complexity":
-                complexity[type_id] = p.default_tier
-            if p.model == "helpdesk" or (terms.basis == "per_conversation" and p.model != "gain_share"):
+            if type_id is not None and (
+                p.model == "helpdesk" or (terms.basis == "per_conversation" and p.model != "gain_share")
+            ):
                 attempts.add(type_id)
         if terms.basis == "per_conversation":
             listed = {code_to_id.get(p.outcome_type) for p in terms.prices}
             attempts |= {pk for pk in code_to_id.values() if pk not in listed}
+    return attempts
+
+
+def selection_for(
+    *, account: Account, segments: list[str], until: datetime, terms_by_segment: dict[str, Terms | None]
+) -> Selection:
+    """Which events an invoice of ``account`` may bill, and how they group (see metering.lifecycle)."""
+    code_to_id = {t.code: pk for pk, t in _types().items()}
+    complexity: dict[int, str] = {}
+    for terms in terms_by_segment.values():
+        for p in terms.prices if terms else ():
+            type_id = code_to_id.get(p.outcome_type)
+            if type_id is not None and p.model == "complexity":
+                complexity[type_id] = p.default_tier
+    attempts = attempt_type_ids(terms_by_segment=terms_by_segment, code_to_id=code_to_id)
     since = min(period_bounds(s, account.timezone)[0] for s in segments)
     return Selection(
         account_id=account.pk,
@@ -111,15 +122,19 @@ def selection_for(
     )
 
 
-def _baselines_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
+def _gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
+    """Each event's gain-share amount (6 places, as it is stamped), NULL for other types."""
     code_to_id = {t.code: pk for pk, t in _types().items()}
     parts = []
     for terms in terms_by_segment.values():
         for p in terms.prices if terms else ():
             if p.model == "gain_share" and p.outcome_type in code_to_id:
                 n = len(parts)
-                params[f"gt{n}"], params[f"gb{n}"] = code_to_id[p.outcome_type], p.baseline
-                parts.append(f"WHEN %(gt{n})s THEN %(gb{n})s::numeric")
+                params[f"gt{n}"], params[f"gp{n}"], params[f"gb{n}"] = code_to_id[p.outcome_type], p.percent, p.baseline
+                parts.append(
+                    f"WHEN %(gt{n})s THEN round(%(gp{n})s::numeric / 100 * "
+                    f"greatest(coalesce(e.value_amount, 0) - %(gb{n})s::numeric, 0), 6)"
+                )
     return f"CASE e.outcome_type_id {' '.join(parts)} ELSE NULL END" if parts else "NULL::numeric"
 
 
@@ -140,21 +155,22 @@ def period_groups(
         "attempt_types": list(selection.attempt_types),
         "attempt_reasons": list(selection.attempt_reasons),
     }
-    baseline = _baselines_sql(terms_by_segment, params)
+    gain = _gain_sql(terms_by_segment, params)
     if billed:
         where = "e.invoice_line_id IS NOT NULL"
         resolved = "e.status <> 'non_billable'"
     else:
         where = (
             "e.invoice_line_id IS NULL AND (e.status = 'billable' OR (e.status = 'non_billable' "
-            "AND e.outcome_type_id = ANY(%(attempt_types)s) AND e.non_billable_reason = ANY(%(attempt_reasons)s)))"
+            "AND e.outcome_type_id = ANY(%(attempt_types)s) AND e.non_billable_reason = ANY(%(attempt_reasons)s) "
+            "AND NOT e.state ? 'cap_reached'))"
         )
         resolved = "e.status = 'billable'"
     sql = (
         "SELECT seg, outcome_type_id, complexity, count(*) FILTER (WHERE res), count(*) FILTER (WHERE NOT res), "
-        "coalesce(sum(greatest(coalesce(value_amount, 0) - base, 0)) FILTER (WHERE res AND base IS NOT NULL), 0) "
+        "coalesce(sum(gain) FILTER (WHERE res), 0) "
         "FROM (SELECT to_char(e.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS seg, e.outcome_type_id, "
-        f"e.complexity, e.value_amount, {resolved} AS res, {baseline} AS base "
+        f"e.complexity, {resolved} AS res, {gain} AS gain "
         "FROM metering_event e WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s "
         f"AND e.occurred_at < %(until)s AND {where}) x "
         "WHERE seg = ANY(%(segments)s) GROUP BY 1, 2, 3"
@@ -163,10 +179,8 @@ def period_groups(
     out: dict[str, list[Group]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for seg, type_id, complexity, res, unres, value_above in cursor.fetchall():
-            out.setdefault(seg, []).append(
-                Group(types[type_id].code, complexity or "", res, unres, Decimal(value_above))
-            )
+        for seg, type_id, complexity, res, unres, gain in cursor.fetchall():
+            out.setdefault(seg, []).append(Group(types[type_id].code, complexity or "", res, unres, Decimal(gain)))
     return {seg: tuple(sorted(groups, key=lambda g: (g.outcome_type, g.tier))) for seg, groups in out.items()}
 
 
@@ -198,13 +212,18 @@ def late_segments(*, account: Account, period: str) -> list[str]:
 
 
 def credit_notes_open(*, account: Account, exclude_invoice_id: int | None = None) -> list[tuple[CreditNote, Decimal]]:
-    """Credit notes with money left to apply, oldest first: (note, remaining)."""
+    """Credit notes with money left to apply, oldest first: (note, remaining). One query."""
+    applied_lines = InvoiceLine.objects.filter(
+        credit_note=OuterRef("pk"), invoice__status=InvoiceStatus.FINALIZED
+    ).exclude(invoice_id=exclude_invoice_id)
+    applied = Subquery(
+        applied_lines.order_by().values("credit_note").annotate(s=Sum("amount")).values("s")[:1],
+        output_field=DecimalField(),
+    )
+    notes = CreditNote.objects.filter(account=account).annotate(applied=Coalesce(applied, Decimal(0)))
     out = []
-    for note in CreditNote.objects.filter(account=account).order_by("number"):
-        applied = InvoiceLine.objects.filter(credit_note=note, invoice__status=InvoiceStatus.FINALIZED).exclude(
-            invoice_id=exclude_invoice_id
-        ).aggregate(s=Sum("amount"))["s"] or Decimal(0)
-        remaining = note.amount + applied  # applied lines are negative
+    for note in notes.order_by("number"):
+        remaining = note.amount + note.applied  # applied lines are negative
         if remaining > 0:
             out.append((note, remaining))
     return out

@@ -30,8 +30,9 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.contracts import COMPLEXITIES, Terms, TermsInvalid, period_add, terms_json, terms_parse
-from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
+from billing.charges import Assembly, period_assemble
+from billing.contracts import COMPLEXITIES, TermsInvalid, period_add, terms_json, terms_parse
+from billing.credit_models import CreditLedgerEntry
 from billing.invoice_models import (
     ContractVersion,
     CreditNote,
@@ -44,25 +45,13 @@ from billing.invoice_models import (
 from billing.money import round_line
 from billing.pricing import (
     Alloc,
-    Carry,
-    CreditNoteIn,
     Group,
-    LateBatch,
     Line,
-    PeriodInput,
-    PrepaidIn,
-    PricedInvoice,
     credit_postings,
-    price_period,
 )
 from billing.selectors import (
-    contract_for_period,
-    credit_notes_open,
-    late_segments,
     period_at,
     period_bounds,
-    period_groups,
-    selection_for,
 )
 from metering.lifecycle import LineLink, Selection, events_freeze_sql, events_invoice_listed
 from metering.models import Event, OutcomeType
@@ -105,74 +94,6 @@ def contract_version_create(*, account: Account, document: dict, created_by: str
             created_at=timezone.now(),
             created_by=created_by,
         )
-
-
-# --- Assembling a period ---------------------------------------------------------------------
-
-
-@dataclass
-class _Assembly:
-    account: Account
-    period: str
-    version: ContractVersion | None
-    terms_by_segment: dict[str, Terms | None]
-    selection: Selection
-    priced: PricedInvoice
-    carry_in: Carry
-    credit_notes: dict[int, CreditNote] = field(default_factory=dict)
-    unbilled: dict[str, tuple[Group, ...]] = field(default_factory=dict)  # what was priced, per segment
-
-
-def _assemble(*, account: Account, period: str, exclude_invoice_id: int | None = None) -> _Assembly:
-    versions = list(ContractVersion.objects.filter(account=account))
-    version, terms = contract_for_period(account_id=account.pk, period=period, versions=versions)
-    lates = late_segments(account=account, period=period)
-    terms_by_segment: dict[str, Terms | None] = {period: terms}
-    for seg in lates:
-        terms_by_segment[seg] = contract_for_period(account_id=account.pk, period=seg, versions=versions)[1]
-    _, end = period_bounds(period, account.timezone)
-    selection = selection_for(account=account, segments=[period, *lates], until=end, terms_by_segment=terms_by_segment)
-    unbilled = period_groups(selection=selection, terms_by_segment=terms_by_segment)
-    billed = period_groups(selection=selection, terms_by_segment=terms_by_segment, billed=True) if lates else {}
-    previous = {
-        inv.period: inv for inv in Invoice.objects.filter(account=account, period__in=[period_add(period, -1), *lates])
-    }
-    prev = previous.get(period_add(period, -1))
-    carry_in = Carry.from_dict(prev.carry_out) if prev is not None else Carry()
-    late = tuple(
-        LateBatch(
-            period=seg,
-            terms=terms_by_segment[seg],
-            carry_in=Carry.from_dict(previous[seg].carry_in),
-            billed=billed.get(seg, ()),
-            late=unbilled[seg],
-        )
-        for seg in lates
-        if unbilled.get(seg)
-    )
-    notes = credit_notes_open(account=account, exclude_invoice_id=exclude_invoice_id)
-    types = list(OutcomeType.objects.values_list("code", "name", "unit_price"))
-    prepaid = tuple(
-        PrepaidIn(e.pk, e.kind, e.credits, e.amount if e.kind == CreditKind.TOPUP else None, e.note)
-        for e in CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).order_by("pk")
-    )
-    priced = price_period(
-        PeriodInput(
-            period=period,
-            currency=account.currency,
-            terms=terms,
-            groups=unbilled.get(period, ()),
-            default_prices=tuple((code, price) for code, _, price in types),
-            type_names=tuple((code, name) for code, name, _ in types),
-            carry_in=carry_in,
-            late=late,
-            credit_notes=tuple(CreditNoteIn(n.pk, n.number, remaining) for n, remaining in notes),
-            prepaid=prepaid,
-        )
-    )
-    return _Assembly(
-        account, period, version, terms_by_segment, selection, priced, carry_in, {n.pk: n for n, _ in notes}, unbilled
-    )
 
 
 def _alloc_json(alloc: Alloc | None) -> dict | None:
@@ -231,9 +152,9 @@ def _invoice_row(account: Account, period: str, now: datetime) -> Invoice:
     return invoice
 
 
-def _refresh_locked(invoice: Invoice, *, now: datetime) -> _Assembly:
+def _refresh_locked(invoice: Invoice, *, now: datetime) -> Assembly:
     account = invoice.account
-    asm = _assemble(account=account, period=invoice.period, exclude_invoice_id=invoice.pk)
+    asm = period_assemble(account=account, period=invoice.period, exclude_invoice_id=invoice.pk)
     type_ids = dict(OutcomeType.objects.values_list("code", "id"))
     _save_lines(invoice, asm.priced.lines, type_ids)
     Invoice.objects.filter(pk=invoice.pk).update(
@@ -479,7 +400,7 @@ def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
     return Finalized(Invoice.objects.select_related("account").get(pk=invoice.pk), created=True, events_billed=billed)
 
 
-def _credits_post(invoice: Invoice, asm: _Assembly, *, number: str, now: datetime) -> None:
+def _credits_post(invoice: Invoice, asm: Assembly, *, number: str, now: datetime) -> None:
     """Post the period's credit-ledger entries (grant, usage, expiry or rollover note) from the very
     figures the invoice was priced with — in the finalizing transaction, so exactly once: a rollback
     takes them back with everything else, and (account, kind, "invoice:<id>") is unique."""

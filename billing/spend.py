@@ -5,9 +5,11 @@ The rules are in :mod:`billing.caps` (pure). This module loads and locks what th
 - ``spend_cap_hook`` runs inside every ingestion transaction (registered with metering at
   start-up). For each capped account and period in the batch it locks the account's
   ``SpendPeriod`` row — one short lock per *account*, so ingestion for other accounts never
-  waits — reads the period's reserved spend from the rollup (pending + billable + invoiced
-  + disputed outcomes; an outcome that turns non-billable releases its amount by itself),
-  and rules out what would cross the cap (``cap_reached``).
+  waits — prices the period as its invoice will be (:mod:`billing.charges`: platform fee,
+  included outcomes, tiers, fees on attempts, credits, with every pending outcome counted as
+  if it settled billable), and rules out what would take that invoice over the cap
+  (``cap_reached``): resolved outcomes lose their charge, attempts their ticket or
+  conversation fee. An outcome that turns non-billable releases its part by itself.
 - thresholds fire once per (account, period, threshold): a unique constraint, not a check.
 - ``spend_controls_set`` records who changed what (old → new) and re-evaluates the pause:
   raising the cap resumes the account, a cap below current spend pauses it at once.
@@ -15,26 +17,33 @@ The rules are in :mod:`billing.caps` (pure). This module loads and locks what th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import refcache
 from accounts.models import Account
 from accounts.notify import notification_send, webhooks_enqueue
 from billing import caps
+from billing.charges import (
+    Charging,
+    PeriodCharges,
+    groups_plus,
+    outcome_counts,
+    period_assemble,
+    period_charges,
+)
 from billing.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod
 from billing.money import money_display, money_str
+from billing.pricing import price_period
+from billing.selectors import contract_for_period
 from metering.ingest import Candidate
-from metering.models import DailyRollup
+from metering.models import OutcomeType
 
-# Outcomes whose amount counts against the cap: decided billable (or pending), not yet released.
-RESERVING = ("pending", "billable", "invoiced", "disputed")
 PAUSE_REASON = "monthly_cap_reached"
 
 
@@ -69,13 +78,14 @@ def policy_of(control: SpendControl | None) -> caps.CapPolicy:
     )
 
 
-def usage_for_period(*, account_id: int, period: str) -> caps.Usage:
-    """Reserved spend and outcome count of a period, from the rollup (no scan of events)."""
-    start, end = period_days(period)
-    totals = DailyRollup.objects.filter(
-        account_id=account_id, day__gte=start, day__lt=end, status__in=RESERVING
-    ).aggregate(amount=Sum("amount"), outcomes=Sum("events"))
-    return caps.Usage(amount=totals["amount"] or Decimal(0), outcomes=totals["outcomes"] or 0)
+def usage_of(charges: PeriodCharges) -> caps.Usage:
+    """What a cap holds of a period's charges: the invoice with every pending outcome settled billable."""
+    return caps.Usage(amount=charges.with_pending, outcomes=charges.outcomes_with_pending)
+
+
+def usage_for_period(*, account: Account, period: str) -> caps.Usage:
+    """The period's usage against its caps, from the charges the invoice is built from."""
+    return usage_of(period_charges(account=account, period=period))
 
 
 @dataclass(frozen=True)
@@ -85,12 +95,21 @@ class AccountSpendStatus:
     paused: bool
     reason: str | None
     period: str
+    # The upcoming invoice as it stands (``invoice_total``) plus what the outcomes still in their
+    # measurement window add once they settle billable (``pending_spend``): what the cap holds.
     period_spend: Decimal
+    invoice_total: Decimal
+    pending_spend: Decimal
     cap: Decimal | None
     cap_outcomes: int | None
     outcomes_this_period: int
     alerts_fired: list[int]
     currency: str
+    charges: PeriodCharges
+
+    @property
+    def usage(self) -> caps.Usage:
+        return usage_of(self.charges)
 
     def as_dict(self) -> dict:
         return {
@@ -98,6 +117,8 @@ class AccountSpendStatus:
             "reason": self.reason,
             "period": self.period,
             "period_spend": money_str(self.period_spend, self.currency),
+            "invoice_total": money_str(self.invoice_total, self.currency),
+            "pending_spend": money_str(self.pending_spend, self.currency),
             "cap": None if self.cap is None else money_str(self.cap, self.currency),
             "cap_outcomes": self.cap_outcomes,
             "outcomes_this_period": self.outcomes_this_period,
@@ -109,7 +130,7 @@ def account_spend_status(*, account: Account, now: datetime | None = None) -> Ac
     now = now or timezone.now()
     period = period_of(now, account.timezone)
     control = SpendControl.objects.filter(account=account).first()
-    usage = usage_for_period(account_id=account.pk, period=period)
+    charges = period_charges(account=account, period=period)
     state = SpendPeriod.objects.filter(account=account, period=period).only("paused_at", "pause_reason").first()
     fired = sorted(
         SpendAlert.objects.filter(account=account, period=period, kind=SpendAlert.Kind.THRESHOLD).values_list(
@@ -121,12 +142,15 @@ def account_spend_status(*, account: Account, now: datetime | None = None) -> Ac
         paused=paused,
         reason=(state.pause_reason or PAUSE_REASON) if paused else None,
         period=period,
-        period_spend=usage.amount,
+        period_spend=charges.with_pending,
+        invoice_total=charges.total,
+        pending_spend=charges.pending,
         cap=control.monthly_cap if control else None,
         cap_outcomes=control.monthly_cap_outcomes if control else None,
-        outcomes_this_period=usage.outcomes,
+        outcomes_this_period=charges.outcomes_with_pending,
         alerts_fired=fired,
         currency=account.currency,
+        charges=charges,
     )
 
 
@@ -145,7 +169,8 @@ def _period_lock(*, account_id: int, period: str) -> SpendPeriod:
 
 
 def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, dict]:
-    """Rule out the batch's outcomes that would take a capped account over its cap."""
+    """Rule out the batch's outcomes (and charged attempts) that would take a capped account's
+    invoice over its cap."""
     controls = _caps_of({c.account_id for c in candidates})
     if not controls:
         return {}
@@ -157,33 +182,76 @@ def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, d
             groups.setdefault(key, []).append(candidate)
     keys = sorted(groups)  # one lock order for every batch
     states = _period_locks(keys)
-    # The rollup already counts this batch's rows (inserted above in this transaction).
-    usages = _usages(keys)
     ruled_out: dict[int, dict] = {}
     for key in keys:
-        account_id, period = key
-        items = groups[key]
-        control = controls[account_id]
-        policy = policy_of(control)
-        state = states[key]
-        usage = usages[key]
-        batch = sum((c.amount or Decimal(0) for c in items), Decimal(0))
-        before = caps.Usage(amount=usage.amount - batch, outcomes=usage.outcomes - len(items))
-        paused = state.paused_at is not None
-        if caps.admits_whole_batch(policy, usage, paused=paused):  # the usual case: far from the cap
-            after = usage
-        else:
-            result = caps.cap_apply(
-                policy, before, [caps.CapItem(key=c.pk, amount=c.amount or Decimal(0)) for c in items], paused=paused
-            )
-            for pk in result.ruled_out:
-                ruled_out[pk] = {"cap_reached": True}
-            if result.paused and not paused:
-                _pause(state=state, control=control, now=now)
-            after = result.usage
-        if caps.thresholds_reached(policy, after) != caps.thresholds_reached(policy, before):
-            _fire_thresholds(control=control, period=period, usage=after, now=now)
+        _, period = key
+        control = controls[key[0]]
+        ruled_out.update(_cap_period(control=control, period=period, state=states[key], items=groups[key], now=now))
     return ruled_out
+
+
+def _cap_period(
+    *, control: SpendControl, period: str, state: SpendPeriod, items: list[Candidate], now: datetime
+) -> dict[int, dict]:
+    """One capped account's period: price the invoice with the batch (stored already, so the rollup
+    counts it) and, unless it fits whole, walk the batch in occurrence order, admitting each outcome
+    whose charge still fits."""
+    account = control.account
+    policy = policy_of(control)
+    terms = contract_for_period(account_id=account.pk, period=period)[1]
+    counts = outcome_counts(account=account, period=period, terms=terms)
+    asm = period_assemble(account=account, period=period, groups=counts.settled)
+    charging = Charging.of(terms)
+    codes = {c.outcome_type_id: code for code, c in _codes_of(items)}
+    costly = [c for c in items if c.status != "non_billable" or charging.charges_attempt(
+        outcome_type_id=c.outcome_type_id, reason=c.reason)]  # fmt: skip
+
+    def plus(groups: tuple, c: Candidate, sign: int = 1) -> tuple:
+        code = codes[c.outcome_type_id]
+        if c.status == "non_billable":
+            return groups_plus(groups, code=code, tier=c.complexity, unresolved=sign)
+        gain = (c.amount or Decimal(0)) if code in charging.gain_types else Decimal(0)
+        return groups_plus(groups, code=code, tier=c.complexity, resolved=sign, gain=sign * gain)
+
+    def usage(groups: tuple, outcomes: int) -> caps.Usage:
+        return caps.Usage(price_period(replace(asm.inp, groups=groups)).total, outcomes)
+
+    after = usage(counts.with_pending, counts.resolved + counts.pending)
+    before_groups = counts.with_pending
+    for c in costly:
+        before_groups = plus(before_groups, c, -1)
+    resolved_items = sum(1 for c in costly if c.status != "non_billable")
+    before = usage(before_groups, after.outcomes - resolved_items)
+    paused = state.paused_at is not None
+    ruled_out: dict[int, dict] = {}
+    if not caps.admits_whole_batch(policy, after, paused=paused):
+        groups, current = before_groups, before
+        for c in costly:
+            if not paused:
+                step_groups = plus(groups, c)
+                step = usage(step_groups, current.outcomes + (c.status != "non_billable"))
+                if not caps.over(policy, step):
+                    groups, current = step_groups, step
+                    continue
+                paused = True
+            ruled_out[c.pk] = {"cap_reached": True}
+        if caps.at_or_over(policy, current) and state.paused_at is None:
+            paused = True
+        if paused and state.paused_at is None:
+            _pause(state=state, control=control, now=now)
+        after = current
+    if caps.thresholds_reached(policy, after) != caps.thresholds_reached(policy, before):
+        _fire_thresholds(control=control, period=period, usage=after, now=now)
+    return ruled_out
+
+
+def _codes_of(items: list[Candidate]) -> list[tuple[str, Candidate]]:
+    type_codes = dict(refcache.kept("billing.spend.type_codes", {c.outcome_type_id for c in items}, _type_codes_read))
+    return [(type_codes[c.outcome_type_id], c) for c in items]
+
+
+def _type_codes_read(type_ids: set[int]) -> dict[int, str]:
+    return dict(OutcomeType.objects.filter(pk__in=type_ids).values_list("pk", "code"))
 
 
 def _caps_of(account_ids: set[int]) -> dict[int, SpendControl]:
@@ -218,26 +286,6 @@ def _period_locks(keys: list[tuple[int, str]]) -> dict[tuple[int, str], SpendPer
         [accounts, periods],
     )
     return {(row.account_id, row.period): row for row in rows}
-
-
-def _usages(keys: list[tuple[int, str]]) -> dict[tuple[int, str], caps.Usage]:
-    """Reserved spend of each (account, period), from the rollup, in one statement."""
-    bounds = [period_days(period) for _, period in keys]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k.a, k.p, coalesce(sum(r.amount), 0), coalesce(sum(r.events), 0) "
-            "FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) AS k(a, p, s, e) "
-            "LEFT JOIN metering_dailyrollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
-            "AND r.status = ANY(%s) GROUP BY k.a, k.p",
-            [
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [b[0] for b in bounds],
-                [b[1] for b in bounds],
-                list(RESERVING),
-            ],
-        )
-        return {(a, p): caps.Usage(amount=amount, outcomes=int(events)) for a, p, amount, events in cursor.fetchall()}
 
 
 def _pause(*, state: SpendPeriod, control: SpendControl, now: datetime) -> None:
@@ -369,7 +417,7 @@ def spend_controls_set(
         if old != new:
             SpendControlChange.objects.create(account=account, changed_at=now, changed_by=changed_by, old=old, new=new)
         policy = policy_of(control)
-        usage = usage_for_period(account_id=account.pk, period=period)
+        usage = usage_for_period(account=account, period=period)
         must_pause = policy.capped and policy.at_cap == caps.PAUSE and caps.at_or_over(policy, usage)
         if state.paused_at and not must_pause:
             state.paused_at, state.pause_reason = None, ""
@@ -403,20 +451,25 @@ def alerts_send(*, now: datetime | None = None) -> dict:
         period = period_of(now, account.timezone)
         with transaction.atomic():
             _period_lock(account_id=account.pk, period=period)
-            usage = usage_for_period(account_id=account.pk, period=period)
+            charges = period_charges(account=account, period=period)
+            usage = usage_of(charges)
             fired += len(_fire_thresholds(control=control, period=period, usage=usage, now=now))
-            forecasts += _forecast_warn(control=control, period=period, usage=usage, now=now)
+            forecasts += _forecast_warn(control=control, period=period, usage=usage, fixed=charges.fixed, now=now)
     return {"thresholds_fired": fired, "forecasts": forecasts}
 
 
-def forecast_day(*, control: SpendControl, period: str, usage: caps.Usage, now: datetime) -> date | None:
+def forecast_day(
+    *, control: SpendControl, period: str, usage: caps.Usage, now: datetime, fixed: Decimal = Decimal(0)
+) -> date | None:
     start, end = period_days(period)
     today = now.astimezone(ZoneInfo(control.account.timezone)).date()
-    return caps.forecast_cap_day(policy_of(control), usage, period_start=start, today=today, period_end=end)
+    return caps.forecast_cap_day(
+        policy_of(control), usage, period_start=start, today=today, period_end=end, fixed=fixed
+    )
 
 
-def _forecast_warn(*, control: SpendControl, period: str, usage: caps.Usage, now: datetime) -> int:
-    day = forecast_day(control=control, period=period, usage=usage, now=now)
+def _forecast_warn(*, control: SpendControl, period: str, usage: caps.Usage, fixed: Decimal, now: datetime) -> int:
+    day = forecast_day(control=control, period=period, usage=usage, now=now, fixed=fixed)
     if day is None:
         return 0
     _, created = SpendAlert.objects.get_or_create(

@@ -35,7 +35,7 @@ from billing.credits import (
 )
 from billing.models import SpendAlert, SpendControl, SpendControlChange
 from billing.money import minor_units, money_display
-from billing.spend import account_spend_status, forecast_day, period_days, spend_controls_set, usage_for_period
+from billing.spend import account_spend_status, forecast_day, period_days, spend_controls_set
 from metering.panels import Panel
 
 
@@ -90,7 +90,7 @@ def dashboard_spend_panel(*, account: Account) -> Panel | None:
     if status.cap is None and status.cap_outcomes is None:
         return None
     policy = caps.CapPolicy(cap_amount=status.cap, cap_outcomes=status.cap_outcomes)
-    percent = caps.percent_used(policy, caps.Usage(status.period_spend, status.outcomes_this_period)) or Decimal(0)
+    percent = caps.percent_used(policy, status.usage) or Decimal(0)
     return Panel(
         "billing/_spend_panel.html",
         {"account": account, "status": status, "percent": percent, "width": min(percent, Decimal(100))},
@@ -134,7 +134,7 @@ def _rejected(request, principal, account: Account, **forms):
 def _page(request, principal, account: Account, control, form, webhook_form=None, http_status=200, topup_form=None):
     status = account_spend_status(account=account)
     now = timezone.now()
-    usage = caps.Usage(amount=status.period_spend, outcomes=status.outcomes_this_period)
+    usage = status.usage
     policy = caps.CapPolicy(
         cap_amount=status.cap,
         cap_outcomes=status.cap_outcomes,
@@ -159,7 +159,11 @@ def _page(request, principal, account: Account, control, form, webhook_form=None
         "control": control,
         "percent_used": used,
         "meter_width": min(used or 0, Decimal(100)),
-        "forecast_day": forecast_day(control=control, period=status.period, usage=usage, now=now) if control else None,
+        "forecast_day": forecast_day(
+            control=control, period=status.period, usage=usage, now=now, fixed=status.charges.fixed
+        )
+        if control
+        else None,
         "period_start": start,
         "period_last_day": end.fromordinal(end.toordinal() - 1),
         "form": form,
@@ -214,7 +218,7 @@ def cap_preview(request, account: str):
         cap = Decimal(request.GET.get("monthly_cap", "").strip())
     except InvalidOperation:
         cap = None
-    usage = usage_for_period(account_id=account.pk, period=account_spend_status(account=account).period)
+    usage = account_spend_status(account=account).usage
     return render(
         request,
         "billing/spend.html#cap-preview",

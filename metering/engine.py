@@ -39,6 +39,18 @@ REASONS: dict[str, str] = {
     "dispute_credited": "Credited after a dispute",
 }
 FAILURE_REASONS = ("abandoned", "workflow_failed", "greeting_only", "unanswered_question", "no_show")
+# An attempt that really happened and did not succeed (the conversation took place, it did not
+# resolve): what attainment counts as attempted-and-failed, and what per-conversation contracts and
+# ticket fees charge for. Never sandbox, duplicates, onboarding allowances, capped or credited outcomes.
+ATTEMPT_REASONS = (
+    *FAILURE_REASONS,
+    "human_handoff",
+    "criteria_not_met",
+    "verification_failed",
+    "reopened_in_window",
+    "reversed_in_window",
+    "escalated_in_window",
+)
 
 PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "n/a"
 

@@ -120,7 +120,9 @@ class _Row:
 
 
 class Candidate(NamedTuple):
-    """A freshly stored event that is billable now or once its window closes: what hooks see."""
+    """A freshly stored event, as hooks see it: billable now or once its window closes
+    (``status`` pending or billable), or an attempt that did not succeed (``non_billable``, with
+    the engine's ``reason``) — some contracts charge a fee for those too."""
 
     pk: int
     account_id: int
@@ -130,11 +132,13 @@ class Candidate(NamedTuple):
     status: str
     amount: Decimal | None
     credits: Decimal | None
+    complexity: str = ""
+    reason: str = ""
 
 
 # A hook runs inside the ingestion transaction, after the events are stored, with the batch's
-# remaining candidates (in occurrence order). It returns, for the events it rules out, the
-# account-state facts that rule them out (e.g. {pk: {"cap_reached": True}}); metering then
+# remaining candidates (in occurrence order) and its unsuccessful attempts (non_billable). It
+# returns, for the events it rules out, the account-state facts that rule them out (e.g. {pk: {"cap_reached": True}}); metering then
 # re-decides those events with the engine and stores the new decision. Downstream apps
 # (billing: onboarding allowances, spend caps) register hooks at start-up, in ``order``.
 CandidateHook = Callable[..., dict[int, dict]]
@@ -216,7 +220,9 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
         _classify_repeats(repeats, parsed, stored_hash, result)
         accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
         _claim_sessions(accepted_rows, now=now)
-        _run_candidate_hooks([r for r in accepted_rows if r.decision.candidate], now=now)
+        _run_candidate_hooks(
+            [r for r in accepted_rows if r.decision.candidate or r.decision.reason in engine.ATTEMPT_REASONS], now=now
+        )
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
 
@@ -505,7 +511,7 @@ def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
     # A row a hook leaves alone keeps its decision and price, so its view is built once.
     views = [
         Candidate(r.pk, r.target.account_id, r.target.outcome_type_id, r.parsed.event_id, r.parsed.occurred_at,
-                  r.decision.status, r.amount, r.credits)
+                  r.decision.status, r.amount, r.credits, r.parsed.complexity, r.decision.reason)
         for r in remaining
     ]  # fmt: skip
     for _, hook in _candidate_hooks:

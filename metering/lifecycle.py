@@ -102,7 +102,7 @@ def _selected_sql(sel: Selection, *, ranked: bool, params: dict) -> str:
         "FROM metering_event e WHERE e.account_id = %(account)s "
         "AND e.occurred_at >= %(since)s AND e.occurred_at < %(until)s AND e.invoice_line_id IS NULL "
         "AND (e.status = 'billable' OR (e.status = 'non_billable' AND e.outcome_type_id = ANY(%(attempt_types)s) "
-        "AND e.non_billable_reason = ANY(%(attempt_reasons)s)))"
+        "AND e.non_billable_reason = ANY(%(attempt_reasons)s) AND NOT e.state ? 'cap_reached'))"
         ") s WHERE s.seg = ANY(%(segments)s)"
     )
 

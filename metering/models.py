@@ -268,7 +268,7 @@ class SessionClaim(models.Model):
 
 
 class DailyRollup(models.Model):
-    """Events per account, local day, outcome type, status and reason — with their amounts.
+    """Events per account, local day, outcome type, complexity, status and reason — with their amounts.
 
     Maintained by statement-level triggers on ``metering_event`` (see migration 0002), so it
     is exact whichever service inserts or updates events: dashboards and period totals read
@@ -279,8 +279,12 @@ class DailyRollup(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
+    complexity = models.CharField(max_length=16, blank=True, default="")  # as reported: tier prices need it
     status = models.CharField(max_length=16)
     non_billable_reason = models.CharField(max_length=32)
+    # An unresolved attempt stored while the spend cap held (its reason stays the platform's):
+    # never charged a ticket or conversation fee (migration 0012).
+    capped = models.BooleanField(default=False)
     events = models.BigIntegerField()
     amount = models.DecimalField(max_digits=24, decimal_places=6)
     credits = models.DecimalField(max_digits=24, decimal_places=4)
@@ -288,6 +292,7 @@ class DailyRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "day", "outcome_type", "status", "non_billable_reason"], name="rollup_key_uniq"
+                fields=["account", "day", "outcome_type", "complexity", "status", "non_billable_reason", "capped"],
+                name="rollup_key_uniq",
             )
         ]

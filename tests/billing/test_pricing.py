@@ -120,8 +120,8 @@ def test_credits_expire_without_rollover():
 
 def test_gain_share_15_percent_of_value_above_baseline():
     t = terms(prices=[{"outcome_type": RES, "model": "gain_share", "percent": "15", "baseline": "100.00"}])
-    # Values 250, 80 and 400.50 → 150 + 0 + 300.50 = 450.50 above the baseline (summed in SQL).
-    priced = price(t, Group(RES, "", 3, 0, D("450.50")))
+    # Values 250, 80 and 400.50 → shares 22.5 + 0 + 45.075 (each event's, summed in SQL) = 67.575.
+    priced = price(t, Group(RES, "", 3, 0, D("67.575")))
     assert priced.total == D("67.58")  # 67.575, rounded once, half away from zero
 
 

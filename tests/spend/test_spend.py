@@ -60,6 +60,8 @@ def test_outcomes_past_the_cap_are_not_charged_and_the_account_pauses(capped, ve
         "reason": "monthly_cap_reached",
         "period": timezone.now().strftime("%Y-%m"),
         "period_spend": "2.97",
+        "invoice_total": "0.00",  # all three still in their measurement window
+        "pending_spend": "2.97",
         "cap": "2.97",
         "cap_outcomes": None,
         "outcomes_this_period": 3,

@@ -1,0 +1,312 @@
+"""The period's charges as they stand: the one money figure that every screen and every cap reads.
+
+An account's period is priced in one place, :func:`period_assemble`: its contract, the outcomes
+decided so far grouped by type and complexity, what the previous invoice carries over, late
+outcomes of earlier periods, open credit notes and top-ups, through the pure
+:func:`billing.pricing.price_period`. The draft invoice stores what it returns; the dashboard,
+the Spend page, ``GET …/status``, the vendor overview, the cap forecast and the cap held at
+ingestion read :func:`period_charges`, which prices the same inputs with the outcomes read from
+the daily rollup instead of the events (a few hundred rows instead of a scan) — so each figure
+is the invoice's total, to the cent, at any moment (tests/billing/test_money_truth.py).
+
+Pending outcomes (their measurement window still open) are not on the invoice yet. Their part
+is priced as what the invoice would become if they all settled billable, minus what it is now,
+and shown as such; a cap reserves it, so the invoice can never outgrow the cap when they settle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Account
+from billing.contracts import ATTEMPT_REASONS, Terms, period_add, period_first_day
+from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
+from billing.invoice_models import ContractVersion, CreditNote, Invoice
+from billing.money import ZERO
+from billing.pricing import (
+    Carry,
+    CreditNoteIn,
+    Group,
+    LateBatch,
+    PeriodInput,
+    PrepaidIn,
+    PricedInvoice,
+    price_period,
+)
+from billing.selectors import (
+    attempt_type_ids,
+    contract_for_period,
+    credit_notes_open,
+    late_segments,
+    period_at,
+    period_bounds,
+    period_groups,
+    selection_for,
+)
+from metering.lifecycle import Selection
+from metering.models import DailyRollup, OutcomeType
+
+FIXED_KINDS = ("platform_fee", "implementation_fee", "commitment_prepaid")
+OUTCOME_KINDS = ("outcome", "included")
+ADJUSTMENT_KINDS = ("credit_overage", "price_lock", "minimum", "commitment_drawdown", "true_up")
+# Outcomes that count as resolved for the period's charges: settled billable and, on a period
+# already final, billed (an open period has none of those). Credited ones were refunded.
+RESOLVED = ("billable", "invoiced", "disputed")
+
+
+@dataclass
+class Assembly:
+    """Everything one period's invoice is priced from, and the price."""
+
+    account: Account
+    period: str
+    version: ContractVersion | None
+    terms_by_segment: dict[str, Terms | None]
+    selection: Selection
+    inp: PeriodInput
+    priced: PricedInvoice
+    carry_in: Carry
+    credit_notes: dict[int, CreditNote] = field(default_factory=dict)
+    unbilled: dict[str, tuple[Group, ...]] = field(default_factory=dict)  # what was priced, per segment
+
+
+def period_assemble(
+    *, account: Account, period: str, exclude_invoice_id: int | None = None, groups: tuple[Group, ...] | None = None
+) -> Assembly:
+    """Price ``account``'s ``period`` as its invoice would be now.
+
+    ``groups``: the period's own outcomes, when the caller has them (from the rollup); else they
+    are aggregated from the events, as finalization does (one snapshot with the events it bills).
+    """
+    versions = list(ContractVersion.objects.filter(account=account))
+    version, terms = contract_for_period(account_id=account.pk, period=period, versions=versions)
+    lates = late_segments(account=account, period=period)
+    terms_by_segment: dict[str, Terms | None] = {period: terms}
+    for seg in lates:
+        terms_by_segment[seg] = contract_for_period(account_id=account.pk, period=seg, versions=versions)[1]
+    _, end = period_bounds(period, account.timezone)
+    selection = selection_for(account=account, segments=[period, *lates], until=end, terms_by_segment=terms_by_segment)
+    if groups is None:
+        unbilled = period_groups(selection=selection, terms_by_segment=terms_by_segment)
+    else:
+        unbilled = {period: groups}
+        if lates:
+            late_only = replace(selection, segments=tuple(lates))
+            unbilled.update(period_groups(selection=late_only, terms_by_segment=terms_by_segment))
+    billed = period_groups(selection=selection, terms_by_segment=terms_by_segment, billed=True) if lates else {}
+    previous = {
+        inv.period: inv for inv in Invoice.objects.filter(account=account, period__in=[period_add(period, -1), *lates])
+    }
+    prev = previous.get(period_add(period, -1))
+    carry_in = Carry.from_dict(prev.carry_out) if prev is not None else Carry()
+    late = tuple(
+        LateBatch(
+            period=seg,
+            terms=terms_by_segment[seg],
+            carry_in=Carry.from_dict(previous[seg].carry_in),
+            billed=billed.get(seg, ()),
+            late=unbilled[seg],
+        )
+        for seg in lates
+        if unbilled.get(seg)
+    )
+    notes = credit_notes_open(account=account, exclude_invoice_id=exclude_invoice_id)
+    types = list(OutcomeType.objects.values_list("code", "name", "unit_price"))
+    prepaid = tuple(
+        PrepaidIn(e.pk, e.kind, e.credits, e.amount if e.kind == CreditKind.TOPUP else None, e.note)
+        for e in CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).order_by("pk")
+    )
+    inp = PeriodInput(
+        period=period,
+        currency=account.currency,
+        terms=terms,
+        groups=unbilled.get(period, ()),
+        default_prices=tuple((code, price) for code, _, price in types),
+        type_names=tuple((code, name) for code, name, _ in types),
+        carry_in=carry_in,
+        late=late,
+        credit_notes=tuple(CreditNoteIn(n.pk, n.number, remaining) for n, remaining in notes),
+        prepaid=prepaid,
+    )
+    return Assembly(
+        account,
+        period,
+        version,
+        terms_by_segment,
+        selection,
+        inp,
+        price_period(inp),
+        carry_in,
+        {n.pk: n for n, _ in notes},
+        unbilled,
+    )
+
+
+# --- The period's outcomes, from the rollup ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCounts:
+    """The period's outcomes as the invoice groups them, settled and pending apart."""
+
+    settled: tuple[Group, ...]
+    with_pending: tuple[Group, ...]  # as if every pending outcome settled billable
+    resolved: int  # outcomes counted: settled billable (or billed)
+    pending: int  # outcomes whose window is still open and that would be billable
+
+
+def outcome_counts(*, account: Account, period: str, terms: Terms | None) -> OutcomeCounts:
+    """The period's outcomes grouped by type and complexity, from the daily rollup.
+
+    The same groups :func:`billing.selectors.period_groups` aggregates from the events for an open
+    period: resolved = billable; unresolved = attempts the contract charges for (helpdesk tickets,
+    per-conversation), not ruled out by the cap; gain-share = Σ the events' amounts (each event's
+    share, as stored at ingestion).
+    """
+    first = period_first_day(period)
+    nxt = period_first_day(period_add(period, 1))
+    rows = (
+        DailyRollup.objects.filter(account_id=account.pk, day__gte=first, day__lt=nxt)
+        .values_list("outcome_type_id", "complexity", "status", "non_billable_reason", "capped")
+        .annotate(n=Sum("events"), amount=Sum("amount"))
+        .order_by()
+    )
+    codes = _type_codes()
+    charging = Charging.of(terms)
+    settled: dict[tuple[str, str], list] = {}
+    pending: dict[tuple[str, str], list] = {}
+    resolved_n = pending_n = 0
+    for type_id, complexity, status, reason, capped, n, amount in rows:
+        code = codes[type_id]
+        key = (code, complexity)
+        gain = amount if code in charging.gain_types else ZERO
+        if status in RESOLVED:
+            _add(settled, key, n, 0, gain)
+            resolved_n += n
+        elif status == "pending":
+            _add(pending, key, n, 0, gain)
+            pending_n += n
+        elif not capped and charging.charges_attempt(outcome_type_id=type_id, reason=reason):
+            _add(settled, key, 0, n, ZERO)
+    both = {k: list(v) for k, v in settled.items()}
+    for key, (r, u, g) in pending.items():
+        _add(both, key, r, u, g)
+    return OutcomeCounts(_groups(settled), _groups(both), resolved_n, pending_n)
+
+
+def groups_plus(
+    groups: tuple[Group, ...], *, code: str, tier: str, resolved: int = 0, unresolved: int = 0, gain: Decimal = ZERO
+) -> tuple[Group, ...]:
+    """``groups`` with some outcomes added (or, with negative counts, taken away)."""
+    acc = {(g.outcome_type, g.tier): [g.resolved, g.unresolved, g.gain] for g in groups}
+    _add(acc, (code, tier), resolved, unresolved, gain)
+    return _groups({k: v for k, v in acc.items() if v[0] or v[1] or v[2]})
+
+
+@dataclass(frozen=True, slots=True)
+class Charging:
+    """Which of a period's outcomes cost money under its contract, and how they group."""
+
+    attempt_types: frozenset[int]  # types whose unresolved attempts are charged
+    gain_types: frozenset[str]  # gain-share types: an outcome adds its own amount
+
+    @classmethod
+    def of(cls, terms: Terms | None) -> Charging:
+        codes = {c: pk for pk, c in _type_codes().items()}
+        attempts = attempt_type_ids(terms_by_segment={"": terms}, code_to_id=codes)
+        gain = {p.outcome_type for p in (terms.prices if terms else ()) if p.model == "gain_share"}
+        return cls(frozenset(attempts), frozenset(gain))
+
+    def charges_attempt(self, *, outcome_type_id: int, reason: str) -> bool:
+        return outcome_type_id in self.attempt_types and reason in ATTEMPT_REASONS
+
+
+def _add(acc: dict, key: tuple[str, str], resolved: int, unresolved: int, gain: Decimal) -> None:
+    r, u, g = acc.get(key, (0, 0, Decimal(0)))
+    acc[key] = [r + resolved, u + unresolved, g + gain]
+
+
+def _groups(acc: dict) -> tuple[Group, ...]:
+    return tuple(Group(code, tier, r, u, g) for (code, tier), (r, u, g) in sorted(acc.items()))
+
+
+def _type_codes() -> dict[int, str]:
+    return dict(OutcomeType.objects.values_list("pk", "code"))
+
+
+# --- The figure every screen shows -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodCharges:
+    """The upcoming invoice of a period, as it stands — and what pending outcomes would add.
+
+    ``total`` is the invoice's total: what the dashboard, the Spend page and ``status`` call the
+    period's spend. Its parts are shown as they are on the invoice: fixed fees, outcome charges,
+    adjustments (price lock, minimum, commitment, credits beyond the plan), late outcomes of
+    earlier months, top-ups bought, credit notes applied.
+    """
+
+    account_id: int
+    period: str
+    currency: str
+    fixed: Decimal
+    outcomes: Decimal
+    adjustments: Decimal
+    late: Decimal
+    topups: Decimal
+    credits_applied: Decimal
+    total: Decimal
+    pending: Decimal  # what the total becomes, minus what it is, once pending outcomes settle billable
+    resolved: int  # outcomes on the invoice (settled)
+    pending_outcomes: int
+
+    @property
+    def with_pending(self) -> Decimal:
+        """What a cap holds: the total with every pending outcome settled billable."""
+        return self.total + self.pending
+
+    @property
+    def outcomes_with_pending(self) -> int:
+        return self.resolved + self.pending_outcomes
+
+
+def _sum(priced: PricedInvoice, kinds: tuple[str, ...]) -> Decimal:
+    return sum((ln.amount for ln in priced.lines if ln.kind in kinds), Decimal(0))
+
+
+def charges_of(*, account: Account, period: str, asm: Assembly, counts: OutcomeCounts) -> PeriodCharges:
+    """The figures of an assembly priced with the settled groups (and once more with pending)."""
+    priced = asm.priced
+    pending = Decimal(0)
+    if counts.pending:
+        pending = price_period(replace(asm.inp, groups=counts.with_pending)).total - priced.total
+    return PeriodCharges(
+        account_id=account.pk,
+        period=period,
+        currency=account.currency,
+        fixed=_sum(priced, FIXED_KINDS),
+        outcomes=_sum(priced, OUTCOME_KINDS),
+        adjustments=_sum(priced, ADJUSTMENT_KINDS),
+        late=_sum(priced, ("late",)),
+        topups=_sum(priced, ("topup",)),
+        credits_applied=priced.credits_applied,
+        total=priced.total,
+        pending=pending,
+        resolved=counts.resolved,
+        pending_outcomes=counts.pending,
+    )
+
+
+def period_charges(*, account: Account, period: str | None = None, now: datetime | None = None) -> PeriodCharges:
+    """The period's charges as they stand (default: the period of ``now`` in the account's zone)."""
+    period = period or period_at(now or timezone.now(), account.timezone)
+    terms = contract_for_period(account_id=account.pk, period=period)[1]
+    counts = outcome_counts(account=account, period=period, terms=terms)
+    asm = period_assemble(account=account, period=period, groups=counts.settled)
+    return charges_of(account=account, period=period, asm=asm, counts=counts)
