@@ -138,8 +138,9 @@ class Candidate(NamedTuple):
 
 # A hook runs inside the ingestion transaction, after the events are stored, with the batch's
 # remaining candidates (in occurrence order) and its unsuccessful attempts (non_billable). It
-# returns, for the events it rules out, the account-state facts that rule them out (e.g. {pk: {"cap_reached": True}}); metering then
-# re-decides those events with the engine and stores the new decision. Downstream apps
+# returns, for the events it rules out, the account-state facts that rule them out (e.g.
+# {pk: {"cap_reached": True}}); metering then re-decides those events with the engine and stores
+# the new decision. Downstream apps
 # (billing: onboarding allowances, spend caps) register hooks at start-up, in ``order``.
 CandidateHook = Callable[..., dict[int, dict]]
 _candidate_hooks: list[tuple[int, CandidateHook]] = []
