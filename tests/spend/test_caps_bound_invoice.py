@@ -1,0 +1,134 @@
+"""A money cap bounds the invoice: platform fees, included outcomes and fees on attempts count, the
+cap is used up to the last charge that fits, and parallel batches never take the invoice past it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from billing.charges import period_charges
+from billing.services import invoice_draft_refresh
+from billing.spend import account_spend_status, spend_controls_set
+from metering.models import Event
+from metering.services import outcomes_settle
+from tests import factories
+from tests.billing.helpers import JUNE_12, contract, post
+from tests.threads import in_thread
+
+RES = "resolved_conversation"
+SETTLED = JUNE_12 + timedelta(days=5)  # every 72 h window closed, still June
+
+
+@pytest.fixture
+def acme(db):
+    factories.make_outcome_type()
+    return factories.make_account("acme")
+
+
+def cap(account, amount: str):
+    spend_controls_set(account=account, monthly_cap=D(amount), monthly_cap_outcomes=None,
+                       alert_thresholds=[50, 80, 100], at_cap="pause", changed_by="test", now=JUNE_12)  # fmt: skip
+
+
+def draft_total(account) -> D:
+    outcomes_settle(now=SETTLED)
+    return invoice_draft_refresh(account=account, period="2026-06", now=SETTLED).total
+
+
+def capped(account) -> int:
+    return Event.objects.filter(account=account, state__cap_reached=True).count()
+
+
+PLATFORM = {"prices": [{"outcome_type": RES, "model": "unit", "price": "0.75"}],
+            "platform_fee": {"amount": "1500.00", "included_outcomes": 1000}}  # fmt: skip
+HELPDESK = {"prices": [{"outcome_type": RES, "model": "helpdesk", "item_fee": "0.30", "automation_fee": "0.90"}]}
+PER_CONVERSATION = {"basis": "per_conversation", "prices": [{"outcome_type": RES, "model": "unit", "price": "0.40"}]}
+
+
+def test_without_a_cap_status_spend_is_the_invoice(acme):
+    """The issue's reproduction: $1,500 including 1,000, then $0.75; 1,037 outcomes."""
+    contract(acme, **PLATFORM)
+    post(acme, 1037, step=timedelta(seconds=20))
+    assert draft_total(acme) == D("1527.75")
+    status = account_spend_status(account=acme, now=SETTLED)
+    assert (status.period_spend, status.invoice_total, status.pending_spend) == (D("1527.75"), D("1527.75"), 0)
+    assert status.as_dict()["period_spend"] == "1527.75"
+
+
+def test_a_platform_fee_counts_against_the_cap_once(acme):
+    contract(acme, **PLATFORM)
+    cap(acme, "1600.00")
+    post(acme, 1200, step=timedelta(seconds=20))
+    # 1,000 included, then 133 × 0.75 = 99.75 fit under 1,600; the 134th would make 1,600.50.
+    assert capped(acme) == 67
+    assert draft_total(acme) == D("1599.75")
+    status = account_spend_status(account=acme, now=SETTLED)
+    assert (status.paused, status.period_spend) == (True, D("1599.75"))
+
+
+def test_ticket_fees_on_handed_off_tickets_count_and_stop_at_the_cap(acme):
+    contract(acme, **HELPDESK)
+    cap(acme, "3.00")
+    post(acme, 20, human_handoff=True)  # an agent took every ticket: $0.30 each, no automation fee
+    assert capped(acme) == 10
+    # A capped ticket keeps the platform's reason; its check names the cap.
+    kept = Event.objects.filter(account=acme, state__cap_reached=True).first()
+    assert kept.non_billable_reason == "human_handoff"
+    assert ["within_spend_cap", "failed"] in [list(c) for c in kept.checks]
+    assert draft_total(acme) == D("3.00")
+    assert account_spend_status(account=acme, now=SETTLED).paused is True
+
+
+def _parallel(account, *, size: int, fields: list[dict]):
+    """One batch of ``size`` outcomes per entry of ``fields``, all posted at once, each on its own connection."""
+    threads = [
+        in_thread(lambda n=n, f=f: post(account, size, at=JUNE_12 + timedelta(minutes=n), prefix=f"w{n}",
+                                        step=timedelta(seconds=7), **f))
+        for n, f in enumerate(fields)
+    ]  # fmt: skip
+    for thread, errors in threads:
+        thread.join()
+        assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_connections_never_take_a_platform_fee_invoice_over_its_cap():
+    factories.make_outcome_type()
+    acme = factories.make_account("acme")
+    contract(acme, **PLATFORM)
+    cap(acme, "1530.00")
+    _parallel(acme, size=150, fields=[{}] * 8)  # 1,200 outcomes
+    # 1,000 included + 40 × 0.75 = 1,530.00 exactly: the cap is used to the last charge that fits.
+    assert draft_total(acme) == D("1530.00")
+    assert capped(acme) == 160
+    charges = period_charges(account=acme, period="2026-06")
+    assert (charges.total, charges.pending) == (D("1530.00"), 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_connections_never_take_a_helpdesk_invoice_over_its_cap():
+    factories.make_outcome_type()
+    acme = factories.make_account("acme")
+    contract(acme, **HELPDESK)
+    cap(acme, "12.00")
+    # Resolved by the AI: 1.20 each (ticket + automation); abandoned: 0.30 each.
+    _parallel(acme, size=10, fields=[{}, {"failure_reason": "abandoned"}] * 4)
+    total = draft_total(acme)
+    assert total <= D("12.00")
+    # The first charge that would not fit pauses the account: at most one charge (1.20) is left unused.
+    assert total > D("12.00") - D("1.20")
+    assert Event.objects.filter(account=acme).count() == 80
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_connections_never_take_a_per_conversation_invoice_over_its_cap():
+    factories.make_outcome_type()
+    acme = factories.make_account("acme")
+    contract(acme, **PER_CONVERSATION)
+    cap(acme, "10.00")
+    _parallel(acme, size=10, fields=[{}, {"failure_reason": "greeting_only"}] * 4)
+    # 25 conversations × 0.40 = 10.00, resolved or not.
+    assert draft_total(acme) == D("10.00")
+    assert capped(acme) == 55
