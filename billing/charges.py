@@ -17,14 +17,14 @@ and shown as such; a cap reserves it, so the invoice can never outgrow the cap w
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.contracts import ATTEMPT_REASONS, Terms, period_add, period_first_day
+from billing.contracts import ATTEMPT_REASONS, Terms, period_add, period_first_day, period_of
 from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoice_models import ContractVersion, CreditNote, Invoice
 from billing.money import ZERO
@@ -310,3 +310,82 @@ def period_charges(*, account: Account, period: str | None = None, now: datetime
     counts = outcome_counts(account=account, period=period, terms=terms)
     asm = period_assemble(account=account, period=period, groups=counts.settled)
     return charges_of(account=account, period=period, asm=asm, counts=counts)
+
+
+# --- By day, for the dashboard's chart ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCharges:
+    """The period's own charges (fees, outcomes, adjustments) as they grew, day by day.
+
+    ``so_far[i]`` is what those charges came to at the end of ``days[i]`` within its month — the
+    invoice's figure as it would have been priced then — and ``per_day[i]`` what that day added (a
+    month's first day carries its fixed fees). Credit notes, late outcomes and top-ups are not a
+    day's charges; the invoice card shows them beside.
+    """
+
+    days: list
+    per_day: list[Decimal]
+    so_far: list[Decimal]
+
+
+def _own(priced: PricedInvoice) -> Decimal:
+    return _sum(priced, FIXED_KINDS + OUTCOME_KINDS + ADJUSTMENT_KINDS)
+
+
+def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
+    """Each day of [first_day, end_day) with the charges it added, priced month by month."""
+    days = [first_day + timedelta(days=i) for i in range((end_day - first_day).days)]
+    if not days:
+        return DailyCharges([], [], [])
+    since = first_day.replace(day=1)  # a month is priced from its first day, even when the range starts later
+    rows = (
+        DailyRollup.objects.filter(account_id=account.pk, day__gte=since, day__lt=end_day)
+        .values_list("day", "outcome_type_id", "complexity", "status", "non_billable_reason", "capped")
+        .annotate(n=Sum("events"), amount=Sum("amount"))
+        .order_by("day")
+    )
+    by_day: dict = {}
+    for day, *rest in rows:
+        by_day.setdefault(day, []).append(rest)
+    codes = _type_codes()
+    per_day: list[Decimal] = []
+    so_far: list[Decimal] = []
+    month = None
+    day = since
+    while day < end_day:
+        period = period_of(day)
+        if period != month:
+            month, previous = period, ZERO
+            terms = contract_for_period(account_id=account.pk, period=period)[1]
+            charging = Charging.of(terms)
+            inp = replace(period_assemble(account=account, period=period, groups=()).inp, credit_notes=(), late=())
+            acc: dict = {}
+        elif day == first_day:  # the month's charges before the range starts
+            previous = _own(price_period(replace(inp, groups=_groups(acc))))
+        for type_id, complexity, status, reason, capped, n, amount in by_day.get(day, ()):
+            code = codes[type_id]
+            if status in RESOLVED:
+                _add(acc, (code, complexity), n, 0, amount if code in charging.gain_types else ZERO)
+            elif (
+                status == "non_billable"
+                and not capped
+                and charging.charges_attempt(outcome_type_id=type_id, reason=reason)
+            ):
+                _add(acc, (code, complexity), 0, n, ZERO)
+        if day >= first_day:
+            current = _own(price_period(replace(inp, groups=_groups(acc))))
+            per_day.append(current - previous)
+            so_far.append(current)
+            previous = current
+        day += timedelta(days=1)
+    return DailyCharges(days, per_day, so_far)
+
+
+def estimated_invoices(*, account_ids: list[int]) -> dict[int, Decimal]:
+    """Each account's estimated invoice this period (the vendor overview's money column)."""
+    return {
+        account.pk: period_charges(account=account).with_pending
+        for account in Account.objects.filter(pk__in=account_ids)
+    }

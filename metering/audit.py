@@ -20,7 +20,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -521,20 +520,13 @@ def _join(*parts: str) -> str:
 # --- The dashboard ----------------------------------------------------------------------------
 
 
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 @dataclass(frozen=True, slots=True)
 class PeriodSummary:
-    """One account's current period, from DailyRollup."""
+    """One account's current period's outcomes, from DailyRollup. Counts only: what they cost is
+    billing's (billing.charges), which prices them as the invoice does."""
 
     period: Period
     by_status: dict[str, int]
-    charged_amount: Decimal  # billable + invoiced + disputed
-    charged_credits: Decimal
-    pending_amount: Decimal  # reserved by pending outcomes; charged once their window closes
-    estimated_invoice: Decimal  # charged + pending, rounded per outcome type line as invoices are
     total: int
     charged: int
     attempted: int  # decided outcomes, sandbox excluded
@@ -548,34 +540,22 @@ class PeriodSummary:
 def period_summary(*, account: Account, period: Period) -> PeriodSummary:
     rows = list(
         DailyRollup.objects.filter(account_id=account.pk, day__gte=period.first_day, day__lt=period.end_day)
-        .values("outcome_type_id", "status", "non_billable_reason")
-        .annotate(n=Sum("events"), amount=Sum("amount"), credits=Sum("credits"))
+        .values("status", "non_billable_reason")
+        .annotate(n=Sum("events"))
         .order_by()
     )
     by_status = dict.fromkeys(STATUS_ORDER, 0)
-    charged_amount = pending_amount = charged_credits = Decimal(0)
-    lines: dict[int, Decimal] = {}
     attempted = charged = 0
     for row in rows:
         status, n = row["status"], int(row["n"])
         by_status[status] = by_status.get(status, 0) + n
         if status in CHARGED_STATUSES:
             charged += n
-            charged_amount += row["amount"]
-            charged_credits += row["credits"]
-        if status == EventStatus.PENDING:
-            pending_amount += row["amount"]
-        if status in CHARGED_STATUSES or status == EventStatus.PENDING:
-            lines[row["outcome_type_id"]] = lines.get(row["outcome_type_id"], Decimal(0)) + row["amount"]
         if status != EventStatus.PENDING and row["non_billable_reason"] != "sandbox":
             attempted += n
     return PeriodSummary(
         period=period,
         by_status=by_status,
-        charged_amount=charged_amount,
-        charged_credits=charged_credits,
-        pending_amount=pending_amount,
-        estimated_invoice=sum((_cents(a) for a in lines.values()), Decimal(0)),
         total=sum(by_status.values()),
         charged=charged,
         attempted=attempted,
@@ -584,27 +564,22 @@ def period_summary(*, account: Account, period: Period) -> PeriodSummary:
 
 @dataclass(frozen=True, slots=True)
 class DailySeries:
-    """Per-day figures for the charts, every day of the range present (zeros included)."""
+    """Per-day outcome counts for the charts, every day of the range present (zeros included)."""
 
     days: list[date]
     by_status: dict[str, list[int]]
-    spend: list[Decimal]
-    cumulative_spend: list[Decimal]
     reasons: list[tuple[str, int]] = field(default_factory=list)  # (reason word, events), largest first
 
 
 def daily_series(*, account: Account, first_day: date, end_day: date) -> DailySeries:
-    """Outcomes per day by status, spend per day and non-billable reasons for [first_day, end_day)."""
+    """Outcomes per day by status and non-billable reasons for [first_day, end_day)."""
     days = [first_day + timedelta(days=i) for i in range((end_day - first_day).days)]
     index = {d: i for i, d in enumerate(days)}
     base = DailyRollup.objects.filter(account_id=account.pk, day__gte=first_day, day__lt=end_day)
     by_status = {s: [0] * len(days) for s in STATUS_ORDER}
-    spend = [Decimal(0)] * len(days)
-    for row in base.values("day", "status").annotate(n=Sum("events"), amount=Sum("amount")).order_by():
+    for row in base.values("day", "status").annotate(n=Sum("events")).order_by():
         i = index[row["day"]]
         by_status.setdefault(row["status"], [0] * len(days))[i] += int(row["n"])
-        if row["status"] in CHARGED_STATUSES:
-            spend[i] += row["amount"]
     reasons = [
         (row["non_billable_reason"], int(row["n"]))
         for row in base.exclude(non_billable_reason="")
@@ -612,11 +587,7 @@ def daily_series(*, account: Account, first_day: date, end_day: date) -> DailySe
         .annotate(n=Sum("events"))
         .order_by("-n", "non_billable_reason")
     ]
-    cumulative, running = [], Decimal(0)
-    for amount in spend:
-        running += amount
-        cumulative.append(running)
-    return DailySeries(days=days, by_status=by_status, spend=spend, cumulative_spend=cumulative, reasons=reasons)
+    return DailySeries(days=days, by_status=by_status, reasons=reasons)
 
 
 # --- Vendor overview ---------------------------------------------------------------------------
@@ -634,7 +605,6 @@ class AccountOverview:
     charged: int
     pending: int
     attempted: int
-    spend: Decimal
     previous_charged: int
     previous_attempted: int
 
@@ -658,7 +628,7 @@ WITH bounds AS MATERIALIZED (
     FROM accounts_account a
 )
 SELECT b.id, b.external_id, b.name, b.tier, b.industry, b.currency,
-       s.outcomes, s.charged, s.pending, s.attempted, s.spend, s.previous_charged, s.previous_attempted
+       s.outcomes, s.charged, s.pending, s.attempted, s.previous_charged, s.previous_attempted
 FROM bounds b
 CROSS JOIN LATERAL (
     SELECT
@@ -667,7 +637,6 @@ CROSS JOIN LATERAL (
         coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status = 'pending'), 0) AS pending,
         coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status <> 'pending'
                                          AND r.non_billable_reason <> 'sandbox'), 0) AS attempted,
-        coalesce(sum(r.amount) FILTER (WHERE r.day >= b.period_start AND r.status = ANY(%(charged)s)), 0) AS spend,
         coalesce(sum(r.events) FILTER (WHERE r.day < b.period_start AND r.status = ANY(%(charged)s)), 0)
             AS previous_charged,
         coalesce(sum(r.events) FILTER (WHERE r.day < b.period_start AND r.status <> 'pending'
@@ -695,9 +664,8 @@ def accounts_overview(*, now: datetime | None = None) -> list[AccountOverview]:
                 charged=int(row[7]),
                 pending=int(row[8]),
                 attempted=int(row[9]),
-                spend=row[10],
-                previous_charged=int(row[11]),
-                previous_attempted=int(row[12]),
+                previous_charged=int(row[10]),
+                previous_attempted=int(row[11]),
             )
             for row in cursor.fetchall()
         ]

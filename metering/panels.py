@@ -1,6 +1,7 @@
 """Seams through which downstream apps add to metering's pages without metering importing them.
 
-Billing registers, at start-up, a panel for the usage dashboard (spend against the cap).
+Billing registers, at start-up, a panel for the usage dashboard: the period's invoice as it
+stands, against the cap, and its charges day by day (metering counts outcomes, billing owns money).
 A provider returns a :class:`Panel` — a template and its context — or None to show nothing.
 """
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 from accounts.models import Account
 
@@ -27,8 +30,13 @@ def dashboard_panel_register(provider: DashboardPanelProvider) -> None:
         _dashboard_panels.append(provider)
 
 
-def dashboard_panels(*, account: Account) -> list[Panel]:
-    return [panel for provider in _dashboard_panels if (panel := provider(account=account)) is not None]
+def dashboard_panels(*, account: Account, first_day: date, end_day: date) -> list[Panel]:
+    """The panels for the dashboard of ``account``, whose charts cover [first_day, end_day)."""
+    return [
+        panel
+        for provider in _dashboard_panels
+        if (panel := provider(account=account, first_day=first_day, end_day=end_day)) is not None
+    ]
 
 
 # --- Disputes' seams (registered by disputes at start-up; metering never imports disputes) -----
@@ -81,3 +89,20 @@ def overview_panel_register(provider: OverviewPanelProvider) -> None:
 
 def overview_panels(*, principal) -> list[Panel]:
     return [p for provider in _overview_panels if (p := provider(principal=principal))]
+
+
+# --- Money on the vendor overview (billing registers it; metering counts, billing prices) -------
+
+OverviewSpendProvider = Callable[..., dict[int, Decimal]]
+_overview_spend: list[OverviewSpendProvider] = []
+
+
+def overview_spend_register(provider: OverviewSpendProvider) -> None:
+    """Billing answers "what is each account's period worth?" with the invoice's own figure."""
+    if provider not in _overview_spend:
+        _overview_spend[:] = [provider]
+
+
+def overview_spend(*, account_ids: list[int]) -> dict[int, Decimal]:
+    """Each account's estimated invoice this period, by account id ({} when no provider is registered)."""
+    return _overview_spend[0](account_ids=account_ids) if _overview_spend else {}

@@ -195,7 +195,7 @@ class AccountOverviewTable(tables.Table):
         order_by=("attainment_sort",),
         attrs={"th": {"class": "num"}, "td": {"class": "num"}},
     )
-    spend = tables.Column(verbose_name="Spend", attrs={"th": {"class": "num"}, "td": {"class": "num"}})
+    spend = tables.Column(verbose_name="Estimated invoice", attrs={"th": {"class": "num"}, "td": {"class": "num"}})
 
     class Meta:
         attrs = {"class": "table overview"}
@@ -240,4 +240,4 @@ class AccountOverviewTable(tables.Table):
         )
 
     def render_spend(self, record):
-        return money(record["spend"], record["currency"])
+        return "—" if record["spend"] is None else money(record["spend"], record["currency"])

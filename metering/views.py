@@ -29,7 +29,7 @@ from accounts.selectors import account_get_for_principal
 from metering import audit, engine
 from metering.forms import FILTER_PARAMS, AuditFilterForm
 from metering.models import EventStatus
-from metering.panels import dashboard_panels, event_panels, overview_panels, selection_actions
+from metering.panels import dashboard_panels, event_panels, overview_panels, overview_spend, selection_actions
 from metering.selectors import event_get_for_principal
 from metering.tables import AccountOverviewTable, EventTable
 from metering.templatetags.portal import SESSION_ACCOUNT_KEY
@@ -120,8 +120,6 @@ def dashboard(request, account: str):
             }
             for code, n in series.reasons
         ],
-        "spend": [str(a) for a in series.spend],
-        "cumulative": [str(a) for a in series.cumulative_spend],
     }
     period_query = {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()}
     status_links = [
@@ -150,8 +148,7 @@ def dashboard(request, account: str):
             "range_first": first_day,
             "range_last": end_day - timedelta(days=1),
             "period_events_url": f"{events_url}?{urlencode(period_query)}",
-            "panels": dashboard_panels(account=account),
-            "spend_rows": list(zip(series.days, series.spend, series.cumulative_spend, strict=True)),
+            "panels": dashboard_panels(account=account, first_day=first_day, end_day=end_day),
             "outcome_rows": [(day, [s["counts"][i] for s in charts["statuses"]]) for i, day in enumerate(series.days)],
         },
     )
@@ -335,6 +332,7 @@ def overview(request):
     """Every account's current period: outcomes, attainment and spend (vendor staff only)."""
     _vendor_principal(request)
     rows = audit.accounts_overview()
+    spend = overview_spend(account_ids=[r.account_id for r in rows])
     data = [
         {
             "external_id": r.external_id,
@@ -348,7 +346,7 @@ def overview(request):
             "attainment": r.attainment,
             "attainment_sort": -1 if r.attainment is None else r.attainment,
             "previous_attainment": r.previous_attainment,
-            "spend": r.spend,
+            "spend": spend.get(r.account_id),
         }
         for r in rows
     ]
@@ -356,7 +354,7 @@ def overview(request):
     RequestConfig(request, paginate=False).configure(table)
     spend_by_currency: dict[str, object] = {}
     for r in rows:
-        spend_by_currency[r.currency] = spend_by_currency.get(r.currency, 0) + r.spend
+        spend_by_currency[r.currency] = spend_by_currency.get(r.currency, 0) + spend.get(r.account_id, 0)
     attempted = sum(r.attempted for r in rows)
     charged = sum(r.charged for r in rows)
     at_risk = [

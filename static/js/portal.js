@@ -99,7 +99,7 @@
     Plotly.newPlot(el, [
       {
         type: "bar",
-        name: "Spend per day",
+        name: "Added that day",
         x: data.days,
         y: data.spend.map(Number),
         marker: { color: "#7d97f5" },
@@ -108,9 +108,9 @@
       {
         type: "scatter",
         mode: "lines",
-        name: "Cumulative",
+        name: "Month so far",
         x: data.days,
-        // The line stops today: days still to come have no spend yet, not a flat one.
+        // The line stops today: days still to come have no charges yet, not a flat line.
         y: data.cumulative.map(function (v, i) { return data.days[i] > data.today ? null : Number(v); }),
         yaxis: "y2",
         line: { color: "#1d39c4", width: 2.5, shape: "hv" },
@@ -126,10 +126,15 @@
   }
 
   function drawCharts() {
+    if (typeof Plotly === "undefined") { return; }
+    // Money comes from billing's panel, with its own figures: the invoice's charges day by day.
+    var spend = document.getElementById("spend-data");
+    var spendEl = document.getElementById("chart-spend");
+    if (spend && spendEl) { drawSpend(spendEl, JSON.parse(spend.textContent)); spendEl.classList.add("drawn"); }
     var source = document.getElementById("chart-data");
-    if (!source || typeof Plotly === "undefined") { return; }
+    if (!source) { return; }
     var data = JSON.parse(source.textContent);
-    var charts = [["chart-outcomes", drawOutcomes], ["chart-reasons", drawReasons], ["chart-spend", drawSpend]];
+    var charts = [["chart-outcomes", drawOutcomes], ["chart-reasons", drawReasons]];
     charts.forEach(function (pair) {
       var el = document.getElementById(pair[0]);
       if (el) { pair[1](el, data); el.classList.add("drawn"); }

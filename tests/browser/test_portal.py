@@ -130,7 +130,7 @@ def test_customer_admin_audits_filters_pages_opens_and_exports(live_server, brow
 
     # Landing page: the usage dashboard, with its charts drawn.
     assert page.url == f"{base}/account/acme/"
-    assert page.get_by_role("heading", name="Spend this period").is_visible()
+    assert page.get_by_role("heading", name="Estimated invoice").is_visible()
     assert page.get_by_text("Acme Support").first.is_visible()
     assert page.get_by_text("Current period").is_visible()
     page.wait_for_selector("#chart-outcomes.drawn .main-svg")

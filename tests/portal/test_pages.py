@@ -7,11 +7,13 @@ import re
 from decimal import Decimal
 from html import unescape
 
-from django.db.models import Count, Sum
+from django.db.models import Count
 
+from billing.services import invoice_draft_refresh
 from metering import audit, engine
 from metering.models import Event
 from metering.services import criteria_version_create
+from metering.templatetags.portal import money
 from tests import factories
 
 
@@ -25,12 +27,17 @@ def test_dashboard_figures_equal_the_events(events, clients, account_a):
     assert summary.total == in_period.count()
     charged = in_period.filter(status__in=audit.CHARGED_STATUSES)
     assert summary.charged == charged.count()
-    assert summary.charged_amount == (charged.aggregate(a=Sum("amount"))["a"] or Decimal(0))
-    assert summary.pending_amount == (in_period.filter(status="pending").aggregate(a=Sum("amount"))["a"] or 0)
     attempted = in_period.exclude(status="pending").exclude(non_billable_reason="sandbox").count()
     assert summary.attempted == attempted
+    # Money is billing's: the panel shows the upcoming invoice as the invoice itself prices it.
+    (panel,) = [p.context for p in response.context["panels"] if "charges" in p.context]
+    charges = panel["charges"]
+    draft = invoice_draft_refresh(account=account_a, period=period.key)
+    assert charges.total == draft.total
+    assert panel["status"].period_spend == charges.total + charges.pending
     html = response.content.decode()
-    assert "Spend this period" in html and "Estimated invoice so far" in html and "Attainment" in html
+    assert "Estimated invoice" in html and "Attainment" in html
+    assert money(panel["status"].period_spend, account_a.currency) in html
     assert f"{summary.attainment * 100:.1f}%" in html
 
 
@@ -51,9 +58,18 @@ def test_dashboard_charts_are_built_from_the_rollup(events, clients, account_a):
     )
     assert reasons == expected
     assert all(r["url"].startswith("/account/acme/events/?") for r in data["reasons"])
-    assert Decimal(data["cumulative"][-1]) == sum(
-        Event.objects.filter(account=account_a, status__in=audit.CHARGED_STATUSES).values_list("amount", flat=True)
+    spend = json.loads(
+        re.search(r'<script id="spend-data" type="application/json">(.+?)</script>', response.content.decode()).group(1)
     )
+    assert spend["days"] == data["days"]
+    # The month's charges so far, as of today, are the upcoming invoice's (no credit notes here).
+    period = audit.period_current(account=account_a)
+    draft = invoice_draft_refresh(account=account_a, period=period.key)
+    assert Decimal(spend["cumulative"][-1]) == draft.total
+    this_month = [
+        Decimal(a) for d, a in zip(spend["days"], spend["spend"], strict=True) if d >= period.first_day.isoformat()
+    ]
+    assert sum(this_month) == draft.total
     assert "plotly-basic.min.js" in response.content.decode()
     # An unknown range falls back to the current period.
     assert clients["admin_a"].get("/account/acme/?range=zzz").context["chart_range"] == "period"

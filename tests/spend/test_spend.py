@@ -380,12 +380,13 @@ def test_cap_preview_warns_below_current_spend(account_a, outcome_type):
 
 def test_dashboard_shows_spend_against_the_cap_once_capped(account_a, outcome_type):
     client = login(account_a, Role.FINANCE_ADMIN)
-    assert b"Spend against the cap" not in client.get(f"/account/{account_a.external_id}/").content
+    assert "No cap" in client.get(f"/account/{account_a.external_id}/").content.decode()
     cap(account_a, "2.97")
     post(account_a, 4)
     page = client.get(f"/account/{account_a.external_id}/").content.decode()
-    assert "Spend against the cap" in page
-    assert "$2.97</strong> of\n    $2.97" in page
+    assert "Against the cap" in page and "No cap" not in page
+    assert '<p class="value">$2.97</p>' in page  # the estimated invoice: three outcomes still pending
+    assert "100.0%" in page and "Cap $2.97" in page
     assert "Paused:" in page
 
 
