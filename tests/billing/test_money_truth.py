@@ -14,12 +14,19 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 from decimal import Decimal as D
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import Account
 from billing.charges import period_charges
+from billing.invoice_models import Invoice
+from billing.selectors import period_at
 from billing.services import credit_note_issue, invoice_draft_refresh, invoice_finalize
 from billing.spend import account_spend_status
 from metering.models import Event
@@ -138,3 +145,31 @@ def test_credit_notes_and_late_outcomes_are_on_the_figure_too(types):
     assert (charges.fixed, charges.outcomes, charges.credits_applied) == (D("100.00"), D("1.50"), D("30.00"))
     assert charges.total == D("71.50")
     assert_one_truth(account, now=JUNE_12 + timedelta(days=4))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_small_demo_world_every_screen_shows_the_invoice():
+    call_command("seed_demo", events=6000, workers=1, seed=7, stdout=StringIO())
+    now = timezone.now()
+    vendor = Client()
+    vendor.login(username="vendor-operator", password="demo-pass-2026")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {factories.vendor_key()}")
+    overview = vendor.get("/overview/").context["table"].data.data
+    seen = 0
+    for account in Account.objects.order_by("pk"):
+        period = period_at(now, account.timezone)
+        # No stale drafts: every closed month of the demo is final.
+        assert not Invoice.objects.filter(account=account, status="draft", period__lt=period).exists()
+        draft = invoice_draft_refresh(account=account, period=period, now=now)
+        charges = period_charges(account=account, period=period, now=now)
+        status = api.get(f"/api/v1/accounts/{account.external_id}/status").json()
+        dashboard = vendor.get(f"/account/{account.external_id}/").context
+        (panel,) = [p.context for p in dashboard["panels"] if "charges" in p.context]
+        spend_page = vendor.get(f"/account/{account.external_id}/spend/").context["status"]
+        (row,) = [r for r in overview if r["external_id"] == account.external_id]
+        assert charges.total == draft.total, account.external_id
+        assert D(status["invoice_total"]) == draft.total
+        assert D(status["period_spend"]) == charges.with_pending == panel["status"].period_spend
+        assert spend_page.period_spend == charges.with_pending == row["spend"]
+        seen += 1
+    assert seen == 6
