@@ -315,12 +315,13 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
         t = time.perf_counter()
         cursor.execute(
             """
-            INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, status, non_billable_reason,
-                events, amount, credits)
-            SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.status,
-                e.non_billable_reason, count(*), coalesce(sum(e.amount), 0), coalesce(sum(e.credits), 0)
+            INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, complexity, status,
+                non_billable_reason, capped, events, amount, credits)
+            SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.complexity,
+                e.status, e.non_billable_reason, (e.status = 'non_billable' AND e.state ? 'cap_reached'), count(*),
+                coalesce(sum(e.amount), 0), coalesce(sum(e.credits), 0)
             FROM metering_event e JOIN accounts_account a ON a.id = e.account_id
-            GROUP BY 1, 2, 3, 4, 5
+            GROUP BY 1, 2, 3, 4, 5, 6, 7
             """
         )
         print(f"  rollups rebuilt ({cursor.rowcount:,} rows): {time.perf_counter() - t:.0f} s", flush=True)
