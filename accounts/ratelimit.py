@@ -7,7 +7,7 @@ machines, never get past the limit together; a refused hit is not counted, and t
 how long until the window ends. The counters live in an UNLOGGED table (no WAL; a crash empties
 them, which at worst forgives a window) and :func:`prune` drops old windows (a scheduled job).
 
-Used by the API's throttle (``outcomeportal.api.throttling``) and the sign-in guard
+Used by the API's throttle (``accounts.throttling``) and the sign-in guard
 (``accounts.login_guard``).
 """
 

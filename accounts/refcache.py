@@ -51,6 +51,12 @@ def stamp() -> int | None:
     return row[0] if row else None
 
 
+def current() -> int | None:
+    """The stamp this unit of work sees: the pinned one inside :func:`pinned`, else read now."""
+    value = _pinned.get()
+    return stamp() if value is _UNREAD else value
+
+
 @contextmanager
 def pinned() -> Iterator[None]:
     """Read the stamp once, here, for every :func:`cache` call inside the block."""

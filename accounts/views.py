@@ -107,3 +107,14 @@ def api_key_revoke_view(request, pk: int):
     api_key_revoke(api_key=api_key)
     messages.success(request, f"Key {api_key.prefix}… revoked.")
     return redirect("accounts:api_keys")
+
+
+@login_required
+def home(request):
+    """Customers land on their account's usage dashboard; vendor staff on the overview."""
+    principal = principal_of(request)
+    if not principal.is_vendor:
+        return redirect("metering:dashboard", request.user.account.external_id)
+    if principal.can(Perm.ALL_ACCOUNTS):
+        return redirect("metering:overview")
+    return render(request, "home.html")

@@ -15,7 +15,7 @@ from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from billing import presenters
-from billing.contracts import TermsInvalid, period_parse
+from billing.contracts import TermsInvalid
 from billing.invoice_models import Invoice
 from billing.selectors import (
     contract_for_period,
@@ -25,11 +25,11 @@ from billing.selectors import (
     invoice_line_get,
     invoice_list,
     line_events,
-    period_at,
 )
 from billing.services import contract_version_create, invoice_draft_current
 from outcomeportal.api.cursor import cursor_encode, page_request
 from outcomeportal.api.errors import ApiError
+from outcomeportal.core.periods import period_at, period_parse
 
 CONTRACT_EXAMPLE = {
     "effective_from": "2026-06-01",
@@ -227,7 +227,9 @@ class InvoiceLineEventsView(APIView):
             {
                 "invoice_id": invoice.pk,
                 "line_id": line.pk,
-                "results": [presenters.event_row(e, invoice=invoice, principal=principal) for e in page],
+                "results": [
+                    presenters.line_event_row(e, invoice=invoice, line=line, principal=principal) for e in page
+                ],
                 "next_cursor": cursor_encode(page[-1].occurred_at, page[-1].pk) if more else None,
             }
         )

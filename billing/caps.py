@@ -105,6 +105,27 @@ def admits_whole_batch(policy: CapPolicy, after: Usage, *, paused: bool = False)
     return not paused and not at_or_over(policy, after)
 
 
+def headroom(policy: CapPolicy, usage: Usage) -> tuple[Decimal | float, int | float]:
+    """(money, outcomes) below which, from ``usage``, nothing happens yet: the cap is not reached
+    (with ``pause``) and no alert threshold not reached at ``usage`` is. A batch that keeps usage
+    strictly under both is admitted whole and fires nothing — what :func:`admits_whole_batch` and
+    :func:`thresholds_reached` would say (tested against them), in a few comparisons.
+    """
+    inf = float("inf")
+    money, outcomes = inf, inf
+    if policy.cap_amount is not None:
+        if policy.at_cap == PAUSE:
+            money = policy.cap_amount
+        levels = [policy.cap_amount * t / 100 for t in sorted(policy.thresholds)]
+        money = min([money, *(level for level in levels if level > usage.amount)])
+    if policy.cap_outcomes is not None:
+        if policy.at_cap == PAUSE:
+            outcomes = policy.cap_outcomes
+        levels = [Decimal(policy.cap_outcomes * t) / 100 for t in sorted(policy.thresholds)]
+        outcomes = min([outcomes, *(level for level in levels if level > usage.outcomes)])
+    return money, outcomes
+
+
 def percent_used(policy: CapPolicy, usage: Usage) -> Decimal | None:
     """The larger of money and count use, as a percentage of the cap (None when uncapped)."""
     shares = []

@@ -27,22 +27,13 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.charges import period_assemble
-from billing.contracts import period_add, period_first_day, period_of, version_for_period
+from billing.contracts import version_for_period
 from billing.invoice_models import ContractVersion, Invoice, InvoiceStatus
-from billing.selectors import period_at
 from billing.services import BuildResult, invoice_events_link_pending, invoice_finalize
 from metering.models import DailyRollup
+from outcomeportal.core.periods import period_add, period_at, period_first_day, period_of, periods_between
 
 CATCH_UP_MONTHS = 24  # how far back a first run looks for periods never finalized
-
-
-def _months(first: str, last: str) -> list[str]:
-    out = []
-    period = first
-    while period <= last:
-        out.append(period)
-        period = period_add(period, 1)
-    return out
 
 
 def periods_due(*, account: Account, now: datetime) -> list[str]:
@@ -72,7 +63,7 @@ def periods_due(*, account: Account, now: datetime) -> list[str]:
     }
     keyed = [(v.effective_from, v.version, v) for v in versions]
     due = []
-    for period in _months(first, last):
+    for period in periods_between(first, last):
         status = invoices.get(period)
         if status in (InvoiceStatus.FINALIZED, InvoiceStatus.VOID):
             continue

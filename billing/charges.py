@@ -20,14 +20,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts import refcache
 from accounts.models import Account
-from billing.contracts import ATTEMPT_REASONS, Terms, period_add, period_first_day, period_of
+from billing.contracts import ATTEMPT_REASONS, Terms
 from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoice_models import ContractVersion, CreditNote, Invoice
-from billing.money import ZERO
 from billing.pricing import (
     Carry,
     CreditNoteIn,
@@ -40,20 +41,22 @@ from billing.pricing import (
 )
 from billing.selectors import (
     attempt_type_ids,
+    catalogue,
     contract_for_period,
     credit_notes_open,
     late_segments,
-    period_at,
-    period_bounds,
     period_groups,
     selection_for,
 )
 from metering.lifecycle import Selection
-from metering.models import DailyRollup, OutcomeType
+from metering.models import DailyRollup
+from outcomeportal.core.money import ZERO
+from outcomeportal.core.periods import period_add, period_at, period_bounds, period_days, period_of
 
 FIXED_KINDS = ("platform_fee", "implementation_fee", "commitment_prepaid")
 OUTCOME_KINDS = ("outcome", "included")
 ADJUSTMENT_KINDS = ("credit_overage", "price_lock", "minimum", "commitment_drawdown", "true_up")
+OWN_KINDS = FIXED_KINDS + OUTCOME_KINDS + ADJUSTMENT_KINDS  # what an invoice charges for its own period
 # Outcomes that count as resolved for the period's charges: settled billable and, on a period
 # already final, billed (an open period has none of those). Credited ones were refunded.
 RESOLVED = ("billable", "invoiced", "disputed")
@@ -76,14 +79,20 @@ class Assembly:
 
 
 def period_assemble(
-    *, account: Account, period: str, exclude_invoice_id: int | None = None, groups: tuple[Group, ...] | None = None
+    *,
+    account: Account,
+    period: str,
+    exclude_invoice_id: int | None = None,
+    groups: tuple[Group, ...] | None = None,
+    versions: list[ContractVersion] | None = None,
 ) -> Assembly:
     """Price ``account``'s ``period`` as its invoice would be now.
 
     ``groups``: the period's own outcomes, when the caller has them (from the rollup); else they
     are aggregated from the events, as finalization does (one snapshot with the events it bills).
     """
-    versions = list(ContractVersion.objects.filter(account=account))
+    if versions is None:
+        versions = list(ContractVersion.objects.filter(account=account))
     version, terms = contract_for_period(account_id=account.pk, period=period, versions=versions)
     lates = late_segments(account=account, period=period)
     terms_by_segment: dict[str, Terms | None] = {period: terms}
@@ -116,7 +125,7 @@ def period_assemble(
         if unbilled.get(seg)
     )
     notes = credit_notes_open(account=account, exclude_invoice_id=exclude_invoice_id)
-    types = list(OutcomeType.objects.values_list("code", "name", "unit_price"))
+    types = list(catalogue().values())
     prepaid = tuple(
         PrepaidIn(e.pk, e.kind, e.credits, e.amount if e.kind == CreditKind.TOPUP else None, e.note)
         for e in CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).order_by("pk")
@@ -168,21 +177,24 @@ def outcome_counts(*, account: Account, period: str, terms: Terms | None) -> Out
     per-conversation), not ruled out by the cap; gain-share = Σ the events' amounts (each event's
     share, as stored at ingestion).
     """
-    first = period_first_day(period)
-    nxt = period_first_day(period_add(period, 1))
+    first, nxt = period_days(period)
     rows = (
         DailyRollup.objects.filter(account_id=account.pk, day__gte=first, day__lt=nxt)
         .values_list("outcome_type_id", "complexity", "status", "non_billable_reason", "capped")
         .annotate(n=Sum("events"), amount=Sum("amount"))
         .order_by()
     )
-    codes = _type_codes()
-    charging = Charging.of(terms)
+    return counts_of(rows, Charging.of(terms))
+
+
+def counts_of(rows, charging: Charging) -> OutcomeCounts:
+    """:class:`OutcomeCounts` from rollup rows (type id, complexity, status, reason, capped, events, amount)."""
+    codes = catalogue()
     settled: dict[tuple[str, str], list] = {}
     pending: dict[tuple[str, str], list] = {}
     resolved_n = pending_n = 0
-    for type_id, complexity, status, reason, capped, n, amount in rows:
-        code = codes[type_id]
+    for type_id, complexity, status, reason, capped, events, amount in rows:
+        code, n = codes[type_id][0], int(events)
         key = (code, complexity)
         gain = amount if code in charging.gain_types else ZERO
         if status in RESOLVED:
@@ -217,7 +229,20 @@ class Charging:
 
     @classmethod
     def of(cls, terms: Terms | None) -> Charging:
-        codes = {c: pk for pk, c in _type_codes().items()}
+        """Kept per contract terms until reference data changes (the terms are kept as long)."""
+        kept = refcache.cache("billing.charges.charging")
+        key = id(terms)
+        found = kept.get(key)
+        if found is not None and found[0] is terms:
+            return found[1]
+        charging = cls._of(terms)
+        if kept is not None:
+            kept[key] = (terms, charging)
+        return charging
+
+    @classmethod
+    def _of(cls, terms: Terms | None) -> Charging:
+        codes = {entry[0]: pk for pk, entry in catalogue().items()}
         attempts = attempt_type_ids(terms_by_segment={"": terms}, code_to_id=codes)
         gain = {p.outcome_type for p in (terms.prices if terms else ()) if p.model == "gain_share"}
         return cls(frozenset(attempts), frozenset(gain))
@@ -235,10 +260,6 @@ def _groups(acc: dict) -> tuple[Group, ...]:
     return tuple(Group(code, tier, r, u, g) for (code, tier), (r, u, g) in sorted(acc.items()))
 
 
-def _type_codes() -> dict[int, str]:
-    return dict(OutcomeType.objects.values_list("pk", "code"))
-
-
 # --- The figure every screen shows -----------------------------------------------------------
 
 
@@ -246,10 +267,11 @@ def _type_codes() -> dict[int, str]:
 class PeriodCharges:
     """The upcoming invoice of a period, as it stands — and what pending outcomes would add.
 
-    ``total`` is the invoice's total: what the dashboard, the Spend page and ``status`` call the
-    period's spend. Its parts are shown as they are on the invoice: fixed fees, outcome charges,
-    adjustments (price lock, minimum, commitment, credits beyond the plan), late outcomes of
-    earlier months, top-ups bought, credit notes applied.
+    ``spend`` is what the invoice charges *for the period*: its fixed fees, outcome charges and
+    adjustments (price lock, minimum, commitment, credits beyond the plan). ``total`` is the
+    invoice's total: that spend, plus late outcomes of earlier months and top-ups bought, less
+    credit notes applied — each shown as a part of its own. A cap holds the spend with what pending
+    outcomes add (``pending``), so late outcomes count against their own month's cap, never twice.
     """
 
     account_id: int
@@ -262,13 +284,22 @@ class PeriodCharges:
     topups: Decimal
     credits_applied: Decimal
     total: Decimal
-    pending: Decimal  # what the total becomes, minus what it is, once pending outcomes settle billable
+    pending: Decimal  # what the spend becomes, minus what it is, once pending outcomes settle billable
     resolved: int  # outcomes on the invoice (settled)
     pending_outcomes: int
 
     @property
-    def with_pending(self) -> Decimal:
-        """What a cap holds: the total with every pending outcome settled billable."""
+    def spend(self) -> Decimal:
+        return self.fixed + self.outcomes + self.adjustments
+
+    @property
+    def spend_with_pending(self) -> Decimal:
+        """What a cap holds: the period's spend with every pending outcome settled billable."""
+        return self.spend + self.pending
+
+    @property
+    def estimated_invoice(self) -> Decimal:
+        """The upcoming invoice as it stands, plus what its pending outcomes add."""
         return self.total + self.pending
 
     @property
@@ -280,12 +311,17 @@ def _sum(priced: PricedInvoice, kinds: tuple[str, ...]) -> Decimal:
     return sum((ln.amount for ln in priced.lines if ln.kind in kinds), Decimal(0))
 
 
+def own_spend(priced: PricedInvoice) -> Decimal:
+    """What a priced invoice charges for its own period (see :class:`PeriodCharges`)."""
+    return _sum(priced, OWN_KINDS)
+
+
 def charges_of(*, account: Account, period: str, asm: Assembly, counts: OutcomeCounts) -> PeriodCharges:
     """The figures of an assembly priced with the settled groups (and once more with pending)."""
     priced = asm.priced
-    pending = Decimal(0)
+    pending = ZERO
     if counts.pending:
-        pending = price_period(replace(asm.inp, groups=counts.with_pending)).total - priced.total
+        pending = own_spend(price_period(replace(asm.inp, groups=counts.with_pending))) - own_spend(priced)
     return PeriodCharges(
         account_id=account.pk,
         period=period,
@@ -306,10 +342,79 @@ def charges_of(*, account: Account, period: str, asm: Assembly, counts: OutcomeC
 def period_charges(*, account: Account, period: str | None = None, now: datetime | None = None) -> PeriodCharges:
     """The period's charges as they stand (default: the period of ``now`` in the account's zone)."""
     period = period or period_at(now or timezone.now(), account.timezone)
-    terms = contract_for_period(account_id=account.pk, period=period)[1]
-    counts = outcome_counts(account=account, period=period, terms=terms)
-    asm = period_assemble(account=account, period=period, groups=counts.settled)
-    return charges_of(account=account, period=period, asm=asm, counts=counts)
+    with refcache.pinned():  # the catalogue is read under one stamp
+        versions = list(ContractVersion.objects.filter(account=account))
+        terms = contract_for_period(account_id=account.pk, period=period, versions=versions)[1]
+        counts = outcome_counts(account=account, period=period, terms=terms)
+        asm = period_assemble(account=account, period=period, groups=counts.settled, versions=versions)
+        return charges_of(account=account, period=period, asm=asm, counts=counts)
+
+
+# --- What a cap holds, for many periods at once (the ingestion hook) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CapPeriod:
+    """One account's period as the cap prices it: its own charges only (no credit notes, late
+    outcomes or top-up lines), from inputs read for a whole batch in three statements."""
+
+    inp: PeriodInput
+    counts: OutcomeCounts
+    charging: Charging
+
+    def usage(self, groups: tuple[Group, ...]) -> Decimal:
+        return own_spend(price_period(replace(self.inp, groups=groups)))
+
+
+def cap_periods(
+    *, keys: list[tuple[int, str]], terms: dict[tuple[int, str], Terms | None], currency: dict[int, str]
+) -> dict[tuple[int, str], CapPeriod]:
+    """For each (account id, period): what its cap prices — the rollup's outcomes, the previous
+    invoice's carry and the period's prepaid credits — in one statement each for all the keys."""
+    bounds = [period_days(p) for _, p in keys]
+    accounts, periods = [k[0] for k in keys], [k[1] for k in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.status, r.non_billable_reason, r.capped, "
+            "sum(r.events), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
+            "AS k(a, p, s, e) JOIN metering_dailyrollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
+            "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            [accounts, periods, [b[0] for b in bounds], [b[1] for b in bounds]],
+        )
+        rows: dict[tuple[int, str], list] = {}
+        for a, p, *rest in cursor.fetchall():
+            rows.setdefault((a, p), []).append(rest)
+    previous = {(a, period_add(p, -1)): (a, p) for a, p in keys}
+    carries = {
+        previous[(a, p)]: carry
+        for a, p, carry in Invoice.objects.filter(
+            account_id__in=set(accounts), period__in={p for _, p in previous}
+        ).values_list("account_id", "period", "carry_out")
+        if (a, p) in previous
+    }
+    prepaid: dict[tuple[int, str], list] = {}
+    for entry in CreditLedgerEntry.objects.filter(
+        account_id__in=set(accounts), period__in=set(periods), kind__in=PREPAID_KINDS
+    ).order_by("pk"):
+        prepaid.setdefault((entry.account_id, entry.period), []).append(
+            PrepaidIn(entry.pk, entry.kind, entry.credits, entry.amount if entry.kind == CreditKind.TOPUP else None)
+        )
+    types = list(catalogue().values())
+    defaults = tuple((code, price) for code, _, price in types)
+    out = {}
+    for key in keys:
+        charging = Charging.of(terms[key])
+        inp = PeriodInput(
+            period=key[1],
+            currency=currency[key[0]],
+            terms=terms[key],
+            groups=(),
+            default_prices=defaults,
+            carry_in=Carry.from_dict(carries.get(key)),
+            prepaid=tuple(prepaid.get(key, ())),
+        )
+        out[key] = CapPeriod(inp, counts_of(rows.get(key, ()), charging), charging)
+    return out
 
 
 # --- By day, for the dashboard's chart ----------------------------------------------------------
@@ -330,10 +435,6 @@ class DailyCharges:
     so_far: list[Decimal]
 
 
-def _own(priced: PricedInvoice) -> Decimal:
-    return _sum(priced, FIXED_KINDS + OUTCOME_KINDS + ADJUSTMENT_KINDS)
-
-
 def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
     """Each day of [first_day, end_day) with the charges it added, priced month by month."""
     days = [first_day + timedelta(days=i) for i in range((end_day - first_day).days)]
@@ -349,7 +450,7 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
     by_day: dict = {}
     for day, *rest in rows:
         by_day.setdefault(day, []).append(rest)
-    codes = _type_codes()
+    codes = {pk: entry[0] for pk, entry in catalogue().items()}
     per_day: list[Decimal] = []
     so_far: list[Decimal] = []
     month = None
@@ -363,7 +464,7 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
             inp = replace(period_assemble(account=account, period=period, groups=()).inp, credit_notes=(), late=())
             acc: dict = {}
         elif day == first_day:  # the month's charges before the range starts
-            previous = _own(price_period(replace(inp, groups=_groups(acc))))
+            previous = own_spend(price_period(replace(inp, groups=_groups(acc))))
         for type_id, complexity, status, reason, capped, n, amount in by_day.get(day, ()):
             code = codes[type_id]
             if status in RESOLVED:
@@ -375,7 +476,7 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
             ):
                 _add(acc, (code, complexity), 0, n, ZERO)
         if day >= first_day:
-            current = _own(price_period(replace(inp, groups=_groups(acc))))
+            current = own_spend(price_period(replace(inp, groups=_groups(acc))))
             per_day.append(current - previous)
             so_far.append(current)
             previous = current
@@ -386,6 +487,6 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
 def estimated_invoices(*, account_ids: list[int]) -> dict[int, Decimal]:
     """Each account's estimated invoice this period (the vendor overview's money column)."""
     return {
-        account.pk: period_charges(account=account).with_pending
+        account.pk: period_charges(account=account).estimated_invoice
         for account in Account.objects.filter(pk__in=account_ids)
     }

@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from metering import engine
+from outcomeportal.core.periods import period_add, period_first_day, period_parse
 
 UNITS = ("money", "credits")
 BASES = ("per_resolution", "per_conversation")
@@ -145,33 +146,6 @@ class TermsInvalid(ValueError):
     def __init__(self, fields: dict[str, list[str]]):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
         self.fields = fields
-
-
-# --- Periods (whole months, YYYY-MM) -------------------------------------------------------
-
-
-def period_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def period_add(period: str, months: int) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    index = year * 12 + month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def period_first_day(period: str) -> date:
-    return date(int(period[:4]), int(period[5:7]), 1)
-
-
-def period_parse(value: str) -> str | None:
-    if not isinstance(value, str) or len(value) != 7 or value[4] != "-":
-        return None
-    try:
-        year, month = int(value[:4]), int(value[5:7])
-    except ValueError:
-        return None
-    return value if 1 <= month <= 12 and 1970 <= year <= 9999 else None
 
 
 def version_for_period(versions: list[tuple[date, int, object]], period: str):

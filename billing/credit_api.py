@@ -13,8 +13,8 @@ from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from billing.credits import LedgerLine, credit_ledger, credit_summary
-from billing.money import money_str
 from outcomeportal.api.cursor import cursor_encode, page_request
+from outcomeportal.core.money import money_str
 
 
 def _c(value: Decimal | None) -> str | None:

@@ -37,7 +37,7 @@ class CreditLedgerEntry(models.Model):
     kind = models.CharField(max_length=16, choices=CreditKind.choices)
     # Signed: + adds to the balance, − takes from it; 0 for a rollover note. 4 places, like line credits.
     credits = models.DecimalField(max_digits=18, decimal_places=4)
-    # Money paid for the credits (top-ups), rounded once to the currency (billing.money); else null.
+    # Money paid for the credits (top-ups), rounded once to the currency (outcomeportal.core.money); else null.
     amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     # The billing period (YYYY-MM) whose invoice counts the entry: a top-up's credits are available

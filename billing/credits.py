@@ -26,7 +26,6 @@ Services write (``topup_buy``, ``credits_grant``); selectors read (``credit_bala
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,14 +37,16 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.contracts import Terms, period_add, period_first_day
+from billing.contracts import Terms
 from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoice_models import Invoice
-from billing.money import ZERO, money_display, price_display, round_line, to_decimal
 from billing.pricing import Carry
-from billing.selectors import contract_for_period, period_at
+from billing.selectors import contract_for_period
 from billing.services import invoice_draft_refresh, invoice_open_locked
 from metering.models import DailyRollup
+from outcomeportal.core.cursors import keyset_decode, keyset_encode
+from outcomeportal.core.money import ZERO, money_display, price_display, round_line, to_decimal
+from outcomeportal.core.periods import period_add, period_at, period_first_day
 
 # Packs offered when settings.BILLING_TOPUP_PACKS is not set: credits at the contract's published
 # conversion (credit_price); "discount_percent" (optional) takes a percentage off a pack's price.
@@ -68,7 +69,7 @@ class CreditsRefused(ValueError):
 @dataclass(frozen=True, slots=True)
 class TopUpPack:
     credits: Decimal
-    price: Decimal  # rounded once to the currency (billing.money)
+    price: Decimal  # rounded once to the currency (outcomeportal.core.money)
     discount_percent: Decimal = ZERO
 
     @property
@@ -289,17 +290,12 @@ def credit_ledger(*, account: Account, before: tuple[datetime, int] | None = Non
 
 def ledger_cursor_encode(line: LedgerLine) -> str:
     """The portal's "older lines" cursor: (created_at, id) of a page's last line (like the API's)."""
-    return base64.urlsafe_b64encode(f"{line.created_at.isoformat()}|{line.id}".encode()).decode().rstrip("=")
+    return keyset_encode(line.created_at, line.id)
 
 
 def ledger_cursor_decode(cursor: str) -> tuple[datetime, int] | None:
     """None for an empty or tampered cursor: the page then starts from the newest line."""
-    try:
-        at, pk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
-        when = datetime.fromisoformat(at)
-        return (when, int(pk)) if cursor and when.tzinfo is not None else None
-    except (ValueError, UnicodeDecodeError):
-        return None
+    return keyset_decode(cursor)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from billing.pricing import unit_estimate
 from metering.ingest import Candidate
 from metering.models import DailyRollup
 from metering.pricing import Price, PriceRequest
+from outcomeportal.core.periods import period_of
 
 _PILOT_LOCK = 0x0B111  # advisory lock namespace: (namespace, account id)
 
@@ -42,7 +43,7 @@ class _Contracts:
     by_month: dict[tuple[int, int], Terms | None]
 
 
-def _terms_lookup(account_ids: set[int]):
+def terms_lookup(account_ids: set[int]):
     """``terms_at(account_id, instant)`` and each account's :class:`_Contracts`, for the batch's accounts.
 
     Each account's contracts are read once and kept in the process until any account or contract
@@ -57,7 +58,7 @@ def _terms_lookup(account_ids: set[int]):
         local = at.astimezone(contracts.tzinfo)
         month = (local.year, local.month)
         if month not in contracts.by_month:
-            version = version_for_period(contracts.versions, f"{local.year:04d}-{local.month:02d}")
+            version = version_for_period(contracts.versions, period_of(local))
             contracts.by_month[month] = terms_load(version.terms) if version else None
         return contracts.by_month[month]
 
@@ -75,7 +76,7 @@ def _contracts_read(account_ids: set[int]) -> dict[int, _Contracts]:
 
 
 def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
-    terms_at, _ = _terms_lookup({r.account_id for r in requests})
+    terms_at, _ = terms_lookup({r.account_id for r in requests})
     # Most outcomes of a batch share (contract, type, complexity, value): price each combination
     # once. The value is in the key because gain-share prices depend on it (equal values, such as
     # 20.5 and 20.50, hash alike and price alike).
@@ -97,7 +98,7 @@ def contract_pricer(requests: Sequence[PriceRequest]) -> list[Price]:
 def onboarding_hook(*, candidates: Sequence[Candidate], now: datetime) -> dict[int, dict]:
     if not candidates:
         return {}
-    terms_at, contracts = _terms_lookup({c.account_id for c in candidates})
+    terms_at, contracts = terms_lookup({c.account_id for c in candidates})
     ruled_out: dict[int, dict] = {}
     pilot: dict[int, list[Candidate]] = {}
     pilot_size: dict[int, int] = {}

@@ -11,8 +11,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from billing.invoice_models import Invoice
-from billing.money import money_display, price_display
 from billing.presenters import quantity_str
+from outcomeportal.core.money import money_display, price_display
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:

@@ -12,10 +12,10 @@ from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import Terms
 from billing.invoice_models import CreditNote, Invoice, InvoiceLine
-from billing.money import minor_units, money_display, money_str, price_display
 from metering import presenters as metering_presenters
 from metering.engine import REASONS
 from metering.models import Event, OutcomeType
+from outcomeportal.core.money import minor_units, money_display, money_str, price_display, round_event
 
 
 def _iso(value) -> str | None:
@@ -99,6 +99,46 @@ def event_row(event: Event, *, invoice: Invoice | None, principal: Principal) ->
 
 
 # --- The plan in plain words (the domain's pricing-page template) ---------------------------
+
+
+def line_event_amount(line: InvoiceLine, event: Event) -> tuple[Decimal | None, Decimal | None]:
+    """What one event adds to the line it is listed on: (money, credits).
+
+    The line's own unit, not the event's provisional price: an event inside a platform fee's
+    allowance adds 0 on a draft as on a final invoice; a gain-share event its share of the value;
+    an event listed on a ticket-fee line the ticket fee (its automation fee is on the other line).
+    """
+    if line.kind == "included":
+        return Decimal(0), None
+    alloc = line.alloc or {}
+    if alloc.get("gain_share"):
+        percent, baseline = (Decimal(v) for v in alloc["gain_share"])
+        return round_event(percent / 100 * max((event.value_amount or Decimal(0)) - baseline, Decimal(0))), None
+    if line.unit_credits:
+        return None, line.unit_credits
+    return line.unit_price, None
+
+
+def line_event_charge(line: InvoiceLine, event: Event, currency: str) -> str:
+    """:func:`line_event_amount` for people: "included", "$0.75", "50 credits"."""
+    if line.kind == "included":
+        return "included"
+    amount, credits = line_event_amount(line, event)
+    if credits is not None:
+        return f"{credits.normalize():,f} credits"
+    return "" if amount is None else price_display(amount, currency)
+
+
+def line_event_row(event: Event, *, invoice: Invoice, line: InvoiceLine, principal: Principal) -> dict:
+    """An event behind a line, as the API lists it: the events API's fields, plus what it adds to
+    this line (``line_amount`` / ``line_credits``; ``included`` inside a platform fee's allowance)."""
+    amount, credits = line_event_amount(line, event)
+    return {
+        **event_row(event, invoice=invoice, principal=principal),
+        "line_amount": None if amount is None else str(amount),
+        "line_credits": None if credits is None else str(credits),
+        "included": line.kind == "included",
+    }
 
 
 def _p(amount: Decimal, currency: str) -> str:

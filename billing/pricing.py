@@ -8,7 +8,7 @@ Each line that bills events carries an :class:`Alloc`: which events it bills (pe
 outcome type, complexity, resolved and/or unresolved attempts, and a rank range in
 occurrence order). Finalization links exactly those events to the line, in one UPDATE.
 
-Rounding: see :mod:`billing.money` — one rounding per line, totals are sums of lines.
+Rounding: see :mod:`outcomeportal.core.money` — one rounding per line, totals are sums of lines.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from billing.contracts import COMPLEXITIES, Terms, TypePrice, period_add, period_first_day
-from billing.money import ROUNDING, ZERO, price_display, round_event, round_line
+from billing.contracts import COMPLEXITIES, Terms, TypePrice
+from outcomeportal.core.money import ROUNDING, ZERO, price_display, round_event, round_line
+from outcomeportal.core.periods import period_add, period_first_day, period_of
 
 # Line kinds. Outcome-dependent kinds change with the events; the fixed ones do not.
 FIXED_KINDS = frozenset({"platform_fee", "implementation_fee", "commitment_prepaid", "topup", "credit_note"})
@@ -531,7 +532,7 @@ def _fixed_lines(inp: PeriodInput, terms: Terms | None, period: str) -> list[Lin
                  Decimal(1), pf.amount)
         )  # fmt: skip
     ob = terms.onboarding
-    if ob is not None and ob.implementation_fee and f"{ob.starts.year:04d}-{ob.starts.month:02d}" == period:
+    if ob is not None and ob.implementation_fee and period_of(ob.starts) == period:
         lines.append(
             Line(f"{period}:implementation_fee", "implementation_fee", "Implementation fee (one-off)",
                  round_line(ob.implementation_fee, currency), Decimal(1), ob.implementation_fee)
@@ -774,3 +775,41 @@ def unit_estimate(terms: Terms | None, outcome_type: str, complexity: str, value
     if terms.in_credits:
         return round_event(unit * terms.credit_price), unit
     return round_event(unit), None
+
+
+def marginal_bound(
+    terms: Terms | None,
+    outcome_type: str,
+    *,
+    tier: str,
+    attempt: bool,
+    amount: Decimal | None,
+    default_price: Decimal,
+) -> Decimal | None:
+    """At most what one more outcome (``attempt``: one more charged attempt) can add to a period's
+    own charges (fees, outcomes, adjustments) under ``terms`` — whatever the period holds already.
+
+    Lets the cap admit a batch far from the cap without pricing the period: the sum of these over a
+    batch bounds what the batch adds. None when no such bound exists: volume pricing, where one more
+    unit reprices every unit of the month. Allowances, the price lock and commitments only ever
+    lower a charge; a monthly minimum absorbs it; credits beyond the plan cost at most the
+    outcome's credits at the credit price.
+    """
+    price = terms.price_for(outcome_type) if terms else None
+    if price is None:
+        if attempt and not (terms is not None and terms.basis == "per_conversation"):
+            return ZERO
+        return round_event(default_price)
+    if price.model == "volume":
+        return None
+    if price.model == "helpdesk":
+        return price.item_fee if attempt else price.item_fee + price.automation_fee
+    if price.model == "gain_share":
+        return ZERO if attempt else (amount or ZERO)
+    if price.model == "complexity":
+        unit = max(p for _, p in price.tiers)
+    elif price.model == "graduated":
+        unit = max(b.price for b in price.bands)
+    else:
+        unit = price.price
+    return unit * terms.credit_price if terms.in_credits else unit

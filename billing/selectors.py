@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import DecimalField, F, Func, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from accounts import refcache
 from accounts.access import Principal
 from accounts.models import Account
-from billing.contracts import (
-    ATTEMPT_REASONS,
-    Terms,
-    period_add,
-    period_first_day,
-    terms_load,
-    version_for_period,
-)
+from billing.contracts import ATTEMPT_REASONS, Terms, terms_load, version_for_period
 from billing.invoice_models import (
     ContractVersion,
     CreditNote,
@@ -32,23 +25,9 @@ from billing.invoice_models import (
 from billing.pricing import Group
 from metering.lifecycle import LineLink, Selection, event_ids_for_links
 from metering.models import DailyRollup, Event, OutcomeType
+from outcomeportal.core.periods import period_add, period_bounds, period_first_day, period_of
 
 LATE_LOOKBACK_MONTHS = 12  # how far back late-decided outcomes are looked for
-
-
-# --- Periods ------------------------------------------------------------------------------
-
-
-def period_bounds(period: str, tz: str) -> tuple[datetime, datetime]:
-    """The period's [start, end) as aware instants: whole local months of the account's zone."""
-    zone = ZoneInfo(tz)
-    start = datetime.combine(period_first_day(period), time(), tzinfo=zone)
-    end = datetime.combine(period_first_day(period_add(period, 1)), time(), tzinfo=zone)
-    return start, end
-
-
-def period_at(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
 
 # --- Contracts ----------------------------------------------------------------------------
@@ -67,15 +46,21 @@ def contract_for_period(
     return (version, terms_load(version.terms)) if version else (None, None)
 
 
-def contract_current(*, account: Account, today: date) -> tuple[ContractVersion | None, Terms | None]:
-    return contract_for_period(account_id=account.pk, period=f"{today.year:04d}-{today.month:02d}")
-
-
 # --- Aggregates (SQL GROUP BY: never a loop over events) ------------------------------------
 
 
-def _types() -> dict[int, OutcomeType]:
-    return {t.pk: t for t in OutcomeType.objects.all()}
+def catalogue() -> dict[int, tuple[str, str, Decimal]]:
+    """Every outcome type: id → (code, name, catalogue price). Kept in the process until the
+    catalogue (or any reference data) changes (accounts.refcache)."""
+    kept = refcache.cache("billing.charges.catalogue")
+    if not kept:
+        rows = OutcomeType.objects.values_list("pk", "code", "name", "unit_price")
+        kept.update({pk: (code, name, price) for pk, code, name, price in rows})
+    return kept
+
+
+def _codes() -> dict[int, str]:
+    return {pk: entry[0] for pk, entry in catalogue().items()}
 
 
 def attempt_type_ids(*, terms_by_segment: dict[str, Terms | None], code_to_id: dict[str, int]) -> set[int]:
@@ -101,7 +86,7 @@ def selection_for(
     *, account: Account, segments: list[str], until: datetime, terms_by_segment: dict[str, Terms | None]
 ) -> Selection:
     """Which events an invoice of ``account`` may bill, and how they group (see metering.lifecycle)."""
-    code_to_id = {t.code: pk for pk, t in _types().items()}
+    code_to_id = {code: pk for pk, code in _codes().items()}
     complexity: dict[int, str] = {}
     for terms in terms_by_segment.values():
         for p in terms.prices if terms else ():
@@ -124,7 +109,7 @@ def selection_for(
 
 def _gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
     """Each event's gain-share amount (6 places, as it is stamped), NULL for other types."""
-    code_to_id = {t.code: pk for pk, t in _types().items()}
+    code_to_id = {code: pk for pk, code in _codes().items()}
     parts = []
     for terms in terms_by_segment.values():
         for p in terms.prices if terms else ():
@@ -175,12 +160,12 @@ def period_groups(
         f"AND e.occurred_at < %(until)s AND {where}) x "
         "WHERE seg = ANY(%(segments)s) GROUP BY 1, 2, 3"
     )
-    types = _types()
+    types = _codes()
     out: dict[str, list[Group]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for seg, type_id, complexity, res, unres, gain in cursor.fetchall():
-            out.setdefault(seg, []).append(Group(types[type_id].code, complexity or "", res, unres, Decimal(gain)))
+            out.setdefault(seg, []).append(Group(types[type_id], complexity or "", res, unres, Decimal(gain)))
     return {seg: tuple(sorted(groups, key=lambda g: (g.outcome_type, g.tier))) for seg, groups in out.items()}
 
 
@@ -197,7 +182,7 @@ def late_segments(*, account: Account, period: str) -> list[str]:
         .values_list("day", flat=True)
         .distinct()
     )
-    candidates = {f"{d.year:04d}-{d.month:02d}" for d in days}
+    candidates = {period_of(d) for d in days}
     if not candidates:
         return []
     final = (
@@ -266,10 +251,6 @@ def invoice_list(
 def credit_notes_for_principal(*, principal: Principal) -> QuerySet[CreditNote]:
     qs = CreditNote.objects.select_related("account")
     return qs if principal.is_vendor else qs.filter(account_id=principal.account_id)
-
-
-def draft_fresh_enough(invoice: Invoice, *, now: datetime, ttl_seconds: int) -> bool:
-    return invoice.status != InvoiceStatus.DRAFT or now - invoice.refreshed_at < timedelta(seconds=ttl_seconds)
 
 
 def invoice_events_pending(*, invoice: Invoice) -> int:

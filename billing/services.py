@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.charges import Assembly, period_assemble
-from billing.contracts import COMPLEXITIES, TermsInvalid, period_add, terms_json, terms_parse
+from billing.contracts import COMPLEXITIES, TermsInvalid, terms_json, terms_parse
 from billing.credit_models import CreditLedgerEntry
 from billing.invoice_models import (
     ContractVersion,
@@ -42,19 +42,17 @@ from billing.invoice_models import (
     InvoiceStatus,
     NumberSeries,
 )
-from billing.money import round_line
+from billing.models import SpendPeriod
 from billing.pricing import (
     Alloc,
     Group,
     Line,
     credit_postings,
 )
-from billing.selectors import (
-    period_at,
-    period_bounds,
-)
 from metering.lifecycle import LineLink, Selection, events_freeze_sql, events_invoice_listed
 from metering.models import Event, OutcomeType
+from outcomeportal.core.money import round_line
+from outcomeportal.core.periods import period_add, period_at, period_bounds
 
 # Tests set this to a callable that raises at a named checkpoint ("lines_saved", "events_billed",
 # "numbered", "credits_posted") to prove a killed build leaves nothing half-done.
@@ -157,6 +155,13 @@ def _refresh_locked(invoice: Invoice, *, now: datetime) -> Assembly:
     asm = period_assemble(account=account, period=invoice.period, exclude_invoice_id=invoice.pk)
     type_ids = dict(OutcomeType.objects.values_list("code", "id"))
     _save_lines(invoice, asm.priced.lines, type_ids)
+    carry_out = asm.priced.carry_out.as_dict()
+    if carry_out != invoice.carry_out:
+        # What the next period starts with changed (credits rolled over, commitment used): the cap's
+        # bound of that period (billing.spend) was computed with the old carry and is priced again.
+        SpendPeriod.objects.filter(account_id=invoice.account_id, period=period_add(invoice.period, 1)).update(
+            bound_stamp=None
+        )
     Invoice.objects.filter(pk=invoice.pk).update(
         contract_version=asm.version,
         currency=account.currency,
@@ -164,7 +169,7 @@ def _refresh_locked(invoice: Invoice, *, now: datetime) -> Assembly:
         credits_applied=asm.priced.credits_applied,
         total=asm.priced.total,
         carry_in=asm.carry_in.as_dict(),
-        carry_out=asm.priced.carry_out.as_dict(),
+        carry_out=carry_out,
         notes=list(asm.priced.notes),
         refreshed_at=now,
     )

@@ -17,7 +17,7 @@ The rules are in :mod:`billing.caps` (pure). This module loads and locks what th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -29,39 +29,16 @@ from accounts import refcache
 from accounts.models import Account
 from accounts.notify import notification_send, webhooks_enqueue
 from billing import caps
-from billing.charges import (
-    Charging,
-    PeriodCharges,
-    groups_plus,
-    outcome_counts,
-    period_assemble,
-    period_charges,
-)
+from billing.charges import Charging, PeriodCharges, cap_periods, catalogue, groups_plus, period_charges
+from billing.ingestion import terms_lookup
 from billing.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod
-from billing.money import money_display, money_str
-from billing.pricing import price_period
-from billing.selectors import contract_for_period
+from billing.pricing import marginal_bound
 from metering.ingest import Candidate
-from metering.models import OutcomeType
+from outcomeportal.core.money import money_display, money_str, quantum
+from outcomeportal.core.periods import period_at, period_days
 
 PAUSE_REASON = "monthly_cap_reached"
-
-
-# --- Periods ------------------------------------------------------------------------------
-
-
-def period_of(at: datetime, tz: str) -> str:
-    """The billing period ("YYYY-MM") of an instant, in the account's time zone."""
-    local = at.astimezone(ZoneInfo(tz))
-    return f"{local.year:04d}-{local.month:02d}"  # strftime costs three times as much
-
-
-def period_days(period: str) -> tuple[date, date]:
-    """The period's local dates, half-open: [first day, first day of next month)."""
-    year, month = map(int, period.split("-"))
-    start = date(year, month, 1)
-    end = date(year + (month == 12), month % 12 + 1, 1)
-    return start, end
+ROUNDING_MARGIN_LINES = 200  # invoice lines whose rounding an admission on bounds allows for (see _fits_on_bound)
 
 
 # --- Reading ------------------------------------------------------------------------------
@@ -80,7 +57,7 @@ def policy_of(control: SpendControl | None) -> caps.CapPolicy:
 
 def usage_of(charges: PeriodCharges) -> caps.Usage:
     """What a cap holds of a period's charges: the invoice with every pending outcome settled billable."""
-    return caps.Usage(amount=charges.with_pending, outcomes=charges.outcomes_with_pending)
+    return caps.Usage(amount=charges.spend_with_pending, outcomes=charges.outcomes_with_pending)
 
 
 def usage_for_period(*, account: Account, period: str) -> caps.Usage:
@@ -95,8 +72,10 @@ class AccountSpendStatus:
     paused: bool
     reason: str | None
     period: str
-    # The upcoming invoice as it stands (``invoice_total``) plus what the outcomes still in their
-    # measurement window add once they settle billable (``pending_spend``): what the cap holds.
+    # What the period's invoice charges for the period (fees, outcomes, adjustments) plus what the
+    # outcomes still in their measurement window add once they settle billable (``pending_spend``):
+    # what the cap holds. ``invoice_total`` is the upcoming invoice as it stands, which also carries
+    # late outcomes of earlier months, top-ups and credit notes (billing.charges.PeriodCharges).
     period_spend: Decimal
     invoice_total: Decimal
     pending_spend: Decimal
@@ -128,7 +107,7 @@ class AccountSpendStatus:
 
 def account_spend_status(*, account: Account, now: datetime | None = None) -> AccountSpendStatus:
     now = now or timezone.now()
-    period = period_of(now, account.timezone)
+    period = period_at(now, account.timezone)
     control = SpendControl.objects.filter(account=account).first()
     charges = period_charges(account=account, period=period)
     state = SpendPeriod.objects.filter(account=account, period=period).only("paused_at", "pause_reason").first()
@@ -142,7 +121,7 @@ def account_spend_status(*, account: Account, now: datetime | None = None) -> Ac
         paused=paused,
         reason=(state.pause_reason or PAUSE_REASON) if paused else None,
         period=period,
-        period_spend=charges.with_pending,
+        period_spend=charges.spend_with_pending,
         invoice_total=charges.total,
         pending_spend=charges.pending,
         cap=control.monthly_cap if control else None,
@@ -170,7 +149,15 @@ def _period_lock(*, account_id: int, period: str) -> SpendPeriod:
 
 def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, dict]:
     """Rule out the batch's outcomes (and charged attempts) that would take a capped account's
-    invoice over its cap."""
+    period over its cap.
+
+    Far from the cap a batch is admitted on a bound: the period row keeps an upper bound of the
+    period's usage, and the batch's own upper bound (``pricing.marginal_bound`` per outcome) is
+    added to it — no pricing, no read of the period. Only a batch whose bound reaches the cap or a
+    new alert threshold (or the first after a change of reference data) prices the period exactly
+    (:func:`billing.charges.cap_periods`) and, if it does not fit whole, is walked outcome by
+    outcome.
+    """
     controls = _caps_of({c.account_id for c in candidates})
     if not controls:
         return {}
@@ -178,31 +165,93 @@ def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, d
     for candidate in candidates:
         control = controls.get(candidate.account_id)
         if control is not None:
-            key = (candidate.account_id, period_of(candidate.occurred_at, control.account.timezone))
+            key = (candidate.account_id, period_at(candidate.occurred_at, control.account.timezone))
             groups.setdefault(key, []).append(candidate)
     keys = sorted(groups)  # one lock order for every batch
     states = _period_locks(keys)
+    stamp = refcache.current()
+    terms_at, _ = terms_lookup({k[0] for k in keys})
+    terms = {key: terms_at(key[0], groups[key][0].occurred_at) for key in keys}
+    codes = {pk: entry[0] for pk, entry in catalogue().items()}
+    defaults = {pk: entry[2] for pk, entry in catalogue().items()}
+    exact_keys, bounds = [], {}
+    for key in keys:
+        bound = _batch_bound(groups[key], terms[key], codes, defaults)
+        bounds[key] = bound
+        control = controls[key[0]]
+        if not _fits_on_bound(policy_of(control), states[key], bound, stamp, control.account.currency):
+            exact_keys.append(key)
+    currency = {k[0]: controls[k[0]].account.currency for k in exact_keys}
+    priced = cap_periods(keys=exact_keys, terms=terms, currency=currency) if exact_keys else {}
     ruled_out: dict[int, dict] = {}
     for key in keys:
-        _, period = key
-        control = controls[key[0]]
-        ruled_out.update(_cap_period(control=control, period=period, state=states[key], items=groups[key], now=now))
+        control, state = controls[key[0]], states[key]
+        if key in priced:
+            ruled_out.update(
+                _cap_exact(control=control, period=key[1], state=state, items=groups[key], cap=priced[key],
+                           codes=codes, now=now)
+            )  # fmt: skip
+            state.bound_stamp = stamp
+        else:
+            usage, outcomes = bounds[key]
+            state.usage_bound += usage
+            state.outcomes_bound += outcomes
+    _bounds_save([states[k] for k in keys])
     return ruled_out
 
 
-def _cap_period(
-    *, control: SpendControl, period: str, state: SpendPeriod, items: list[Candidate], now: datetime
-) -> dict[int, dict]:
-    """One capped account's period: price the invoice with the batch (stored already, so the rollup
-    counts it) and, unless it fits whole, walk the batch in occurrence order, admitting each outcome
-    whose charge still fits."""
-    account = control.account
-    policy = policy_of(control)
-    terms = contract_for_period(account_id=account.pk, period=period)[1]
-    counts = outcome_counts(account=account, period=period, terms=terms)
-    asm = period_assemble(account=account, period=period, groups=counts.settled)
+def _batch_bound(items: list[Candidate], terms, codes: dict[int, str], defaults: dict[int, Decimal]):
+    """(an upper bound of what the batch adds to the period's usage, its resolved outcomes); None
+    when a model has no bound (volume pricing)."""
     charging = Charging.of(terms)
-    codes = {c.outcome_type_id: code for code, c in _codes_of(items)}
+    usage, outcomes = Decimal(0), 0
+    known: dict[tuple, Decimal | None] = {}  # most outcomes of a batch share (type, tier, attempt)
+    for c in items:
+        attempt = c.status == "non_billable"
+        if attempt and not charging.charges_attempt(outcome_type_id=c.outcome_type_id, reason=c.reason):
+            continue
+        key = (c.outcome_type_id, c.complexity, attempt)
+        if key in known:
+            bound = known[key]
+        else:
+            code = codes[c.outcome_type_id]
+            bound = marginal_bound(terms, code, tier=c.complexity, attempt=attempt, amount=c.amount,
+                                   default_price=defaults[c.outcome_type_id])  # fmt: skip
+            if code not in charging.gain_types:  # a gain-share bound is the outcome's own amount
+                known[key] = bound
+        if bound is None:
+            return None
+        usage += bound
+        outcomes += not attempt
+    return usage, outcomes
+
+
+def _fits_on_bound(policy: caps.CapPolicy, state: SpendPeriod, bound, stamp: int | None, currency: str) -> bool:
+    """Can the batch be admitted whole on bounds alone: the period priced under this stamp, not
+    paused, and even at the upper bound neither the cap nor a threshold not reached yet is reached?
+
+    The bounds add unrounded amounts; the invoice rounds each line once. However many batches
+    were added, rounding moves the total by less than half a minor unit per line, so one margin
+    of :data:`ROUNDING_MARGIN_LINES` minor units covers it.
+    """
+    if bound is None or stamp is None or state.bound_stamp != stamp or state.paused_at is not None:
+        return False
+    if None in (state.usage_exact, state.usage_bound, state.outcomes_exact, state.outcomes_bound):
+        return False
+    amount_limit, outcomes_limit = caps.headroom(policy, caps.Usage(state.usage_exact, state.outcomes_exact))
+    margin = quantum(currency) * ROUNDING_MARGIN_LINES
+    return state.usage_bound + bound[0] + margin < amount_limit and state.outcomes_bound + bound[1] < outcomes_limit
+
+
+def _cap_exact(
+    *, control: SpendControl, period: str, state: SpendPeriod, items: list[Candidate], cap, codes: dict[int, str],
+    now: datetime,
+) -> dict[int, dict]:  # fmt: skip
+    """One capped account's period priced exactly, with the batch (stored already, so the rollup
+    counts it): admitted whole if it fits, else walked in occurrence order, each outcome admitted
+    while its charge still fits."""
+    policy = policy_of(control)
+    charging, counts = cap.charging, cap.counts
     costly = [c for c in items if c.status != "non_billable" or charging.charges_attempt(
         outcome_type_id=c.outcome_type_id, reason=c.reason)]  # fmt: skip
 
@@ -213,15 +262,12 @@ def _cap_period(
         gain = (c.amount or Decimal(0)) if code in charging.gain_types else Decimal(0)
         return groups_plus(groups, code=code, tier=c.complexity, resolved=sign, gain=sign * gain)
 
-    def usage(groups: tuple, outcomes: int) -> caps.Usage:
-        return caps.Usage(price_period(replace(asm.inp, groups=groups)).total, outcomes)
-
-    after = usage(counts.with_pending, counts.resolved + counts.pending)
+    after = caps.Usage(cap.usage(counts.with_pending), counts.resolved + counts.pending)
     before_groups = counts.with_pending
     for c in costly:
         before_groups = plus(before_groups, c, -1)
     resolved_items = sum(1 for c in costly if c.status != "non_billable")
-    before = usage(before_groups, after.outcomes - resolved_items)
+    before = caps.Usage(cap.usage(before_groups), after.outcomes - resolved_items)
     paused = state.paused_at is not None
     ruled_out: dict[int, dict] = {}
     if not caps.admits_whole_batch(policy, after, paused=paused):
@@ -229,29 +275,41 @@ def _cap_period(
         for c in costly:
             if not paused:
                 step_groups = plus(groups, c)
-                step = usage(step_groups, current.outcomes + (c.status != "non_billable"))
+                step = caps.Usage(cap.usage(step_groups), current.outcomes + (c.status != "non_billable"))
                 if not caps.over(policy, step):
                     groups, current = step_groups, step
                     continue
                 paused = True
             ruled_out[c.pk] = {"cap_reached": True}
-        if caps.at_or_over(policy, current) and state.paused_at is None:
+        if caps.at_or_over(policy, current):
             paused = True
         if paused and state.paused_at is None:
             _pause(state=state, control=control, now=now)
         after = current
+    state.usage_exact = state.usage_bound = after.amount
+    state.outcomes_exact = state.outcomes_bound = after.outcomes
     if caps.thresholds_reached(policy, after) != caps.thresholds_reached(policy, before):
         _fire_thresholds(control=control, period=period, usage=after, now=now)
     return ruled_out
 
 
-def _codes_of(items: list[Candidate]) -> list[tuple[str, Candidate]]:
-    type_codes = dict(refcache.kept("billing.spend.type_codes", {c.outcome_type_id for c in items}, _type_codes_read))
-    return [(type_codes[c.outcome_type_id], c) for c in items]
-
-
-def _type_codes_read(type_ids: set[int]) -> dict[int, str]:
-    return dict(OutcomeType.objects.filter(pk__in=type_ids).values_list("pk", "code"))
+def _bounds_save(states: list[SpendPeriod]) -> None:
+    """Write the periods' usage bounds back, in one statement (their rows are locked by this batch)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE billing_spendperiod s SET usage_exact = v.exact, usage_bound = v.bound, "
+            "outcomes_exact = v.outcomes_exact, outcomes_bound = v.outcomes, bound_stamp = v.stamp "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS v(id, exact, bound, outcomes_exact, outcomes, stamp) WHERE s.id = v.id",
+            [
+                [s.pk for s in states],
+                [s.usage_exact for s in states],
+                [s.usage_bound for s in states],
+                [s.outcomes_exact for s in states],
+                [s.outcomes_bound for s in states],
+                [s.bound_stamp for s in states],
+            ],
+        )
 
 
 def _caps_of(account_ids: set[int]) -> dict[int, SpendControl]:
@@ -400,7 +458,7 @@ def spend_controls_set(
     """Replace the account's controls, log old → new, and pause or resume the current period."""
     now = now or timezone.now()
     with transaction.atomic():
-        period = period_of(now, account.timezone)
+        period = period_at(now, account.timezone)
         state = _period_lock(account_id=account.pk, period=period)  # serialise with ingestion
         control = SpendControl.objects.select_for_update().filter(account=account).first()
         old = _snapshot(control, account.currency)
@@ -448,7 +506,7 @@ def alerts_send(*, now: datetime | None = None) -> dict:
         monthly_cap__isnull=True, monthly_cap_outcomes__isnull=True
     ):
         account = control.account
-        period = period_of(now, account.timezone)
+        period = period_at(now, account.timezone)
         with transaction.atomic():
             _period_lock(account_id=account.pk, period=period)
             charges = period_charges(account=account, period=period)

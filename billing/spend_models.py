@@ -58,6 +58,17 @@ class SpendPeriod(models.Model):
     period = models.CharField(max_length=7)  # "YYYY-MM" in the account's time zone
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=32, blank=True)
+    # What the cap holds of the period, as far as ingestion knows it without pricing each batch:
+    # ``usage_exact`` / ``outcomes_exact`` were counted exactly (billing.charges) when ``bound_stamp``
+    # was the reference-data stamp; ``usage_bound`` / ``outcomes_bound`` add an upper bound of every
+    # batch admitted since (pricing.marginal_bound). The true usage lies between the two. Outcomes
+    # released meanwhile only lower it; a contract or catalogue change moves the stamp, a changed
+    # carry from the previous invoice clears it: either forces an exact pricing. Null: never priced.
+    usage_exact = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    usage_bound = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    outcomes_exact = models.BigIntegerField(null=True, blank=True)
+    outcomes_bound = models.BigIntegerField(null=True, blank=True)
+    bound_stamp = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "period"], name="spend_period_uniq")]

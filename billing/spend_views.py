@@ -7,7 +7,6 @@ controls or the webhook endpoints — the POST handlers check it again below the
 from __future__ import annotations
 
 import secrets
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,6 @@ from accounts.notify import InvalidWebhookUrl, notifications_for, webhook_endpoi
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import caps
-from billing.charges import charges_by_day
 from billing.credits import (
     CreditsRefused,
     credit_ledger,
@@ -36,9 +34,9 @@ from billing.credits import (
     topup_buy,
 )
 from billing.models import SpendAlert, SpendControl, SpendControlChange
-from billing.money import minor_units, money_display
-from billing.spend import account_spend_status, forecast_day, period_days, spend_controls_set
-from metering.panels import Panel
+from billing.spend import account_spend_status, forecast_day, spend_controls_set
+from outcomeportal.core.money import minor_units, money_display
+from outcomeportal.core.periods import period_days
 
 
 class SpendControlsForm(forms.Form):
@@ -84,51 +82,6 @@ class SpendControlsForm(forms.Form):
 
 class WebhookForm(forms.Form):
     url = forms.URLField(max_length=2048, label="Endpoint URL", assume_scheme="https")
-
-
-def dashboard_charges_panel(*, account: Account, first_day: date, end_day: date) -> Panel:
-    """The usage dashboard's money: the period's invoice as it stands, its parts, the cap, and the
-    charges day by day (registered with metering at start-up). Every figure is the invoice's."""
-    status = account_spend_status(account=account)
-    charges = status.charges
-    daily = charges_by_day(account=account, first_day=first_day, end_day=end_day)
-    percent = None
-    if status.cap is not None or status.cap_outcomes is not None:
-        policy = caps.CapPolicy(cap_amount=status.cap, cap_outcomes=status.cap_outcomes)
-        percent = caps.percent_used(policy, status.usage) or Decimal(0)
-    parts = [
-        (label, amount)
-        for label, amount in (
-            ("Fixed fees", charges.fixed),
-            ("Outcome charges", charges.outcomes),
-            ("Adjustments (price lock, minimum, commitment, credits beyond the plan)", charges.adjustments),
-            ("Late outcomes of earlier months", charges.late),
-            ("Top-ups", charges.topups),
-            ("Credit notes applied", -charges.credits_applied),
-        )
-        if amount
-    ]
-    today = timezone.localtime(timezone.now(), ZoneInfo(account.timezone)).date()
-    chart = {
-        "days": [d.isoformat() for d in daily.days],
-        "today": today.isoformat(),
-        "currency": account.currency,
-        "spend": [str(a) for a in daily.per_day],
-        "cumulative": [str(a) for a in daily.so_far],
-    }
-    return Panel(
-        "billing/_dashboard_charges.html",
-        {
-            "account": account,
-            "status": status,
-            "charges": charges,
-            "parts": parts,
-            "percent": percent,
-            "width": min(percent, Decimal(100)) if percent is not None else None,
-            "chart": chart,
-            "rows": list(zip(daily.days, daily.per_day, daily.so_far, strict=True)),
-        },
-    )
 
 
 def _account(request, external_id: str) -> tuple:

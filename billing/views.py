@@ -30,7 +30,6 @@ from accounts.selectors import account_get_for_principal
 from billing import pdf, presenters
 from billing.contracts import TermsInvalid
 from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
-from billing.money import money_display, price_display
 from billing.selectors import (
     billed_events,
     contract_for_period,
@@ -40,12 +39,13 @@ from billing.selectors import (
     invoice_line_get,
     invoice_list,
     line_events,
-    period_at,
 )
 from billing.services import contract_version_create, invoice_draft_current
 from metering.engine import REASONS
 from metering.models import Event, OutcomeType, SuccessCriteria
 from outcomeportal.api.cursor import cursor_decode, cursor_encode
+from outcomeportal.core.money import money_display, price_display
+from outcomeportal.core.periods import period_at
 
 PAGE = 100
 
@@ -252,7 +252,7 @@ def invoice_line(request, account: str, invoice_id: int, line_id: int):
             "invoice": invoice,
             "line": line,
             "row": next(r for r in _line_rows(invoice) if r["line"].pk == line.pk),
-            "events": page,
+            "events": [(e, presenters.line_event_charge(line, e, invoice.currency)) for e in page],
             "reasons": REASONS,
             "days": days,
             "show_cost": principal.can(Perm.COST_READ),

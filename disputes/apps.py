@@ -9,9 +9,15 @@ class DisputesConfig(AppConfig):
         # Disputes adds to metering's pages through the seams metering offers (apps stay one-way).
         from disputes import demo, seams
         from metering.demo import demo_hook_register
-        from metering.panels import event_panel_register, overview_panel_register, selection_action_register
+        from metering.panels import (
+            event_panel_register,
+            event_story_register,
+            overview_panel_register,
+            selection_action_register,
+        )
 
         event_panel_register(seams.event_dispute_panel)
+        event_story_register(seams.event_dispute_story)
         selection_action_register(seams.dispute_selection_action)
         overview_panel_register(seams.overview_dispute_warning)
         demo_hook_register("after_settlement", demo.disputes_demo_file)  # seed_demo: disputes, credits, a queue

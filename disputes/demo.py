@@ -17,10 +17,10 @@ from django.db.models import Exists, OuterRef
 
 from accounts.access import Principal
 from accounts.models import Account, Role, User
-from billing.selectors import period_at
 from disputes.models import DisputeItem
 from disputes.services import DisputeRefused, credits_issue, dispute_file, dispute_resolve
 from metering.models import Event, Signal
+from outcomeportal.core.periods import period_at
 
 DEMO_ACCOUNTS = {"acme": 24, "northwind": 12}  # disputes per account
 REASONS = ("not_resolved", "human_handoff", "duplicate", "outside_definition", "not_resolved", "test_usage")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from billing.money import money_str
 from disputes.models import CreditState, Dispute, DisputeStatus
+from outcomeportal.core.money import money_str
 
 
 def _iso(value) -> str | None:

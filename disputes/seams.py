@@ -12,7 +12,8 @@ from accounts.access import Perm
 from disputes import selectors, services
 from disputes.forms import FileForm
 from disputes.metrics import trust_metrics
-from metering.panels import Panel, SelectionAction
+from disputes.models import DisputeStatus
+from metering.panels import Panel, SelectionAction, StoryEntry
 
 
 def event_dispute_panel(*, principal, account, event) -> Panel | None:
@@ -53,3 +54,22 @@ def overview_dispute_warning(*, principal) -> Panel | None:
         "disputes/_overview_panel.html",
         {"m": metrics, "threshold_percent": metrics.threshold * 100, "trust_url": reverse("disputes:trust")},
     )
+
+
+def event_dispute_story(*, event) -> list[StoryEntry]:
+    """The event's timeline entries for its disputes: filed, resolved, credited — with their times."""
+    entries = []
+    for dispute, item in selectors.disputes_of_event(event=event):
+        ref = f"Dispute #{dispute.pk}"
+        entries.append(
+            StoryEntry(dispute.filed_at, "dispute", f"{ref} filed", dispute.get_reason_code_display(),
+                       open=dispute.status == DisputeStatus.OPEN)
+        )  # fmt: skip
+        if dispute.resolved_at:
+            decision = item.get_decision_display() if item.decision else dispute.get_status_display()
+            entries.append(StoryEntry(dispute.resolved_at, "dispute", f"{ref} resolved: {decision.lower()}",
+                                      dispute.resolution_note))  # fmt: skip
+        if dispute.credited_at and item.decision == "approved":
+            entries.append(StoryEntry(dispute.credited_at, "dispute", f"{ref}: credited",
+                                      "The charge is credited on the next invoice"))  # fmt: skip
+    return entries

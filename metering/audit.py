@@ -15,7 +15,6 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from accounts.models import Account
 from metering import engine
 from metering.models import DailyRollup, Event, EventStatus, OutcomeType, SuccessCriteria
 from metering.selectors import criteria_current, criteria_for
+from outcomeportal.core.cursors import keyset_decode, keyset_encode
+from outcomeportal.core.periods import Period
 
 # Statuses whose amount the customer is charged (or will be, on this period's invoice).
 # A disputed event stays charged until the dispute is resolved; a credited one is not.
@@ -41,52 +42,11 @@ STATUS_ORDER = tuple(EventStatus.values)  # pending, billable, non_billable, inv
 PAGE_SIZE = 50
 
 
-# --- Periods -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A billing period: a calendar month in the account's time zone, half-open [start, end)."""
-
-    start: datetime
-    end: datetime
-
-    @property
-    def first_day(self) -> date:
-        return self.start.date()
-
-    @property
-    def end_day(self) -> date:
-        """The first local day after the period (exclusive bound)."""
-        return self.end.date()
-
-    @property
-    def last_day(self) -> date:
-        return self.end_day - timedelta(days=1)
-
-    @property
-    def key(self) -> str:
-        return f"{self.start.year:04d}-{self.start.month:02d}"
-
-    @property
-    def label(self) -> str:
-        return self.start.strftime("%B %Y")
-
-
-def _month_start(year: int, month: int, tz: ZoneInfo) -> datetime:
-    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    return datetime(year, month, 1, tzinfo=tz)
+# --- Periods (the kernel's: whole months in the account's zone) -------------------------------
 
 
 def period_current(*, account: Account, now: datetime | None = None) -> Period:
-    tz = ZoneInfo(account.timezone)
-    local = (now or timezone.now()).astimezone(tz)
-    return Period(start=_month_start(local.year, local.month, tz), end=_month_start(local.year, local.month + 1, tz))
-
-
-def period_previous(period: Period) -> Period:
-    tz = period.start.tzinfo
-    return Period(start=_month_start(period.start.year, period.start.month - 1, tz), end=period.start)
+    return Period.containing(now or timezone.now(), account.timezone)
 
 
 def local_day_start(day: date, *, account: Account) -> datetime:
@@ -124,21 +84,13 @@ class Cursor:
     pk: int
 
     def encode(self) -> str:
-        raw = f"{self.occurred_at.isoformat()}|{self.pk}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return keyset_encode(self.occurred_at, self.pk)
 
     @classmethod
     def decode(cls, token: str) -> Cursor | None:
         """The cursor, or None for anything this module did not produce."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            at, pk = raw.split("|")
-            occurred_at = datetime.fromisoformat(at)
-            if occurred_at.tzinfo is None:
-                return None
-            return cls(occurred_at=occurred_at, pk=int(pk))
-        except (ValueError, UnicodeDecodeError):
-            return None
+        position = keyset_decode(token)
+        return None if position is None else cls(occurred_at=position[0], pk=position[1])
 
 
 @dataclass(frozen=True, slots=True)

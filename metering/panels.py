@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from accounts.models import Account
@@ -22,6 +22,7 @@ class Panel:
 
 
 DashboardPanelProvider = Callable[..., Panel | None]
+EventPanelProvider = Callable[..., Panel | None]
 _dashboard_panels: list[DashboardPanelProvider] = []
 
 
@@ -39,12 +40,27 @@ def dashboard_panels(*, account: Account, first_day: date, end_day: date) -> lis
     ]
 
 
+# --- Billing's seam on the event detail: which invoice and line the event is on --------------------
+
+_event_invoice_panels: list[EventPanelProvider] = []
+
+
+def event_invoice_panel_register(provider: EventPanelProvider) -> None:
+    if provider not in _event_invoice_panels:
+        _event_invoice_panels.append(provider)
+
+
+def event_invoice_panels(*, principal, account: Account, event) -> list[Panel]:
+    return [
+        p for provider in _event_invoice_panels if (p := provider(principal=principal, account=account, event=event))
+    ]
+
+
 # --- Disputes' seams (registered by disputes at start-up; metering never imports disputes) -----
 # The event detail's reserved "Think this is wrong?" place shows the panels registered here; the
 # audit table offers checkboxes and "<label>" buttons for the selection actions registered here;
 # the vendor overview shows the overview panels (e.g. a dispute-rate warning).
 
-EventPanelProvider = Callable[..., Panel | None]
 _event_panels: list[EventPanelProvider] = []
 
 
@@ -106,3 +122,30 @@ def overview_spend_register(provider: OverviewSpendProvider) -> None:
 def overview_spend(*, account_ids: list[int]) -> dict[int, Decimal]:
     """Each account's estimated invoice this period, by account id ({} when no provider is registered)."""
     return _overview_spend[0](account_ids=account_ids) if _overview_spend else {}
+
+
+# --- The event's story told by downstream apps (disputes: filed, resolved, credited) ---------------
+
+
+@dataclass(frozen=True)
+class StoryEntry:
+    """One moment of an event's life that another app knows of, for the event's timeline."""
+
+    at: datetime
+    kind: str  # e.g. "dispute"
+    title: str
+    detail: str = ""
+    open: bool = False  # something is still open on the event (a dispute): its badge says so
+
+
+EventStoryProvider = Callable[..., list[StoryEntry]]
+_event_stories: list[EventStoryProvider] = []
+
+
+def event_story_register(provider: EventStoryProvider) -> None:
+    if provider not in _event_stories:
+        _event_stories.append(provider)
+
+
+def event_story(*, event) -> list[StoryEntry]:
+    return [entry for provider in _event_stories for entry in provider(event=event)]

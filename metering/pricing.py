@@ -4,7 +4,7 @@ Metering asks one question — "what is each of these outcomes worth?" — throu
 function registered here. Until billing registers its contract-aware pricer (at
 start-up, in ``billing.apps``), the answer is the outcome type's default unit price.
 Amounts are Decimal with up to 6 decimal places; rounding to the currency's minor
-unit happens once, per invoice line (see billing.money).
+unit happens once, per invoice line (see outcomeportal.core.money).
 """
 
 from __future__ import annotations

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import orjson
+
+from outcomeportal.core.times import rfc3339_parse
 
 COMPLEXITIES = frozenset({"simple", "moderate", "complex"})
 FAILURE_REASONS = frozenset({"abandoned", "workflow_failed", "greeting_only", "unanswered_question", "no_show"})
@@ -82,25 +84,8 @@ class EventError:
         return {"code": self.code, "message": self.message, "fields": self.fields}
 
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z")
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """An RFC 3339 timestamp with an offset, as an aware UTC datetime; None if it is not one."""
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.upper())
-    except ValueError:
-        return None
-    if parsed.tzinfo is UTC:  # "Z", "+00:00": already in UTC
-        return parsed
-    if parsed.tzinfo is None:
-        return None
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the year 9999 in UTC
-        return None
+# One RFC 3339 reader for the whole product (the kernel's); ingestion calls it per timestamp.
+parse_timestamp = rfc3339_parse
 
 
 def _utc_isoformat(at: datetime, text: str) -> str:

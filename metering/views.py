@@ -29,7 +29,15 @@ from accounts.selectors import account_get_for_principal
 from metering import audit, engine
 from metering.forms import FILTER_PARAMS, AuditFilterForm
 from metering.models import EventStatus
-from metering.panels import dashboard_panels, event_panels, overview_panels, overview_spend, selection_actions
+from metering.panels import (
+    dashboard_panels,
+    event_invoice_panels,
+    event_panels,
+    event_story,
+    overview_panels,
+    overview_spend,
+    selection_actions,
+)
 from metering.selectors import event_get_for_principal
 from metering.tables import AccountOverviewTable, EventTable
 from metering.templatetags.portal import SESSION_ACCOUNT_KEY
@@ -247,14 +255,19 @@ def event_detail(request, account: str, event_id: str):
         for key, value in (event.state or {}).items()
     ]
     events_url = reverse("metering:events", args=[account.external_id])
+    story = event_story(event=event)  # disputes filed, resolved, credited (other apps' moments)
+    timeline = audit.event_timeline(event, signals, now=now) + [
+        audit.TimelineEntry(e.at, e.kind, e.title, e.detail) for e in story
+    ]
     return _render(
         request,
         account,
         "metering/event_detail.html",
         {
             "event": event,
+            "badge_status": "disputed" if any(e.open for e in story) else event.status,
             "checks": audit.decision_explained(event),
-            "timeline": audit.event_timeline(event, signals, now=now),
+            "timeline": sorted(timeline, key=lambda e: (e.at, e.kind == "window")),
             "window": window,
             "time_left": left,
             "attributes": attributes,
@@ -263,6 +276,7 @@ def event_detail(request, account: str, event_id: str):
             "show_cost": principal.can(Perm.COST_READ),
             "can_dispute": principal.can(Perm.DISPUTES_FILE),
             "event_panels": event_panels(principal=principal, account=account, event=event),  # disputes' seam
+            "invoice_panels": event_invoice_panels(principal=principal, account=account, event=event),  # billing's
             "events_url": events_url,
             "session_url": f"{events_url}?{urlencode({'q': event.session_id})}" if event.session_id else None,
             "back_url": _safe_back(request, events_url),

@@ -1,26 +1,13 @@
-"""Project-level views: the landing redirect, health, and error pages (HTML or the API's JSON)."""
+"""Project-level views: health, and error pages (HTML or the API's JSON). No app is imported here:
+the landing redirect, which knows roles, is accounts' (``accounts.views.home``)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from accounts.access import Perm
-from accounts.permissions import principal_of
 from outcomeportal.api.errors import error_body
-
-
-@login_required
-def home(request):
-    """Customers land on their account's usage dashboard; vendor staff on the overview."""
-    principal = principal_of(request)
-    if not principal.is_vendor:
-        return redirect("metering:dashboard", request.user.account.external_id)
-    if principal.can(Perm.ALL_ACCOUNTS):
-        return redirect("metering:overview")
-    return render(request, "home.html")
 
 
 def healthz(request):

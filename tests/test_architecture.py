@@ -23,7 +23,20 @@ SKIPPED_DIRS = {"migrations", "tests", "__pycache__"}
 # Entry points of an app: nobody else imports them (tasks are enqueued by dotted path).
 ENTRY_POINT = re.compile(r"^(\w+_)?(views|api|apis|tasks|urls)$")
 # Pure cores: plain functions over frozen dataclasses, no Django (style.md "Pure cores").
-PURE_CORES = ("metering/engine.py", "billing/money.py", "billing/caps.py", "billing/contracts.py", "billing/pricing.py")
+PURE_CORES = (
+    "metering/engine.py",
+    "billing/caps.py",
+    "billing/contracts.py",
+    "billing/pricing.py",
+    "outcomeportal/core/money.py",
+    "outcomeportal/core/periods.py",
+    "outcomeportal/core/cursors.py",
+)
+# What an app may use of the project package: its kernel and the API plumbing (errors, cursors,
+# renderers…). Settings, URLs and the rest of the package compose the apps; the apps never import them.
+PROJECT_HELPERS = ("outcomeportal.core", "outcomeportal.api", "outcomeportal.cli", "outcomeportal.env")
+# Only these project modules may import the apps: they compose them.
+COMPOSERS = {"outcomeportal/urls.py", "outcomeportal/settings.py"}
 FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "django_q", "psycopg")
 
 
@@ -141,6 +154,37 @@ def test_cross_app_foreign_keys_point_left_and_add_no_reverse_accessor():
                 if f.remote_field.related_name != "+":
                     violations.append(f"{where}: related_name={f.remote_field.related_name!r}, not '+'")
     assert violations == [], "\n".join(violations)
+
+
+# --- The project package and its kernel ---------------------------------------------------------
+
+
+def project_violations() -> list[str]:
+    """Apps use only the kernel and API helpers of ``outcomeportal``; it imports apps only to compose them
+    (settings, URLs) — its kernel never."""
+    violations = []
+    for app in APPS:
+        for path in app_files(app):
+            for imp in imports_of(path):
+                project = imp.module.split(".")[0] == "outcomeportal" and imp.module != "outcomeportal"
+                if project and not imp.module.startswith(PROJECT_HELPERS):
+                    violations.append(f"{imp.path}:{imp.line} imports {imp.module}")
+    for path in sorted((ROOT / "outcomeportal").rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        for imp in imports_of(path):
+            if imp.module.split(".")[0] in APPS and (rel not in COMPOSERS or rel.startswith("outcomeportal/core/")):
+                violations.append(f"{imp.path}:{imp.line} imports {imp.module}")
+    return violations
+
+
+def test_apps_use_only_the_kernel_and_helpers_and_only_settings_and_urls_import_apps():
+    assert project_violations() == []
+
+
+def test_the_kernel_imports_only_the_standard_library():
+    for path in sorted((ROOT / "outcomeportal/core").rglob("*.py")):
+        tops = {i.module.split(".")[0] for i in imports_of(path)}
+        assert tops <= set(sys.stdlib_module_names) | {"__future__"}, path
 
 
 # --- Pure cores ------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from django.urls.converters import IntConverter, StringConverter
 
 from accounts.checks import q_cluster_timeout_below_retry
 from accounts.models import Account, Role
+from accounts.throttling import PrincipalRateThrottle
 from metering.models import Event, OutcomeType
-from outcomeportal.api.throttling import PrincipalRateThrottle
 from outcomeportal.urls import api_v1
 from tests import factories
 from tests.conftest import key_client

@@ -13,7 +13,6 @@ from django.urls import reverse
 from accounts.access import Principal
 from accounts.models import Role
 from accounts.notify import notification_send
-from billing.money import money_display
 from disputes.models import (
     Dispute,
     DisputeHistory,
@@ -21,6 +20,7 @@ from disputes.models import (
 )
 from disputes.states import IllegalTransition, transition_check
 from metering.models import Event
+from outcomeportal.core.money import money_display
 
 MAX_EVENTS = 5000  # per dispute; a bigger invoice line is disputed in parts (by events)
 MAX_TEXT = 5000

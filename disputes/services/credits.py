@@ -21,8 +21,6 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.credits import credits_grant
 from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
-from billing.money import round_line
-from billing.selectors import period_at
 from billing.services import (
     credit_note_issue,
     invoice_draft_refresh,
@@ -55,6 +53,8 @@ from metering.lifecycle import (
     events_dispute_open,
 )
 from metering.models import Event, EventStatus
+from outcomeportal.core.money import round_line
+from outcomeportal.core.periods import period_at
 
 # Tests set this to a callable that raises at a named checkpoint ("excluded", "credit_note_issued",
 # "events_credited", "drafts_refreshed") to prove a crash half-way credits nothing twice.

@@ -11,7 +11,6 @@ from django.utils import timezone
 from accounts.access import Perm, Principal
 from accounts.models import Account
 from billing.invoice_models import Invoice, InvoiceLine
-from billing.selectors import period_at
 from billing.services import invoice_events_link_pending
 from disputes import conf
 from disputes.models import (
@@ -37,6 +36,7 @@ from metering.lifecycle import (
     events_dispute_open,
 )
 from metering.models import Event, EventStatus
+from outcomeportal.core.periods import period_at
 
 
 def sla_hours_for(account: Account) -> int:

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 
 from outcomeportal.api.errors import ApiError
+from outcomeportal.core.cursors import keyset_decode, keyset_encode
 
 
 def cursor_encode(occurred_at: datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{pk}".encode()).decode().rstrip("=")
+    return keyset_encode(occurred_at, pk)
 
 
 def cursor_decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, pk = raw.split("|")
-        return datetime.fromisoformat(at), int(pk)
-    except (ValueError, UnicodeDecodeError) as exc:
+    """The position of a cursor this API returned; 400 ``invalid_cursor`` for anything else."""
+    position = keyset_decode(cursor)
+    if position is None:
         raise ApiError(
             "invalid_cursor", "The cursor is not one this API returned.", 400, {"cursor": ["Invalid cursor."]}
-        ) from exc
+        )
+    return position
 
 
 def page_limit(query) -> int | None:

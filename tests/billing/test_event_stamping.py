@@ -16,7 +16,7 @@ from django.test import Client
 
 from accounts.models import Role
 from billing.invoice_models import ContractVersion, InvoiceEventsPending
-from billing.selectors import contract_for_period, late_segments, line_events, period_bounds, selection_for
+from billing.selectors import contract_for_period, late_segments, line_events, selection_for
 from billing.services import (
     _links,
     invoice_draft_refresh,
@@ -28,6 +28,7 @@ from billing.services import (
 from metering.lifecycle import LineLink, event_ids_for_links, events_freeze_sql
 from metering.models import Event, OutcomeType
 from metering.services import outcomes_settle
+from outcomeportal.core.periods import period_bounds
 from tests import factories
 from tests.billing.helpers import contract, post
 

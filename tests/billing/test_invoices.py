@@ -230,3 +230,25 @@ def test_a_period_that_has_not_ended_is_not_finalized(acme):
     tokyo = factories.make_account("tokyo", currency="JPY", timezone_name="Asia/Tokyo")
     call_command("build_invoices", period="2026-06", now="2026-06-30T16:00:00Z")
     assert list(Invoice.objects.values_list("account__external_id", "status")) == [(tokyo.external_id, "finalized")]
+
+
+def test_a_draft_lines_events_show_what_they_add_to_that_line(acme):
+    """The upcoming invoice's drill-down: events inside the allowance are "included", not $0.99."""
+    from django.test import Client
+
+    contract(acme, prices=unit("0.75"), platform_fee={"amount": "100.00", "included_outcomes": 10})
+    post(acme, 13)
+    outcomes_settle(now=JUNE_12 + timedelta(days=4))
+    draft = invoice_draft_refresh(account=acme, period="2026-06", now=JUNE_12 + timedelta(days=4))
+    _fee, included, overage = draft.lines.order_by("position")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {factories.vendor_key()}")
+    rows = api.get(f"/api/v1/invoices/{draft.pk}/lines/{included.pk}/events").json()["results"]
+    assert [(r["line_amount"], r["included"]) for r in rows] == [("0", True)] * 10
+    rows = api.get(f"/api/v1/invoices/{draft.pk}/lines/{overage.pk}/events").json()["results"]
+    assert [(r["line_amount"], r["included"]) for r in rows] == [("0.750000", False)] * 3
+    admin = Client()
+    admin.force_login(factories.make_user("customer_admin", acme))
+    page = admin.get(f"/account/acme/invoices/{draft.pk}/lines/{included.pk}/").content.decode()
+    assert page.count('<td class="num">included</td>') == 10 and "0.99" not in page
+    page = admin.get(f"/account/acme/invoices/{draft.pk}/lines/{overage.pk}/").content.decode()
+    assert page.count('<td class="num">$0.75</td>') == 3

@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing.charges import own_spend
 from billing.contracts import TermsInvalid, terms_json, terms_parse
-from billing.money import money_display, round_line
-from billing.pricing import Carry, CreditNoteIn, Group, LateBatch, PeriodInput, price_period
+from billing.pricing import Carry, CreditNoteIn, Group, LateBatch, PeriodInput, marginal_bound, price_period
+from billing.spend import ROUNDING_MARGIN_LINES
+from outcomeportal.core.money import money_display, round_line
 
 RES, LEAD = "resolved_conversation", "qualified_lead"
 
@@ -308,3 +310,50 @@ def test_property_total_is_the_sum_of_lines_and_order_does_not_matter(t, groups,
     rnd.shuffle(shuffled)
     again = price(t, *shuffled, default_prices=((RES, D("0.99")), (LEAD, D("5"))), credit_notes=notes)
     assert again == priced
+
+
+BOUND_TERMS = [
+    None,
+    {"prices": [unit(p="0.99")]},
+    {"prices": [unit(p="0.335")]},  # sub-cent: a line's rounding can add half a cent
+    {"prices": [unit(p="0.75")], "platform_fee": {"amount": "100.00", "included_outcomes": 3}},
+    {"prices": [{"outcome_type": RES, "model": "complexity", "tiers": {"simple": "0.5", "moderate": "1.5",
+                                                                          "complex": "3"}}]},
+    {"prices": [{"outcome_type": RES, "model": "graduated", "bands": [{"up_to": 2, "price": "1.00"},
+                                                                        {"up_to": None, "price": "0.40"}]}]},
+    {"prices": [{"outcome_type": RES, "model": "helpdesk", "item_fee": "0.30", "automation_fee": "0.90"}]},
+    {"basis": "per_conversation", "prices": [unit(p="0.40")]},
+    {"prices": [unit(p="1.00")], "price_lock": {"starts": "2026-05-01", "previous_plan_cost": "4.00"}},
+    {"prices": [unit(p="1.00")], "monthly_minimum": "5.00"},
+    {"prices": [unit(p="1.00")], "commitment": {"amount": "6.00", "start": "2026-06", "months": 2, "prepaid": True}},
+    {"unit": "credits", "credit_price": "0.02", "prices": [unit(p="50")],
+     "platform_fee": {"amount": "20.00", "included_credits": "200"}},
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    doc=st.sampled_from(BOUND_TERMS),
+    resolved=st.integers(0, 12),
+    unresolved=st.integers(0, 6),
+    added=st.lists(st.tuples(st.sampled_from(["", "simple", "moderate", "complex"]), st.booleans()), max_size=6),
+)
+def test_marginal_bounds_bound_what_a_batch_adds(doc, resolved, unresolved, added):
+    """The cap admits far from the cap on these bounds: their sum, with the rounding margin, is
+    never below what the batch adds to the period's own charges."""
+    t = terms(**doc) if doc is not None else None
+    defaults = ((RES, D("0.99")),)
+    groups = {"": [resolved, unresolved]}
+
+    def total():
+        return own_spend(price(t, *(Group(RES, k, r, u) for k, (r, u) in groups.items()), default_prices=defaults))
+
+    before, bounds = total(), D(0)
+    for tier, attempt in added:
+        groups.setdefault(tier, [0, 0])[1 if attempt else 0] += 1
+        bound = marginal_bound(t, RES, tier=tier, attempt=attempt, amount=None, default_price=D("0.99"))
+        assert bound is not None
+        bounds += bound
+    margin = D("0.01") * ROUNDING_MARGIN_LINES
+    assert total() - before <= bounds + margin
+    assert total() - before <= bounds + D("0.01") * 4  # in fact a few lines' rounding at most

@@ -14,8 +14,8 @@ from accounts.models import Role
 from billing.credit_models import CreditLedgerEntry
 from billing.credits import credit_summary, credits_grant
 from billing.invoice_models import Invoice, InvoiceLine
-from billing.selectors import period_at
 from metering.services import outcomes_settle
+from outcomeportal.core.periods import period_at
 from tests import factories
 from tests.billing.helpers import contract, post
 from tests.conftest import key_client

@@ -213,3 +213,19 @@ def test_the_service_keeps_internal_notes_support_only(world):
         dispute_comment_add(principal=world.principal("admin_a"), dispute=dispute, body="x", internal=True)
     with pytest.raises(DisputeRefused):
         dispute_comment_add(principal=world.principal("admin_b"), dispute=dispute, body="x")
+
+
+def test_the_event_tells_its_story_invoice_line_and_dispute_times(world, web):
+    """The event page links to its invoice and line, and its timeline shows the dispute's moments."""
+    june = world.june_invoice_a
+    line = june.lines.get()
+    page = text(web["admin_a"].get("/account/acme/events/jun-0"))
+    assert f'href="/account/acme/invoices/{june.pk}/"' in page and f"invoice {june.number}" in page
+    assert f'href="/account/acme/invoices/{june.pk}/lines/{line.pk}/"' in page
+    assert "On that line: <strong>$0.99</strong>" in page and "arrive with billing" not in page
+    dispute = file(world, ["jun-0"])
+    page = text(web["admin_a"].get("/account/acme/events/jun-0"))
+    assert f"Dispute #{dispute.pk} filed" in page
+    assert '<span class="badge status-disputed">' in page
+    draft = text(web["admin_a"].get("/account/acme/events/jul-0"))
+    assert "upcoming July 2026 invoice" in draft

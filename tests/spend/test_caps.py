@@ -112,3 +112,25 @@ def test_admits_whole_batch_says_exactly_when_cap_apply_admits_all_without_pausi
     assert caps.admits_whole_batch(policy, after, paused=paused) == admitted_all
     if admitted_all:
         assert result.usage == after
+
+
+@given(
+    cap_amount=st.none() | money,
+    cap_outcomes=st.none() | st.integers(min_value=0, max_value=8),
+    at_cap=st.sampled_from([caps.PAUSE, caps.ALLOW_OVERAGE]),
+    thresholds=st.lists(st.integers(min_value=1, max_value=100), unique=True, max_size=4),
+    used=money,
+    used_outcomes=st.integers(min_value=0, max_value=8),
+    later=money,
+    later_outcomes=st.integers(min_value=0, max_value=8),
+)
+def test_headroom_admits_only_what_admits_whole_batch_admits_and_fires_nothing(
+    cap_amount, cap_outcomes, at_cap, thresholds, used, used_outcomes, later, later_outcomes
+):
+    """Below the headroom from a usage, a later usage needs no pricing: it fits and reaches no new threshold."""
+    policy = caps.CapPolicy(cap_amount, cap_outcomes, at_cap, tuple(thresholds))
+    now, then = caps.Usage(used, used_outcomes), caps.Usage(used + later, used_outcomes + later_outcomes)
+    money_limit, outcomes_limit = caps.headroom(policy, now)
+    if then.amount < money_limit and then.outcomes < outcomes_limit:
+        assert caps.admits_whole_batch(policy, then)
+        assert caps.thresholds_reached(policy, then) == caps.thresholds_reached(policy, now)

@@ -104,7 +104,7 @@ def test_eight_connections_never_take_a_platform_fee_invoice_over_its_cap():
     assert draft_total(acme) == D("1530.00")
     assert capped(acme) == 160
     charges = period_charges(account=acme, period="2026-06")
-    assert (charges.total, charges.pending) == (D("1530.00"), 0)
+    assert (charges.total, charges.spend, charges.pending) == (D("1530.00"), D("1530.00"), 0)
 
 
 @pytest.mark.django_db(transaction=True)

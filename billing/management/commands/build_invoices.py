@@ -2,9 +2,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.contracts import period_parse
 from billing.tasks import build_invoices
 from outcomeportal.cli import parse_now
+from outcomeportal.core.periods import period_parse
 
 
 class Command(BaseCommand):

@@ -1,3 +1,5 @@
+"""The API's throttle: requests per key, counted in the database (see accounts.ratelimit)."""
+
 from __future__ import annotations
 
 from rest_framework.throttling import SimpleRateThrottle

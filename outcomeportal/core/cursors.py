@@ -1,0 +1,34 @@
+"""Keyset cursors: the position (a timestamp and a row id) after which the next page starts.
+
+Opaque in URLs and API responses (URL-safe base64 of ``"<RFC 3339>|<id>"``), and validated
+completely when read back: an aware timestamp and an id a ``bigint`` holds. Anything else —
+tampered, truncated, naive, out of range — decodes to None, and each caller says what that
+means for it (the API answers ``invalid_cursor``; a portal page starts from the newest rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+BIGINT_MAX = 2**63 - 1
+
+
+def keyset_encode(at: datetime, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{pk}".encode()).decode().rstrip("=")
+
+
+def keyset_decode(token: str) -> tuple[datetime, int] | None:
+    """(timestamp, id), or None for anything :func:`keyset_encode` did not produce."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        at_text, pk_text = raw.split("|")
+        at, pk = datetime.fromisoformat(at_text), int(pk_text)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return None
+    if at.tzinfo is None or not 0 < pk <= BIGINT_MAX:
+        return None
+    return at, pk
