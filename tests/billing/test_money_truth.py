@@ -118,9 +118,7 @@ def test_every_figure_is_the_invoice_after_any_sequence(types, model, sequence):
                 fields["value_amount"] = value
             post(account, count, at=at, prefix=f"s{n}", **fields)
         elif step[0] == "reopen":
-            recent = list(
-                Event.objects.filter(account=account, status="pending", window_ends_at__gt=at).order_by("pk")
-            )
+            recent = list(Event.objects.filter(account=account, status="pending", window_ends_at__gt=at).order_by("pk"))
             if recent:
                 event = recent[step[1] % len(recent)]
                 signal_record(event=event, type="reopened", occurred_at=at, now=at)
