@@ -20,7 +20,6 @@ it has run, :func:`invoice_events_link_pending` is called by whatever reads an e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -53,15 +52,6 @@ from metering.lifecycle import LineLink, Selection, events_freeze_sql, events_in
 from metering.models import Event, OutcomeType
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_add, period_at, period_bounds
-
-# Tests set this to a callable that raises at a named checkpoint ("lines_saved", "events_billed",
-# "numbered", "credits_posted") to prove a killed build leaves nothing half-done.
-fault_injector: Callable[[str], None] | None = None
-
-
-def _checkpoint(name: str) -> None:
-    if fault_injector is not None:
-        fault_injector(name)
 
 
 class InvoiceImmutable(Exception):
@@ -391,16 +381,12 @@ def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
         if invoice.status != InvoiceStatus.DRAFT:
             return Finalized(invoice, created=False)
         asm = _refresh_locked(invoice, now=now)
-        _checkpoint("lines_saved")
         type_ids = dict(OutcomeType.objects.values_list("code", "id"))
         # The selection the lines were priced from: every line's segment is one of its segments.
         sizes = _partition_sizes(asm.selection, asm.unbilled, type_ids)
         billed = _events_freeze(invoice, asm.selection, _links(invoice, type_ids), sizes)
-        _checkpoint("events_billed")
         number = _number_take("invoice")
-        _checkpoint("numbered")
         _credits_post(invoice, asm, number=number, now=now)
-        _checkpoint("credits_posted")
         Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.FINALIZED, number=number, finalized_at=now)
     return Finalized(Invoice.objects.select_related("account").get(pk=invoice.pk), created=True, events_billed=billed)
 

@@ -10,7 +10,7 @@ impossible even for a caller that skipped the locks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -55,15 +55,6 @@ from metering.lifecycle import (
 from metering.models import Event, EventStatus
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_at
-
-# Tests set this to a callable that raises at a named checkpoint ("excluded", "credit_note_issued",
-# "events_credited", "drafts_refreshed") to prove a crash half-way credits nothing twice.
-fault_injector: Callable[[str], None] | None = None
-
-
-def _checkpoint(name: str) -> None:
-    if fault_injector is not None:
-        fault_injector(name)
 
 
 def _drafts_refresh(account: Account, periods: Iterable[str], now: datetime) -> Decimal:
@@ -155,7 +146,6 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             at=now,
             note="left the upcoming invoice",
         )
-        _checkpoint("excluded")
 
         # 2. On a finalized invoice: one credit note for the dispute (money); under a contract
         #    priced in credits, the credits go back to the prepaid balance (billing's credits_grant).
@@ -213,7 +203,6 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
                     at=now,
                     note=f"{credits_back.normalize():f} credits back to the prepaid balance",
                 ).save()
-            _checkpoint("credit_note_issued")
             credited = set(events_credit_invoiced(event_ids=[e.pk for e in billed]))
 
             def method_of(e: Event) -> str:
@@ -250,7 +239,6 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
                     events_history(
                         dispute, [e], from_state=None, to_state=EventStatus.CREDITED, actor=JOB, at=now, note=how
                     )
-        _checkpoint("events_credited")
         for e in untouched:
             if e.pk not in done:
                 history_row(
@@ -266,7 +254,6 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
 
         # 3. The drafts follow: excluded events leave, the credit note is applied to the next invoice.
         subtotal_after = _drafts_refresh(account, periods, now)
-        _checkpoint("drafts_refreshed")
         excluded_money = round_line(max(subtotal_before - subtotal_after, Decimal(0)), account.currency)
         credited_amount = excluded_money + (note.amount if note is not None else Decimal(0))
         excluded_credits = sum((e.credits for e in excluded if e.credits is not None), Decimal(0))

@@ -9,13 +9,13 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 
-from billing import services
 from billing.invoice_models import CreditNote, Invoice, InvoiceEventsPending
 from billing.services import credit_note_issue, invoice_finalize
 from metering.models import Event
 from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, contract, post
+from tests.faults import finalize_steps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,9 +77,8 @@ def test_an_outcome_settling_while_an_invoice_finalizes_is_in_neither_its_price_
         if checkpoint == "lines_saved":  # priced; the events are not frozen yet
             _parallel([lambda: outcomes_settle(now=july_4)])
 
-    monkeypatch.setattr(services, "fault_injector", settle_meanwhile)
-    june = invoice_finalize(account=acme, period="2026-06", now=july_1, link_events=False).invoice
-    monkeypatch.setattr(services, "fault_injector", None)
+    with finalize_steps(settle_meanwhile):
+        june = invoice_finalize(account=acme, period="2026-06", now=july_1, link_events=False).invoice
     assert (june.total, june.lines.get().quantity) == (D("4.95"), 5)
     frozen = [pk for ids in InvoiceEventsPending.objects.values_list("event_ids", flat=True) for pk in ids]
     assert len(frozen) == 5

@@ -24,6 +24,7 @@ from metering.models import Event
 from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, JUNE_12, contract, post, settle_and_finalize
+from tests.faults import finalize_steps
 
 RES = "resolved_conversation"
 
@@ -197,7 +198,6 @@ def test_finalized_invoice_is_immutable_in_the_service_and_in_the_database(acme)
 
 @pytest.mark.parametrize("checkpoint", ["lines_saved", "events_billed", "numbered"])
 def test_a_build_killed_midway_leaves_nothing_and_a_rerun_completes_it(acme, monkeypatch, checkpoint):
-    from billing import services
 
     contract(acme, prices=unit())
     post(acme, 48)
@@ -207,15 +207,13 @@ def test_a_build_killed_midway_leaves_nothing_and_a_rerun_completes_it(acme, mon
         if name == checkpoint:
             raise RuntimeError(f"killed at {name}")
 
-    monkeypatch.setattr(services, "fault_injector", crash)
-    with pytest.raises(RuntimeError):
+    with finalize_steps(crash), pytest.raises(RuntimeError):
         call_command("build_invoices", period="2026-06", now=AFTER_JUNE.isoformat())
     assert not Invoice.objects.filter(status="finalized").exists()
     assert not InvoiceLine.objects.exists()
     assert Event.objects.filter(status="billable", invoice_line_id__isnull=True).count() == 48
     assert not NumberSeries.objects.filter(name="invoice", next_value__gt=1).exists()  # no number consumed
 
-    monkeypatch.setattr(services, "fault_injector", None)
     call_command("build_invoices", period="2026-06", now=AFTER_JUNE.isoformat())
     call_command("build_invoices", period="2026-06", now=AFTER_JUNE.isoformat())  # twice: no change
     invoice = Invoice.objects.get()

@@ -13,7 +13,6 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from billing import credits as credits_module
-from billing import services
 from billing.credit_models import CreditLedgerEntry
 from billing.credits import CreditsRefused, credits_grant, topup_buy
 from billing.invoice_models import Invoice, InvoiceLine, NumberSeries
@@ -24,6 +23,7 @@ from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
 from tests.credits.helpers import LEAD, RES, at, balance, credit_contract, ledger, outcome_types
+from tests.faults import finalize_steps
 from tests.threads import in_thread
 
 
@@ -185,14 +185,12 @@ def test_a_build_killed_half_way_posts_nothing_and_the_rerun_posts_once(acme, ch
         if name == checkpoint:
             raise RuntimeError(f"killed at {name}")
 
-    monkeypatch.setattr(services, "fault_injector", crash)
-    with pytest.raises(RuntimeError, match=checkpoint):
+    with finalize_steps(crash), pytest.raises(RuntimeError, match=checkpoint):
         invoice_finalize(account=acme, period="2026-06", now=at(7, 5))
     assert ledger(acme) == []
     assert NumberSeries.objects.filter(name="invoice").values_list("next_value", flat=True).first() == series
     assert not Invoice.objects.filter(account=acme, status="finalized").exists()
 
-    monkeypatch.setattr(services, "fault_injector", None)
     june = invoice_finalize(account=acme, period="2026-06", now=at(7, 5)).invoice
     invoice_finalize(account=acme, period="2026-06", now=at(7, 5))  # and once more
     assert june.number == "INV-000001"
@@ -354,9 +352,9 @@ def test_a_build_holding_its_month_sends_the_top_up_to_the_next(monkeypatch):
             holding.set()
             go.wait(10)
 
-    monkeypatch.setattr(services, "fault_injector", pause)
-    builder, build_errors = in_thread(lambda: invoice_finalize(account=acme, period="2026-06", now=at(7, 5)))
-    assert holding.wait(10)
+    with finalize_steps(pause):
+        builder, build_errors = in_thread(lambda: invoice_finalize(account=acme, period="2026-06", now=at(7, 5)))
+        assert holding.wait(10)
     thread, errors = in_thread(lambda: buy(acme, at(6, 30, 23)))
     go.set()
     builder.join(10)

@@ -21,6 +21,7 @@ from disputes.services import credits_issue, dispute_file, dispute_resolve
 from disputes.tasks import issue_credits
 from metering.models import Event
 from tests.disputes.conftest import JULY_12, JULY_13
+from tests.faults import credit_steps
 
 CHECKPOINTS = ["excluded", "credit_note_issued", "events_credited", "drafts_refreshed"]
 
@@ -105,8 +106,8 @@ def test_a_failure_half_way_leaves_nothing_half_done_and_a_rerun_completes(world
             failures.append(name)
             raise RuntimeError(f"injected at {name}")
 
-    monkeypatch.setattr(services.credits, "fault_injector", fail_once)
-    run = credits_issue(now=JULY_13)
+    with credit_steps(fail_once):
+        run = credits_issue(now=JULY_13)
 
     # The first dispute to reach the checkpoint failed and is exactly as before; the job went on.
     (failed_id,) = run.failed
@@ -136,14 +137,12 @@ def test_a_crash_mid_job_then_a_rerun_credits_everything_once(world, monkeypatch
         if name == "credit_note_issued":
             raise Killed
 
-    monkeypatch.setattr(services.credits, "fault_injector", kill)
-    with pytest.raises(Killed):
+    with credit_steps(kill), pytest.raises(Killed):
         issue_credits(JULY_13)
     assert state(world) == before  # d1 rolled back (note number returned), d2 never reached
     run = JobRun.objects.get(name="issue_credits")
     assert (run.status, run.error) == ("failed", "Killed: ")
 
-    monkeypatch.setattr(services.credits, "fault_injector", None)
     result = issue_credits(JULY_13 + timedelta(minutes=5))
     assert (result["credited"], result["credit_notes"]) == ([d1.pk, d2.pk], ["CN-000001"])
     assert_credited_once(world, d1, d2)
