@@ -197,13 +197,16 @@ EVENT_COLUMNS = [
     "credits",
     "line_id",
     "source_url",
+    "time_zone",  # the zone of occurred_at (ISO 8601, with its offset): the account's
 ]
 
 
-def _event_csv_row(e: Event) -> list:
-    return [e.event_id, e.occurred_at.isoformat(), e.outcome_type.code, e.complexity, e.channel, e.workflow, e.status,
-            e.non_billable_reason, e.verification_method, "" if e.amount is None else str(e.amount),
-            "" if e.credits is None else str(e.credits), e.invoice_line_id or "", e.source_url]  # fmt: skip
+def _event_csv_row(e: Event, line: InvoiceLine, zone: ZoneInfo) -> list:
+    """One event of a line: its amount and credits are what it adds to that line (as on the page)."""
+    amount, credits = presenters.line_event_amount(line, e)
+    return [e.event_id, e.occurred_at.astimezone(zone).isoformat(), e.outcome_type.code, e.complexity, e.channel,
+            e.workflow, e.status, e.non_billable_reason, e.verification_method, "" if amount is None else str(amount),
+            "" if credits is None else str(credits), line.pk, e.source_url, zone.key]  # fmt: skip
 
 
 @login_required
@@ -214,6 +217,7 @@ def invoice_events_csv(request, account: str, invoice_id: int):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EVENT_COLUMNS)
+    zone = ZoneInfo(invoice.account.timezone)
     only = request.GET.get("line")
     for line in invoice.lines.order_by("position"):
         if not line.alloc or (only and str(line.pk) != only):
@@ -222,10 +226,7 @@ def invoice_events_csv(request, account: str, invoice_id: int):
         while True:
             page = line_events(invoice=invoice, line=line, before=before, limit=5000)
             for e in page:
-                row = _event_csv_row(e)
-                if invoice.status == InvoiceStatus.DRAFT:
-                    row[-2] = line.pk
-                writer.writerow(row)
+                writer.writerow(_event_csv_row(e, line, zone))
             if len(page) < 5000:
                 break
             before = (page[-1].occurred_at, page[-1].pk)

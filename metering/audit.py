@@ -278,6 +278,7 @@ EXPORT_HEADERS = (
     "currency",
     "credits",
     "source_url",
+    "time_zone",  # the zone of occurred_at and window_ends_at (ISO 8601 with offsets): the account's
 )
 
 
@@ -334,6 +335,7 @@ def event_export_sql(*, account: Account, filters: AuditFilters, now: datetime) 
         "currency": F("currency"),
         "credits": F("credits"),
         "source_url": F("source_url"),
+        "time_zone": Value(account.timezone, output_field=CharField()),
     }
     assert tuple(columns) == EXPORT_HEADERS
     # Aliases c0…cN avoid clashing with model field names; the outer SELECT names them.

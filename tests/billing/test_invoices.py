@@ -250,3 +250,26 @@ def test_a_draft_lines_events_show_what_they_add_to_that_line(acme):
     assert page.count('<td class="num">included</td>') == 10 and "0.99" not in page
     page = admin.get(f"/account/acme/invoices/{draft.pk}/lines/{overage.pk}/").content.decode()
     assert page.count('<td class="num">$0.75</td>') == 3
+
+
+def test_the_invoice_events_csv_says_its_zone_and_what_each_event_adds_to_its_line(acme):
+    import csv
+    import io
+
+    from django.test import Client
+
+    from accounts.models import Account
+
+    Account.objects.filter(pk=acme.pk).update(timezone="America/New_York")
+    contract(acme, prices=unit("0.75"), platform_fee={"amount": "100.00", "included_outcomes": 2})
+    post(acme, 3)
+    outcomes_settle(now=JUNE_12 + timedelta(days=4))
+    draft = invoice_draft_refresh(account=acme, period="2026-06", now=JUNE_12 + timedelta(days=4))
+    admin = Client()
+    admin.force_login(factories.make_user("customer_admin", acme))
+    body = admin.get(f"/account/acme/invoices/{draft.pk}/events.csv").content.decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert sorted((r["amount"], r["time_zone"]) for r in rows) == [
+        ("0", "America/New_York"), ("0", "America/New_York"), ("0.750000", "America/New_York")
+    ]  # fmt: skip
+    assert all(r["occurred_at"].endswith("-04:00") for r in rows)  # 12 June in New York, with its offset
