@@ -39,6 +39,7 @@ from billing.pricing import (
     PricedInvoice,
     price_period,
 )
+from billing.pricing.models import model_of
 from billing.selectors import (
     attempt_type_ids,
     catalogue,
@@ -244,7 +245,7 @@ class Charging:
     def _of(cls, terms: Terms | None) -> Charging:
         codes = {entry[0]: pk for pk, entry in catalogue().items()}
         attempts = attempt_type_ids(terms_by_segment={"": terms}, code_to_id=codes)
-        gain = {p.outcome_type for p in (terms.prices if terms else ()) if p.model == "gain_share"}
+        gain = {p.outcome_type for p in (terms.prices if terms else ()) if model_of(p).per_event_share}
         return cls(frozenset(attempts), frozenset(gain))
 
     def charges_attempt(self, *, outcome_type_id: int, reason: str) -> bool:

@@ -12,6 +12,7 @@ from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import Terms
 from billing.invoice_models import CreditNote, Invoice, InvoiceLine
+from billing.pricing.models import model_of
 from metering import presenters as metering_presenters
 from metering.engine import REASONS
 from metering.models import Event, OutcomeType
@@ -147,41 +148,17 @@ def _p(amount: Decimal, currency: str) -> str:
 
 def _price_words(terms: Terms, p, currency: str, names: dict[str, str]) -> str:
     name = names.get(p.outcome_type, p.outcome_type)
-    unit = "credits" if terms.in_credits and p.model not in ("helpdesk", "gain_share") else ""
+    model = model_of(p)
+    in_credits = terms.in_credits and not model.money_only
 
     def fmt(value: Decimal) -> str:
-        if unit:
+        if in_credits:
             money = _p(value * terms.credit_price, currency)
             return f"{value.normalize():f} credits ({money})"
         return _p(value, currency)
 
     per = "conversation" if terms.basis == "per_conversation" else "outcome"
-    if p.model == "unit":
-        return f"{name}: {fmt(p.price)} per {per}."
-    if p.model == "complexity":
-        tiers = ", ".join(f"{tier} {fmt(v)}" for tier, v in p.tiers)
-        return f"{name}: priced by complexity — {tiers} (an event that reports none counts as {p.default_tier})."
-    if p.model in ("graduated", "volume"):
-        bands, lower = [], 0
-        for band in p.bands:
-            span = f"{lower + 1:,}–{band.up_to:,}" if band.up_to else f"{lower + 1:,} and more"
-            bands.append(f"{span}: {fmt(band.price)}")
-            lower = band.up_to or lower
-        how = (
-            "each band at its own price (graduated)"
-            if p.model == "graduated"
-            else "the whole month at the price of the band its total falls in (volume)"
-        )
-        return f"{name}: monthly volume tiers, {how} — {'; '.join(bands)}."
-    if p.model == "helpdesk":
-        return (
-            f"{name}: a ticket fee of {_p(p.item_fee, currency)} on every ticket, plus an automation fee of "
-            f"{_p(p.automation_fee, currency)} only when the AI fully resolves it."
-        )
-    return (
-        f"{name}: {p.percent.normalize():f} % of the value each outcome creates above "
-        f"{_p(p.baseline, currency)} (gain-share)."
-    )
+    return f"{name}: {model.words(p, fmt=fmt, currency=currency, per=per)}"
 
 
 def plan_sentences(*, account: Account, terms: Terms) -> list[str]:

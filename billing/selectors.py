@@ -23,6 +23,7 @@ from billing.invoice_models import (
     InvoiceStatus,
 )
 from billing.pricing import Group
+from billing.pricing.models import model_of
 from metering.lifecycle import LineLink, Selection, event_ids_for_links
 from metering.models import DailyRollup, Event, OutcomeType
 from outcomeportal.core.periods import period_add, period_bounds, period_first_day, period_of
@@ -72,9 +73,7 @@ def attempt_type_ids(*, terms_by_segment: dict[str, Terms | None], code_to_id: d
             continue
         for p in terms.prices:
             type_id = code_to_id.get(p.outcome_type)
-            if type_id is not None and (
-                p.model == "helpdesk" or (terms.basis == "per_conversation" and p.model != "gain_share")
-            ):
+            if type_id is not None and model_of(p).counts_attempts(terms):
                 attempts.add(type_id)
         if terms.basis == "per_conversation":
             listed = {code_to_id.get(p.outcome_type) for p in terms.prices}
@@ -91,7 +90,7 @@ def selection_for(
     for terms in terms_by_segment.values():
         for p in terms.prices if terms else ():
             type_id = code_to_id.get(p.outcome_type)
-            if type_id is not None and p.model == "complexity":
+            if type_id is not None and model_of(p).tiered:
                 complexity[type_id] = p.default_tier
     attempts = attempt_type_ids(terms_by_segment=terms_by_segment, code_to_id=code_to_id)
     since = min(period_bounds(s, account.timezone)[0] for s in segments)
@@ -113,7 +112,7 @@ def _gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
     parts = []
     for terms in terms_by_segment.values():
         for p in terms.prices if terms else ():
-            if p.model == "gain_share" and p.outcome_type in code_to_id:
+            if model_of(p).per_event_share and p.outcome_type in code_to_id:
                 n = len(parts)
                 params[f"gt{n}"], params[f"gp{n}"], params[f"gb{n}"] = code_to_id[p.outcome_type], p.percent, p.baseline
                 parts.append(
