@@ -640,7 +640,7 @@ def _caps_set(capped: bool) -> None:
 
     from accounts.models import Account
     from billing.models import SpendControl, SpendPeriod
-    from billing.spend import spend_controls_set
+    from billing.spend.services import spend_controls_set
 
     SpendControl.objects.all().delete()
     SpendPeriod.objects.all().delete()

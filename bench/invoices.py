@@ -138,7 +138,7 @@ def main() -> None:
     benchlib.world_setup()
 
     from accounts.models import Account
-    from billing.invoice_models import Invoice
+    from billing.invoices.models import Invoice
     from billing.services import (
         contract_version_create,
         invoice_draft_refresh,

@@ -76,7 +76,7 @@ def _ingest_phase(label: str, *, batches: int, tag: str, base: datetime) -> dict
 def _cap_all(amount: Decimal | None) -> None:
     from accounts.models import Account
     from billing.models import SpendControl, SpendPeriod
-    from billing.spend import spend_controls_set
+    from billing.spend.services import spend_controls_set
 
     SpendControl.objects.all().delete()
     SpendPeriod.objects.all().delete()

@@ -16,7 +16,7 @@ from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from billing import presenters
 from billing.contracts import TermsInvalid
-from billing.invoice_models import Invoice
+from billing.invoices.models import Invoice
 from billing.selectors import (
     contract_for_period,
     contract_versions,

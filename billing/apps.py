@@ -7,7 +7,9 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Billing answers metering's questions through the seams metering offers (apps stay one-way).
-        from billing import charges, demo, ingestion, invoice_models, seams, spend
+        from billing import charges, demo, ingestion, seams
+        from billing.invoices import models as invoice_models
+        from billing.spend import services as spend
         from metering.demo import demo_hook_register
         from metering.ingest import candidate_hook_register
         from metering.lifecycle import invoice_lookup_register
@@ -20,6 +22,6 @@ class BillingConfig(AppConfig):
         candidate_hook_register(spend.spend_cap_hook, order=20)  # caps after free allowances
         dashboard_panel_register(seams.dashboard_charges_panel)
         event_invoice_panel_register(seams.event_invoice_panel)
-        overview_spend_register(charges.estimated_invoices)  # the vendor overview's money column
+        overview_spend_register(charges.period_spends)  # the vendor overview's money column
         demo_hook_register("before_events", demo.billing_demo_terms)  # seed_demo: contracts and caps
         demo_hook_register("after_settlement", demo.billing_demo_invoices)  # closed months final, before disputes

@@ -27,8 +27,8 @@ from django.utils import timezone
 from accounts import refcache
 from accounts.models import Account
 from billing.contracts import ATTEMPT_REASONS, Terms
-from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
-from billing.invoice_models import ContractVersion, CreditNote, Invoice
+from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
+from billing.invoices.models import ContractVersion, CreditNote, Invoice
 from billing.pricing import (
     Carry,
     CreditNoteIn,
@@ -52,7 +52,7 @@ from billing.selectors import (
 from metering.lifecycle import Selection
 from metering.models import DailyRollup
 from outcomeportal.core.money import ZERO
-from outcomeportal.core.periods import period_add, period_at, period_bounds, period_days, period_of
+from outcomeportal.core.periods import period_add, period_at, period_bounds, period_days, period_of, periods_between
 
 FIXED_KINDS = ("platform_fee", "implementation_fee", "commitment_prepaid")
 OUTCOME_KINDS = ("outcome", "included")
@@ -385,27 +385,38 @@ def cap_periods(
         rows: dict[tuple[int, str], list] = {}
         for a, p, *rest in cursor.fetchall():
             rows.setdefault((a, p), []).append(rest)
+    inputs = own_inputs(keys=keys, terms=terms, currency=currency)
+    out = {}
+    for key in keys:
+        charging = Charging.of(terms[key])
+        out[key] = CapPeriod(inputs[key], counts_of(rows.get(key, ()), charging), charging)
+    return out
+
+
+def own_inputs(
+    *, keys: list[tuple[int, str]], terms: dict[tuple[int, str], Terms | None], currency: dict[int, str]
+) -> dict[tuple[int, str], PeriodInput]:
+    """For each (account id, period), what its own charges are priced from besides its outcomes:
+    the terms, the previous invoice's carry, the period's prepaid credits — two statements for all."""
+    accounts, periods = {k[0] for k in keys}, {k[1] for k in keys}
     previous = {(a, period_add(p, -1)): (a, p) for a, p in keys}
     carries = {
         previous[(a, p)]: carry
         for a, p, carry in Invoice.objects.filter(
-            account_id__in=set(accounts), period__in={p for _, p in previous}
+            account_id__in=accounts, period__in={p for _, p in previous}
         ).values_list("account_id", "period", "carry_out")
         if (a, p) in previous
     }
     prepaid: dict[tuple[int, str], list] = {}
     for entry in CreditLedgerEntry.objects.filter(
-        account_id__in=set(accounts), period__in=set(periods), kind__in=PREPAID_KINDS
+        account_id__in=accounts, period__in=periods, kind__in=PREPAID_KINDS
     ).order_by("pk"):
         prepaid.setdefault((entry.account_id, entry.period), []).append(
             PrepaidIn(entry.pk, entry.kind, entry.credits, entry.amount if entry.kind == CreditKind.TOPUP else None)
         )
-    types = list(catalogue().values())
-    defaults = tuple((code, price) for code, _, price in types)
-    out = {}
-    for key in keys:
-        charging = Charging.of(terms[key])
-        inp = PeriodInput(
+    defaults = tuple((code, price) for code, _, price in catalogue().values())
+    return {
+        key: PeriodInput(
             period=key[1],
             currency=currency[key[0]],
             terms=terms[key],
@@ -414,8 +425,8 @@ def cap_periods(
             carry_in=Carry.from_dict(carries.get(key)),
             prepaid=tuple(prepaid.get(key, ())),
         )
-        out[key] = CapPeriod(inp, counts_of(rows.get(key, ()), charging), charging)
-    return out
+        for key in keys
+    }
 
 
 # --- By day, for the dashboard's chart ----------------------------------------------------------
@@ -452,6 +463,11 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
     for day, *rest in rows:
         by_day.setdefault(day, []).append(rest)
     codes = {pk: entry[0] for pk, entry in catalogue().items()}
+    versions = list(ContractVersion.objects.filter(account=account))
+    months = periods_between(period_of(since), period_of(end_day - timedelta(days=1)))
+    keys = [(account.pk, m) for m in months]
+    terms = {key: contract_for_period(account_id=account.pk, period=key[1], versions=versions)[1] for key in keys}
+    inputs = own_inputs(keys=keys, terms=terms, currency={account.pk: account.currency})
     per_day: list[Decimal] = []
     so_far: list[Decimal] = []
     month = None
@@ -460,9 +476,8 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
         period = period_of(day)
         if period != month:
             month, previous = period, ZERO
-            terms = contract_for_period(account_id=account.pk, period=period)[1]
-            charging = Charging.of(terms)
-            inp = replace(period_assemble(account=account, period=period, groups=()).inp, credit_notes=(), late=())
+            charging = Charging.of(terms[(account.pk, period)])
+            inp = inputs[(account.pk, period)]
             acc: dict = {}
         elif day == first_day:  # the month's charges before the range starts
             previous = own_spend(price_period(replace(inp, groups=_groups(acc))))
@@ -477,7 +492,8 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
             ):
                 _add(acc, (code, complexity), 0, n, ZERO)
         if day >= first_day:
-            current = own_spend(price_period(replace(inp, groups=_groups(acc))))
+            unchanged = day != first_day and day.day != 1 and not by_day.get(day)
+            current = previous if unchanged else own_spend(price_period(replace(inp, groups=_groups(acc))))
             per_day.append(current - previous)
             so_far.append(current)
             previous = current
@@ -485,9 +501,18 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
     return DailyCharges(days, per_day, so_far)
 
 
-def estimated_invoices(*, account_ids: list[int]) -> dict[int, Decimal]:
-    """Each account's estimated invoice this period (the vendor overview's money column)."""
-    return {
-        account.pk: period_charges(account=account).estimated_invoice
-        for account in Account.objects.filter(pk__in=account_ids)
+def period_spends(*, account_ids: list[int], now: datetime | None = None) -> dict[int, Decimal]:
+    """Each account's charges this period (in its own zone), pending outcomes included — what its
+    cap holds and its status says — for many accounts in a handful of statements (the vendor overview)."""
+    now = now or timezone.now()
+    accounts = list(Account.objects.filter(pk__in=account_ids).only("pk", "timezone", "currency"))
+    keys = [(a.pk, period_at(now, a.timezone)) for a in accounts]
+    versions: dict[int, list] = {}
+    for v in ContractVersion.objects.filter(account_id__in=[a.pk for a in accounts]):
+        versions.setdefault(v.account_id, []).append(v)
+    terms = {
+        key: contract_for_period(account_id=key[0], period=key[1], versions=versions.get(key[0], []))[1] for key in keys
     }
+    with refcache.pinned():
+        periods = cap_periods(keys=keys, terms=terms, currency={a.pk: a.currency for a in accounts})
+        return {key[0]: periods[key].usage(periods[key].counts.with_pending) for key in keys}

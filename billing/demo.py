@@ -10,9 +10,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from accounts.models import Account
-from billing.catchup import invoices_catch_up
+from billing.invoices.catchup import invoices_catch_up
 from billing.services import contract_version_create
-from billing.spend import spend_controls_set
+from billing.spend.services import spend_controls_set
 
 
 def billing_demo_terms(context) -> None:

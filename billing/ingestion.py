@@ -24,7 +24,7 @@ from django.db.models import Sum
 from accounts import refcache
 from accounts.models import Account
 from billing.contracts import Terms, terms_load, version_for_period
-from billing.invoice_models import ContractVersion
+from billing.invoices.models import ContractVersion
 from billing.pricing import unit_estimate
 from metering.ingest import Candidate
 from metering.models import DailyRollup

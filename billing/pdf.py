@@ -10,7 +10,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from billing.invoice_models import Invoice
+from billing.invoices.models import Invoice
 from billing.presenters import quantity_str
 from outcomeportal.core.money import money_display, price_display
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import Terms
-from billing.invoice_models import CreditNote, Invoice, InvoiceLine
+from billing.invoices.models import CreditNote, Invoice, InvoiceLine
 from billing.pricing.models import model_of
 from metering import presenters as metering_presenters
 from metering.engine import REASONS

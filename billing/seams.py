@@ -15,8 +15,8 @@ from django.utils import timezone
 from accounts.models import Account
 from billing import caps, presenters
 from billing.charges import charges_by_day
-from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
-from billing.spend import account_spend_status
+from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.spend.services import account_spend_status
 from metering.panels import Panel
 from outcomeportal.core.periods import period_at
 

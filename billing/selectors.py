@@ -14,7 +14,7 @@ from accounts import refcache
 from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import ATTEMPT_REASONS, Terms, terms_load, version_for_period
-from billing.invoice_models import (
+from billing.invoices.models import (
     ContractVersion,
     CreditNote,
     Invoice,

@@ -31,8 +31,8 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.charges import Assembly, period_assemble
 from billing.contracts import COMPLEXITIES, TermsInvalid, terms_json, terms_parse
-from billing.credit_models import CreditLedgerEntry
-from billing.invoice_models import (
+from billing.credits.models import CreditLedgerEntry
+from billing.invoices.models import (
     ContractVersion,
     CreditNote,
     Invoice,

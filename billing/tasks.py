@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from accounts.jobs import job_run_record
-from billing.catchup import invoices_catch_up
+from billing.invoices.catchup import invoices_catch_up
 from billing.services import invoices_build
 
 

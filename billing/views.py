@@ -29,7 +29,7 @@ from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import pdf, presenters
 from billing.contracts import TermsInvalid
-from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
+from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.selectors import (
     billed_events,
     contract_for_period,

@@ -11,7 +11,7 @@ from accounts.access import Perm
 from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
-from billing.invoice_models import InvoiceLine
+from billing.invoices.models import InvoiceLine
 from disputes import presenters
 from disputes.models import DisputeStatus, ReasonCode
 from disputes.selectors import dispute_event_ids, dispute_get_for_principal, dispute_list

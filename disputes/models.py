@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account, User
-from billing.invoice_models import CreditNote, Invoice
+from billing.invoices.models import CreditNote, Invoice
 from metering.models import Event
 
 

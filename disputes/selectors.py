@@ -14,7 +14,7 @@ from django.http import Http404
 
 from accounts.access import Perm, Principal
 from accounts.models import Account, Role, User
-from billing.invoice_models import InvoiceLine, InvoiceStatus
+from billing.invoices.models import InvoiceLine, InvoiceStatus
 from billing.selectors import line_events
 from disputes import conf
 from disputes.models import (

@@ -25,7 +25,7 @@ from accounts.models import Account, Notification, User
 from accounts.notify import notifications_for
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
-from billing.invoice_models import InvoiceLine
+from billing.invoices.models import InvoiceLine
 from disputes import conf, selectors, services
 from disputes.forms import CommentForm, FileForm, QueueFilterForm, ResolveForm
 from disputes.metrics import trust_metrics

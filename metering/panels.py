@@ -114,13 +114,14 @@ _overview_spend: list[OverviewSpendProvider] = []
 
 
 def overview_spend_register(provider: OverviewSpendProvider) -> None:
-    """Billing answers "what is each account's period worth?" with the invoice's own figure."""
+    """Billing answers "what is each account's period worth?" with the figure its invoice and its cap use."""
     if provider not in _overview_spend:
         _overview_spend[:] = [provider]
 
 
 def overview_spend(*, account_ids: list[int]) -> dict[int, Decimal]:
-    """Each account's estimated invoice this period, by account id ({} when no provider is registered)."""
+    """Each account's charges this period, pending outcomes included, by account id ({} when no
+    provider is registered)."""
     return _overview_spend[0](account_ids=account_ids) if _overview_spend else {}
 
 

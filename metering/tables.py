@@ -195,7 +195,7 @@ class AccountOverviewTable(tables.Table):
         order_by=("attainment_sort",),
         attrs={"th": {"class": "num"}, "td": {"class": "num"}},
     )
-    spend = tables.Column(verbose_name="Estimated invoice", attrs={"th": {"class": "num"}, "td": {"class": "num"}})
+    spend = tables.Column(verbose_name="Charges this month", attrs={"th": {"class": "num"}, "td": {"class": "num"}})
 
     class Meta:
         attrs = {"class": "table overview"}

@@ -7,7 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from billing import api as billing_api
-from billing import credit_api, spend_api
+from billing.credits import api as credit_api
+from billing.spend import api as spend_api
 from disputes import api as disputes_api
 from metering import api as metering_api
 from outcomeportal import views
@@ -48,8 +49,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("", include("metering.urls")),
-    path("", include("billing.spend_urls")),
-    path("", include("billing.credit_urls")),
+    path("", include("billing.spend.urls")),
+    path("", include("billing.credits.urls")),
     path("", include("billing.urls")),
     path("", include("disputes.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

@@ -126,7 +126,8 @@ def entry_point_violations(app: str) -> list[str]:
     for path in app_files(app):
         for imp in imports_of(path):
             parts = imp.module.split(".")
-            if parts[0] in APPS and parts[0] != app and len(parts) > 1 and ENTRY_POINT.match(parts[1]):
+            # billing.api, and billing.spend.api in a sub-package: any module part after the app.
+            if parts[0] in APPS and parts[0] != app and any(ENTRY_POINT.match(part) for part in parts[1:]):
                 violations.append(f"{imp.path}:{imp.line} imports {imp.module}")
     return violations
 
@@ -280,9 +281,9 @@ def test_the_rules_catch_what_they_forbid(tmp_path, monkeypatch):
     )
     (tmp_path / "billing/services.py").write_text(
         "from metering import api\nfrom metering.tasks import settle\nfrom accounts.views import x\n"
-        "from metering.selectors import event_list\nfrom billing.views import y\nimport billing.spend_api\n"
+        "from metering.selectors import event_list\nfrom billing.views import y\nimport billing.spend.api\n"
     )
-    (tmp_path / "disputes/services.py").write_text("from billing.spend_api import z\nfrom billing.services import w\n")
+    (tmp_path / "disputes/services.py").write_text("from billing.spend.api import z\nfrom billing.services import w\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
 
     assert leftward_violations("accounts") == [
@@ -302,6 +303,6 @@ def test_the_rules_catch_what_they_forbid(tmp_path, monkeypatch):
         "billing/services.py:3 imports accounts.views.x",
     ]
     assert entry_point_violations("disputes") == [
-        "disputes/services.py:1 imports billing.spend_api",
-        "disputes/services.py:1 imports billing.spend_api.z",
+        "disputes/services.py:1 imports billing.spend.api",
+        "disputes/services.py:1 imports billing.spend.api.z",
     ]

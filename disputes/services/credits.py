@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.credits import credits_grant
-from billing.invoice_models import Invoice, InvoiceLine, InvoiceStatus
+from billing.credits.services import credits_grant
+from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.services import (
     credit_note_issue,
     invoice_draft_refresh,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.access import Perm, Principal
 from accounts.models import Account
-from billing.invoice_models import Invoice, InvoiceLine
+from billing.invoices.models import Invoice, InvoiceLine
 from billing.services import invoice_events_link_pending
 from disputes import conf
 from disputes.models import (

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from accounts import refcache
 from accounts.models import Account
 from billing.services import contract_version_create
-from billing.spend import spend_controls_set
+from billing.spend.services import spend_controls_set
 from metering.models import OutcomeType
 from metering.services import criteria_version_create
 from tests import factories

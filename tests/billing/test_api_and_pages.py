@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Role
-from billing.invoice_models import ContractVersion
+from billing.invoices.models import ContractVersion
 from billing.services import credit_note_issue
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize

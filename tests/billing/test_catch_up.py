@@ -8,8 +8,8 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import call_command
 
-from billing.catchup import invoices_catch_up, periods_due
-from billing.invoice_models import Invoice
+from billing.invoices.catchup import invoices_catch_up, periods_due
+from billing.invoices.models import Invoice
 from metering.models import Event
 from metering.services import outcomes_settle
 from tests import factories

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 
-from billing.invoice_models import CreditNote, Invoice, InvoiceEventsPending
+from billing.invoices.models import CreditNote, Invoice, InvoiceEventsPending
 from billing.services import credit_note_issue, invoice_finalize
 from metering.models import Event
 from metering.services import outcomes_settle

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Role
-from billing.invoice_models import ContractVersion, InvoiceEventsPending
+from billing.invoices.models import ContractVersion, InvoiceEventsPending
 from billing.selectors import contract_for_period, late_segments, line_events, selection_for
 from billing.services import (
     _links,

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from billing.invoice_models import CreditNote, Invoice, InvoiceLine, NumberSeries
+from billing.invoices.models import CreditNote, Invoice, InvoiceLine, NumberSeries
 from billing.selectors import line_events
 from billing.services import (
     CreditNoteRefused,

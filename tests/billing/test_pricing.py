@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from billing.charges import own_spend
 from billing.contracts import TermsInvalid, terms_json, terms_parse
 from billing.pricing import Carry, CreditNoteIn, Group, LateBatch, PeriodInput, marginal_bound, price_period
-from billing.spend import ROUNDING_MARGIN_LINES
+from billing.spend.services import ROUNDING_MARGIN_LINES
 from outcomeportal.core.money import money_display, round_line
 
 RES, LEAD = "resolved_conversation", "qualified_lead"

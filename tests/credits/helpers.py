@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from billing.credit_models import CreditLedgerEntry
-from billing.credits import credit_balance
+from billing.credits.models import CreditLedgerEntry
+from billing.credits.services import credit_balance
 from tests import factories
 from tests.billing.helpers import contract
 

@@ -12,10 +12,10 @@ from decimal import Decimal as D
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from billing import credits as credits_module
-from billing.credit_models import CreditLedgerEntry
-from billing.credits import CreditsRefused, credits_grant, topup_buy
-from billing.invoice_models import Invoice, InvoiceLine, NumberSeries
+from billing.credits import services as credits_module
+from billing.credits.models import CreditLedgerEntry
+from billing.credits.services import CreditsRefused, credits_grant, topup_buy
+from billing.invoices.models import Invoice, InvoiceLine, NumberSeries
 from billing.pricing import Carry
 from billing.services import invoice_finalize, invoices_build
 from metering.models import Event

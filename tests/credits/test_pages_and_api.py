@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
-from billing.credit_models import CreditLedgerEntry
-from billing.credits import credit_summary, credits_grant
-from billing.invoice_models import Invoice, InvoiceLine
+from billing.credits.models import CreditLedgerEntry
+from billing.credits.services import credit_summary, credits_grant
+from billing.invoices.models import Invoice, InvoiceLine
 from metering.services import outcomes_settle
 from outcomeportal.core.periods import period_at
 from tests import factories

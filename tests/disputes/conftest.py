@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 
 from accounts.access import Principal
 from accounts.models import Account, Role, User
-from billing.invoice_models import Invoice
+from billing.invoices.models import Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
 from disputes.services import dispute_file, dispute_resolve
 from metering.ingest import events_ingest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.invoice_models import CreditNote
+from billing.invoices.models import CreditNote
 from disputes.models import Dispute
 from disputes.services import credits_issue
 from tests.disputes.conftest import METRICS_NOW

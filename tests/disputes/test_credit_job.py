@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import JobRun, Notification
-from billing.invoice_models import CreditNote, Invoice, NumberSeries
+from billing.invoices.models import CreditNote, Invoice, NumberSeries
 from billing.services import credit_note_issue
 from disputes import services
 from disputes.models import Dispute, DisputeCredit, DisputeHistory, DisputeTerms

@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import Notification
-from billing.invoice_models import InvoiceLine
+from billing.invoices.models import InvoiceLine
 from billing.services import credit_note_issue, invoice_draft_refresh
 from disputes import services
 from disputes.models import Dispute, DisputeHistory, DisputeItem

@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from accounts.access import Principal
 from accounts.models import Notification
-from billing.invoice_models import CreditNote, Invoice
+from billing.invoices.models import CreditNote, Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
 from disputes.models import CreditMethod, DisputeCredit
 from disputes.services import credits_issue, dispute_file
@@ -356,7 +356,7 @@ def test_the_customer_is_told_of_every_status_change_in_the_app_and_by_email(
 
 
 def test_under_a_contract_priced_in_credits_the_credits_go_back_to_the_prepaid_balance(world, api):
-    from billing.credit_models import CreditLedgerEntry
+    from billing.credits.models import CreditLedgerEntry
     from tests.billing.helpers import contract
     from tests.disputes.conftest import JULY_5, JUNE_10, post
 

@@ -12,7 +12,7 @@ import pytest
 
 from accounts.access import Principal
 from accounts.models import Role
-from billing.invoice_models import CreditNote, InvoiceEventsPending
+from billing.invoices.models import CreditNote, InvoiceEventsPending
 from billing.services import invoice_finalize
 from disputes.services import dispute_credit_apply, dispute_file, dispute_resolve
 from metering.models import Event

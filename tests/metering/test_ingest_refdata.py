@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
-from billing.spend import spend_controls_set
+from billing.spend.services import spend_controls_set
 from metering.models import Event, OutcomeType
 from metering.services import criteria_version_create
 from tests import factories

@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Sum
 
 from billing.charges import period_charges
-from billing.invoice_models import Invoice
+from billing.invoices.models import Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
 from metering.models import DailyRollup, Event
 from metering.services import outcomes_settle

@@ -10,7 +10,7 @@ import pytest
 
 from billing.charges import period_charges
 from billing.services import invoice_draft_refresh
-from billing.spend import account_spend_status, spend_controls_set
+from billing.spend.services import account_spend_status, spend_controls_set
 from metering.models import Event
 from metering.services import outcomes_settle
 from tests import factories

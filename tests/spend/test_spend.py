@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Notification, Role, WebhookAttempt, WebhookDelivery
 from accounts.notify import webhook_endpoint_create, webhook_signature, webhook_signature_verify, webhooks_deliver_due
 from billing.models import SpendAlert, SpendControl, SpendControlChange
-from billing.spend import spend_controls_set
+from billing.spend.services import spend_controls_set
 from metering.models import Event, EventStatus
 from metering.services import signal_record
 from tests import factories

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing.spend_tasks import send_alerts
+from billing.spend.tasks import send_alerts
 from outcomeportal.cli import parse_now
 
 

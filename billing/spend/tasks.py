@@ -6,7 +6,7 @@ from datetime import datetime
 
 from accounts.jobs import job_run_record
 from accounts.notify import webhooks_deliver_due
-from billing.spend import alerts_send
+from billing.spend.services import alerts_send
 
 
 def send_alerts(now: datetime | None = None) -> dict:

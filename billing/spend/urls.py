@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing import spend_views
+from billing.spend import views as spend_views
 
 app_name = "billing_spend"
 urlpatterns = [

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
-from billing.credits import LedgerLine, credit_ledger, credit_summary
+from billing.credits.services import LedgerLine, credit_ledger, credit_summary
 from outcomeportal.api.cursor import cursor_encode, page_request
 from outcomeportal.core.money import money_str
 

@@ -25,7 +25,7 @@ from accounts.notify import InvalidWebhookUrl, notifications_for, webhook_endpoi
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import caps
-from billing.credits import (
+from billing.credits.services import (
     CreditsRefused,
     credit_ledger,
     credit_summary,
@@ -34,7 +34,7 @@ from billing.credits import (
     topup_buy,
 )
 from billing.models import SpendAlert, SpendControl, SpendControlChange
-from billing.spend import account_spend_status, forecast_day, spend_controls_set
+from billing.spend.services import account_spend_status, forecast_day, spend_controls_set
 from outcomeportal.core.money import minor_units, money_display
 from outcomeportal.core.periods import period_days
 

@@ -10,7 +10,7 @@ An account on a contract priced in credits holds two kinds of credits:
 Pricing (:mod:`billing.pricing`) draws each month's usage from the plan credits first, then the
 prepaid ones, and bills what is left as overage (``Carry`` hands both balances on).
 
-The ledger (:class:`~billing.credit_models.CreditLedgerEntry`) has a row for every change, and
+The ledger (:class:`~billing.credits.models.CreditLedgerEntry`) has a row for every change, and
 its sum is the balance:
 
 * ``topup``, ``dispute_credit``, ``adjustment`` — posted when they happen (services below),
@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.contracts import Terms
-from billing.credit_models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
-from billing.invoice_models import Invoice
+from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
+from billing.invoices.models import Invoice
 from billing.pricing import Carry
 from billing.selectors import contract_for_period
 from billing.services import invoice_draft_refresh, invoice_open_locked

@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.charges import period_assemble
 from billing.contracts import version_for_period
-from billing.invoice_models import ContractVersion, Invoice, InvoiceStatus
+from billing.invoices.models import ContractVersion, Invoice, InvoiceStatus
 from billing.services import BuildResult, invoice_events_link_pending, invoice_finalize
 from metering.models import DailyRollup
 from outcomeportal.core.periods import period_add, period_at, period_first_day, period_of, periods_between

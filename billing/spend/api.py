@@ -11,7 +11,7 @@ from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from billing import caps
-from billing.spend import account_spend_status, spend_controls_get, spend_controls_set
+from billing.spend.services import account_spend_status, spend_controls_get, spend_controls_set
 from outcomeportal.api.fields import DecimalString
 from outcomeportal.core.money import minor_units
 
