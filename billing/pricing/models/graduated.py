@@ -60,8 +60,9 @@ def _touched(price: TypePrice, qty: int) -> list[tuple[int, int, Decimal]]:
     return out
 
 
-class Graduated(PerUnitModel):
-    code = "graduated"
+class Banded(PerUnitModel):
+    """What graduated and volume pricing share: monthly bands, ``[{"up_to": int|null, "price"}]``."""
+
     fields = frozenset({"bands"})
 
     def parse(self, raw: dict, name: str, errors: Errors, code: str) -> TypePrice | None:
@@ -71,6 +72,13 @@ class Graduated(PerUnitModel):
     def to_json(self, price: TypePrice) -> dict:
         return {"bands": [{"up_to": b.up_to, "price": str(b.price)} for b in price.bands]}
 
+    def estimate(self, price: TypePrice, *, complexity: str, value_amount: Decimal | None) -> Decimal:
+        return price.bands[0].price
+
+
+class Graduated(Banded):
+    code = "graduated"
+
     def quantity_lines(self, ctx: TypeContext, spec: Spec, label: str, noun: str, qty: int, rank: int,
                        attempts: bool) -> list[Line]:  # fmt: skip
         out = []
@@ -78,9 +86,6 @@ class Graduated(PerUnitModel):
             text = f"{label} — {noun} {n(a)}–{n(b)} of the month"
             out.append(unit_line(spec, f"band{a}", text, b - a + 1, unit, rank + a, rank + b))
         return out
-
-    def estimate(self, price: TypePrice, *, complexity: str, value_amount: Decimal | None) -> Decimal:
-        return price.bands[0].price
 
     def bound(self, price: TypePrice, *, tier: str, attempt: bool, amount: Decimal | None) -> Decimal:
         return max(b.price for b in price.bands)
