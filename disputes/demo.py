@@ -1,8 +1,9 @@
 """The demo world's disputes: metering's seed_demo calls :func:`disputes_demo_file` after settlement.
 
-Registered with ``metering.demo.demo_hook_register("after_settlement", …)`` at start-up. On acme
-and northwind it files disputes through the real services — on billed outcomes that were reopened
-after their window (a ``window_closed`` signal: the natural candidates), then on other billed ones —,
+Registered with ``metering.demo.demo_hook_register("after_settlement", …)`` at start-up, after
+billing has finalized the closed months. On acme and northwind it files disputes through the real
+services — on invoiced outcomes, first those reopened after their window (a ``window_closed``
+signal: the natural candidates), and on outcomes of the current month still on its draft —,
 resolves most of them as support would (approve, partially approve, reject with a note; a few
 answered after their SLA), leaves the latest ones open for the queue, and runs the credit job, so
 ``dispute_credited`` outcomes, a populated queue and trust metrics appear. Deterministic for a
@@ -36,7 +37,7 @@ NOTES = {
     "partially_approved": "The first one was reopened and is credited; the other was confirmed by the customer.",
     "rejected": "The customer confirmed the fix in the CSAT survey; the charge stands.",
 }
-OPEN_LATEST = 4  # the newest disputes of each account stay open for the queue
+OPEN_LATEST = 4  # the newest disputes of each account stay open for the queue (half billed, half upcoming)
 
 
 def _principal(user: User | None, *, role: str, account_id: int | None, label: str) -> Principal:
@@ -58,13 +59,19 @@ def disputes_demo_file(context) -> None:
         admin_user = User.objects.filter(account=account, role=Role.CUSTOMER_ADMIN).order_by("pk").first()
         admin = _principal(admin_user, role=Role.CUSTOMER_ADMIN, account_id=account.pk, label=f"{external_id}-admin")
         late_signal = Signal.objects.filter(event=OuterRef("pk"), effect=Signal.Effect.WINDOW_CLOSED)
-        candidates = list(
-            Event.objects.filter(account=account, status__in=["billable", "invoiced"], window_ends_at__lt=now)
+        disputable = (
+            Event.objects.filter(account=account, window_ends_at__lt=now)
             .exclude(Exists(DisputeItem.objects.filter(event=OuterRef("pk"))))
             .annotate(reopened=Exists(late_signal))
-            .order_by("-reopened", "-occurred_at", "pk")[: count * 3]
         )
-        candidates.sort(key=lambda e: e.occurred_at)
+        # Billed outcomes of closed months (credited by a credit note), most of them reopened after
+        # their window, and outcomes of the current month still on its draft (they leave it,
+        # ``dispute_credited``): both ways a dispute is credited appear.
+        billed = list(
+            disputable.filter(status="invoiced").order_by("-reopened", "-occurred_at", "pk")[: count - count // 3]
+        )
+        upcoming = list(disputable.filter(status="billable").order_by("-occurred_at", "pk")[: count // 2])
+        candidates = sorted(billed + upcoming, key=lambda e: e.occurred_at)
         disputes = []
         i = 0
         while i < len(candidates) and len(disputes) < count:
@@ -94,7 +101,14 @@ def disputes_demo_file(context) -> None:
                 continue
             disputes.append(dispute)
         filed += len(disputes)
-        for n, dispute in enumerate(disputes[: max(len(disputes) - OPEN_LATEST, 0)]):
+        on_draft = {e.pk for e in upcoming}
+        kinds = [any(i.event_id in on_draft for i in d.items.all()) for d in disputes]
+        still_open = {
+            d.pk
+            for kind in (True, False)
+            for d in [d for d, k in zip(disputes, kinds, strict=True) if k == kind][-(OPEN_LATEST // 2) :]
+        }
+        for n, dispute in enumerate(d for d in disputes if d.pk not in still_open):
             items = list(dispute.items.select_related("event").order_by("pk"))
             if len(items) > 1:
                 decision, chosen = "partially_approved", [items[0].event.event_id]
