@@ -1,0 +1,75 @@
+"""Read side of the customer audit portal: periods, the audit table, its CSV export, the
+dashboard, the vendor overview and the "You are not charged when…" terms.
+
+Selectors only — nothing here writes. Every function takes an :class:`Account` the caller
+has already resolved for the principal (``accounts.selectors.account_get_for_principal``,
+404 for "missing or not yours"), so tenancy is settled once, before any query here runs.
+
+Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
+
+- the audit table is a keyset walk over ``(account_id, occurred_at DESC, id DESC)`` (or the
+  reason index, see migration 0003) — never OFFSET, never a ``count(*)`` of an account's events;
+- counts, totals and charts come from :class:`DailyRollup` (kept exact by triggers);
+- the CSV export is PostgreSQL's ``COPY (SELECT …) TO STDOUT`` streamed as it arrives.
+"""
+
+from metering.audit.detail import STATE_TEXT, CheckExplained, TimelineEntry, decision_explained, event_timeline
+from metering.audit.export import EXPORT_HEADERS, event_export_sql, event_export_stream
+from metering.audit.summaries import (
+    AccountOverview,
+    DailySeries,
+    PeriodSummary,
+    accounts_overview,
+    daily_series,
+    period_summary,
+)
+from metering.audit.table import (
+    CHARGED_STATUSES,
+    PAGE_SIZE,
+    STATUS_ORDER,
+    AuditFilters,
+    AuditPage,
+    Cursor,
+    audit_choices,
+    event_audit_count,
+    event_audit_page,
+    events_for_audit,
+    local_day_start,
+    outcome_types_for,
+    period_current,
+    window_state,
+)
+from metering.audit.terms import OutcomeTerms, charging_terms_for
+
+__all__ = [
+    "CHARGED_STATUSES",
+    "EXPORT_HEADERS",
+    "PAGE_SIZE",
+    "STATE_TEXT",
+    "STATUS_ORDER",
+    "AccountOverview",
+    "AuditFilters",
+    "AuditPage",
+    "CheckExplained",
+    "Cursor",
+    "DailySeries",
+    "OutcomeTerms",
+    "PeriodSummary",
+    "TimelineEntry",
+    "accounts_overview",
+    "audit_choices",
+    "charging_terms_for",
+    "daily_series",
+    "decision_explained",
+    "event_audit_count",
+    "event_audit_page",
+    "event_export_sql",
+    "event_export_stream",
+    "event_timeline",
+    "events_for_audit",
+    "local_day_start",
+    "outcome_types_for",
+    "period_current",
+    "period_summary",
+    "window_state",
+]

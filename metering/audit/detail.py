@@ -1,0 +1,98 @@
+"""An event's page: its decision explained check by check, its timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from metering import engine
+from metering.models import Event, EventStatus
+
+# Statuses whose amount the customer is charged (or will be, on this period's invoice).
+# A disputed event stays charged until the dispute is resolved; a credited one is not.
+
+
+# --- Event detail -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckExplained:
+    code: str
+    outcome: str  # passed | failed | n/a
+    description: str  # what was checked, in plain words
+    reason: str  # the reason word a failure of this check gives
+    decisive: bool  # the first failure: the reason the event is not billable
+
+
+def decision_explained(event: Event) -> list[CheckExplained]:
+    """The stored decision, criterion by criterion, in the engine's order."""
+    checks, decisive_seen = [], False
+    for code, outcome in event.checks:
+        reason, description = engine.CHECKS.get(code, ("", code))
+        if code == "attempt_succeeded" and outcome == engine.FAILED:
+            reason = event.failure_reason or "workflow_failed"
+        decisive = outcome == engine.FAILED and not decisive_seen
+        decisive_seen = decisive_seen or decisive
+        checks.append(CheckExplained(code, outcome, description, reason, decisive))
+    return checks
+
+
+# The account-state facts a decision used (Event.state), in words.
+STATE_TEXT = {
+    "session_taken_by": "Another event of the same session was already counted",
+    "in_training_window": "The outcome fell inside the free training window",
+    "pilot_free": "The outcome fell inside the free pilot allowance",
+    "cap_reached": "The monthly spend cap had been reached",
+    "dispute_credited": "The charge was credited after a dispute",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # occurred | received | signal | window | settled
+    title: str
+    detail: str = ""
+    upcoming: bool = False
+
+
+def event_timeline(event: Event, signals: list, *, now: datetime) -> list[TimelineEntry]:
+    """What happened to the event, in time order, with the window's end (past or to come)."""
+    entries = [
+        TimelineEntry(event.occurred_at, "occurred", "Outcome occurred", _join(event.channel, event.workflow)),
+        TimelineEntry(event.received_at, "received", "Received and decided", "Stored exactly as posted"),
+    ]
+    for signal in signals:
+        entries.append(
+            TimelineEntry(
+                signal.occurred_at,
+                "signal",
+                signal.get_type_display(),
+                _join(signal.get_effect_display(), signal.note),
+            )
+        )
+    confirmed_early = any(s.type == "confirmed" and s.occurred_at == event.window_ends_at for s in signals)
+    if event.status == EventStatus.PENDING and event.window_ends_at > now:
+        entries.append(
+            TimelineEntry(
+                event.window_ends_at,
+                "window",
+                "Measurement window ends",
+                "Billable then, unless it is reopened, reversed or escalated before",
+                upcoming=True,
+            )
+        )
+    elif event.window_ends_at > now:  # decided before the window ran out (a failed attempt, a reopen…)
+        entries.append(
+            TimelineEntry(event.window_ends_at, "window", "Measurement window would end", "Not needed: already decided")
+        )
+    else:
+        title = "Measurement window closed by confirmation" if confirmed_early else "Measurement window ended"
+        entries.append(TimelineEntry(event.window_ends_at, "window", title))
+    if event.settled_at:
+        entries.append(TimelineEntry(event.settled_at, "settled", "Settled", f"Status: {event.get_status_display()}"))
+    return sorted(entries, key=lambda e: (e.at, e.kind == "window"))
+
+
+def _join(*parts: str) -> str:
+    return " · ".join(p for p in parts if p)

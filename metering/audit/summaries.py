@@ -1,0 +1,171 @@
+"""The usage dashboard's and the vendor overview's counts (money is billing's: billing.charges)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Account
+
+# Statuses whose amount the customer is charged (or will be, on this period's invoice).
+# A disputed event stays charged until the dispute is resolved; a credited one is not.
+from metering.audit.table import CHARGED_STATUSES, STATUS_ORDER
+from metering.models import DailyRollup, EventStatus
+from outcomeportal.core.periods import Period
+
+# --- The dashboard ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    """One account's current period's outcomes, from DailyRollup. Counts only: what they cost is
+    billing's (billing.charges), which prices them as the invoice does."""
+
+    period: Period
+    by_status: dict[str, int]
+    total: int
+    charged: int
+    attempted: int  # decided outcomes, sandbox excluded
+
+    @property
+    def attainment(self) -> float | None:
+        """Billable ÷ attempted, or None before anything was decided."""
+        return self.charged / self.attempted if self.attempted else None
+
+
+def period_summary(*, account: Account, period: Period) -> PeriodSummary:
+    rows = list(
+        DailyRollup.objects.filter(account_id=account.pk, day__gte=period.first_day, day__lt=period.end_day)
+        .values("status", "non_billable_reason")
+        .annotate(n=Sum("events"))
+        .order_by()
+    )
+    by_status = dict.fromkeys(STATUS_ORDER, 0)
+    attempted = charged = 0
+    for row in rows:
+        status, n = row["status"], int(row["n"])
+        by_status[status] = by_status.get(status, 0) + n
+        if status in CHARGED_STATUSES:
+            charged += n
+        if status != EventStatus.PENDING and row["non_billable_reason"] != "sandbox":
+            attempted += n
+    return PeriodSummary(
+        period=period,
+        by_status=by_status,
+        total=sum(by_status.values()),
+        charged=charged,
+        attempted=attempted,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DailySeries:
+    """Per-day outcome counts for the charts, every day of the range present (zeros included)."""
+
+    days: list[date]
+    by_status: dict[str, list[int]]
+    reasons: list[tuple[str, int]] = field(default_factory=list)  # (reason word, events), largest first
+
+
+def daily_series(*, account: Account, first_day: date, end_day: date) -> DailySeries:
+    """Outcomes per day by status and non-billable reasons for [first_day, end_day)."""
+    days = [first_day + timedelta(days=i) for i in range((end_day - first_day).days)]
+    index = {d: i for i, d in enumerate(days)}
+    base = DailyRollup.objects.filter(account_id=account.pk, day__gte=first_day, day__lt=end_day)
+    by_status = {s: [0] * len(days) for s in STATUS_ORDER}
+    for row in base.values("day", "status").annotate(n=Sum("events")).order_by():
+        i = index[row["day"]]
+        by_status.setdefault(row["status"], [0] * len(days))[i] += int(row["n"])
+    reasons = [
+        (row["non_billable_reason"], int(row["n"]))
+        for row in base.exclude(non_billable_reason="")
+        .values("non_billable_reason")
+        .annotate(n=Sum("events"))
+        .order_by("-n", "non_billable_reason")
+    ]
+    return DailySeries(days=days, by_status=by_status, reasons=reasons)
+
+
+# --- Vendor overview ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOverview:
+    account_id: int
+    external_id: str
+    name: str
+    tier: str
+    industry: str
+    currency: str
+    outcomes: int
+    charged: int
+    pending: int
+    attempted: int
+    previous_charged: int
+    previous_attempted: int
+
+    @property
+    def attainment(self) -> float | None:
+        return self.charged / self.attempted if self.attempted else None
+
+    @property
+    def previous_attainment(self) -> float | None:
+        return self.previous_charged / self.previous_attempted if self.previous_attempted else None
+
+
+# Each account's period bounds are computed once (MATERIALIZED), then each account reads its
+# own two months of rollup rows through the rollup's (account_id, day, …) unique index.
+_OVERVIEW_SQL = """
+WITH bounds AS MATERIALIZED (
+    SELECT a.id, a.external_id, a.name, a.tier, a.industry, a.currency,
+           date_trunc('month', %(now)s AT TIME ZONE a.timezone)::date AS period_start,
+           (date_trunc('month', %(now)s AT TIME ZONE a.timezone) + interval '1 month')::date AS period_end,
+           (date_trunc('month', %(now)s AT TIME ZONE a.timezone) - interval '1 month')::date AS previous_start
+    FROM accounts_account a
+)
+SELECT b.id, b.external_id, b.name, b.tier, b.industry, b.currency,
+       s.outcomes, s.charged, s.pending, s.attempted, s.previous_charged, s.previous_attempted
+FROM bounds b
+CROSS JOIN LATERAL (
+    SELECT
+        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start), 0) AS outcomes,
+        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status = ANY(%(charged)s)), 0) AS charged,
+        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status = 'pending'), 0) AS pending,
+        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status <> 'pending'
+                                         AND r.non_billable_reason <> 'sandbox'), 0) AS attempted,
+        coalesce(sum(r.events) FILTER (WHERE r.day < b.period_start AND r.status = ANY(%(charged)s)), 0)
+            AS previous_charged,
+        coalesce(sum(r.events) FILTER (WHERE r.day < b.period_start AND r.status <> 'pending'
+                                         AND r.non_billable_reason <> 'sandbox'), 0) AS previous_attempted
+    FROM metering_dailyrollup r
+    WHERE r.account_id = b.id AND r.day >= b.previous_start AND r.day < b.period_end
+) s
+ORDER BY b.name, b.id
+"""
+
+
+def accounts_overview(*, now: datetime | None = None) -> list[AccountOverview]:
+    """Every account's current period (each in its own time zone) and the previous one's attainment."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OVERVIEW_SQL, {"now": now or timezone.now(), "charged": list(CHARGED_STATUSES)})
+        return [
+            AccountOverview(
+                account_id=row[0],
+                external_id=row[1],
+                name=row[2],
+                tier=row[3],
+                industry=row[4],
+                currency=row[5],
+                outcomes=int(row[6]),
+                charged=int(row[7]),
+                pending=int(row[8]),
+                attempted=int(row[9]),
+                previous_charged=int(row[10]),
+                previous_attempted=int(row[11]),
+            )
+            for row in cursor.fetchall()
+        ]

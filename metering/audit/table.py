@@ -1,0 +1,238 @@
+"""The audit table: filters, keyset pages, counts, the filter choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.cache import cache
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.models import Account
+from metering.models import DailyRollup, Event, EventStatus, OutcomeType
+from outcomeportal.core.cursors import keyset_decode, keyset_encode
+from outcomeportal.core.periods import Period
+
+# Statuses whose amount the customer is charged (or will be, on this period's invoice).
+# A disputed event stays charged until the dispute is resolved; a credited one is not.
+
+
+CHARGED_STATUSES = (EventStatus.BILLABLE, EventStatus.INVOICED, EventStatus.DISPUTED)
+STATUS_ORDER = tuple(EventStatus.values)  # pending, billable, non_billable, invoiced, disputed, credited
+
+PAGE_SIZE = 50
+
+
+# --- Periods (the kernel's: whole months in the account's zone) -------------------------------
+
+
+def period_current(*, account: Account, now: datetime | None = None) -> Period:
+    return Period.containing(now or timezone.now(), account.timezone)
+
+
+def local_day_start(day: date, *, account: Account) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(account.timezone))
+
+
+# --- The audit table --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    """What the customer asked the audit table for. Days are local to the account, inclusive."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    outcome_type_id: int | None = None
+    status: str = ""
+    reason: str = ""
+    channel: str = ""
+    workflow: str = ""
+    verification_method: str = ""
+    search: str = ""  # an event ID or a session ID, exactly
+
+    @property
+    def countable_from_rollup(self) -> bool:
+        """True when every filter is a DailyRollup dimension, so the match count costs nothing."""
+        return not (self.channel or self.workflow or self.verification_method or self.search)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A keyset position: the (occurred_at, id) of a row. Opaque in URLs."""
+
+    occurred_at: datetime
+    pk: int
+
+    def encode(self) -> str:
+        return keyset_encode(self.occurred_at, self.pk)
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor | None:
+        """The cursor, or None for anything this module did not produce."""
+        position = keyset_decode(token)
+        return None if position is None else cls(occurred_at=position[0], pk=position[1])
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    rows: list[Event]
+    newer: Cursor | None  # where the page of newer rows starts from (None: this is the newest page)
+    older: Cursor | None  # where the page of older rows starts from (None: nothing older)
+
+
+def events_for_audit(*, account: Account, filters: AuditFilters) -> QuerySet[Event]:
+    """The account's events matching ``filters`` (unordered). One account, always."""
+    qs = Event.objects.filter(account_id=account.pk)
+    if filters.date_from:
+        qs = qs.filter(occurred_at__gte=local_day_start(filters.date_from, account=account))
+    if filters.date_to:
+        qs = qs.filter(occurred_at__lt=local_day_start(filters.date_to + timedelta(days=1), account=account))
+    if filters.outcome_type_id is not None:
+        qs = qs.filter(outcome_type_id=filters.outcome_type_id)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.reason:
+        qs = qs.filter(non_billable_reason=filters.reason)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.workflow:
+        qs = qs.filter(workflow=filters.workflow)
+    if filters.verification_method:
+        qs = qs.filter(verification_method=filters.verification_method)
+    if filters.search:
+        qs = qs.filter(Q(event_id=filters.search) | Q(session_id=filters.search))
+    return qs
+
+
+# What one audit row needs; the raw JSON blobs and the vendor's cost stay in the database.
+_ROW_FIELDS = (
+    "id",
+    "account_id",
+    "event_id",
+    "outcome_type__code",
+    "outcome_type__name",
+    "occurred_at",
+    "channel",
+    "workflow",
+    "session_id",
+    "success_criteria_met",
+    "human_handoff",
+    "verification_method",
+    "source_url",
+    "status",
+    "non_billable_reason",
+    "window_ends_at",
+    "amount",
+    "currency",
+    "credits",
+)
+
+
+def event_audit_page(
+    *,
+    account: Account,
+    filters: AuditFilters,
+    older_than: Cursor | None = None,
+    newer_than: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> AuditPage:
+    """One keyset page, newest first: the page after ``older_than``, or before ``newer_than``.
+
+    Reads at most ``size + 1`` index entries past the cursor, whatever the depth.
+    """
+    qs = events_for_audit(account=account, filters=filters).select_related("outcome_type").only(*_ROW_FIELDS)
+    if newer_than is not None:
+        at, pk = newer_than.occurred_at, newer_than.pk
+        rows = list(
+            qs.filter(Q(occurred_at__gt=at) | Q(occurred_at=at, id__gt=pk), occurred_at__gte=at).order_by(
+                "occurred_at", "id"
+            )[: size + 1]
+        )
+        if len(rows) <= size:
+            # Back at the top: show the full newest page rather than a short one.
+            return event_audit_page(account=account, filters=filters, size=size)
+        rows = rows[:size][::-1]
+        return AuditPage(rows=rows, newer=_cursor_of(rows[0]), older=_cursor_of(rows[-1]))
+    if older_than is not None:
+        at, pk = older_than.occurred_at, older_than.pk
+        qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk), occurred_at__lte=at)
+    rows = list(qs.order_by("-occurred_at", "-id")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return AuditPage(
+        rows=rows,
+        newer=_cursor_of(rows[0]) if older_than is not None and rows else None,
+        older=_cursor_of(rows[-1]) if more else None,
+    )
+
+
+def _cursor_of(event: Event) -> Cursor:
+    return Cursor(occurred_at=event.occurred_at, pk=event.pk)
+
+
+def event_audit_count(*, account: Account, filters: AuditFilters) -> int | None:
+    """How many events match, from DailyRollup — or None when a filter is not a rollup dimension."""
+    if not filters.countable_from_rollup:
+        return None
+    qs = DailyRollup.objects.filter(account_id=account.pk)
+    if filters.date_from:
+        qs = qs.filter(day__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(day__lte=filters.date_to)
+    if filters.outcome_type_id is not None:
+        qs = qs.filter(outcome_type_id=filters.outcome_type_id)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.reason:
+        qs = qs.filter(non_billable_reason=filters.reason)
+    return int(qs.aggregate(n=Sum("events"))["n"] or 0)
+
+
+def window_state(event: Event, *, now: datetime) -> tuple[str, timedelta | None]:
+    """The measurement window in one word, with the time left while it is open.
+
+    ``open`` (pending, time left), ``closing`` (pending, due: settles on the next run),
+    ``closed`` (the window ran out or was closed by a confirmation), ``not_needed`` (decided
+    non-billable before the window ended, e.g. an abandoned session).
+    """
+    if event.status == EventStatus.PENDING:
+        return ("open", event.window_ends_at - now) if event.window_ends_at > now else ("closing", None)
+    if event.window_ends_at <= now:
+        return "closed", None
+    return "not_needed", None
+
+
+def audit_choices(*, account: Account) -> dict[str, list[str]]:
+    """Channels, workflows and verification methods seen in the account's recent events.
+
+    Suggestions for the filter inputs (free text is accepted too): read from the newest
+    2,000 events through the recent-events index, cached for ten minutes.
+    """
+    key = f"portal:audit-choices:{account.pk}"
+    choices = cache.get(key)
+    if choices is None:
+        recent = Event.objects.filter(account_id=account.pk).order_by("-occurred_at", "-id")[:2000]
+        rows = list(recent.values_list("channel", "workflow", "verification_method"))
+        choices = {
+            name: sorted({row[i] for row in rows if row[i]})
+            for i, name in enumerate(("channel", "workflow", "verification_method"))
+        }
+        cache.set(key, choices, 600)
+    return choices
+
+
+def outcome_types_for(*, account: Account) -> list[OutcomeType]:
+    """The account's outcome types: those it has events of (from the rollup), or — before its
+    first event — every active type of the catalogue. Cached for ten minutes."""
+    key = f"portal:outcome-types:{account.pk}"
+    type_ids = cache.get(key)
+    if type_ids is None:
+        type_ids = list(
+            DailyRollup.objects.filter(account_id=account.pk).values_list("outcome_type_id", flat=True).distinct()
+        )
+        cache.set(key, type_ids, 600)
+    types = OutcomeType.objects.filter(pk__in=type_ids) if type_ids else OutcomeType.objects.filter(active=True)
+    return list(types.order_by("name"))

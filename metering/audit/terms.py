@@ -1,0 +1,36 @@
+""" "You are not charged when…": what each outcome type counts and costs for an account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts.models import Account
+
+# Statuses whose amount the customer is charged (or will be, on this period's invoice).
+# A disputed event stays charged until the dispute is resolved; a credited one is not.
+from metering.audit.table import outcome_types_for
+from metering.models import OutcomeType, SuccessCriteria
+from metering.selectors import criteria_current, criteria_for
+
+# --- "You are not charged when…" ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeTerms:
+    """What one outcome type costs this account and what makes it count."""
+
+    outcome_type: OutcomeType
+    criteria: SuccessCriteria
+    is_override: bool  # the account's enterprise definition, not the product one
+
+
+def charging_terms_for(*, account: Account) -> list[OutcomeTerms]:
+    types = outcome_types_for(account=account)
+    current = criteria_current(account_ids=[account.pk], outcome_type_ids=[t.pk for t in types])
+    terms = []
+    for outcome_type in types:
+        criteria = criteria_for(current, account_id=account.pk, outcome_type_id=outcome_type.pk)
+        if criteria is not None:
+            override = criteria.account_id is not None
+            terms.append(OutcomeTerms(outcome_type=outcome_type, criteria=criteria, is_override=override))
+    return terms
