@@ -117,7 +117,29 @@ def terms_parse(raw: object, *, known_types: set[str] | None = None) -> Terms:
     basis = raw.get("basis", "per_resolution")
     if basis not in BASES:
         errors.add("basis", f"One of {', '.join(BASES)}.")
+    notes = raw.get("notes", "")
+    if not isinstance(notes, str) or len(notes) > 2000:
+        errors.add("notes", "Text of at most 2,000 characters.")
+        notes = ""
+    terms = Terms(
+        effective_from=effective_from,
+        unit=unit,
+        credit_price=credit_price,
+        basis=basis,
+        prices=_prices(raw, unit, known_types, errors),
+        platform_fee=_platform_fee(raw, unit, errors),
+        commitment=_commitment(raw, errors),
+        onboarding=_onboarding(raw, effective_from, errors),
+        price_lock=_price_lock(raw, effective_from, errors),
+        monthly_minimum=dec(raw.get("monthly_minimum"), "monthly_minimum", errors),
+        notes=notes,
+    )
+    if errors.fields:
+        raise TermsInvalid(errors.fields)
+    return terms
 
+
+def _prices(raw: dict, unit: str, known_types: set[str] | None, errors: Errors) -> tuple[TypePrice, ...]:
     prices: list[TypePrice] = []
     prices_raw = raw.get("prices", [])
     if not isinstance(prices_raw, list):
@@ -136,93 +158,75 @@ def terms_parse(raw: object, *, known_types: set[str] | None = None) -> Terms:
             errors.add(f"prices.{i}.model", "Gain-share and helpdesk fees are priced in money, not credits.")
         seen.add(price.outcome_type)
         prices.append(price)
+    return tuple(prices)
 
-    platform_fee = None
-    pf = obj(
-        raw.get("platform_fee"),
-        "platform_fee",
-        errors,
-        {"amount", "name", "included_outcomes", "included_types", "included_credits", "rollover"},
+
+def _platform_fee(raw: dict, unit: str, errors: Errors) -> PlatformFee | None:
+    fields = {"amount", "name", "included_outcomes", "included_types", "included_credits", "rollover"}
+    pf = obj(raw.get("platform_fee"), "platform_fee", errors, fields)
+    if pf is None:
+        return None
+    included_types = pf.get("included_types", [])
+    if not isinstance(included_types, list) or not all(isinstance(t, str) for t in included_types):
+        errors.add("platform_fee.included_types", "A list of outcome type codes.")
+        included_types = []
+    name = pf.get("name", "Platform fee")
+    if not isinstance(name, str) or not 0 < len(name) <= 120:
+        errors.add("platform_fee.name", "A name of 1 to 120 characters.")
+        name = "Platform fee"
+    fee = PlatformFee(
+        amount=dec(pf.get("amount"), "platform_fee.amount", errors, required=True) or Decimal(0),
+        name=name,
+        included_outcomes=integer(pf.get("included_outcomes"), "platform_fee.included_outcomes", errors),
+        included_types=tuple(included_types),
+        included_credits=dec(pf.get("included_credits"), "platform_fee.included_credits", errors, places=4)
+        or Decimal(0),
+        rollover=boolean(pf.get("rollover"), "platform_fee.rollover", errors),
     )
-    if pf is not None:
-        included_types = pf.get("included_types", [])
-        if not isinstance(included_types, list) or not all(isinstance(t, str) for t in included_types):
-            errors.add("platform_fee.included_types", "A list of outcome type codes.")
-            included_types = []
-        name = pf.get("name", "Platform fee")
-        if not isinstance(name, str) or not 0 < len(name) <= 120:
-            errors.add("platform_fee.name", "A name of 1 to 120 characters.")
-            name = "Platform fee"
-        platform_fee = PlatformFee(
-            amount=dec(pf.get("amount"), "platform_fee.amount", errors, required=True) or Decimal(0),
-            name=name,
-            included_outcomes=integer(pf.get("included_outcomes"), "platform_fee.included_outcomes", errors),
-            included_types=tuple(included_types),
-            included_credits=dec(pf.get("included_credits"), "platform_fee.included_credits", errors, places=4)
-            or Decimal(0),
-            rollover=boolean(pf.get("rollover"), "platform_fee.rollover", errors),
-        )
-        if unit == "money" and platform_fee.included_credits:
-            errors.add("platform_fee.included_credits", "Only with unit credits; use included_outcomes.")
-        if unit == "credits" and platform_fee.included_outcomes:
-            errors.add("platform_fee.included_outcomes", "With credits, include credits (included_credits).")
+    if unit == "money" and fee.included_credits:
+        errors.add("platform_fee.included_credits", "Only with unit credits; use included_outcomes.")
+    if unit == "credits" and fee.included_outcomes:
+        errors.add("platform_fee.included_outcomes", "With credits, include credits (included_credits).")
+    return fee
 
-    commitment = None
+
+def _commitment(raw: dict, errors: Errors) -> Commitment | None:
     cm = obj(raw.get("commitment"), "commitment", errors, {"amount", "start", "months", "prepaid"})
-    if cm is not None:
-        start = period_parse(cm.get("start")) if cm.get("start") is not None else None
-        if start is None:
-            errors.add("commitment.start", "The first period of the term, YYYY-MM.")
-        commitment = Commitment(
-            amount=dec(cm.get("amount"), "commitment.amount", errors, required=True, positive=True) or Decimal(0),
-            start=start or "1970-01",
-            months=integer(cm.get("months"), "commitment.months", errors, default=12, minimum=1, maximum=120),
-            prepaid=boolean(cm.get("prepaid"), "commitment.prepaid", errors),
-        )
-
-    onboarding = None
-    ob = obj(
-        raw.get("onboarding"),
-        "onboarding",
-        errors,
-        {"starts", "training_days", "pilot_free_outcomes", "implementation_fee"},
+    if cm is None:
+        return None
+    start = period_parse(cm.get("start")) if cm.get("start") is not None else None
+    if start is None:
+        errors.add("commitment.start", "The first period of the term, YYYY-MM.")
+    return Commitment(
+        amount=dec(cm.get("amount"), "commitment.amount", errors, required=True, positive=True) or Decimal(0),
+        start=start or "1970-01",
+        months=integer(cm.get("months"), "commitment.months", errors, default=12, minimum=1, maximum=120),
+        prepaid=boolean(cm.get("prepaid"), "commitment.prepaid", errors),
     )
-    if ob is not None:
-        onboarding = Onboarding(
-            starts=date_field(ob.get("starts"), "onboarding.starts", errors, default=effective_from) or _EPOCH,
-            training_days=integer(ob.get("training_days"), "onboarding.training_days", errors, maximum=3660),
-            pilot_free_outcomes=integer(ob.get("pilot_free_outcomes"), "onboarding.pilot_free_outcomes", errors),
-            implementation_fee=dec(ob.get("implementation_fee"), "onboarding.implementation_fee", errors),
-        )
 
-    price_lock = None
+
+def _onboarding(raw: dict, effective_from: date | None, errors: Errors) -> Onboarding | None:
+    fields = {"starts", "training_days", "pilot_free_outcomes", "implementation_fee"}
+    ob = obj(raw.get("onboarding"), "onboarding", errors, fields)
+    if ob is None:
+        return None
+    return Onboarding(
+        starts=date_field(ob.get("starts"), "onboarding.starts", errors, default=effective_from) or _EPOCH,
+        training_days=integer(ob.get("training_days"), "onboarding.training_days", errors, maximum=3660),
+        pilot_free_outcomes=integer(ob.get("pilot_free_outcomes"), "onboarding.pilot_free_outcomes", errors),
+        implementation_fee=dec(ob.get("implementation_fee"), "onboarding.implementation_fee", errors),
+    )
+
+
+def _price_lock(raw: dict, effective_from: date | None, errors: Errors) -> PriceLock | None:
     pl = obj(raw.get("price_lock"), "price_lock", errors, {"starts", "days", "previous_plan_cost"})
-    if pl is not None:
-        price_lock = PriceLock(
-            starts=date_field(pl.get("starts"), "price_lock.starts", errors, default=effective_from) or _EPOCH,
-            previous_plan_cost=dec(pl.get("previous_plan_cost"), "price_lock.previous_plan_cost", errors, required=True)
-            or Decimal(0),
-            days=integer(pl.get("days"), "price_lock.days", errors, default=90, minimum=1, maximum=3660),
-        )
-
-    notes = raw.get("notes", "")
-    if not isinstance(notes, str) or len(notes) > 2000:
-        errors.add("notes", "Text of at most 2,000 characters.")
-        notes = ""
-    if errors.fields:
-        raise TermsInvalid(errors.fields)
-    return Terms(
-        effective_from=effective_from,
-        unit=unit,
-        credit_price=credit_price,
-        basis=basis,
-        prices=tuple(prices),
-        platform_fee=platform_fee,
-        commitment=commitment,
-        onboarding=onboarding,
-        price_lock=price_lock,
-        monthly_minimum=dec(raw.get("monthly_minimum"), "monthly_minimum", errors),
-        notes=notes,
+    if pl is None:
+        return None
+    return PriceLock(
+        starts=date_field(pl.get("starts"), "price_lock.starts", errors, default=effective_from) or _EPOCH,
+        previous_plan_cost=dec(pl.get("previous_plan_cost"), "price_lock.previous_plan_cost", errors, required=True)
+        or Decimal(0),
+        days=integer(pl.get("days"), "price_lock.days", errors, default=90, minimum=1, maximum=3660),
     )
 
 

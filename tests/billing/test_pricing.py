@@ -357,3 +357,11 @@ def test_marginal_bounds_bound_what_a_batch_adds(doc, resolved, unresolved, adde
     margin = D("0.01") * ROUNDING_MARGIN_LINES
     assert total() - before <= bounds + margin
     assert total() - before <= bounds + D("0.01") * 4  # in fact a few lines' rounding at most
+
+
+@pytest.mark.parametrize("value", ["-5.00", "five", 5])
+def test_a_bad_monthly_minimum_is_refused_not_dropped(value):
+    """It used to be read after the errors were checked: a bad minimum vanished from the terms."""
+    with pytest.raises(TermsInvalid) as refused:
+        terms(prices=[unit()], monthly_minimum=value)
+    assert "monthly_minimum" in refused.value.fields
