@@ -177,6 +177,14 @@ def _after_outcomes(
         notes.append(f"Prepaid credits left: {n(use.purchased_out.normalize())} (they do not expire).")
 
     outcome_total = sum((ln.amount for ln in lines), ZERO) + sum((ln.amount for ln in extra), ZERO)
+    outcome_total = _lock_and_minimum(terms, period, currency, outcome_total, extra)
+    committed = _commitment(terms, period, currency, outcome_total, committed, extra, notes)
+    return extra, Carry(credits=credits, committed_spend=committed, purchased=purchased_out), notes, use, late_over
+
+
+def _lock_and_minimum(terms: Terms, period: str, currency: str, outcome_total: Decimal, extra: list[Line]) -> Decimal:
+    """The price lock's discount and the monthly minimum's top-up (appended to ``extra``); returns
+    the outcome charges after them."""
     lock = terms.price_lock
     if lock is not None and _in_lock(terms, period) and outcome_total > lock.previous_plan_cost:
         discount = outcome_total - lock.previous_plan_cost
@@ -195,37 +203,42 @@ def _after_outcomes(
                  round_line(top_up, currency), Decimal(1), round_line(top_up, currency))
         )  # fmt: skip
         outcome_total += top_up
+    return outcome_total
 
+
+def _commitment(terms: Terms, period: str, currency: str, outcome_total: Decimal, committed: Decimal,
+                extra: list[Line], notes: list[str]) -> Decimal:  # fmt: skip
+    """A commitment's drawdown (prepaid) or true-up (in arrears, at the term's end), appended to
+    ``extra``; returns the spend counted against the commitment so far in its term."""
     cm = terms.commitment
-    if cm is not None and period in cm.periods():
-        if period == cm.start:
-            committed = ZERO
-        remaining = max(cm.amount - committed, ZERO)
-        if cm.prepaid:
-            draw = min(outcome_total, remaining)
-            if draw:
-                extra.append(
-                    Line(f"{period}:drawdown", "commitment_drawdown",
-                         f"Drawn from your prepaid commitment ({price_text(remaining, currency, False)} "
-                         f"remaining before this invoice)", round_line(-draw, currency), Decimal(1),
-                         round_line(-draw, currency))
-                )  # fmt: skip
-        committed += outcome_total
-        notes.append(
-            f"Commitment: {price_text(min(committed, cm.amount), currency, False)} of "
-            f"{price_text(cm.amount, currency, False)} used in the term {cm.start} – {cm.periods()[-1]}."
-        )
-        if not cm.prepaid and period == cm.periods()[-1] and committed < cm.amount:
-            shortfall = cm.amount - committed
-            extra.append(
-                Line(f"{period}:true_up", "true_up",
-                     f"Commitment true-up: {price_text(cm.amount, currency, False)} committed for "
-                     f"{cm.start} – {period}, {price_text(committed, currency, False)} used",
-                     round_line(shortfall, currency), Decimal(1), round_line(shortfall, currency))
-            )  # fmt: skip
-    else:
+    if cm is None or period not in cm.periods():
+        return ZERO
+    if period == cm.start:
         committed = ZERO
-    return extra, Carry(credits=credits, committed_spend=committed, purchased=purchased_out), notes, use, late_over
+    remaining = max(cm.amount - committed, ZERO)
+    if cm.prepaid:
+        draw = min(outcome_total, remaining)
+        if draw:
+            extra.append(
+                Line(f"{period}:drawdown", "commitment_drawdown",
+                     f"Drawn from your prepaid commitment ({price_text(remaining, currency, False)} "
+                     f"remaining before this invoice)", round_line(-draw, currency), Decimal(1),
+                     round_line(-draw, currency))
+            )  # fmt: skip
+    committed += outcome_total
+    notes.append(
+        f"Commitment: {price_text(min(committed, cm.amount), currency, False)} of "
+        f"{price_text(cm.amount, currency, False)} used in the term {cm.start} – {cm.periods()[-1]}."
+    )
+    if not cm.prepaid and period == cm.periods()[-1] and committed < cm.amount:
+        shortfall = cm.amount - committed
+        extra.append(
+            Line(f"{period}:true_up", "true_up",
+                 f"Commitment true-up: {price_text(cm.amount, currency, False)} committed for "
+                 f"{cm.start} – {period}, {price_text(committed, currency, False)} used",
+                 round_line(shortfall, currency), Decimal(1), round_line(shortfall, currency))
+        )  # fmt: skip
+    return committed
 
 
 def _fixed_lines(inp: PeriodInput, terms: Terms | None, period: str) -> list[Line]:
