@@ -121,136 +121,9 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
         ]
         untouched = [e for e in events if e not in unbilled and e not in billed]
 
-        # 1. Not yet invoiced: out of the draft.
-        moved = set(events_credit_unbilled(event_ids=[e.pk for e in unbilled], now=now))
-        excluded = [e for e in unbilled if e.pk in moved]
-        DisputeCredit.objects.bulk_create(
-            [
-                DisputeCredit(
-                    dispute=dispute,
-                    account=account,
-                    event=e,
-                    method=CreditMethod.EXCLUSION,
-                    amount=e.amount or Decimal(0),
-                    created_at=now,
-                )
-                for e in excluded
-            ]
-        )
-        events_history(
-            dispute,
-            excluded,
-            from_state=EventStatus.BILLABLE,
-            to_state="non_billable · dispute_credited",
-            actor=JOB,
-            at=now,
-            note="left the upcoming invoice",
-        )
-
-        # 2. On a finalized invoice: one credit note for the dispute (money); under a contract
-        #    priced in credits, the credits go back to the prepaid balance (billing's credits_grant).
-        note, grant = None, None
-        if billed:
-            invoice_of = dict(
-                InvoiceLine.objects.filter(pk__in={e.invoice_line_id for e in billed}).values_list("pk", "invoice_id")
-            )
-            invoice_ids = sorted({invoice_of[e.invoice_line_id] for e in billed})
-            invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=invoice_ids)}
-            finals = [pk for pk in invoice_ids if invoices[pk].status == InvoiceStatus.FINALIZED]
-            numbers = ", ".join(invoices[pk].number or "" for pk in invoice_ids)
-            in_credits = [e for e in billed if e.credits is not None]
-            in_money = [e for e in billed if e.credits is None]
-            amount = sum((e.amount or Decimal(0) for e in in_money), Decimal(0))
-            why = f"Dispute #{dispute.pk} {dispute.get_status_display().lower()}"
-            reason_words = ReasonCode(dispute.reason_code).label.lower()
-            if round_line(amount, account.currency) > 0:
-                note = credit_note_issue(
-                    account=account,
-                    amount=amount,
-                    reason=f"{why}: {len(in_money)} outcome(s) of invoice {numbers} credited ({reason_words}).",
-                    invoice_id=finals[0] if len(finals) == 1 else None,
-                    event_ids=[e.pk for e in in_money],
-                    dispute_id=dispute.pk,
-                    created_by=JOB.label,
-                    now=now,
-                )
-                history_row(
-                    dispute,
-                    subject=Subject.CREDIT_NOTE,
-                    subject_ref=note.number,
-                    to_state="issued",
-                    actor=JOB,
-                    at=now,
-                    note=f"{money_text(note.amount, note.currency)} on invoice {numbers}",
-                ).save()
-            credits_back = sum((e.credits for e in in_credits), Decimal(0))
-            if credits_back > 0:
-                grant = credits_grant(
-                    account=account,
-                    credits=credits_back,
-                    reason=f"{why}: {len(in_credits)} outcome(s) of invoice {numbers} credited ({reason_words}).",
-                    reference=f"dispute:{dispute.pk}",
-                    dispute_id=dispute.pk,
-                    created_by=JOB.label,
-                    now=now,
-                )
-                history_row(
-                    dispute,
-                    subject=Subject.CREDITS,
-                    subject_ref=f"dispute:{dispute.pk}",
-                    to_state="granted",
-                    actor=JOB,
-                    at=now,
-                    note=f"{credits_back.normalize():f} credits back to the prepaid balance",
-                ).save()
-            credited = set(events_credit_invoiced(event_ids=[e.pk for e in billed]))
-
-            def method_of(e: Event) -> str:
-                if e.credits is not None:
-                    return CreditMethod.CREDITS if grant is not None else CreditMethod.NO_CHARGE
-                return CreditMethod.CREDIT_NOTE if note is not None else CreditMethod.NO_CHARGE
-
-            DisputeCredit.objects.bulk_create(
-                [
-                    DisputeCredit(
-                        dispute=dispute,
-                        account=account,
-                        event=e,
-                        method=method_of(e),
-                        amount=e.amount or Decimal(0),
-                        credits=e.credits,
-                        invoice_id=invoice_of[e.invoice_line_id],
-                        credit_note=note if e.credits is None else None,
-                        created_at=now,
-                    )
-                    for e in billed
-                    if e.pk in credited
-                ]
-            )
-            for e in billed:
-                if e.pk in credited:
-                    method = method_of(e)
-                    if method == CreditMethod.CREDIT_NOTE:
-                        how = f"credit note {note.number}"
-                    elif method == CreditMethod.CREDITS:
-                        how = f"{e.credits.normalize():f} credits back"
-                    else:
-                        how = "no money was charged for it"
-                    events_history(
-                        dispute, [e], from_state=None, to_state=EventStatus.CREDITED, actor=JOB, at=now, note=how
-                    )
-        for e in untouched:
-            if e.pk not in done:
-                history_row(
-                    dispute,
-                    subject=Subject.EVENT,
-                    subject_ref=e.event_id,
-                    from_state=e.status,
-                    to_state=e.status,
-                    actor=JOB,
-                    at=now,
-                    note="not credited: it is no longer charged",
-                ).save()
+        excluded = _exclude_unbilled(dispute, account, unbilled, now)
+        note, grant = _credit_billed(dispute, account, billed, now)
+        _note_untouched(dispute, untouched, done, now)
 
         # 3. The drafts follow: excluded events leave, the credit note is applied to the next invoice.
         subtotal_after = _drafts_refresh(account, periods, now)
@@ -270,20 +143,172 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             credited_at=now,
             credit_note=note,
         )
-        where = []
-        if excluded:
-            where.append(f"{len(excluded)} outcome(s) left your upcoming invoice")
-        if note is not None:
-            where.append(f"credit note {note.number} will be applied to your next invoice")
-        if grant is not None:
-            where.append(f"{grant.credits.normalize():f} credits are back in your prepaid balance")
-        notify_customer(
-            dispute,
-            title=f"Dispute #{dispute.pk}: {money_text(credited_amount, account.currency)} credited",
-            body=("; ".join(where) or "Nothing was charged for these outcomes") + ".",
-            now=now,
-        )
+        _tell_customer(dispute, account, excluded, note, grant, credited_amount, now)
     return CreditOutcome(dispute.pk, len(excluded), len(billed), note.number if note else None, credited_amount)
+
+
+def _exclude_unbilled(dispute: Dispute, account: Account, unbilled: list[Event], now: datetime) -> list[Event]:
+    """1. Not yet invoiced: the events leave the draft (``dispute_credited``); returns those that did."""
+    moved = set(events_credit_unbilled(event_ids=[e.pk for e in unbilled], now=now))
+    excluded = [e for e in unbilled if e.pk in moved]
+    DisputeCredit.objects.bulk_create(
+        [
+            DisputeCredit(
+                dispute=dispute,
+                account=account,
+                event=e,
+                method=CreditMethod.EXCLUSION,
+                amount=e.amount or Decimal(0),
+                created_at=now,
+            )
+            for e in excluded
+        ]
+    )
+    events_history(
+        dispute,
+        excluded,
+        from_state=EventStatus.BILLABLE,
+        to_state="non_billable · dispute_credited",
+        actor=JOB,
+        at=now,
+        note="left the upcoming invoice",
+    )
+
+    return excluded
+
+
+def _credit_billed(dispute: Dispute, account: Account, billed: list[Event], now: datetime):
+    """2. On a finalized invoice: one credit note for the dispute (money) and, under a contract priced
+    in credits, the credits back to the prepaid balance; the events become ``credited``.
+    Returns (credit note or None, credit grant or None)."""
+    note, grant = None, None
+    if billed:
+        invoice_of = dict(
+            InvoiceLine.objects.filter(pk__in={e.invoice_line_id for e in billed}).values_list("pk", "invoice_id")
+        )
+        invoice_ids = sorted({invoice_of[e.invoice_line_id] for e in billed})
+        invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=invoice_ids)}
+        finals = [pk for pk in invoice_ids if invoices[pk].status == InvoiceStatus.FINALIZED]
+        numbers = ", ".join(invoices[pk].number or "" for pk in invoice_ids)
+        in_credits = [e for e in billed if e.credits is not None]
+        in_money = [e for e in billed if e.credits is None]
+        amount = sum((e.amount or Decimal(0) for e in in_money), Decimal(0))
+        why = f"Dispute #{dispute.pk} {dispute.get_status_display().lower()}"
+        reason_words = ReasonCode(dispute.reason_code).label.lower()
+        if round_line(amount, account.currency) > 0:
+            note = credit_note_issue(
+                account=account,
+                amount=amount,
+                reason=f"{why}: {len(in_money)} outcome(s) of invoice {numbers} credited ({reason_words}).",
+                invoice_id=finals[0] if len(finals) == 1 else None,
+                event_ids=[e.pk for e in in_money],
+                dispute_id=dispute.pk,
+                created_by=JOB.label,
+                now=now,
+            )
+            history_row(
+                dispute,
+                subject=Subject.CREDIT_NOTE,
+                subject_ref=note.number,
+                to_state="issued",
+                actor=JOB,
+                at=now,
+                note=f"{money_text(note.amount, note.currency)} on invoice {numbers}",
+            ).save()
+        credits_back = sum((e.credits for e in in_credits), Decimal(0))
+        if credits_back > 0:
+            grant = credits_grant(
+                account=account,
+                credits=credits_back,
+                reason=f"{why}: {len(in_credits)} outcome(s) of invoice {numbers} credited ({reason_words}).",
+                reference=f"dispute:{dispute.pk}",
+                dispute_id=dispute.pk,
+                created_by=JOB.label,
+                now=now,
+            )
+            history_row(
+                dispute,
+                subject=Subject.CREDITS,
+                subject_ref=f"dispute:{dispute.pk}",
+                to_state="granted",
+                actor=JOB,
+                at=now,
+                note=f"{credits_back.normalize():f} credits back to the prepaid balance",
+            ).save()
+        _mark_credited(dispute, account, billed, invoice_of, note, grant, now)
+    return note, grant
+
+
+def _mark_credited(dispute: Dispute, account: Account, billed: list[Event], invoice_of: dict[int, int], note, grant,
+                   now: datetime) -> None:  # fmt: skip
+    """The billed events become ``credited``, each with its credit row and history."""
+    credited = set(events_credit_invoiced(event_ids=[e.pk for e in billed]))
+
+    def method_of(e: Event) -> str:
+        if e.credits is not None:
+            return CreditMethod.CREDITS if grant is not None else CreditMethod.NO_CHARGE
+        return CreditMethod.CREDIT_NOTE if note is not None else CreditMethod.NO_CHARGE
+
+    DisputeCredit.objects.bulk_create(
+        [
+            DisputeCredit(
+                dispute=dispute,
+                account=account,
+                event=e,
+                method=method_of(e),
+                amount=e.amount or Decimal(0),
+                credits=e.credits,
+                invoice_id=invoice_of[e.invoice_line_id],
+                credit_note=note if e.credits is None else None,
+                created_at=now,
+            )
+            for e in billed
+            if e.pk in credited
+        ]
+    )
+    for e in billed:
+        if e.pk in credited:
+            method = method_of(e)
+            if method == CreditMethod.CREDIT_NOTE:
+                how = f"credit note {note.number}"
+            elif method == CreditMethod.CREDITS:
+                how = f"{e.credits.normalize():f} credits back"
+            else:
+                how = "no money was charged for it"
+            events_history(dispute, [e], from_state=None, to_state=EventStatus.CREDITED, actor=JOB, at=now, note=how)
+
+
+def _note_untouched(dispute: Dispute, untouched: list[Event], done: set[int], now: datetime) -> None:
+    """Events of the dispute that are no longer charged: recorded as not credited."""
+    for e in untouched:
+        if e.pk not in done:
+            history_row(
+                dispute,
+                subject=Subject.EVENT,
+                subject_ref=e.event_id,
+                from_state=e.status,
+                to_state=e.status,
+                actor=JOB,
+                at=now,
+                note="not credited: it is no longer charged",
+            ).save()
+
+
+def _tell_customer(dispute: Dispute, account: Account, excluded, note, grant, credited_amount, now) -> None:
+    """The customer's notification: where the credit went."""
+    where = []
+    if excluded:
+        where.append(f"{len(excluded)} outcome(s) left your upcoming invoice")
+    if note is not None:
+        where.append(f"credit note {note.number} will be applied to your next invoice")
+    if grant is not None:
+        where.append(f"{grant.credits.normalize():f} credits are back in your prepaid balance")
+    notify_customer(
+        dispute,
+        title=f"Dispute #{dispute.pk}: {money_text(credited_amount, account.currency)} credited",
+        body=("; ".join(where) or "Nothing was charged for these outcomes") + ".",
+        now=now,
+    )
 
 
 def disputes_sweep_invoiced(*, now: datetime | None = None) -> int:
