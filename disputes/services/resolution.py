@@ -71,37 +71,7 @@ def dispute_resolve(
             )
         items = list(dispute.items.select_related("event").order_by("pk"))
         by_event_id = {item.event.event_id: item for item in items}
-        if decision == DisputeStatus.APPROVED:
-            approved = set(by_event_id) if not event_ids else set(event_ids)
-            if approved != set(by_event_id):
-                raise DisputeRefused(
-                    "validation_error",
-                    "Approving credits every event of the dispute.",
-                    fields={"event_ids": ["Leave out event_ids to approve all, or use partially_approved."]},
-                )
-        elif decision == DisputeStatus.PARTIALLY_APPROVED:
-            approved = set(event_ids or ())
-            unknown = sorted(approved - set(by_event_id))
-            if unknown:
-                raise DisputeRefused(
-                    "validation_error",
-                    "Some events are not in this dispute.",
-                    fields={"event_ids": [f"{e}: not in dispute #{dispute.pk}." for e in unknown[:50]]},
-                )
-            if not approved or approved == set(by_event_id):
-                raise DisputeRefused(
-                    "validation_error",
-                    "Choose some, but not all, of the events.",
-                    fields={"event_ids": ["Partial approval credits some of the events: to credit all, approve."]},
-                )
-        else:
-            if event_ids:
-                raise DisputeRefused(
-                    "validation_error",
-                    "A rejection credits nothing.",
-                    fields={"event_ids": ["Leave out event_ids when rejecting."]},
-                )
-            approved = set()
+        approved = _approved_events(dispute, decision, event_ids, set(by_event_id))
         transition(
             dispute,
             machine="dispute",
@@ -142,19 +112,57 @@ def dispute_resolve(
             )
             dispute_id = dispute.pk
             transaction.on_commit(lambda: async_task("disputes.tasks.dispute_credit", dispute_id))
-        words = {
-            DisputeStatus.APPROVED: ("approved", f"All {len(items)} outcome(s) will be credited"),
-            DisputeStatus.PARTIALLY_APPROVED: (
-                "partially approved",
-                f"{len(approved)} of {len(items)} outcome(s) will be credited",
-            ),
-            DisputeStatus.REJECTED: ("rejected", "The charges stand"),
-        }[decision]
-        amount = f" ({money_text(at_stake, dispute.currency)})" if approved else ""
-        notify_customer(
-            dispute,
-            title=f"Dispute #{dispute.pk} {words[0]}",
-            body=f"{words[1]}{amount}." + (f" Support: “{note.strip()}”" if note.strip() else ""),
-            now=now,
-        )
+        _tell_customer(dispute, decision, note, items=len(items), approved=len(approved), at_stake=at_stake, now=now)
     return dispute
+
+
+def _approved_events(dispute: Dispute, decision: str, event_ids: list[str] | None, all_ids: set[str]) -> set[str]:
+    """The event IDs a resolution approves, refusing a choice that does not fit the decision."""
+    if decision == DisputeStatus.APPROVED:
+        approved = all_ids if not event_ids else set(event_ids)
+        if approved != all_ids:
+            raise DisputeRefused(
+                "validation_error",
+                "Approving credits every event of the dispute.",
+                fields={"event_ids": ["Leave out event_ids to approve all, or use partially_approved."]},
+            )
+        return approved
+    if decision == DisputeStatus.PARTIALLY_APPROVED:
+        approved = set(event_ids or ())
+        unknown = sorted(approved - all_ids)
+        if unknown:
+            raise DisputeRefused(
+                "validation_error",
+                "Some events are not in this dispute.",
+                fields={"event_ids": [f"{e}: not in dispute #{dispute.pk}." for e in unknown[:50]]},
+            )
+        if not approved or approved == all_ids:
+            raise DisputeRefused(
+                "validation_error",
+                "Choose some, but not all, of the events.",
+                fields={"event_ids": ["Partial approval credits some of the events: to credit all, approve."]},
+            )
+        return approved
+    if event_ids:
+        raise DisputeRefused(
+            "validation_error",
+            "A rejection credits nothing.",
+            fields={"event_ids": ["Leave out event_ids when rejecting."]},
+        )
+    return set()
+
+
+def _tell_customer(dispute: Dispute, decision: str, note: str, *, items: int, approved: int, at_stake: Decimal,
+                   now: datetime) -> None:  # fmt: skip
+    words = {
+        DisputeStatus.APPROVED: ("approved", f"All {items} outcome(s) will be credited"),
+        DisputeStatus.PARTIALLY_APPROVED: ("partially approved", f"{approved} of {items} outcome(s) will be credited"),
+        DisputeStatus.REJECTED: ("rejected", "The charges stand"),
+    }[decision]
+    amount = f" ({money_text(at_stake, dispute.currency)})" if approved else ""
+    notify_customer(
+        dispute,
+        title=f"Dispute #{dispute.pk} {words[0]}",
+        body=f"{words[1]}{amount}." + (f" Support: “{note.strip()}”" if note.strip() else ""),
+        now=now,
+    )
