@@ -172,21 +172,7 @@ def dispute_file(
         raise DisputeRefused("validation_error", "The dispute has invalid fields.", fields=fields)
     invoice_events_link_pending(account=account)  # an invoice just finalized: its events on their lines
     with transaction.atomic():
-        line = None
-        if event_ids is not None:
-            events = _events_named(account, event_ids)
-            refusals = event_refusals(events)
-            if refusals:
-                raise _refusal_error(refusals, len(events))
-        else:
-            line, events = _events_of_line(account, invoice_line_id)
-            refused = event_refusals(events)
-            events = [e for e in events if e.pk not in refused]  # a line: dispute what is still disputable
-            if not events:
-                raise DisputeRefused(
-                    "nothing_to_dispute",
-                    "Every outcome of this line is already disputed, credited or not charged.",
-                )
+        line, events = _events_to_dispute(account, event_ids, invoice_line_id)
         invoice, period = _invoice_of(account, events)
         sla_hours = sla_hours_for(account)
         dispute = Dispute.objects.create(
@@ -206,20 +192,7 @@ def dispute_file(
             sla_hours=sla_hours,
             sla_due_at=now + timedelta(hours=sla_hours),
         )
-        try:
-            with transaction.atomic():
-                DisputeItem.objects.bulk_create(
-                    [
-                        DisputeItem(
-                            dispute=dispute, account=account, event=e, amount=e.amount, status_at_filing=e.status
-                        )
-                        for e in events
-                    ]
-                )
-        except IntegrityError as exc:  # a concurrent filing took one of the events first
-            raise DisputeRefused(
-                "event_in_open_dispute", "Nothing was filed: an event is already in an open dispute."
-            ) from exc
+        _items_create(dispute, account, events)
         actor = Actor.of(principal)
         history_row(
             dispute,
@@ -246,3 +219,39 @@ def dispute_file(
             now=now,
         )
     return dispute
+
+
+def _events_to_dispute(account: Account, event_ids: list[str] | None, invoice_line_id: int | None):
+    """(the line, the events) a filing names: events by ID, every one disputable (else refused); or
+    an invoice line's events that are still disputable."""
+    if event_ids is not None:
+        events = _events_named(account, event_ids)
+        refusals = event_refusals(events)
+        if refusals:
+            raise _refusal_error(refusals, len(events))
+        return None, events
+    line, events = _events_of_line(account, invoice_line_id)
+    refused = event_refusals(events)
+    events = [e for e in events if e.pk not in refused]  # a line: dispute what is still disputable
+    if not events:
+        raise DisputeRefused(
+            "nothing_to_dispute",
+            "Every outcome of this line is already disputed, credited or not charged.",
+        )
+    return line, events
+
+
+def _items_create(dispute: Dispute, account: Account, events: list) -> None:
+    """One item per event; the partial unique index refuses an event already in an open dispute."""
+    try:
+        with transaction.atomic():
+            DisputeItem.objects.bulk_create(
+                [
+                    DisputeItem(dispute=dispute, account=account, event=e, amount=e.amount, status_at_filing=e.status)
+                    for e in events
+                ]
+            )
+    except IntegrityError as exc:  # a concurrent filing took one of the events first
+        raise DisputeRefused(
+            "event_in_open_dispute", "Nothing was filed: an event is already in an open dispute."
+        ) from exc
