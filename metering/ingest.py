@@ -381,6 +381,12 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                 [[r.index for r in missing]],
             )
             stored = {(a, e): h for a, e, h in cursor.fetchall()}
+    _classify_stored(rows, inserted, stored, result)
+    return stored
+
+
+def _classify_stored(rows: list[_Row], inserted: dict, stored: dict, result: IngestResult) -> None:
+    """Each row's result: accepted (stored now), duplicate (the same payload was there), or conflict."""
     for r in rows:
         key = (r.target.account_id, r.parsed.event_id)
         pk = inserted.get(key)
@@ -399,7 +405,6 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
             entry["status"] = "conflict"
             entry["error"] = _conflict_error(r.parsed.event_id)
             result.conflicts += 1
-    return stored
 
 
 def _conflict_error(event_id: str) -> dict:
