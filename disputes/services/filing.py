@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -211,11 +212,12 @@ def dispute_file(
             actor=actor,
             at=now,
         )
+        due = timezone.localtime(dispute.sla_due_at, ZoneInfo(account.timezone))  # the customer's own clock
         notify_customer(
             dispute,
             title=f"Dispute #{dispute.pk} received",
             body=f"{len(events)} outcome(s), {money_text(dispute.amount_at_stake, dispute.currency)} at stake. "
-            f"Support answers by {timezone.localtime(dispute.sla_due_at):%b %-d, %H:%M %Z}.",
+            f"Support answers by {due:%b %-d, %H:%M %Z} ({account.timezone}).",
             now=now,
         )
     return dispute

@@ -351,3 +351,13 @@ def test_the_vendor_files_on_behalf_of_an_account(world, api):
     )
     assert response.status_code == 201
     assert (response.json()["account"], response.json()["filed_by"]) == ("globex", "key:test vendor")
+
+
+def test_the_filing_notification_gives_the_sla_in_the_accounts_own_zone(world):
+    world.a.timezone = "Asia/Tokyo"
+    world.a.save(update_fields=["timezone"])
+    dispute = dispute_file(principal=world.principal("admin_a"), account=world.a, reason_code="not_resolved",
+                           message="Still broken.", event_ids=["jun-0"], now=JULY_12)  # fmt: skip
+    note = Notification.objects.filter(kind__startswith="dispute", title=f"Dispute #{dispute.pk} received").get()
+    # Filed 12 July 12:00 UTC with a 48 h SLA: 14 July 12:00 UTC is 21:00 in Tokyo.
+    assert "Support answers by Jul 14, 21:00 JST (Asia/Tokyo)." in note.body
