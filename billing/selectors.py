@@ -6,8 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import DecimalField, F, Func, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, Func, Q, QuerySet, Sum
 from django.http import Http404
 
 from accounts import refcache
@@ -25,7 +24,7 @@ from billing.invoices.models import (
 from billing.pricing import Group
 from billing.pricing.models import model_of
 from metering.lifecycle import LineLink, Selection, event_ids_for_links
-from metering.models import DailyRollup, Event, OutcomeType
+from metering.models import Event, OutcomeType
 from outcomeportal.core.periods import period_add, period_bounds, period_first_day, period_of
 
 LATE_LOOKBACK_MONTHS = 12  # how far back late-decided outcomes are looked for
@@ -172,45 +171,37 @@ def late_segments(*, account: Account, period: str) -> list[str]:
     """Earlier periods whose invoice is final but which still have billable outcomes not on a line.
 
     Read from the daily rollup (a few rows per day), not from events: a ``billable`` outcome
-    of a finalized period is one that was decided after its invoice was built.
+    of a finalized period is one that was decided after its invoice was built. Until a final
+    invoice's events are stamped with their lines, its own outcomes would look late: such an
+    invoice is left out. One statement (every screen's figure asks it).
     """
     first = period_first_day(period)
     floor = period_first_day(period_add(period, -LATE_LOOKBACK_MONTHS))
-    days = (
-        DailyRollup.objects.filter(account=account, day__gte=floor, day__lt=first, status="billable", events__gt=0)
-        .values_list("day", flat=True)
-        .distinct()
-    )
-    candidates = {period_of(d) for d in days}
-    if not candidates:
-        return []
-    final = (
-        Invoice.objects.filter(
-            account=account, period__in=candidates, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.VOID]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.period FROM billing_invoice i WHERE i.account_id = %(a)s AND i.status IN ('finalized', 'void') "
+            "AND i.period >= %(floor_p)s AND i.period < %(first_p)s "
+            "AND NOT EXISTS (SELECT 1 FROM billing_invoiceeventspending p WHERE p.invoice_id = i.id) "
+            "AND EXISTS (SELECT 1 FROM metering_dailyrollup r WHERE r.account_id = %(a)s AND r.status = 'billable' "
+            "AND r.events > 0 AND r.day >= to_date(i.period, 'YYYY-MM') "
+            "AND r.day < to_date(i.period, 'YYYY-MM') + interval '1 month' "
+            "AND r.day >= %(floor)s AND r.day < %(first)s) "
+            "ORDER BY i.period",
+            {"a": account.pk, "floor": floor, "first": first, "floor_p": period_of(floor), "first_p": period_of(first)},
         )
-        # Until a final invoice's events are stamped with their lines, its own outcomes would look late.
-        .exclude(pk__in=InvoiceEventsPending.objects.filter(account=account).values("invoice_id"))
-        .values_list("period", flat=True)
-    )
-    return sorted(final)
+        return [p for (p,) in cursor.fetchall()]
 
 
 def credit_notes_open(*, account: Account, exclude_invoice_id: int | None = None) -> list[tuple[CreditNote, Decimal]]:
-    """Credit notes with money left to apply, oldest first: (note, remaining). One query."""
-    applied_lines = InvoiceLine.objects.filter(
-        credit_note=OuterRef("pk"), invoice__status=InvoiceStatus.FINALIZED
-    ).exclude(invoice_id=exclude_invoice_id)
-    applied = Subquery(
-        applied_lines.order_by().values("credit_note").annotate(s=Sum("amount")).values("s")[:1],
-        output_field=DecimalField(),
+    """Credit notes with money left to apply, oldest first: (note, remaining). One statement."""
+    notes = CreditNote.objects.raw(
+        "SELECT n.*, n.amount + coalesce((SELECT sum(l.amount) FROM billing_invoiceline l "
+        "JOIN billing_invoice i ON i.id = l.invoice_id WHERE l.credit_note_id = n.id AND i.status = 'finalized' "
+        "AND i.id IS DISTINCT FROM %s), 0) AS remaining "  # applied lines are negative
+        "FROM billing_creditnote n WHERE n.account_id = %s ORDER BY n.number",
+        [exclude_invoice_id, account.pk],
     )
-    notes = CreditNote.objects.filter(account=account).annotate(applied=Coalesce(applied, Decimal(0)))
-    out = []
-    for note in notes.order_by("number"):
-        remaining = note.amount + note.applied  # applied lines are negative
-        if remaining > 0:
-            out.append((note, remaining))
-    return out
+    return [(note, note.remaining) for note in notes if note.remaining > 0]
 
 
 # --- Invoices and credit notes, scoped to the principal ------------------------------------

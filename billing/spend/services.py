@@ -263,12 +263,18 @@ def _cap_exact(
         return groups_plus(groups, code=code, tier=c.complexity, resolved=sign, gain=sign * gain)
 
     after = caps.Usage(cap.usage(counts.with_pending), counts.resolved + counts.pending)
+    paused = state.paused_at is not None
+    if caps.admits_whole_batch(policy, after, paused=paused) and not caps.thresholds_reached(policy, after):
+        # The usual case far from the cap: the batch fits and reaches no threshold — the period's
+        # usage without the batch is not needed.
+        state.usage_exact = state.usage_bound = after.amount
+        state.outcomes_exact = state.outcomes_bound = after.outcomes
+        return {}
     before_groups = counts.with_pending
     for c in costly:
         before_groups = plus(before_groups, c, -1)
     resolved_items = sum(1 for c in costly if c.status != "non_billable")
     before = caps.Usage(cap.usage(before_groups), after.outcomes - resolved_items)
-    paused = state.paused_at is not None
     ruled_out: dict[int, dict] = {}
     if not caps.admits_whole_batch(policy, after, paused=paused):
         groups, current = before_groups, before
