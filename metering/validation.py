@@ -226,18 +226,8 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
         if type(value) is not str or len(value) > limit or "\x00" in value or (absent is None and not value):
             value = _text(name, value, limit, absent is None, errors)
         texts.append(value)
-    (
-        event_id,
-        account,
-        outcome_type,
-        channel,
-        workflow,
-        session_id,
-        verification,
-        complexity,
-        failure_reason,
-        source_url,
-    ) = texts
+    (event_id, account, outcome_type, channel, workflow, session_id, verification, complexity, failure_reason,
+     source_url) = texts  # fmt: skip
     if complexity and complexity not in COMPLEXITIES:
         errors["complexity"] = [_COMPLEXITY_ERROR]
     if failure_reason and failure_reason not in FAILURE_REASONS:
@@ -256,53 +246,36 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
     if cost_amount is not None:
         cost_amount = _amount("cost_amount", cost_amount, errors)
     attributes = get("attributes")
-    attributes_json = b"{}"
     if attributes is None:
-        attributes = {}
-    elif not isinstance(attributes, dict):
-        errors["attributes"] = ["Must be a JSON object."]
-        attributes = {}
+        attributes, attributes_json = {}, b"{}"
     else:
-        try:
-            attributes_json = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:  # nested deeper than orjson serialises (a 500 before)
-            errors["attributes"] = ["Nested too deeply."]
-            attributes = {}
-        else:
-            if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
-                errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
-            elif b"\\u0000" in attributes_json:
-                errors["attributes"] = ["May not contain NUL characters (PostgreSQL cannot store them)."]
+        attributes, attributes_json = _attributes(attributes, errors)
     if not KNOWN_FIELDS.issuperset(raw):
         for name in sorted(raw.keys() - KNOWN_FIELDS):
             errors[name] = ["Unknown field."]
 
     occurred_raw = get("occurred_at")
     occurred_at = parse_timestamp(occurred_raw)
-    if occurred_raw is None:
-        errors["occurred_at"] = ["This field is required."]
-    elif occurred_at is None:
-        errors["occurred_at"] = [_RFC3339_ERROR]
-    elif errors:
-        pass
-    elif occurred_at > now + future_tolerance:
-        return EventError(
-            "timestamp_out_of_range",
-            "occurred_at is more than 5 minutes in the future.",
-            {"occurred_at": ["More than 5 minutes in the future."]},
-        )
-    elif occurred_at < now - late_window:
-        return EventError(
-            "timestamp_out_of_range",
-            f"occurred_at is older than the late-event window ({late_window.days} days).",
-            {"occurred_at": [f"Older than {late_window.days} days."]},
-        )
-    if errors:
-        return EventError("validation_error", "The event has invalid fields.", _in_field_order(errors))
+    if occurred_at is None or errors:
+        return _invalid(occurred_raw, occurred_at, errors)
+    if not now - late_window <= occurred_at <= now + future_tolerance:
+        return _out_of_range(occurred_at, now=now, late_window=late_window)
 
     occurred_at_iso = _utc_isoformat(occurred_at, occurred_raw)
-    # The payload's values as text, joined by a unit separator (str() of the booleans and amounts):
-    # stored payload hashes must keep matching re-posts, so this text never changes.
+    payload_hash = _payload_hash(texts, occurred_at_iso, success, handoff, sandbox, value_amount, cost_amount,
+                                 attributes_json)  # fmt: skip
+    # Positionally, in the order of ParsedEvent's fields: keyword arguments cost twice as much to pass.
+    return ParsedEvent(event_id, account, outcome_type, occurred_at, success, handoff, channel, workflow, session_id,
+                       complexity, verification, source_url, sandbox, failure_reason, value_amount, cost_amount,
+                       attributes, attributes_json, payload_hash, occurred_at_iso)  # fmt: skip
+
+
+def _payload_hash(texts: list[str], occurred_at_iso: str, success: bool, handoff: bool, sandbox: bool,
+                  value_amount, cost_amount, attributes_json: bytes) -> str:  # fmt: skip
+    """The payload's values as text, joined by a unit separator (str() of the booleans and amounts),
+    hashed with the attributes' canonical JSON. Stored payload hashes must keep matching re-posts,
+    so this text never changes. ``texts`` are in ``_TEXTS`` order."""
+    event_id, account, outcome_type, channel, workflow, session_id, verification, complexity, failure, url = texts
     canonical = "\x1f".join(
         (
             event_id,
@@ -316,34 +289,51 @@ def event_parse(raw: object, *, now: datetime, late_window: timedelta, future_to
             session_id,
             complexity,
             verification,
-            source_url,
+            url,
             str(sandbox),
-            failure_reason,
+            failure,
             _hashed(value_amount),
             _hashed(cost_amount),
         )
     ).encode()
-    payload_hash = hashlib.blake2b(canonical + b"\x1e" + attributes_json, digest_size=16).hexdigest()
-    # Positionally, in the order of ParsedEvent's fields: keyword arguments cost twice as much to pass.
-    return ParsedEvent(
-        event_id,
-        account,
-        outcome_type,
-        occurred_at,
-        success,
-        handoff,
-        channel,
-        workflow,
-        session_id,
-        complexity,
-        verification,
-        source_url,
-        sandbox,
-        failure_reason,
-        value_amount,
-        cost_amount,
-        attributes,
-        attributes_json,
-        payload_hash,
-        occurred_at_iso,
+    return hashlib.blake2b(canonical + b"\x1e" + attributes_json, digest_size=16).hexdigest()
+
+
+def _attributes(attributes: object, errors: dict[str, list[str]]) -> tuple[dict, bytes]:
+    """The ``attributes`` object and its canonical JSON (sorted keys), or {} with its error."""
+    if not isinstance(attributes, dict):
+        errors["attributes"] = ["Must be a JSON object."]
+        return {}, b"{}"
+    try:
+        attributes_json = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # nested deeper than orjson serialises (a 500 before)
+        errors["attributes"] = ["Nested too deeply."]
+        return {}, b"{}"
+    if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
+        errors["attributes"] = [f"At most {MAX_ATTRIBUTES_BYTES} bytes of JSON."]
+    elif b"\\u0000" in attributes_json:
+        errors["attributes"] = ["May not contain NUL characters (PostgreSQL cannot store them)."]
+    return attributes, attributes_json
+
+
+def _invalid(occurred_raw: object, occurred_at: datetime | None, errors: dict[str, list[str]]) -> EventError:
+    """The validation error of an event with bad fields (``occurred_at`` among them, or not)."""
+    if occurred_raw is None:
+        errors["occurred_at"] = ["This field is required."]
+    elif occurred_at is None:
+        errors["occurred_at"] = [_RFC3339_ERROR]
+    return EventError("validation_error", "The event has invalid fields.", _in_field_order(errors))
+
+
+def _out_of_range(occurred_at: datetime, *, now: datetime, late_window: timedelta) -> EventError:
+    if occurred_at > now:
+        return EventError(
+            "timestamp_out_of_range",
+            "occurred_at is more than 5 minutes in the future.",
+            {"occurred_at": ["More than 5 minutes in the future."]},
+        )
+    return EventError(
+        "timestamp_out_of_range",
+        f"occurred_at is older than the late-event window ({late_window.days} days).",
+        {"occurred_at": [f"Older than {late_window.days} days."]},
     )
