@@ -279,23 +279,7 @@ class _World:
             if rng.random() < spec.attainment_drift * elapsed:
                 scenario = "not_met"
 
-        if code != "resolved_conversation":
-            verified_by = outcome.verified_by
-        elif ext == MAIN_ACCOUNT:
-            verified_by = ACME_VERIFIED_BY
-        else:
-            verified_by = RESOLUTION_V2_VERIFIED_BY if ts >= self.v2_at else outcome.verified_by
-        success = scenario in ("ok", "unverified")
-        handoff = scenario == "handoff"
-        if handoff and rng.random() < 0.3:
-            success = True  # the platform thought it had solved it, but a human took over
-        failure = scenario if scenario in _FAILURES else ""
-        if scenario in ("ok", "not_met"):
-            method = verified_by.pick(rng)
-        elif scenario == "unverified":
-            method = outcome.unverified_by
-        else:
-            method = ""
+        success, handoff, failure, method = self._verdict(rng, outcome, code, ext, ts, scenario)
 
         event = {
             "event_id": event_id,
@@ -343,6 +327,28 @@ class _World:
         if scenario == "ok" and not sandbox and not repeat:
             self._plan_signals(rng, spec, outcome, event_id, ts, method)
         return ts, event
+
+    def _verdict(self, rng, outcome, code, ext, ts, scenario) -> tuple[bool, bool, str, str]:
+        """What the platform reports for a scenario: (success, hand-off, failure reason, verification method).
+        Draws from ``rng`` in a fixed order: the world stays the same for a given seed."""
+        if code != "resolved_conversation":
+            verified_by = outcome.verified_by
+        elif ext == MAIN_ACCOUNT:
+            verified_by = ACME_VERIFIED_BY
+        else:
+            verified_by = RESOLUTION_V2_VERIFIED_BY if ts >= self.v2_at else outcome.verified_by
+        success = scenario in ("ok", "unverified")
+        handoff = scenario == "handoff"
+        if handoff and rng.random() < 0.3:
+            success = True  # the platform thought it had solved it, but a human took over
+        failure = scenario if scenario in _FAILURES else ""
+        if scenario in ("ok", "not_met"):
+            method = verified_by.pick(rng)
+        elif scenario == "unverified":
+            method = outcome.unverified_by
+        else:
+            method = ""
+        return success, handoff, failure, method
 
     def _plan_signals(self, rng, spec, outcome, event_id, ts, method) -> None:
         roll = rng.random()
