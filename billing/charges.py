@@ -7,7 +7,8 @@ outcomes of earlier periods, open credit notes and top-ups, through the pure
 the Spend page, ``GET …/status``, the vendor overview, the cap forecast and the cap held at
 ingestion read :func:`period_charges`, which prices the same inputs with the outcomes read from
 the daily rollup instead of the events (a few hundred rows instead of a scan) — so each figure
-is the invoice's total, to the cent, at any moment (tests/billing/test_money_truth.py).
+is the invoice's, to the cent, at any moment (tests/billing/test_money_truth.py): its total, and
+the period's own charges (fees, outcomes, adjustments) that a cap holds.
 
 Pending outcomes (their measurement window still open) are not on the invoice yet. Their part
 is priced as what the invoice would become if they all settled billable, minus what it is now,
@@ -230,15 +231,11 @@ class Charging:
 
     @classmethod
     def of(cls, terms: Terms | None) -> Charging:
-        """Kept per contract terms until reference data changes (the terms are kept as long)."""
+        """Kept per contract terms (frozen, so equal terms hash alike) until reference data changes."""
         kept = refcache.cache("billing.charges.charging")
-        key = id(terms)
-        found = kept.get(key)
-        if found is not None and found[0] is terms:
-            return found[1]
-        charging = cls._of(terms)
-        if kept is not None:
-            kept[key] = (terms, charging)
+        charging = kept.get(terms)
+        if charging is None:
+            charging = kept[terms] = cls._of(terms)
         return charging
 
     @classmethod
