@@ -179,14 +179,26 @@ def outcome_counts(*, account: Account, period: str, terms: Terms | None) -> Out
     per-conversation), not ruled out by the cap; gain-share = Σ the events' amounts (each event's
     share, as stored at ingestion).
     """
-    first, nxt = period_days(period)
-    rows = (
-        DailyRollup.objects.filter(account_id=account.pk, day__gte=first, day__lt=nxt)
-        .values_list("outcome_type_id", "complexity", "status", "non_billable_reason", "capped")
-        .annotate(n=Sum("events"), amount=Sum("amount"))
-        .order_by()
-    )
-    return counts_of(rows, Charging.of(terms))
+    key = (account.pk, period)
+    return counts_of(rollup_rows(keys=[key]).get(key, ()), Charging.of(terms))
+
+
+def rollup_rows(*, keys: list[tuple[int, str]]) -> dict[tuple[int, str], list]:
+    """Each (account id, period)'s rollup rows as :func:`counts_of` reads them — (type id, complexity,
+    status, reason, capped, events, amount) — in one statement for all the keys."""
+    bounds = [period_days(p) for _, p in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.status, r.non_billable_reason, r.capped, "
+            "sum(r.events), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
+            "AS k(a, p, s, e) JOIN metering_dailyrollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
+            "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            [[k[0] for k in keys], [k[1] for k in keys], [b[0] for b in bounds], [b[1] for b in bounds]],
+        )
+        rows: dict[tuple[int, str], list] = {}
+        for a, p, *rest in cursor.fetchall():
+            rows.setdefault((a, p), []).append(rest)
+    return rows
 
 
 def counts_of(rows, charging: Charging) -> OutcomeCounts:
@@ -369,19 +381,7 @@ def cap_periods(
 ) -> dict[tuple[int, str], CapPeriod]:
     """For each (account id, period): what its cap prices — the rollup's outcomes, the previous
     invoice's carry and the period's prepaid credits — in one statement each for all the keys."""
-    bounds = [period_days(p) for _, p in keys]
-    accounts, periods = [k[0] for k in keys], [k[1] for k in keys]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.status, r.non_billable_reason, r.capped, "
-            "sum(r.events), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
-            "AS k(a, p, s, e) JOIN metering_dailyrollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
-            "GROUP BY 1, 2, 3, 4, 5, 6, 7",
-            [accounts, periods, [b[0] for b in bounds], [b[1] for b in bounds]],
-        )
-        rows: dict[tuple[int, str], list] = {}
-        for a, p, *rest in cursor.fetchall():
-            rows.setdefault((a, p), []).append(rest)
+    rows = rollup_rows(keys=keys)
     inputs = own_inputs(keys=keys, terms=terms, currency=currency)
     out = {}
     for key in keys:
