@@ -14,7 +14,7 @@ from decimal import Decimal
 from billing.pricing.fields import Errors
 from billing.pricing.terms import COMPLEXITIES, PlatformFee, Terms, TypePrice
 from billing.pricing.types import Alloc, Group, Line, Spec, n
-from outcomeportal.core.money import ZERO, price_display
+from outcomeportal.core.money import ZERO
 
 
 @dataclass
@@ -120,7 +120,3 @@ def included_line(ctx: TypeContext, key: str, label: str, tier: str | None, clas
     alloc = Alloc(ctx.segment, ctx.code, tier, classes, 1, inc, event_amount=ZERO)
     text = f"{label} — included in {ctx.platform_fee.name}"
     return Line(f"{key}:included", "included", text, ZERO, Decimal(inc), ZERO, ctx.code, alloc=alloc)
-
-
-def money_words(value: Decimal, currency: str) -> str:
-    return price_display(value, currency)
