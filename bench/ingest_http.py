@@ -482,12 +482,14 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    import metering.api
+    import billing.events_api
+    import billing.ingestion as use_case
     import metering.ingest as ingest
 
     n = args.inprocess_batches
     timers = _Timers()
-    # The steps of metering.ingest.events_ingest, timed where they exist (the module evolves).
+    # The steps of billing.ingestion.events_ingest (metering's and billing's), timed where they
+    # exist (the modules evolve).
     parse_original = ingest.event_parse
     ingest.event_parse = timers.wrap_light("parse", ingest.event_parse)
     steps = [
@@ -501,8 +503,11 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     for attr, label, phase in steps:
         if hasattr(ingest, attr):
             setattr(ingest, attr, timers.wrap(label, getattr(ingest, attr), phase=phase))
-    metering.api.events_ingest = timers.wrap("view: events_ingest", ingest.events_ingest)
-    ingest_total = timers.wrap("events_ingest", ingest.events_ingest)
+    for attr, label in (("batch_prices", "price"), ("onboarding_rule_out", "hooks"), ("spend_cap_rule_out", "hooks")):
+        if hasattr(use_case, attr):
+            setattr(use_case, attr, timers.wrap(label, getattr(use_case, attr), phase=label))
+    billing.events_api.events_ingest = timers.wrap("view: events_ingest", use_case.events_ingest)
+    ingest_total = timers.wrap("events_ingest", use_case.events_ingest)
     connection.ensure_connection()
     connection._commit = timers.wrap("commit", connection._commit, phase="commit")
     from outcomeportal.wsgi import application as app  # as gunicorn loads it (gc.freeze() included)
@@ -581,11 +586,11 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     line("parse + validate (event_parse × 1,000; CPU measured apart)", vec("parse"))
     line("lookups: accounts, outcome types, criteria", lookups)
     line("decide (engine), build rows, bookkeeping (the remainder)", rest)
-    line("price (pricing seam)", vec("price"))
+    line("price (billing.rating, as the period stands)", vec("price"))
     line("DB: COPY + INSERT … ON CONFLICT RETURNING + result loop", vec("insert"))
     line("    of which SQL statements run through Django's cursor", vec("sql:insert"))
     line("DB: session claims", vec("sessions"))
-    line("candidate hooks (billing)", vec("hooks"))
+    line("allowances and caps (billing)", vec("hooks"))
     line("DB: commit (deferred FK checks, WAL flush)", vec("commit"))
     line("classify in-batch repeats", vec("repeats"))
     line("JSON encode of the response (orjson)", vec("json out"))

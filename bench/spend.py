@@ -6,7 +6,7 @@ p95 ≤ 10 ms of server time.
 
 Runs in-process against the bench database (``outcomeportal_bench``, see benchlib):
 
-1. ``--batches`` batches of 1,000 events through ``metering.ingest.events_ingest`` with no
+1. ``--batches`` batches of 1,000 events through ``billing.ingestion.events_ingest`` with no
    spend controls, then the same number (fresh events) with every one of the 50 accounts
    capped (a cap above what the run reaches, pause at cap, thresholds 50/80/100 — the
    steady state of a capped account: every batch takes the account's period lock and reads
@@ -40,7 +40,7 @@ import benchlib
 def _ingest_phase(label: str, *, batches: int, tag: str, base: datetime) -> dict:
     from django.db import connection
 
-    from metering.ingest import events_ingest
+    from billing.ingestion import events_ingest
 
     bodies = [[benchlib.event_payload(b * 1000 + i, tag=tag, base=base) for i in range(1000)] for b in range(batches)]
     connection.ensure_connection()

@@ -1,25 +1,28 @@
-"""Ingestion: store each posted outcome event exactly once, decided and priced.
+"""Ingestion, metering's part: store each posted outcome event exactly once, decided.
 
 The hot path of the product. One request carries up to 1,000 events; the work is done
-per batch, not per row:
+per batch, not per row. The use case that spans the apps — validate, store, decide, rate,
+cap — is billing's (:func:`billing.ingestion.events_ingest`); it calls these steps, in one
+transaction, and nothing here calls back:
 
-1. validate every event in plain Python (:mod:`metering.validation`);
-2. resolve accounts, outcome types and criteria versions with one query each, or none: what
-   earlier batches resolved is kept until any of them changes (:mod:`accounts.refcache`);
-3. decide each event with the pure engine and price the candidates (:mod:`metering.pricing`);
-4. ``COPY`` the rows into a per-connection staging table, then one
-   ``INSERT … SELECT … ON CONFLICT (account_id, event_id) DO NOTHING RETURNING`` — the
-   unique constraint, not a read-then-write check, makes ingestion idempotent under any
-   number of concurrent clients;
-5. tell duplicates from conflicts by the stored payload hash;
-6. claim sessions for one-per-session outcome types (the claims' primary key, again), and
-   re-decide the few events that lost their session to an earlier one.
+1. :func:`events_prepare` — validate every event in plain Python (:mod:`metering.validation`);
+   resolve accounts, outcome types and criteria versions with one query each, or none (what
+   earlier batches resolved is kept until any of them changes: :mod:`accounts.refcache`); decide
+   each event with the pure engine;
+2. :func:`events_store` — ``COPY`` the rows into a per-connection staging table, then one
+   ``INSERT … SELECT … ON CONFLICT (account_id, event_id) DO NOTHING RETURNING``: the unique
+   constraint, not a read-then-write check, makes ingestion idempotent under any number of
+   concurrent clients; tell duplicates from conflicts by the stored payload hash; claim sessions
+   for one-per-session outcome types (the claims' primary key, again) and re-decide the few events
+   that lost their session to an earlier one;
+3. :func:`events_rule_out` — decide again, with the account-state facts billing found (a free
+   allowance, the spend cap), the few stored events those facts rule out.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,15 +31,13 @@ from typing import NamedTuple
 
 import orjson
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import connection
 
 from accounts import refcache
 from accounts.models import Account
 from metering import engine
 from metering.fields import checks_encode
 from metering.models import OutcomeType
-from metering.pricing import PriceRequest, prices_for
 from metering.selectors import criteria_current, criteria_for, rules_from_criteria
 from metering.validation import EventError, ParsedEvent, event_parse
 
@@ -120,7 +121,7 @@ class _Row:
 
 
 class Candidate(NamedTuple):
-    """A freshly stored event, as hooks see it: billable now or once its window closes
+    """A freshly stored event, as billing rates it: billable now or once its window closes
     (``status`` pending or billable), or an attempt that did not succeed (``non_billable``, with
     the engine's ``reason``) — some contracts charge a fee for those too."""
 
@@ -136,35 +137,68 @@ class Candidate(NamedTuple):
     reason: str = ""
 
 
-# A hook runs inside the ingestion transaction, after the events are stored, with the batch's
-# remaining candidates (in occurrence order) and its unsuccessful attempts (non_billable). It
-# returns, for the events it rules out, the account-state facts that rule them out (e.g.
-# {pk: {"cap_reached": True}}); metering then re-decides those events with the engine and stores
-# the new decision. Downstream apps
-# (billing: onboarding allowances, spend caps) register hooks at start-up, in ``order``.
-CandidateHook = Callable[..., dict[int, dict]]
-_candidate_hooks: list[tuple[int, CandidateHook]] = []
+class Priced(NamedTuple):
+    """What billing prices an outcome at before it is stored (money, and credits on a credit plan)."""
+
+    amount: Decimal | None
+    credits: Decimal | None = None
 
 
-def candidate_hook_register(hook: CandidateHook, *, order: int = 100) -> None:
-    if all(h is not hook for _, h in _candidate_hooks):
-        _candidate_hooks.append((order, hook))
-        _candidate_hooks.sort(key=lambda item: item[0])
+class ToPrice(NamedTuple):
+    """An outcome of the batch that billing prices before it is stored: one that is billable now or
+    once its window closes. Named tuples, not dataclasses: a batch has up to 1,000 of them."""
+
+    account_id: int
+    outcome_type_id: int
+    outcome_type_code: str  # contracts name outcome types by code
+    default_unit_price: Decimal
+    occurred_at: datetime
+    event_id: str
+    complexity: str = ""
+    value_amount: Decimal | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """One request's events, parsed, resolved and decided: what :func:`events_store` stores."""
+
+    now: datetime
+    raw_events: Sequence[object]
+    parsed: list
+    result: IngestResult
+    rows: list[_Row]
+    repeats: list[tuple[int, tuple[int, str]]]
+
+    def to_price(self) -> list[ToPrice]:
+        """The outcomes billing prices before the batch is stored, in the batch's order."""
+        return [
+            ToPrice(r.target.account_id, r.target.outcome_type_id, r.target.outcome_type.code,
+                    r.target.outcome_type.unit_price, r.parsed.occurred_at, r.parsed.event_id,
+                    r.parsed.complexity, r.parsed.value_amount)
+            for r in self.rows
+            if r.decision.candidate
+        ]  # fmt: skip
+
+    def stored(self) -> list[Candidate]:
+        """The events this batch stored that can cost money — outcomes billable now or once their
+        window closes, and attempts that did not succeed — in occurrence order, as billing rates them."""
+        attempts = engine.ATTEMPT_REASONS
+        rows = [r for r in self.rows if r.pk is not None and (r.decision.candidate or r.decision.reason in attempts)]
+        rows.sort(key=lambda r: (r.parsed.occurred_at, r.pk))
+        return [
+            Candidate(r.pk, r.target.account_id, r.target.outcome_type_id, r.parsed.event_id, r.parsed.occurred_at,
+                      r.decision.status, r.amount, r.credits, r.parsed.complexity, r.decision.reason)
+            for r in rows
+        ]  # fmt: skip
 
 
 def _reject(code: str, message: str, fields: dict) -> dict:
     return {"code": code, "message": message, "fields": fields}
 
 
-def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) -> IngestResult:
-    """Store a batch of posted events; one result per event, in order."""
-    with _collector_paused(), refcache.pinned():
-        return _events_ingest(raw_events, now or timezone.now())
-
-
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a batch.
+def batch_scope() -> Iterator[None]:
+    """Around one batch's steps: no cyclic garbage collection, and reference data read under one stamp.
 
     A batch allocates tens of thousands of short-lived containers (the decoded events, their
     parsed rows, the results), freed by reference counting. With the collector on, those
@@ -172,17 +206,19 @@ def _collector_paused() -> Iterator[None]:
     events (bench/README.md). Collection resumes when the batch is done, and then takes whatever
     cycle the batch left (an exception's traceback, say).
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    with refcache.pinned():
+        if not gc.isenabled():
+            yield
+            return
+        gc.disable()
+        try:
+            yield
+        finally:
+            gc.enable()
 
 
-def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
+def events_prepare(*, raw_events: Sequence[object], now: datetime) -> Batch:
+    """Validate, resolve and decide a batch of posted events (no write): one result slot per event."""
     late = timedelta(days=settings.LATE_EVENT_WINDOW_DAYS)
     future = timedelta(seconds=settings.FUTURE_EVENT_TOLERANCE_SECONDS)
     parsed = [event_parse(raw, now=now, late_window=late, future_tolerance=future) for raw in raw_events]
@@ -214,18 +250,36 @@ def _events_ingest(raw_events: Sequence[object], now: datetime) -> IngestResult:
             continue
         first_of[key] = index
         rows.append(_Row(index, item, target, decide(item, (), target.rules, no_state, now)))
+    return Batch(now, raw_events, parsed, result, rows, repeats)
 
-    _price(rows)
-    with transaction.atomic():
-        stored_hash = _insert(rows, now=now, result=result)
-        _classify_repeats(repeats, parsed, stored_hash, result)
-        accepted_rows = [r for r in rows if result.results[r.index]["status"] == "accepted"]
-        _claim_sessions(accepted_rows, now=now)
-        _run_candidate_hooks(
-            [r for r in accepted_rows if r.decision.candidate or r.decision.reason in engine.ATTEMPT_REASONS], now=now
-        )
+
+def events_store(batch: Batch, *, prices: Sequence[Priced]) -> IngestResult:
+    """Store a prepared batch, each outcome of :meth:`Batch.to_price` with its price (in that order);
+    inside the caller's transaction. Returns the batch's result, one entry per posted event."""
+    candidates = [r for r in batch.rows if r.decision.candidate]
+    for row, price in zip(candidates, prices, strict=True):
+        row.amount, row.credits = price.amount, price.credits
+    result = batch.result
+    stored_hash = _insert(batch.rows, now=batch.now, result=result)
+    _classify_repeats(batch.repeats, batch.parsed, stored_hash, result)
+    _claim_sessions([r for r in batch.rows if r.pk is not None], now=batch.now)
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
+
+
+def events_rule_out(batch: Batch, ruled_out: dict[int, dict]) -> None:
+    """Decide again the stored events that billing rules out (``{pk: account-state facts}``, e.g.
+    ``{"cap_reached": True}``) and store the new decisions, in one statement."""
+    if not ruled_out:
+        return
+    changed = []
+    for r in batch.rows:
+        facts = ruled_out.get(r.pk) if r.pk is not None else None
+        if facts:
+            base = r.state.as_dict() if r.state else {}
+            r.state = engine.AccountState.from_dict({**base, **facts})
+            changed.append(r)
+    _redecide(changed, now=batch.now)
 
 
 def _targets(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str]:
@@ -292,26 +346,6 @@ def _unresolved_error(missing: str, item: ParsedEvent) -> dict:
 def _event_id_of(raw: object) -> str | None:
     value = raw.get("event_id") if isinstance(raw, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _price(rows: list[_Row]) -> None:
-    candidates = [r for r in rows if r.decision.candidate]
-    prices = prices_for(
-        [
-            PriceRequest(
-                account_id=r.target.account_id,
-                outcome_type_id=r.target.outcome_type_id,
-                outcome_type_code=r.target.outcome_type.code,
-                default_unit_price=r.target.outcome_type.unit_price,
-                occurred_at=r.parsed.occurred_at,
-                complexity=r.parsed.complexity,
-                value_amount=r.parsed.value_amount,
-            )
-            for r in candidates
-        ]
-    )
-    for row, price in zip(candidates, prices, strict=True):
-        row.amount, row.credits = price.amount, price.credits
 
 
 def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tuple[int, str], str]:
@@ -506,34 +540,6 @@ def _claim_holders(cursor, rows: list[_Row]) -> dict[tuple[int, int, str], str]:
         ],
     )
     return {(a, t, s): k for a, t, s, k in cursor.fetchall()}
-
-
-def _run_candidate_hooks(candidates: list[_Row], *, now: datetime) -> None:
-    """Each hook sees the candidates the earlier ones left; what a hook rules out is stored at
-    once, so the next hook reads period totals (the rollup) without those outcomes."""
-    if not _candidate_hooks or not candidates:
-        return
-    remaining = sorted(candidates, key=lambda r: (r.parsed.occurred_at, r.pk))
-    # A row a hook leaves alone keeps its decision and price, so its view is built once.
-    views = [
-        Candidate(r.pk, r.target.account_id, r.target.outcome_type_id, r.parsed.event_id, r.parsed.occurred_at,
-                  r.decision.status, r.amount, r.credits, r.parsed.complexity, r.decision.reason)
-        for r in remaining
-    ]  # fmt: skip
-    for _, hook in _candidate_hooks:
-        ruled_out = hook(candidates=list(views), now=now) or {}
-        if not ruled_out:
-            continue
-        changed = []
-        for r in remaining:
-            facts = ruled_out.get(r.pk)
-            if facts:
-                base = r.state.as_dict() if r.state else {}
-                r.state = engine.AccountState.from_dict({**base, **facts})
-                changed.append(r)
-        _redecide(changed, now=now)
-        remaining = [r for r in remaining if r.pk not in ruled_out]
-        views = [v for v in views if v.pk not in ruled_out]
 
 
 def _redecide(rows: list[_Row], *, now: datetime) -> None:

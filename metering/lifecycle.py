@@ -22,7 +22,7 @@ exact events, the same ones on every run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -322,24 +322,6 @@ def event_ids_for_links(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
-
-
-# --- Which invoice an event is on --------------------------------------------------------------
-# Billing owns invoices; it registers a lookup (line id -> invoice id) at start-up so metering
-# can show an event's invoice without importing billing. Lines of final invoices never change,
-# so the answer for a line never changes either.
-_invoice_of_line: Callable[[int], int | None] | None = None
-
-
-def invoice_lookup_register(lookup: Callable[[int], int | None]) -> None:
-    global _invoice_of_line
-    _invoice_of_line = lookup
-
-
-def invoice_id_of_line(line_id: int | None) -> int | None:
-    if line_id is None or _invoice_of_line is None:
-        return None
-    return _invoice_of_line(line_id)
 
 
 # --- Disputes: an invoiced charge contested, then credited or confirmed ------------------------

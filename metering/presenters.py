@@ -7,10 +7,8 @@ not metering's API views), so both endpoints always list the same fields.
 from __future__ import annotations
 
 from accounts.access import Perm, Principal
-from metering.lifecycle import invoice_id_of_line
+from metering import engine
 from metering.models import Event
-
-_LOOKUP = object()
 
 
 def iso(value) -> str | None:
@@ -22,11 +20,11 @@ def _amount(value) -> str | None:
     return None if value is None else str(value)
 
 
-def event_row(event: Event, *, principal: Principal, invoice_id: int | object | None = _LOOKUP) -> dict:
+def event_row(event: Event, *, principal: Principal, invoice_id: int | None = None) -> dict:
     """One event as the contract's list row. Cost is the vendor's alone.
 
-    ``invoice_id``: the caller's answer when it knows the invoice; else the lookup billing
-    registers with metering at start-up.
+    ``invoice_id``: the invoice the event is billed on, as billing knows it (the API views that list
+    events are billing's: billing.api).
     """
     row = {
         "event_id": event.event_id,
@@ -52,10 +50,27 @@ def event_row(event: Event, *, principal: Principal, invoice_id: int | object | 
         "amount": _amount(event.amount),
         "currency": event.currency,
         "credits": _amount(event.credits),
-        "invoice_id": invoice_id_of_line(event.invoice_line_id) if invoice_id is _LOOKUP else invoice_id,
+        "invoice_id": invoice_id,
         "invoice_line_id": event.invoice_line_id,
         "rule_version": event.criteria.label,
     }
     if principal.can(Perm.COST_READ):
         row["cost_amount"] = _amount(event.cost_amount)
     return row
+
+
+def decision_body(event: Event) -> dict:
+    """The event's decision as the API shows it: status, reason, rule version, every check."""
+    return {
+        "status": event.status,
+        "non_billable_reason": event.non_billable_reason or None,
+        "reason_text": engine.REASONS.get(event.non_billable_reason),
+        "rule_version": event.criteria.label,
+        "engine_version": engine.ENGINE_VERSION,
+        "decided_at": iso(event.decided_at),
+        "settled_at": iso(event.settled_at),
+        "criteria": [
+            {"code": code, "description": engine.CHECKS[code][1], "outcome": outcome} for code, outcome in event.checks
+        ],
+        "state": event.state,
+    }

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from billing import api as billing_api
+from billing import events_api
 from billing.credits import api as credit_api
 from billing.spend import api as spend_api
 from disputes import api as disputes_api
@@ -19,10 +20,11 @@ api_v1 = [
     path("outcome-types", metering_api.OutcomeTypeListView.as_view(), name="outcome-types"),
     path("outcome-types/<slug:code>", metering_api.OutcomeTypeDetailView.as_view(), name="outcome-type"),
     path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),
-    path("events", metering_api.EventsView.as_view(), name="events"),
+    # events: metering's facts and decisions with billing's charges (billing.events_api)
+    path("events", events_api.EventsView.as_view(), name="events"),
     # event_id may hold "/" (sent as %2F): the signals route is tried first.
-    path("events/<str:account>/<path:event_id>/signals", metering_api.SignalView.as_view(), name="event-signals"),
-    path("events/<str:account>/<path:event_id>", metering_api.EventDetailView.as_view(), name="event"),
+    path("events/<str:account>/<path:event_id>/signals", events_api.SignalView.as_view(), name="event-signals"),
+    path("events/<str:account>/<path:event_id>", events_api.EventDetailView.as_view(), name="event"),
     # billing: contracts, invoices, credit notes
     path("accounts/<str:external_id>/contract", billing_api.ContractView.as_view(), name="account-contract"),
     path("invoices", billing_api.InvoiceListView.as_view(), name="invoices"),

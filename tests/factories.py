@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Role, User
 from accounts.services import account_create, api_key_create
-from metering.ingest import events_ingest
+from billing.ingestion import events_ingest
 from metering.models import OutcomeType
 from metering.services import outcome_type_create
 

@@ -306,3 +306,22 @@ def test_the_rules_catch_what_they_forbid(tmp_path, monkeypatch):
         "disputes/services.py:1 imports billing.spend.api",
         "disputes/services.py:1 imports billing.spend.api.z",
     ]
+
+
+# --- No callbacks into metering's decisions ---------------------------------------------------
+
+# Where an app on the right may still plug in: pages (panels) and the demo's stages. Ingestion,
+# settlement and invoicing are called by billing, never called back (billing/ingestion.py).
+REGISTRIES_ALLOWED = {"metering/panels.py", "metering/demo/hooks.py"}
+
+
+def test_metering_offers_no_callback_registry_outside_pages_and_the_demo():
+    found = []
+    for path in app_files("metering"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("_register"):
+                rel = str(path.relative_to(ROOT))
+                if rel not in REGISTRIES_ALLOWED:
+                    found.append(f"{rel}:{node.lineno} {node.name}")
+    assert found == []

@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from accounts.access import Principal
 from accounts.models import Account, RateCounter, Role
+from billing.ingestion import events_ingest
 from billing.services import credit_note_issue, invoice_draft_refresh
 from disputes.services import dispute_file, dispute_resolve
-from metering.ingest import events_ingest
 from metering.models import Event
 from metering.services import criteria_version_create, outcomes_settle
 from outcomeportal.core.periods import period_at

@@ -13,8 +13,6 @@ re-exports them. Invariants are held by the database, not by ``save()``:
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
@@ -176,14 +174,3 @@ class CreditNote(models.Model):
 
     def __str__(self) -> str:
         return self.number
-
-
-def invoice_id_of_line(line_id: int) -> int | None:
-    """Registered with metering (metering.lifecycle.invoice_lookup_register): an event's invoice."""
-    return _line_invoice_cache(line_id)
-
-
-@functools.lru_cache(maxsize=65536)
-def _line_invoice_cache(line_id: int) -> int | None:
-    # Events are only ever linked to lines of final invoices, which never change: safe to cache.
-    return InvoiceLine.objects.filter(pk=line_id).values_list("invoice_id", flat=True).first()

@@ -2,8 +2,8 @@
 
 The rules are in :mod:`billing.caps` (pure). This module loads and locks what they need:
 
-- ``spend_cap_hook`` runs inside every ingestion transaction (registered with metering at
-  start-up). For each capped account and period in the batch it locks the account's
+- ``spend_cap_rule_out`` runs inside every ingestion transaction (billing.ingestion calls it
+  after the onboarding allowances). For each capped account and period in the batch it locks the account's
   ``SpendPeriod`` row — one short lock per *account*, so ingestion for other accounts never
   waits — prices the period as its invoice will be (:mod:`billing.charges`: platform fee,
   included outcomes, tiers, fees on attempts, credits, with every pending outcome counted as
@@ -30,9 +30,9 @@ from accounts.models import Account
 from accounts.notify import notification_send, webhooks_enqueue
 from billing import caps
 from billing.charges import Charging, PeriodCharges, cap_periods, catalogue, groups_plus, period_charges
-from billing.ingestion import terms_lookup
 from billing.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod
 from billing.pricing import marginal_bound
+from billing.terms_lookup import terms_lookup
 from metering.ingest import Candidate
 from outcomeportal.core.money import money_display, money_str, quantum
 from outcomeportal.core.periods import period_at, period_days
@@ -147,7 +147,7 @@ def _period_lock(*, account_id: int, period: str) -> SpendPeriod:
     return SpendPeriod.objects.select_for_update().get(account_id=account_id, period=period)
 
 
-def spend_cap_hook(*, candidates: list[Candidate], now: datetime) -> dict[int, dict]:
+def spend_cap_rule_out(*, candidates: list[Candidate], now: datetime) -> dict[int, dict]:
     """Rule out the batch's outcomes (and charged attempts) that would take a capped account's
     period over its cap.
 

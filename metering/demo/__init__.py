@@ -2,7 +2,7 @@
 
 Used by ``manage.py seed_demo``. Everything goes through the real services — accounts and
 keys through ``accounts.services``, the catalogue through ``outcome_type_create`` and
-``criteria_version_create``, events through ``events_ingest`` and signals through
+``criteria_version_create``, events through billing's ``events_ingest`` and signals through
 ``signal_record`` — so every decision, check and session claim in the demo is genuine and
 replayable. Only time is simulated: events are ingested in chronological batches of up to
 1,000 with ``now`` a minute or two after the batch's last event (the API refuses events
@@ -41,7 +41,8 @@ The package, by module:
 * ``world``: the generator (``_World``): vendor, catalogue, accounts and users, then each
   account's days of events and their signals, ingested in time order.
 * ``hooks``: what billing and disputes add to the world (:func:`demo_hook_register`,
-  :class:`DemoContext`).
+  :class:`DemoContext`), and the ingestion the demo posts through (billing's:
+  :func:`demo_ingestion_register`).
 * ``seed``: :func:`demo_present`, :func:`demo_reset` and :func:`demo_seed` (with its worker
   processes and the closing summary).
 * ``report``: :class:`SeedReport` and the ``Progress`` callback.
@@ -50,7 +51,7 @@ Everything ``seed_demo``, billing and disputes use is importable from ``metering
 """
 
 from metering.demo.customers import DEMO_PASSWORD, DEMO_USERS
-from metering.demo.hooks import _HOOKS, DemoContext, DemoHook, demo_hook_register
+from metering.demo.hooks import _HOOKS, DemoContext, DemoHook, demo_hook_register, demo_ingestion_register
 from metering.demo.report import Progress, SeedReport
 from metering.demo.seed import demo_present, demo_reset, demo_seed
 
@@ -63,6 +64,7 @@ __all__ = [
     "Progress",
     "SeedReport",
     "demo_hook_register",
+    "demo_ingestion_register",
     "demo_present",
     "demo_reset",
     "demo_seed",

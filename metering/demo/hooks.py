@@ -7,6 +7,7 @@ import. They plug in here instead, at start-up (their ``AppConfig.ready``):
     from metering.demo import demo_hook_register
     demo_hook_register("before_events", billing_demo_terms)      # billing
     demo_hook_register("after_settlement", disputes_demo_file)   # disputes
+    demo_ingestion_register(events_ingest)                       # billing: the ingestion use case
 
 Billing does its part: ``billing.demo`` (registered in ``billing.apps``) gives, before any
 event is ingested, acme a platform fee with included resolutions, kumo a 14-day training
@@ -44,6 +45,21 @@ class DemoContext:
 
 DemoHook = Callable[[DemoContext], None]
 _HOOKS: dict[str, list[DemoHook]] = {"before_events": [], "after_settlement": []}
+
+# The ingestion use case (validate → store → decide → rate → cap) is billing's; the demo posts its
+# events through it once billing has said where it is (billing.apps), as the API does.
+_ingest: list[Callable] = []
+
+
+def demo_ingestion_register(ingest: Callable) -> None:
+    """``ingest(raw_events=[…], now=…) -> IngestResult``: how the demo's batches are posted."""
+    _ingest[:] = [ingest]
+
+
+def demo_ingest(*, raw_events, now):
+    if not _ingest:
+        raise RuntimeError("No ingestion registered: the billing app must be installed to seed the demo.")
+    return _ingest[0](raw_events=raw_events, now=now)
 
 
 def demo_hook_register(stage: str, hook: DemoHook) -> None:

@@ -30,8 +30,9 @@ from metering.demo.catalogue import (
     RESOLUTION_V2_VERIFIED_BY,
 )
 from metering.demo.customers import ACCOUNTS, DEMO_PASSWORD, DEMO_USERS, MAIN_ACCOUNT, AccountSpec
+from metering.demo.hooks import demo_ingest
 from metering.demo.report import Progress, SeedReport
-from metering.ingest import MAX_BATCH, events_ingest
+from metering.ingest import MAX_BATCH
 from metering.models import Event, OutcomeType, SuccessCriteria
 from metering.services import WindowClosed, criteria_version_create, outcome_type_create, signal_record
 
@@ -423,7 +424,7 @@ class _World:
             v2_gate()
             batch = batch[len(head) :]
         now_ts = min(batch[-1][0] + INGEST_LAG_SECONDS, self.now_ts)
-        result = events_ingest(raw_events=[e for _, e in batch], now=datetime.fromtimestamp(now_ts, UTC))
+        result = demo_ingest(raw_events=[e for _, e in batch], now=datetime.fromtimestamp(now_ts, UTC))
         report.batches += 1
         report.generated += len(batch)
         report.accepted += result.accepted
@@ -440,7 +441,7 @@ class _World:
         """The platform re-sends a few events after a timeout: they come back as duplicates."""
         if batch:
             now_ts = min(batch[-1][0] + 2 * INGEST_LAG_SECONDS, self.now_ts)
-            result = events_ingest(raw_events=[e for _, e in batch], now=datetime.fromtimestamp(now_ts, UTC))
+            result = demo_ingest(raw_events=[e for _, e in batch], now=datetime.fromtimestamp(now_ts, UTC))
             report.retried += len(batch)
             report.duplicates += result.duplicates
 

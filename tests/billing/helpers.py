@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from billing.ingestion import events_ingest
 from billing.services import contract_version_create, invoice_finalize
-from metering.ingest import events_ingest
 from metering.services import outcomes_settle
 from tests import factories
 

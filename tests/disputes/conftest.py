@@ -22,10 +22,10 @@ from django.utils.module_loading import import_string
 
 from accounts.access import Principal
 from accounts.models import Account, Role, User
+from billing.ingestion import events_ingest
 from billing.invoices.models import Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
 from disputes.services import dispute_file, dispute_resolve
-from metering.ingest import events_ingest
 from metering.models import Event
 from metering.services import outcomes_settle
 from tests import factories

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from metering.ingest import events_ingest
+from billing.ingestion import events_ingest
 from metering.models import Event, SessionClaim, Signal
 from metering.services import outcomes_settle
 from tests import factories

@@ -46,6 +46,7 @@ class PriceModel:
     money_only = False  # never priced in credits
     per_event_share = False  # each outcome adds its own amount, stored with it (gain-share)
     tiered = False  # outcomes are priced by their complexity tier
+    by_position = False  # an outcome's price depends on its rank in the month (bands)
 
     def parse(self, raw: dict, name: str, errors: Errors, code: str) -> TypePrice | None:
         raise NotImplementedError

@@ -64,6 +64,7 @@ class Banded(PerUnitModel):
     """What graduated and volume pricing share: monthly bands, ``[{"up_to": int|null, "price"}]``."""
 
     fields = frozenset({"bands"})
+    by_position = True
 
     def parse(self, raw: dict, name: str, errors: Errors, code: str) -> TypePrice | None:
         bands = parse_bands(raw, name, errors)

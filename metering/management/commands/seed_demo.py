@@ -71,7 +71,7 @@ class Command(BaseCommand):
         w("")
         w(
             f"Ingested {r.generated:,} events in {r.run_seconds:.1f} s ({rate:,.0f} events/s, signals included; "
-            f"{r.workers} process{'es' if r.workers > 1 else ''}) through metering.ingest.events_ingest, "
+            f"{r.workers} process{'es' if r.workers > 1 else ''}) through billing.ingestion.events_ingest, "
             f"in {r.batches:,} batches of up to 1,000: {r.accepted:,} accepted, {r.duplicates:,} duplicates "
             f"({r.retried:,} re-sent on purpose), {r.conflicts:,} conflicts, {r.rejected:,} rejected."
         )
