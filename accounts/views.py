@@ -114,7 +114,7 @@ def home(request):
     """Customers land on their account's usage dashboard; vendor staff on the overview."""
     principal = principal_of(request)
     if not principal.is_vendor:
-        return redirect("metering:dashboard", request.user.account.external_id)
+        return redirect("audit:dashboard", request.user.account.external_id)
     if principal.can(Perm.ALL_ACCOUNTS):
-        return redirect("metering:overview")
+        return redirect("audit:overview")
     return render(request, "home.html")

@@ -494,11 +494,9 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     ingest.event_parse = timers.wrap_light("parse", ingest.event_parse)
     steps = [
         ("criteria_current", "criteria", "criteria"),
-        ("_price", "price", "price"),
         ("_insert", "insert", "insert"),
         ("_classify_repeats", "repeats", "repeats"),
         ("_claim_sessions", "sessions", "sessions"),
-        ("_run_candidate_hooks", "hooks", "hooks"),
     ]
     for attr, label, phase in steps:
         if hasattr(ingest, attr):

@@ -411,7 +411,7 @@ def measure(requests: int, explain: bool) -> None:
     from django.utils import timezone
 
     from accounts.models import Account, User
-    from metering.audit import Cursor
+    from billing.audit import Cursor
 
     big = Account.objects.get(external_id="bench-00")
     with connection.cursor() as cursor:

@@ -126,7 +126,7 @@ def settle_on_connections(*, now: datetime, chunk: int, workers: int) -> list[tu
     scheduled runs would be). Returns (settled, backend CPU seconds) per run."""
     from django.db import connection
 
-    from metering.services import outcomes_settle
+    from billing.ingestion import outcomes_settle
 
     barrier = threading.Barrier(workers)
 
@@ -162,7 +162,8 @@ def main() -> None:
     benchlib.reset_events()
     benchlib.world_setup()
 
-    from metering.services import SETTLE_CHUNK, outcomes_settle
+    from billing.ingestion import outcomes_settle
+    from metering.services import SETTLE_CHUNK
 
     chunk = args.chunk or SETTLE_CHUNK
     print(f"machine: {benchlib.machine()}")

@@ -30,6 +30,8 @@ from accounts.models import Account
 from billing.contracts import ATTEMPT_REASONS, Terms
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import ContractVersion, CreditNote, Invoice
+from billing.invoices.selection import Selection
+from billing.ledger.models import ChargeRollup, charge_class
 from billing.pricing import (
     Carry,
     CreditNoteIn,
@@ -50,8 +52,6 @@ from billing.selectors import (
     period_groups,
     selection_for,
 )
-from metering.lifecycle import Selection
-from metering.models import DailyRollup
 from outcomeportal.core.money import ZERO
 from outcomeportal.core.periods import period_add, period_at, period_bounds, period_days, period_of, periods_between
 
@@ -59,9 +59,6 @@ FIXED_KINDS = ("platform_fee", "implementation_fee", "commitment_prepaid")
 OUTCOME_KINDS = ("outcome", "included")
 ADJUSTMENT_KINDS = ("credit_overage", "price_lock", "minimum", "commitment_drawdown", "true_up")
 OWN_KINDS = FIXED_KINDS + OUTCOME_KINDS + ADJUSTMENT_KINDS  # what an invoice charges for its own period
-# Outcomes that count as resolved for the period's charges: settled billable and, on a period
-# already final, billed (an open period has none of those). Credited ones were refunded.
-RESOLVED = ("billable", "invoiced", "disputed")
 
 
 @dataclass
@@ -184,14 +181,14 @@ def outcome_counts(*, account: Account, period: str, terms: Terms | None) -> Out
 
 
 def rollup_rows(*, keys: list[tuple[int, str]]) -> dict[tuple[int, str], list]:
-    """Each (account id, period)'s rollup rows as :func:`counts_of` reads them — (type id, complexity,
-    status, reason, capped, events, amount) — in one statement for all the keys."""
+    """Each (account id, period)'s charge rollup rows as :func:`counts_of` reads them — (type id,
+    complexity, attempt, state, reason, charges, amount) — in one statement for all the keys."""
     bounds = [period_days(p) for _, p in keys]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.status, r.non_billable_reason, r.capped, "
-            "sum(r.events), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
-            "AS k(a, p, s, e) JOIN metering_dailyrollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
+            "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason, "
+            "sum(r.charges), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
+            "AS k(a, p, s, e) JOIN billing_chargerollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
             "GROUP BY 1, 2, 3, 4, 5, 6, 7",
             [[k[0] for k in keys], [k[1] for k in keys], [b[0] for b in bounds], [b[1] for b in bounds]],
         )
@@ -202,22 +199,24 @@ def rollup_rows(*, keys: list[tuple[int, str]]) -> dict[tuple[int, str], list]:
 
 
 def counts_of(rows, charging: Charging) -> OutcomeCounts:
-    """:class:`OutcomeCounts` from rollup rows (type id, complexity, status, reason, capped, events, amount)."""
+    """:class:`OutcomeCounts` from charge rollup rows (type id, complexity, attempt, state, reason, charges,
+    amount)."""
     codes = catalogue()
     settled: dict[tuple[str, str], list] = {}
     pending: dict[tuple[str, str], list] = {}
     resolved_n = pending_n = 0
-    for type_id, complexity, status, reason, capped, events, amount in rows:
+    for type_id, complexity, attempt, state, reason, events, amount in rows:
         code, n = codes[type_id][0], int(events)
         key = (code, complexity)
         gain = amount if code in charging.gain_types else ZERO
-        if status in RESOLVED:
+        cls = charge_class(attempt, state, reason)
+        if cls == "R":
             _add(settled, key, n, 0, gain)
             resolved_n += n
-        elif status == "pending":
+        elif cls == "P":
             _add(pending, key, n, 0, gain)
             pending_n += n
-        elif not capped and charging.charges_attempt(outcome_type_id=type_id, reason=reason):
+        elif cls == "A" and type_id in charging.attempt_types:
             _add(settled, key, 0, n, ZERO)
     both = {k: list(v) for k, v in settled.items()}
     for key, (r, u, g) in pending.items():
@@ -451,9 +450,9 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
         return DailyCharges([], [], [])
     since = first_day.replace(day=1)  # a month is priced from its first day, even when the range starts later
     rows = (
-        DailyRollup.objects.filter(account_id=account.pk, day__gte=since, day__lt=end_day)
-        .values_list("day", "outcome_type_id", "complexity", "status", "non_billable_reason", "capped")
-        .annotate(n=Sum("events"), amount=Sum("amount"))
+        ChargeRollup.objects.filter(account_id=account.pk, day__gte=since, day__lt=end_day)
+        .values_list("day", "outcome_type_id", "complexity", "attempt", "state", "reason")
+        .annotate(n=Sum("charges"), amount=Sum("amount"))
         .order_by("day")
     )
     by_day: dict = {}
@@ -478,15 +477,12 @@ def charges_by_day(*, account: Account, first_day, end_day) -> DailyCharges:
             acc: dict = {}
         elif day == first_day:  # the month's charges before the range starts
             previous = own_spend(price_period(replace(inp, groups=_groups(acc))))
-        for type_id, complexity, status, reason, capped, n, amount in by_day.get(day, ()):
+        for type_id, complexity, attempt, state, reason, n, amount in by_day.get(day, ()):
             code = codes[type_id]
-            if status in RESOLVED:
+            cls = charge_class(attempt, state, reason)
+            if cls == "R":
                 _add(acc, (code, complexity), n, 0, amount if code in charging.gain_types else ZERO)
-            elif (
-                status == "non_billable"
-                and not capped
-                and charging.charges_attempt(outcome_type_id=type_id, reason=reason)
-            ):
+            elif cls == "A" and type_id in charging.attempt_types:
                 _add(acc, (code, complexity), 0, n, ZERO)
         if day >= first_day:
             unchanged = day != first_day and day.day != 1 and not by_day.get(day)

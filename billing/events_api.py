@@ -7,6 +7,7 @@ billing's. These views join both: ``POST /events`` is the ingestion use case tha
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,16 +18,19 @@ from rest_framework.views import APIView
 from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
-from billing.ingestion import events_ingest
+from billing.audit.detail import decision_explained
+from billing.ingestion import events_ingest, signal_record
 from billing.invoices.models import InvoiceLine
+from billing.ledger.selectors import attach_charges, shown_reason_q, shown_status_q
+from billing.ledger.shown import REASONS, STATUSES
+from billing.presenters import event_row
 from metering import api_schema as docs
-from metering import engine
 from metering.ingest import MAX_BATCH
-from metering.models import Event, EventStatus, OutcomeType, SignalType
-from metering.presenters import decision_body, event_row
+from metering.models import Event, OutcomeType, SignalType
+from metering.presenters import decision_body
 from metering.presenters import iso as _iso
 from metering.selectors import event_get_for_principal, event_list
-from metering.services import WindowClosed, signal_record
+from metering.services import WindowClosed
 from metering.validation import parse_timestamp
 from outcomeportal.api.cursor import cursor_decode, cursor_encode, page_limit
 from outcomeportal.api.errors import ApiError, error_body
@@ -35,10 +39,11 @@ ERRORS = {400: docs.ErrorBodyDoc, 401: docs.ErrorBodyDoc, 403: docs.ErrorBodyDoc
 
 
 class EventRows:
-    """How the event views write their rows: metering's row, with the invoice the event is billed on
-    (one query a page)."""
+    """How the event views write their rows: each event with its charge and the invoice it is billed on
+    (one query each a page)."""
 
     def rows(self, events: list[Event], principal) -> list[dict]:
+        attach_charges(events)
         line_ids = {e.invoice_line_id for e in events if e.invoice_line_id}
         invoice_of = (
             dict(InvoiceLine.objects.filter(pk__in=line_ids).values_list("pk", "invoice_id")) if line_ids else {}
@@ -86,9 +91,9 @@ class EventsView(EventRows, APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("account", str),
-            OpenApiParameter("status", str, enum=EventStatus.values),
+            OpenApiParameter("status", str, enum=list(STATUSES)),
             OpenApiParameter("outcome_type", str),
-            OpenApiParameter("reason", str, enum=list(engine.REASONS)),
+            OpenApiParameter("reason", str, enum=list(REASONS)),
             OpenApiParameter("from", OpenApiTypes.DATETIME),
             OpenApiParameter("to", OpenApiTypes.DATETIME),
             OpenApiParameter("cursor", str),
@@ -106,10 +111,10 @@ class EventsView(EventRows, APIView):
         if query.get("account"):
             account = account_get_for_principal(principal=principal, external_id=query["account"])
         status_filter = query.get("status") or None
-        if status_filter and status_filter not in EventStatus.values:
-            fields["status"] = [f"One of {', '.join(EventStatus.values)}."]
+        if status_filter and status_filter not in STATUSES:
+            fields["status"] = [f"One of {', '.join(STATUSES)}."]
         reason = query.get("reason") or None
-        if reason and reason not in engine.REASONS:
+        if reason and reason not in REASONS:
             fields["reason"] = ["Not a non-billable reason word."]
         outcome_type_id = None
         if query.get("outcome_type"):
@@ -130,12 +135,17 @@ class EventsView(EventRows, APIView):
         if fields:
             raise ApiError("validation_error", "The query has invalid parameters.", 400, fields)
         before = cursor_decode(query["cursor"]) if query.get("cursor") else None
+        account_id = account.pk if account else None
+        where = Q()
+        if status_filter:
+            where &= shown_status_q(status_filter, account_id=account_id)
+        if reason:
+            where &= shown_reason_q(reason, account_id=account_id)
         rows = event_list(
             principal=principal,
-            account_id=account.pk if account else None,
-            status=status_filter,
+            account_id=account_id,
             outcome_type_id=outcome_type_id,
-            reason=reason,
+            where=where,
             occurred_from=bounds.get("from"),
             occurred_to=bounds.get("to"),
             before=before,
@@ -160,7 +170,13 @@ class EventDetailView(EventRows, APIView):
         principal = principal_of(request)
         event = event_get_for_principal(principal=principal, account_external_id=account, event_id=event_id)
         body = self.rows([event], principal)[0]
-        body["decision"] = decision_body(event)
+        body["decision"] = decision = decision_body(event)
+        # One status and one reason, as the row says, and billing's checks after metering's.
+        decision["status"], decision["non_billable_reason"] = event.shown_status, event.shown_reason or None
+        decision["reason_text"] = REASONS.get(event.shown_reason)
+        decision["criteria"] = [
+            {"code": c.code, "description": c.description, "outcome": c.outcome} for c in decision_explained(event)
+        ]
         body["signals"] = [
             {
                 "type": s.type,

@@ -1,48 +1,139 @@
-"""Ingestion, the use case that spans metering and billing: validate → store → decide → rate → cap.
+"""The use cases that span metering and billing: events posted, windows settled, signals reported.
 
-One transaction per batch, in this order:
+Metering owns an event's facts and its decision; billing owns its charge. Each use case calls
+metering's steps and billing's own in one transaction, so an event and its charge always agree,
+and metering never calls back.
 
-1. metering parses, resolves and decides the batch (:func:`metering.ingest.events_prepare`);
-2. billing prices each outcome under the contract of its period, as the period stands
-   (:mod:`billing.rating`: a platform fee's included outcomes at 0, tiers and bands by rank);
-3. metering stores the events with their prices and claims sessions (:func:`~metering.ingest.events_store`);
-4. billing takes the onboarding allowances (:mod:`billing.onboarding`), then holds the spend cap
-   (:func:`billing.spend.services.spend_cap_rule_out`), each on the outcomes the step before left;
-   metering decides again the few events they rule out (:func:`~metering.ingest.events_rule_out`).
+**Ingestion** — validate → store → decide → rate → cap, one transaction per batch:
 
-Billing calls metering's steps; metering calls nothing back. Every event is decided once, and
-once more only if a session, an allowance or the cap rules it out.
+1. metering parses, resolves and decides the batch (:func:`metering.ingest.events_prepare`), stores
+   it and claims sessions (:func:`~metering.ingest.events_store`);
+2. for every stored event that can cost money, billing makes a charge
+   (:class:`~billing.ledger.services.NewCharge`): the onboarding allowances first
+   (:mod:`billing.onboarding`: ``training_window``, ``pilot_free``), then the price of the rest as
+   the period stands (:mod:`billing.rating`), then the spend cap
+   (:func:`billing.spend.services.spend_cap_rule_out`: ``cap_reached``);
+3. the charges are written in one ``COPY`` (:func:`~billing.ledger.services.charges_write`).
+
+**Settlement** — each chunk of events whose window closed settles billable in metering
+(:func:`metering.services.settle_chunk`) and their charges become ``rated``, in one transaction.
+
+**Signals** — a reopen, reversal or escalation inside the window rules the outcome out in metering
+(:func:`metering.services.signal_apply`) and its charge becomes ``void``, in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.ledger.models import ChargeReason
+from billing.ledger.services import NewCharge, charges_rated, charges_void, charges_write
 from billing.onboarding import onboarding_rule_out
-from billing.rating import batch_prices
+from billing.rating import charges_rate
 from billing.spend.services import spend_cap_rule_out
 from billing.terms_lookup import terms_lookup
-from metering.ingest import IngestResult, batch_scope, events_prepare, events_rule_out, events_store
+from metering.ingest import IngestResult, batch_scope, events_prepare, events_store
+from metering.models import Event, Signal
+from metering.services import SETTLE_CHUNK, SignalOutcome, WindowClosed, settle_chunk, signal_apply
+
+# --- Ingestion --------------------------------------------------------------------------------
 
 
 def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) -> IngestResult:
-    """Store a batch of posted events, decided, priced and held within the spend caps; one result
+    """Store a batch of posted events, decided, charged and held within the spend caps; one result
     per event, in order (see the module's docstring)."""
     now = now or timezone.now()
     with batch_scope():
         batch = events_prepare(raw_events=raw_events, now=now)
         with transaction.atomic():
-            result = events_store(batch, prices=batch_prices(batch.to_price()))
+            result = events_store(batch)
             stored = batch.stored()
             if stored:
-                terms_at, contracts = terms_lookup({c.account_id for c in stored})
-                zones = {pk: c.tzinfo for pk, c in contracts.items()}
-                free = onboarding_rule_out(candidates=stored, terms_at=terms_at, zones=zones)
-                events_rule_out(batch, free)
-                capped = spend_cap_rule_out(candidates=[c for c in stored if c.pk not in free], now=now)
-                events_rule_out(batch, capped)
+                charges_write(_charges_for(stored, now=now))
     return result
+
+
+def _charges_for(stored, *, now: datetime) -> list[NewCharge]:
+    contracts = terms_lookup({c.account_id for c in stored})
+    charges = [
+        NewCharge(c.pk, c.account_id, c.outcome_type_id, c.event_id, c.occurred_at, c.status, c.complexity,
+                  c.reason, c.value_amount, contracts[c.account_id].currency)
+        for c in stored
+    ]  # fmt: skip
+    free = onboarding_rule_out(charges=charges, contracts=contracts)
+    for c in charges:
+        if c.pk in free:
+            c.charge_reason = free[c.pk]
+    charges_rate(charges, contracts)
+    # The cap holds every outcome the invoice counts — an included one too (an outcome cap counts it,
+    # and past the cap nothing is charged or included any more).
+    counted = [c for c in charges if c.charge_reason in (ChargeReason.NONE, ChargeReason.INCLUDED)]
+    capped = spend_cap_rule_out(candidates=counted, now=now)
+    for c in charges:
+        if c.pk in capped:
+            c.amount, c.credits, c.charge_reason = None, None, ChargeReason.CAP_REACHED
+    return charges
+
+
+# --- Settlement -----------------------------------------------------------------------------
+
+
+def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK, workers: int = 1) -> int:
+    """Pending events whose measurement window has closed become billable, and their charges rated.
+
+    Set-based, one transaction per chunk (:func:`metering.services.settle_chunk` and
+    :func:`~billing.ledger.services.charges_rated`). With ``workers`` connections (threads here,
+    or two runs at once) the chunks are shared without waiting: ``FOR UPDATE SKIP LOCKED``. A
+    second run finds nothing due. Returns the number of events settled.
+    """
+    now = now or timezone.now()
+    if workers <= 1:
+        return _settle_chunks(now=now, chunk=chunk)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(lambda _: _settle_in_thread(now=now, chunk=chunk), range(workers)))
+
+
+def _settle_in_thread(*, now: datetime, chunk: int) -> int:
+    try:
+        return _settle_chunks(now=now, chunk=chunk)
+    finally:
+        connection.close()  # each thread has its own connection
+
+
+def _settle_chunks(*, now: datetime, chunk: int) -> int:
+    total = 0
+    while True:
+        with transaction.atomic():
+            taken, settled = settle_chunk(now=now, chunk=chunk)
+            charges_rated(event_ids=settled)
+        total += len(settled)
+        if taken < chunk:
+            return total
+
+
+# --- Signals --------------------------------------------------------------------------------
+
+
+def signal_record(
+    *, event: Event, type: str, occurred_at: datetime, note: str = "", now: datetime | None = None
+) -> SignalOutcome:
+    """Record a signal, apply it to the event's decision if it arrived inside the window, and void
+    the charge of an outcome it rules out — one transaction.
+
+    Raises :class:`~metering.services.WindowClosed` (after recording it) when the window had
+    already closed: the charge stands; a dispute is the way to contest it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        outcome = signal_apply(event=event, type=type, occurred_at=occurred_at, note=note, now=now)
+        if outcome.ruled_out:
+            charges_void(event_ids=[event.pk])
+    if outcome.signal.effect == Signal.Effect.WINDOW_CLOSED:
+        # Raised once the transaction has committed: the late signal stays recorded.
+        raise WindowClosed(outcome.signal)
+    return outcome

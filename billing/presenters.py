@@ -12,9 +12,9 @@ from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import Terms
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine
+from billing.ledger.shown import REASONS
 from billing.pricing.models import model_of
 from metering import presenters as metering_presenters
-from metering.engine import REASONS
 from metering.models import Event, OutcomeType
 from outcomeportal.core.money import minor_units, money_display, money_str, price_display, round_event
 
@@ -93,10 +93,24 @@ def credit_note_dict(note: CreditNote) -> dict:
     }
 
 
-def event_row(event: Event, *, invoice: Invoice | None, principal: Principal) -> dict:
-    """An event as the events API lists it (the same fields), with its invoice."""
-    invoice_id = invoice.pk if invoice is not None and event.invoice_line_id else None
-    return metering_presenters.event_row(event, principal=principal, invoice_id=invoice_id)
+def event_row(event: Event, *, invoice_id: int | None, principal: Principal) -> dict:
+    """An event as the events API lists it: metering's facts and decision, read with its charge (one
+    status, one reason: billing.ledger.shown) and what the charge adds to its invoice, with the
+    invoice it is billed on. The event must carry its charge (billing.ledger.selectors.attach_charges)."""
+    row = {}
+    for key, value in metering_presenters.event_row(event, principal=principal).items():
+        if key == "status":
+            value = event.shown_status
+        elif key == "non_billable_reason":
+            value = event.shown_reason or None
+        row[key] = value
+        if key == "non_billable_reason":
+            row["amount"] = None if event.charged is None else str(event.charged)
+            row["currency"] = event.currency or event.account.currency
+            row["credits"] = None if event.charged is None or event.credits is None else str(event.credits)
+            row["invoice_id"] = invoice_id if event.invoice_line_id else None
+            row["invoice_line_id"] = event.invoice_line_id
+    return row
 
 
 # --- The plan in plain words (the domain's pricing-page template) ---------------------------
@@ -135,7 +149,7 @@ def line_event_row(event: Event, *, invoice: Invoice, line: InvoiceLine, princip
     this line (``line_amount`` / ``line_credits``; ``included`` inside a platform fee's allowance)."""
     amount, credits = line_event_amount(line, event)
     return {
-        **event_row(event, invoice=invoice, principal=principal),
+        **event_row(event, invoice_id=invoice.pk, principal=principal),
         "line_amount": None if amount is None else str(amount),
         "line_credits": None if credits is None else str(credits),
         "included": line.kind == "included",

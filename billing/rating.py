@@ -1,16 +1,18 @@
-"""What each outcome of a batch adds to its period's invoice, as the period stands, before it is stored.
+"""What each new charge adds to its period's invoice, as the period stands, before it is written.
 
 Where an outcome falls in its month can decide its price: inside a platform fee's included
-outcomes it adds nothing; in a graduated band it adds that band's price; under volume pricing, the
-price of the volume reached. For such a contract the batch's outcomes are added, in occurrence
-order, to the period's outcomes so far (the rollup, pending ones counted as if they settle, as the
-cap counts them), the period is priced once (:func:`billing.pricing.price_period`) and each outcome
-takes the amount of the invoice line that bills its rank. Anywhere else an outcome's price does not
-depend on the month: its unit price, its tier's price, or its share of the value it created.
+outcomes it adds nothing (reason ``included``); in a graduated band it adds that band's price;
+under volume pricing, the price of the volume reached. For such a contract the batch's charges are
+added, in occurrence order, to the period's charges so far (the ledger's rollup, pending outcomes
+counted as if they settle, as the cap counts them), the period is priced once
+(:func:`billing.pricing.price_period`) and each charge takes the amount of the invoice line that
+bills its rank. Anywhere else an outcome's price does not depend on the month: its unit price, its
+tier's price, or its share of the value it created; an attempt that did not succeed costs its
+ticket or conversation fee where the contract charges one, else nothing.
 
 The amount is an estimate until the invoice is final: the invoice ranks the month's outcomes in
 occurrence order when it prices them (an outcome reported late can take an earlier rank), and two
-batches stored at the same moment may be given the same ranks. Finalizing records each event's
+batches written at the same moment may be given the same ranks. Finalizing records each charge's
 exact amount on its line.
 """
 
@@ -18,94 +20,106 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal
 
-from billing.charges import cap_periods, groups_plus
+from billing.charges import Charging, cap_periods, catalogue, groups_plus
 from billing.contracts import Terms
-from billing.pricing import Group, price_period, unit_estimate
+from billing.ledger.models import ChargeReason
+from billing.ledger.services import NewCharge
+from billing.pricing import Group, attempt_estimate, price_period, unit_estimate
 from billing.pricing.models import model_of
-from billing.terms_lookup import terms_lookup
-from metering.ingest import Priced, ToPrice
+from billing.terms_lookup import ContractsAt
 from outcomeportal.core.periods import period_of
 
 
-def batch_prices(items: Sequence[ToPrice]) -> list[Priced]:
-    """Each outcome's price under the contract of its period, as the period stands (see the module)."""
-    if not items:
-        return []
-    terms_at, contracts = terms_lookup({i.account_id for i in items})
-    out: list[Priced | None] = [None] * len(items)
-    by_period: dict[tuple[int, str], list[int]] = {}
+def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
+    """Set each charge's contract version, amount and credits (and the reason ``included``) — see
+    the module. ``charges`` in occurrence order; those already given a reason (an allowance) cost
+    nothing and are left as they are."""
+    codes = catalogue()
+    by_period: dict[tuple[int, str], list[NewCharge]] = {}
     period_terms: dict[tuple[int, str], Terms] = {}
-    # Most outcomes of a batch share (contract, type, complexity, value): price each combination
-    # once. The value is in the key because gain-share prices depend on it.
-    estimates: dict[tuple, Priced] = {}
-    for n, item in enumerate(items):
-        terms = terms_at(item.account_id, item.occurred_at)
-        if terms is not None and _by_position(terms, item.outcome_type_code):
-            key = (item.account_id, period_of(item.occurred_at.astimezone(contracts[item.account_id].tzinfo)))
-            by_period.setdefault(key, []).append(n)
+    # Most outcomes of a batch share (contract, type, complexity, value, kind): price each
+    # combination once. The value is in the key because gain-share prices depend on it.
+    estimates: dict[tuple, tuple] = {}
+    for c in charges:
+        c.contract_version_id, terms = contracts.version(c.account_id, c.occurred_at)
+        if c.charge_reason:
+            continue
+        code, _, default = codes[c.outcome_type_id]
+        if terms is not None and _by_position(terms, code, attempt=c.attempt):
+            key = (c.account_id, period_of(c.occurred_at.astimezone(contracts[c.account_id].tzinfo)))
+            by_period.setdefault(key, []).append(c)
             period_terms[key] = terms
             continue
-        ekey = (id(terms), item.outcome_type_id, item.complexity, item.value_amount, item.default_unit_price)
+        ekey = (id(terms), c.outcome_type_id, c.complexity, c.value_amount, c.attempt, c.reason)
         price = estimates.get(ekey)
         if price is None:
-            price = estimates[ekey] = Priced(
-                *unit_estimate(terms, item.outcome_type_code, item.complexity, item.value_amount,
-                               item.default_unit_price)
-            )  # fmt: skip
-        out[n] = price
+            price = estimates[ekey] = _estimate(terms, code, c, default)
+        c.amount, c.credits = price
     if by_period:
         currency = {key[0]: contracts[key[0]].currency for key in by_period}
         periods = cap_periods(keys=sorted(by_period), terms=period_terms, currency=currency)
-        for key, positions in by_period.items():
-            _rate_in_period(items, positions, periods[key], period_terms[key], key[1], out)
-    return out  # type: ignore[return-value]
+        for key, items in by_period.items():
+            _rate_in_period(items, periods[key], period_terms[key], key[1], codes)
 
 
-def _by_position(terms: Terms, code: str) -> bool:
-    """Does an outcome's place in its month decide its price (included outcomes, bands)?"""
+def _estimate(terms: Terms | None, code: str, c: NewCharge, default) -> tuple:
+    if not c.attempt:
+        return unit_estimate(terms, code, c.complexity, c.value_amount, default)
+    if not Charging.of(terms).charges_attempt(outcome_type_id=c.outcome_type_id, reason=c.reason):
+        return None, None  # an attempt this contract charges nothing for
+    return attempt_estimate(terms, code, tier=c.complexity, default_price=default)
+
+
+def _by_position(terms: Terms, code: str, *, attempt: bool) -> bool:
+    """Does a charge's place in its month decide its price (included outcomes, bands)?"""
     if terms.in_credits:  # a credit plan is drawn down by the whole month: its unit estimate stands
         return False
     price = terms.price_for(code)
     model = model_of(price) if price is not None else None
     if model is not None and model.per_event_share:
         return False
+    if attempt and not (model is not None and model.counts_attempts(terms)) and terms.basis != "per_conversation":
+        return False  # no fee on this type's attempts: nothing to rank
     pf = terms.platform_fee
     covered = pf is not None and pf.included_outcomes > 0 and (not pf.included_types or code in pf.included_types)
     return covered or (model is not None and model.by_position)
 
 
-def _rate_in_period(items: Sequence[ToPrice], positions: list[int], cap_period, terms: Terms, period: str,
-                    out: list) -> None:  # fmt: skip
-    """Price one account's period with the batch's outcomes added, and give each its line's amount."""
+def _rate_in_period(items: list[NewCharge], cap_period, terms: Terms, period: str, codes: dict) -> None:
+    """Price one account's period with the batch's charges added, and give each its line's amount."""
     before = cap_period.counts.with_pending
-    positions = sorted(positions, key=lambda n: (items[n].occurred_at, items[n].event_id))
+    items = sorted(items, key=lambda c: (c.occurred_at, c.pk))
     groups = before
-    for n in positions:
-        groups = groups_plus(groups, code=items[n].outcome_type_code, tier=items[n].complexity, resolved=1)
+    for c in items:
+        code = codes[c.outcome_type_id][0]
+        groups = groups_plus(
+            groups, code=code, tier=c.complexity, **({"unresolved": 1} if c.attempt else {"resolved": 1})
+        )
     lines = [ln for ln in price_period(replace(cap_period.inp, groups=groups)).lines
-             if ln.alloc is not None and ln.alloc.segment == period and "R" in ln.alloc.classes]  # fmt: skip
+             if ln.alloc is not None and ln.alloc.segment == period]  # fmt: skip
     taken: dict[tuple[str, str | None], int] = {}
-    for n in positions:
-        item = items[n]
-        code = item.outcome_type_code
+    for c in items:
+        code, _, default = codes[c.outcome_type_id]
         price = terms.price_for(code)
         model = model_of(price) if price is not None else None
-        tier = model.effective_tier(price, item.complexity) if model is not None else None
-        attempts = model is not None and model.counts_attempts(terms)
+        tier = model.effective_tier(price, c.complexity) if model is not None else None
+        attempts = terms.basis == "per_conversation" or (model is not None and model.counts_attempts(terms))
         part = (code, tier)
         if part not in taken:
             taken[part] = _count(before, code, tier, model, price, attempts)
         taken[part] += 1
-        amount = _line_amount(lines, code, tier, taken[part])
-        if amount is None:
-            amount = unit_estimate(terms, code, item.complexity, item.value_amount, item.default_unit_price)[0]
-        out[n] = Priced(amount)
+        line = _line_of(lines, code, tier, taken[part], "A" if c.attempt else "R")
+        if line is None:
+            c.amount, c.credits = _estimate(terms, code, c, default)
+        elif line.kind == "included":
+            c.amount, c.charge_reason = line.alloc.event_amount, ChargeReason.INCLUDED
+        else:
+            c.amount = line.alloc.event_amount
 
 
 def _count(groups: tuple[Group, ...], code: str, tier: str | None, model, price, attempts: bool) -> int:
-    """The period's outcomes so far in a type's partition (its effective tier), as the invoice ranks them."""
+    """The period's charges so far in a type's partition (its effective tier), as the invoice ranks them."""
     total = 0
     for g in groups:
         if g.outcome_type != code:
@@ -116,12 +130,12 @@ def _count(groups: tuple[Group, ...], code: str, tier: str | None, model, price,
     return total
 
 
-def _line_amount(lines, code: str, tier: str | None, rank: int) -> Decimal | None:
-    """The amount of the line that bills ``rank`` of the type's partition; None if no line does."""
+def _line_of(lines, code: str, tier: str | None, rank: int, cls: str):
+    """The line that bills ``rank`` of the type's partition for this class of charge; None if none does."""
     for ln in lines:
         a = ln.alloc
-        if a.outcome_type != code or (a.tier is not None and a.tier != tier):
+        if a.outcome_type != code or cls not in a.classes or (a.tier is not None and a.tier != tier):
             continue
         if a.rank_from <= rank and (a.rank_to is None or rank <= a.rank_to):
-            return a.event_amount
+            return ln
     return None

@@ -12,7 +12,7 @@ from django.http import Http404
 from accounts import refcache
 from accounts.access import Principal
 from accounts.models import Account
-from billing.contracts import ATTEMPT_REASONS, Terms, terms_load, version_for_period
+from billing.contracts import Terms, terms_load, version_for_period
 from billing.invoices.models import (
     ContractVersion,
     CreditNote,
@@ -21,9 +21,11 @@ from billing.invoices.models import (
     InvoiceLine,
     InvoiceStatus,
 )
+from billing.invoices.selection import UNBILLED, LineLink, Selection, event_ids_for_links
+from billing.ledger.models import Charge
+from billing.ledger.selectors import attach_charges
 from billing.pricing import Group
 from billing.pricing.models import model_of
-from metering.lifecycle import LineLink, Selection, event_ids_for_links
 from metering.models import Event, OutcomeType
 from outcomeportal.core.periods import period_add, period_bounds, period_first_day, period_of
 
@@ -83,7 +85,7 @@ def attempt_type_ids(*, terms_by_segment: dict[str, Terms | None], code_to_id: d
 def selection_for(
     *, account: Account, segments: list[str], until: datetime, terms_by_segment: dict[str, Terms | None]
 ) -> Selection:
-    """Which events an invoice of ``account`` may bill, and how they group (see metering.lifecycle)."""
+    """Which charges an invoice of ``account`` may bill, and how they group (see billing.invoices.selection)."""
     code_to_id = {code: pk for pk, code in _codes().items()}
     complexity: dict[int, str] = {}
     for terms in terms_by_segment.values():
@@ -101,12 +103,11 @@ def selection_for(
         segments=tuple(sorted(segments)),
         complexity_types=complexity,
         attempt_types=tuple(sorted(attempts)),
-        attempt_reasons=ATTEMPT_REASONS,
     )
 
 
 def _gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
-    """Each event's gain-share amount (6 places, as it is stamped), NULL for other types."""
+    """Each charge's gain-share amount (6 places, as it is stamped), NULL for other types."""
     code_to_id = {code: pk for pk, code in _codes().items()}
     parts = []
     for terms in terms_by_segment.values():
@@ -124,10 +125,10 @@ def _gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
 def period_groups(
     *, selection: Selection, terms_by_segment: dict[str, Terms | None], billed: bool = False
 ) -> dict[str, tuple[Group, ...]]:
-    """Per segment (period), the decided events grouped by outcome type and complexity.
+    """Per segment (period), the counted charges grouped by outcome type and complexity.
 
-    ``billed=False``: events not yet on an invoice line (what an invoice may still bill);
-    ``billed=True``: events already billed (what a finalized period's invoices hold).
+    ``billed=False``: charges not yet on an invoice line (what an invoice may still bill);
+    ``billed=True``: charges already billed (what a finalized period's invoices hold).
     """
     params: dict = {
         "account": selection.account_id,
@@ -136,25 +137,16 @@ def period_groups(
         "until": selection.occurred_to,
         "segments": list(selection.segments),
         "attempt_types": list(selection.attempt_types),
-        "attempt_reasons": list(selection.attempt_reasons),
     }
     gain = _gain_sql(terms_by_segment, params)
-    if billed:
-        where = "e.invoice_line_id IS NOT NULL"
-        resolved = "e.status <> 'non_billable'"
-    else:
-        where = (
-            "e.invoice_line_id IS NULL AND (e.status = 'billable' OR (e.status = 'non_billable' "
-            "AND e.outcome_type_id = ANY(%(attempt_types)s) AND e.non_billable_reason = ANY(%(attempt_reasons)s) "
-            "AND NOT e.state ? 'cap_reached'))"
-        )
-        resolved = "e.status = 'billable'"
+    where = "e.invoice_line_id IS NOT NULL" if billed else UNBILLED
+    resolved = "NOT e.attempt"
     sql = (
         "SELECT seg, outcome_type_id, complexity, count(*) FILTER (WHERE res), count(*) FILTER (WHERE NOT res), "
         "coalesce(sum(gain) FILTER (WHERE res), 0) "
         "FROM (SELECT to_char(e.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS seg, e.outcome_type_id, "
         f"e.complexity, {resolved} AS res, {gain} AS gain "
-        "FROM metering_event e WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s "
+        "FROM billing_charge e WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s "
         f"AND e.occurred_at < %(until)s AND {where}) x "
         "WHERE seg = ANY(%(segments)s) GROUP BY 1, 2, 3"
     )
@@ -168,11 +160,11 @@ def period_groups(
 
 
 def late_segments(*, account: Account, period: str) -> list[str]:
-    """Earlier periods whose invoice is final but which still have billable outcomes not on a line.
+    """Earlier periods whose invoice is final but which still have rated outcomes not on a line.
 
-    Read from the daily rollup (a few rows per day), not from events: a ``billable`` outcome
-    of a finalized period is one that was decided after its invoice was built. Until a final
-    invoice's events are stamped with their lines, its own outcomes would look late: such an
+    Read from the charge rollup (a few rows per day), not from charges: a ``rated`` charge of a
+    finalized period is one whose outcome settled after its invoice was built. Until a final
+    invoice's charges are stamped with their lines, its own outcomes would look late: such an
     invoice is left out. One statement (every screen's figure asks it).
     """
     first = period_first_day(period)
@@ -182,8 +174,9 @@ def late_segments(*, account: Account, period: str) -> list[str]:
             "SELECT i.period FROM billing_invoice i WHERE i.account_id = %(a)s AND i.status IN ('finalized', 'void') "
             "AND i.period >= %(floor_p)s AND i.period < %(first_p)s "
             "AND NOT EXISTS (SELECT 1 FROM billing_invoiceeventspending p WHERE p.invoice_id = i.id) "
-            "AND EXISTS (SELECT 1 FROM metering_dailyrollup r WHERE r.account_id = %(a)s AND r.status = 'billable' "
-            "AND r.events > 0 AND r.day >= to_date(i.period, 'YYYY-MM') "
+            "AND EXISTS (SELECT 1 FROM billing_chargerollup r WHERE r.account_id = %(a)s AND r.state = 'rated' "
+            "AND NOT r.attempt AND r.reason IN ('', 'included') "
+            "AND r.charges > 0 AND r.day >= to_date(i.period, 'YYYY-MM') "
             "AND r.day < to_date(i.period, 'YYYY-MM') + interval '1 month' "
             "AND r.day >= %(floor)s AND r.day < %(first)s) "
             "ORDER BY i.period",
@@ -249,14 +242,14 @@ def invoice_events_pending(*, invoice: Invoice) -> int:
     return rows.aggregate(n=Sum(Func(F("event_ids"), function="cardinality")))["n"] or 0
 
 
-def billed_events(*, account_id: int, line_ids: list[int]) -> QuerySet[Event]:
-    """The events billed on lines of a final invoice: stamped with the line or, until the
+def billed_charges(*, account_id: int, line_ids: list[int]) -> QuerySet[Charge]:
+    """The charges billed on lines of a final invoice: stamped with the line or, until the
     stamping step has run, named by the arrays frozen when the invoice was finalized."""
     frozen = InvoiceEventsPending.objects.filter(account_id=account_id, line_id__in=line_ids)
     if frozen.exists():
         ids = frozen.annotate(event_id=Func(F("event_ids"), function="unnest")).values("event_id")
-        return Event.objects.filter(account_id=account_id, pk__in=ids)
-    return Event.objects.filter(account_id=account_id, invoice_line_id__in=line_ids)
+        return Charge.objects.filter(account_id=account_id, event_id__in=ids)
+    return Charge.objects.filter(account_id=account_id, invoice_line_id__in=line_ids)
 
 
 def line_events(
@@ -264,7 +257,7 @@ def line_events(
 ) -> list:
     """A keyset page (newest first) of the exact events behind a line.
 
-    Final invoices: the events billed on the line (``invoice_line_id``) — for a ticket-fee line,
+    Final invoices: the events whose charges are billed on the line — for a ticket-fee line,
     every ticket, resolved or not. Drafts: the events the line would bill if finalized now.
     """
     alloc = line.alloc
@@ -282,13 +275,16 @@ def line_events(
                 if other.alloc
                 and (other.alloc["segment"], other.alloc["outcome_type"]) == (alloc["segment"], alloc["outcome_type"])
             ]
-        qs = billed_events(account_id=account.pk, line_ids=ids).filter(
+        qs = billed_charges(account_id=account.pk, line_ids=ids).filter(
             occurred_at__gte=seg_start, occurred_at__lt=seg_end
         )
         if before is not None:
             at, pk = before
-            qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
-        return list(qs.select_related(*related).order_by("-occurred_at", "-id")[:limit])
+            qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, event_id__lt=pk))
+        page = list(qs.order_by("-occurred_at", "-event_id").values_list("event_id", flat=True)[:limit])
+        return attach_charges(
+            list(Event.objects.filter(pk__in=page).select_related(*related).order_by("-occurred_at", "-id"))
+        )
     versions = list(ContractVersion.objects.filter(account=account))
     terms = {
         alloc["segment"]: contract_for_period(account_id=account.pk, period=alloc["segment"], versions=versions)[1]
@@ -313,4 +309,6 @@ def line_events(
         rank_to=(alloc["rank_to"] or 2**62) if ranked else None,
     )
     ids = event_ids_for_links(selection=selection, links=[link], before=before, limit=limit)
-    return list(Event.objects.filter(pk__in=ids).select_related(*related).order_by("-occurred_at", "-id"))
+    return attach_charges(
+        list(Event.objects.filter(pk__in=ids).select_related(*related).order_by("-occurred_at", "-id"))
+    )

@@ -3,18 +3,18 @@
 Services load and lock, call the pure core (:func:`billing.pricing.price_period`), save.
 
 Building an invoice is idempotent and crash-safe: :func:`invoice_finalize` does all its
-work — recompute the lines, freeze the events each line bills (one id array per line, from one
-query in metering.lifecycle), take the next number from the locked counter row, mark the invoice
+work — recompute the lines, freeze the charges each line bills (one event-id array per line, from
+one query in billing.invoices.selection), take the next number from the locked counter row, mark the invoice
 finalized — in **one** transaction. A worker killed at any point leaves the draft as it was
 (PostgreSQL rolls the transaction back) and a rerun completes it; a second worker waits on the
 invoice row lock and then finds it finalized. The unique (account, period) constraint makes "two
 invoices for one month" impossible.
 
-Stamping each event with its line and amount is a second step, :func:`invoice_events_link`, run
-right after (or, by :func:`invoices_build`, after every invoice of the month is final): it
-rewrites every event row, seconds per million, so the invoice does not wait for it. It is
+Stamping each charge with its line and exact amount is a second step, :func:`invoice_events_link`,
+run right after (or, by :func:`invoices_build`, after every invoice of the month is final): it
+rewrites every charge row, seconds per million, so the invoice does not wait for it. It is
 idempotent and driven by the frozen arrays, so what it stamps is exactly what was priced. Until
-it has run, :func:`invoice_events_link_pending` is called by whatever reads an event's line.
+it has run, :func:`invoice_events_link_pending` is called by whatever reads a charge's line.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from billing.invoices.models import (
     InvoiceStatus,
     NumberSeries,
 )
+from billing.invoices.selection import LineLink, Selection, charges_freeze_sql, charges_invoice_listed
 from billing.models import SpendPeriod
 from billing.pricing import (
     Alloc,
@@ -48,7 +49,6 @@ from billing.pricing import (
     Line,
     credit_postings,
 )
-from metering.lifecycle import LineLink, Selection, events_freeze_sql, events_invoice_listed
 from metering.models import Event, OutcomeType
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_add, period_at, period_bounds
@@ -224,6 +224,7 @@ def _links(invoice: Invoice, type_ids: dict[str, int]) -> list[LineLink]:
                 amount=None if a["event_amount"] is None else Decimal(a["event_amount"]),
                 credits=None if a["event_credits"] is None else Decimal(a["event_credits"]),
                 gain_share=None if a["gain_share"] is None else tuple(Decimal(v) for v in a["gain_share"]),
+                included=ln.kind == "included",
             )
         )
     return links
@@ -280,10 +281,10 @@ def _partition_sizes(selection: Selection, unbilled: dict[str, tuple[Group, ...]
 
 
 def _events_freeze(invoice: Invoice, selection: Selection, links: list[LineLink], sizes) -> int:
-    """Store, per line, the ids of the events it bills (one row per line). Returns their number."""
+    """Store, per line, the ids of the events whose charges it bills (one row per line). Returns their number."""
     if not links:
         return 0
-    sql, params = events_freeze_sql(selection=selection, links=links, sizes=sizes)
+    sql, params = charges_freeze_sql(selection=selection, links=links, sizes=sizes)
     with connection.cursor() as cursor:
         # CREATE TABLE AS may scan with parallel workers, INSERT … SELECT may not (1.2 s against
         # 1.9 s for a million events); the arrays then move in one step.
@@ -300,9 +301,9 @@ def _events_freeze(invoice: Invoice, selection: Selection, links: list[LineLink]
 
 
 def invoice_events_link(*, invoice: Invoice) -> int:
-    """Stamp the events of a finalized invoice with their line and amount, from the arrays frozen
-    when it was finalized; then forget the arrays. Idempotent; a second caller waits on the
-    invoice row lock and finds nothing left to do. Returns the number of events stamped."""
+    """Stamp the charges of a finalized invoice with their line and exact amount, from the arrays
+    frozen when it was finalized; then forget the arrays. Idempotent; a second caller waits on the
+    invoice row lock and finds nothing left to do. Returns the number of charges stamped."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         pending = InvoiceEventsPending.objects.filter(invoice_id=locked.pk)
@@ -310,7 +311,7 @@ def invoice_events_link(*, invoice: Invoice) -> int:
         if not line_ids:
             return 0
         type_ids = dict(OutcomeType.objects.values_list("code", "id"))
-        stamped = events_invoice_listed(
+        stamped = charges_invoice_listed(
             links=[link for link in _links(locked, type_ids) if link.line_id in line_ids],
             pairs_sql=(
                 f"SELECT line_id, unnest(event_ids) AS event_id FROM {InvoiceEventsPending._meta.db_table} "
@@ -323,8 +324,8 @@ def invoice_events_link(*, invoice: Invoice) -> int:
 
 
 def invoice_events_link_pending(*, account: Account) -> int:
-    """Stamp the events of every finalized invoice of ``account`` still waiting for it — called
-    before anything reads which invoice line an event is on (late outcomes, disputes, credits)."""
+    """Stamp the charges of every finalized invoice of ``account`` still waiting for it — called
+    before anything reads which invoice line a charge is on (late outcomes, disputes, credits)."""
     invoice_ids = InvoiceEventsPending.objects.filter(account=account).values_list("invoice_id", flat=True).distinct()
     return sum(invoice_events_link(invoice=Invoice(pk=pk)) for pk in sorted(invoice_ids))
 

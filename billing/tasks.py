@@ -1,4 +1,4 @@
-"""django-q2 entry points of invoicing: thin, idempotent, each recorded as a JobRun."""
+"""django-q2 entry points of settlement and invoicing: thin, idempotent, each recorded as a JobRun."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from datetime import datetime
 from django.utils import timezone
 
 from accounts.jobs import job_run_record
+from billing.ingestion import outcomes_settle
 from billing.invoices.catchup import invoices_catch_up
 from billing.services import invoices_build
+
+
+def settle_outcomes(now: datetime | None = None, workers: int = 2) -> int:
+    """Close measurement windows: pending outcomes whose window ended become billable, their charges rated."""
+    with job_run_record(name="settle_outcomes", scope=f"now={now.isoformat()}" if now else "now") as run:
+        settled = outcomes_settle(now=now, workers=workers)
+        run.result = {"settled": settled}
+    return settled
 
 
 def build_invoices(period: str | None = None, now: datetime | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""Which contract terms govern an instant, for a batch's accounts — read once, kept until they change."""
+"""Which contract version governs an instant, for a batch's accounts — read once, kept until they change."""
 
 from __future__ import annotations
 
@@ -15,34 +15,45 @@ from outcomeportal.core.periods import period_of
 
 @dataclass(slots=True)
 class Contracts:
-    """An account's time zone and contract versions, and the terms found so far for its periods."""
+    """An account's time zone, currency and contract versions, and the versions found so far per month."""
 
     tzinfo: ZoneInfo
     currency: str
     versions: list  # (effective_from, version, ContractVersion), as version_for_period takes them
-    by_month: dict[tuple[int, int], Terms | None]
+    by_month: dict[tuple[int, int], tuple[int | None, Terms | None]]
 
 
-def terms_lookup(account_ids: set[int]):
-    """``terms_at(account_id, instant)`` and each account's :class:`Contracts`, for the batch's accounts.
+class ContractsAt:
+    """The contracts of a batch's accounts: which version (id, terms) governs an instant's period."""
 
-    Each account's contracts are read once and kept in the process until any account or contract
-    version changes (accounts.refcache): the batches that follow name the same accounts.
-    """
-    known = refcache.kept("billing.ingestion.contracts", account_ids, _contracts_read)
+    def __init__(self, known: dict[int, Contracts]):
+        self.known = known
 
-    def terms_at(account_id: int, at: datetime) -> Terms | None:
-        contracts = known.get(account_id)
+    def __getitem__(self, account_id: int) -> Contracts:
+        return self.known[account_id]
+
+    def version(self, account_id: int, at: datetime) -> tuple[int | None, Terms | None]:
+        """(contract version id, its terms) governing the period of ``at`` in the account's zone."""
+        contracts = self.known.get(account_id)
         if contracts is None or not contracts.versions:  # no contract at all: nothing to find in any period
-            return None
+            return None, None
         local = at.astimezone(contracts.tzinfo)
         month = (local.year, local.month)
-        if month not in contracts.by_month:
+        found = contracts.by_month.get(month)
+        if found is None:
             version = version_for_period(contracts.versions, period_of(local))
-            contracts.by_month[month] = terms_load(version.terms) if version else None
-        return contracts.by_month[month]
+            found = contracts.by_month[month] = (version.pk, terms_load(version.terms)) if version else (None, None)
+        return found
 
-    return terms_at, known
+    def terms(self, account_id: int, at: datetime) -> Terms | None:
+        return self.version(account_id, at)[1]
+
+
+def terms_lookup(account_ids: set[int]) -> ContractsAt:
+    """The contracts of these accounts. Each account's are read once and kept in the process until
+    any account or contract version changes (accounts.refcache): the batches that follow name the
+    same accounts."""
+    return ContractsAt(refcache.kept("billing.ingestion.contracts", account_ids, _contracts_read))
 
 
 def _contracts_read(account_ids: set[int]) -> dict[int, Contracts]:

@@ -30,8 +30,9 @@ from accounts.selectors import account_get_for_principal
 from billing import pdf, presenters
 from billing.contracts import TermsInvalid
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.ledger.shown import REASONS
 from billing.selectors import (
-    billed_events,
+    billed_charges,
     contract_for_period,
     contract_versions,
     invoice_events_pending,
@@ -41,7 +42,6 @@ from billing.selectors import (
     line_events,
 )
 from billing.services import contract_version_create, invoice_draft_current
-from metering.engine import REASONS
 from metering.models import Event, OutcomeType, SuccessCriteria
 from outcomeportal.api.cursor import cursor_decode, cursor_encode
 from outcomeportal.core.money import money_display, price_display
@@ -259,7 +259,7 @@ def invoice_line(request, account: str, invoice_id: int, line_id: int):
             "show_cost": principal.can(Perm.COST_READ),
             "next_url": f"?cursor={cursor_encode(page[-1].occurred_at, page[-1].pk)}" if more else None,
             "api_url": reverse("api:invoice-line-events", args=[invoice.pk, line.pk]),
-            "audit_url": reverse("metering:events", args=[invoice.account.external_id]) + f"?line={line.pk}",
+            "audit_url": reverse("audit:events", args=[invoice.account.external_id]) + f"?line={line.pk}",
         },
     )
 
@@ -270,10 +270,10 @@ def _days(invoice: Invoice, line: InvoiceLine, zone: ZoneInfo) -> list[dict]:
     if invoice.status == InvoiceStatus.DRAFT:
         return []
     rows = (
-        billed_events(account_id=invoice.account_id, line_ids=[line.pk])
+        billed_charges(account_id=invoice.account_id, line_ids=[line.pk])
         .annotate(day=TruncDate("occurred_at", tzinfo=zone))
         .values("day")
-        .annotate(events=Count("id"), amount=Sum("amount"))
+        .annotate(events=Count("event_id"), amount=Sum("amount"))
         .order_by("day")[:62]
     )
     return [

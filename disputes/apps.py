@@ -6,15 +6,15 @@ class DisputesConfig(AppConfig):
     name = "disputes"
 
     def ready(self) -> None:
-        # Disputes adds to metering's pages through the seams metering offers (apps stay one-way).
-        from disputes import demo, seams
-        from metering.demo import demo_hook_register
-        from metering.panels import (
+        # Disputes adds to the audit pages through the seams billing offers (apps stay one-way).
+        from billing.audit.panels import (
             event_panel_register,
             event_story_register,
             overview_panel_register,
             selection_action_register,
         )
+        from disputes import demo, seams
+        from metering.demo import demo_hook_register
 
         event_panel_register(seams.event_dispute_panel)
         event_story_register(seams.event_dispute_story)

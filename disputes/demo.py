@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 
 from accounts.access import Principal
 from accounts.models import Account, Role, User
+from billing.ledger.selectors import shown_status_q
 from disputes.models import DisputeItem
 from disputes.services import DisputeRefused, credits_issue, dispute_file, dispute_resolve
 from metering.models import Event, Signal
@@ -68,9 +69,15 @@ def disputes_demo_file(context) -> None:
         # their window, and outcomes of the current month still on its draft (they leave it,
         # ``dispute_credited``): both ways a dispute is credited appear.
         billed = list(
-            disputable.filter(status="invoiced").order_by("-reopened", "-occurred_at", "pk")[: count - count // 3]
+            disputable.filter(shown_status_q("invoiced", account_id=account.pk)).order_by(
+                "-reopened", "-occurred_at", "pk"
+            )[: count - count // 3]
         )
-        upcoming = list(disputable.filter(status="billable").order_by("-occurred_at", "pk")[: count // 2])
+        upcoming = list(
+            disputable.filter(shown_status_q("billable", account_id=account.pk)).order_by("-occurred_at", "pk")[
+                : count // 2
+            ]
+        )
         candidates = sorted(billed + upcoming, key=lambda e: e.occurred_at)
         disputes = []
         i = 0

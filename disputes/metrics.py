@@ -22,12 +22,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Sum
+from django.db import connection
 
 from accounts.models import Account
+from billing.audit.counts import shown_counts_sql
 from disputes import conf
 from disputes.models import Dispute, DisputeItem, DisputeStatus
-from metering.models import DailyRollup, OutcomeType
+from metering.models import OutcomeType
 
 BILLED_STATUSES = ("billable", "invoiced", "disputed", "credited")
 
@@ -110,12 +111,15 @@ def trust_metrics(*, now: datetime, days: int | None = None, accounts: list[Acco
 
     if accounts:
         floor = min(w[0] for w in windows.values())
-        rollup = (
-            DailyRollup.objects.filter(account_id__in=list(by_id), day__gte=floor)
-            .exclude(status__in=["pending"])
-            .values_list("account_id", "day", "outcome_type_id", "status", "non_billable_reason")
-            .annotate(n=Sum("events"))
-        )
+        with connection.cursor() as cursor:  # by the status customers see: both rollups (billing.audit.counts)
+            cursor.execute(
+                shown_counts_sql(
+                    where="r.account_id = ANY(%(accounts)s) AND r.day >= %(floor)s",
+                    group="account_id, day, outcome_type_id, status, reason",
+                ),
+                {"accounts": list(by_id), "floor": floor},
+            )
+            rollup = cursor.fetchall()
         for account_id, day, type_id, status, reason, n in rollup:
             first, last = windows[account_id]
             billed = status in BILLED_STATUSES or (status == "non_billable" and reason == "dispute_credited")

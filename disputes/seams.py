@@ -1,4 +1,4 @@
-"""What disputes adds to metering's pages, through the seams metering offers (metering.panels).
+"""What disputes adds to metering's pages, through the seams metering offers (billing.audit.panels).
 
 Registered in :meth:`disputes.apps.DisputesConfig.ready`; metering never imports disputes.
 """
@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import Perm
+from billing.audit.panels import Panel, SelectionAction, StoryEntry
 from disputes import selectors, services
 from disputes.forms import FileForm
 from disputes.metrics import trust_metrics
 from disputes.models import DisputeStatus
-from metering.panels import Panel, SelectionAction, StoryEntry
 
 
 def event_dispute_panel(*, principal, account, event) -> Panel | None:

@@ -14,7 +14,9 @@ from django.http import Http404
 
 from accounts.access import Perm, Principal
 from accounts.models import Account, Role, User
+from billing.audit import decision_explained
 from billing.invoices.models import InvoiceLine, InvoiceStatus
+from billing.ledger.selectors import attach_charges
 from billing.selectors import line_events
 from disputes import conf
 from disputes.models import (
@@ -26,7 +28,6 @@ from disputes.models import (
     DisputeStatus,
     ItemDecision,
 )
-from metering.audit import decision_explained
 from metering.models import Event
 
 
@@ -79,7 +80,9 @@ def dispute_event_ids(disputes: list[Dispute]) -> dict[int, tuple[list[str], lis
 
 def dispute_items(*, dispute: Dispute) -> list[DisputeItem]:
     qs = dispute.items.select_related("event", "event__outcome_type", "event__criteria")
-    return list(qs.order_by("event__occurred_at", "pk"))
+    items = list(qs.order_by("event__occurred_at", "pk"))
+    attach_charges([i.event for i in items])  # each event as the customer reads it (its charge)
+    return items
 
 
 def dispute_comments(*, dispute: Dispute, principal: Principal) -> list[DisputeComment]:
@@ -194,6 +197,7 @@ def dispute_evidence(*, dispute: Dispute) -> list[Evidence]:
         .prefetch_related(Prefetch("event__signals"))
         .order_by("event__occurred_at", "pk")
     )
+    attach_charges([i.event for i in items])
     return [Evidence(i, i.event, decision_explained(i.event), list(i.event.signals.all())) for i in items]
 
 
@@ -221,24 +225,26 @@ class Refusal:
 def event_refusals(events: list[Event]) -> dict[int, Refusal]:
     """Why each event cannot be disputed — by event pk; the disputable ones are absent."""
     pks = [e.pk for e in events]
+    if any(not hasattr(e, "shown_status") for e in events):
+        attach_charges(events)
     open_in = dict(DisputeItem.objects.filter(event_id__in=pks, is_open=True).values_list("event_id", "dispute_id"))
     credited_by = dict(DisputeCredit.objects.filter(event_id__in=pks).values_list("event_id", "dispute_id"))
     out: dict[int, Refusal] = {}
     for e in events:
         if e.pk in open_in:
             out[e.pk] = Refusal(e, "in_open_dispute", f"{e.event_id}: already in open dispute #{open_in[e.pk]}.")
-        elif e.pk in credited_by or e.status == "credited" or e.non_billable_reason == "dispute_credited":
+        elif e.pk in credited_by or e.shown_status == "credited" or e.shown_reason == "dispute_credited":
             by = f" by dispute #{credited_by[e.pk]}" if e.pk in credited_by else ""
             out[e.pk] = Refusal(e, "credited", f"{e.event_id}: already credited{by}.")
-        elif e.status == "pending":
+        elif e.shown_status == "pending":
             out[e.pk] = Refusal(
                 e,
                 "not_billed",
                 f"{e.event_id}: pending — its measurement window is still open, so it is not charged yet.",
             )
-        elif e.status not in DISPUTABLE:
+        elif e.shown_status not in DISPUTABLE:
             out[e.pk] = Refusal(
-                e, "not_billed", f"{e.event_id}: not billable ({e.non_billable_reason or e.status}) — not charged."
+                e, "not_billed", f"{e.event_id}: not billable ({e.shown_reason or e.shown_status}) — not charged."
             )
     return out
 

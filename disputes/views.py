@@ -164,7 +164,7 @@ def dispute_new(request, account: str):
             "selection": selection,
             "error": error,
             "sla_hours": services.sla_hours_for(account),
-            "events_url": reverse("metering:events", args=[account.external_id]),
+            "events_url": reverse("audit:events", args=[account.external_id]),
             "lines": selectors.lines_to_dispute(account=account) if not selection["events"] else [],
         },
         status=status,
@@ -213,7 +213,7 @@ def dispute_detail(request, account: str, dispute_id: int):
             "breached": (dispute.resolved_at or now) > dispute.sla_due_at,
             "at_risk": dispute.is_open and timedelta(0) < left <= conf.sla_warning(),
             "reason_label": ReasonCode(dispute.reason_code).label,
-            "events_url": reverse("metering:events", args=[account.external_id]),
+            "events_url": reverse("audit:events", args=[account.external_id]),
         },
     )
 

@@ -55,7 +55,7 @@ class SuccessCriteriaAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("event_id", "account", "outcome_type", "occurred_at", "status", "non_billable_reason", "amount")
+    list_display = ("event_id", "account", "outcome_type", "occurred_at", "status", "non_billable_reason")
     list_filter = ("status", "outcome_type")
     search_fields = ("=event_id", "=session_id")
     show_full_result_count = False

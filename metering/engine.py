@@ -18,7 +18,9 @@ from typing import NamedTuple
 
 ENGINE_VERSION = 1
 
-# The contract's reason words (api-v1.md). Extend only by adding.
+# Metering's reason words (api-v1.md). Extend only by adding. Billing adds its own where an
+# outcome costs nothing although it succeeded (billing.ledger: training_window, pilot_free,
+# cap_reached, dispute_credited).
 REASONS: dict[str, str] = {
     "sandbox": "Test or sandbox usage",
     "abandoned": "Abandoned session",
@@ -33,15 +35,11 @@ REASONS: dict[str, str] = {
     "reopened_in_window": "Reopened inside the measurement window",
     "reversed_in_window": "Reversed inside the measurement window",
     "escalated_in_window": "Escalated inside the measurement window",
-    "training_window": "Free training window",
-    "pilot_free": "Free pilot allowance",
-    "cap_reached": "Monthly spend cap reached (automation paused)",
-    "dispute_credited": "Credited after a dispute",
 }
 FAILURE_REASONS = ("abandoned", "workflow_failed", "greeting_only", "unanswered_question", "no_show")
 # An attempt that really happened and did not succeed (the conversation took place, it did not
 # resolve): what attainment counts as attempted-and-failed, and what per-conversation contracts and
-# ticket fees charge for. Never sandbox, duplicates, onboarding allowances, capped or credited outcomes.
+# ticket fees charge for. Never sandbox or duplicates.
 ATTEMPT_REASONS = (
     *FAILURE_REASONS,
     "human_handoff",
@@ -66,10 +64,6 @@ CHECKS: dict[str, tuple[str, str]] = {
     "not_reopened": ("reopened_in_window", "Not reopened inside the measurement window"),
     "not_reversed": ("reversed_in_window", "Not reversed inside the measurement window"),
     "not_escalated": ("escalated_in_window", "Not escalated inside the measurement window"),
-    "outside_training_window": ("training_window", "Outside the free training window"),
-    "beyond_pilot_allowance": ("pilot_free", "Beyond the free pilot allowance"),
-    "within_spend_cap": ("cap_reached", "Within the monthly spend cap"),
-    "not_credited": ("dispute_credited", "Not credited after a dispute"),
 }
 CHECK_ORDER = tuple(CHECKS)
 
@@ -113,13 +107,9 @@ class SignalFacts:
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """Facts about the account at decision time, supplied by the services (and billing)."""
+    """Facts about the account at decision time, supplied by the services."""
 
     session_taken_by: str | None = None  # event_id already holding this session's outcome
-    in_training_window: bool = False
-    pilot_free: bool = False  # this outcome falls inside the pilot allowance
-    cap_reached: bool = False
-    dispute_credited: bool = False
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, False)}
@@ -181,10 +171,6 @@ def decide(
         FAILED if "reopened" in in_window else PASSED,
         FAILED if "reversed" in in_window else PASSED,
         FAILED if "escalated" in in_window else PASSED,
-        FAILED if state.in_training_window else PASSED,
-        FAILED if state.pilot_free else PASSED,
-        FAILED if state.cap_reached else PASSED,
-        FAILED if state.dispute_credited else PASSED,
     )
     checks, reason = _verdict(outcomes, event.failure_reason)
     if reason:

@@ -1,13 +1,14 @@
 """The stored ``checks`` of a decision, one letter per check.
 
 Every decision reports every check of :data:`metering.engine.CHECK_ORDER`, in that order, so the
-codes need not be stored with each event: ``"PPNPPNNPPPPPPP"`` says passed, passed, n/a, … for
-the checks in engine order. Fourteen bytes instead of a 550-byte JSON array, in every row of the
+codes need not be stored with each event: ``"PPNPPNNPPP"`` says passed, passed, n/a, … for
+the checks in engine order. Ten bytes instead of a 400-byte JSON array, in every row of the
 biggest table — a third of its width, which every scan, settlement and invoice pays for.
 
 Python code sees the same value as before: a list of ``[code, outcome]`` pairs. New checks are
 only ever appended to ``CHECK_ORDER``; a shorter stored string (a decision made before a check
-existed) reads as the checks it has.
+existed) reads as the checks it has. (Migration 0013 took the last four away — billing's allowances, cap
+and credits, now the charge's reason — and cut the stored strings to match.)
 """
 
 from __future__ import annotations

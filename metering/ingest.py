@@ -15,8 +15,7 @@ transaction, and nothing here calls back:
    concurrent clients; tell duplicates from conflicts by the stored payload hash; claim sessions
    for one-per-session outcome types (the claims' primary key, again) and re-decide the few events
    that lost their session to an earlier one;
-3. :func:`events_rule_out` — decide again, with the account-state facts billing found (a free
-   allowance, the spend cap), the few stored events those facts rule out.
+Billing then charges the stored events that can cost money (:meth:`Batch.stored`).
 """
 
 from __future__ import annotations
@@ -69,9 +68,6 @@ _COLUMNS = (
     "non_billable_reason",
     "window_ends_at",
     "criteria_id",
-    "amount",
-    "currency",
-    "credits",
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
 _STAGE = "metering_event_batch"  # per connection: the batch's rows, each with its index in the request
@@ -101,7 +97,6 @@ class _Target:
     """What an event's account and outcome type resolve to (shared by the batch's events naming them)."""
 
     account_id: int
-    currency: str
     outcome_type: OutcomeType
     outcome_type_id: int
     criteria_id: int
@@ -114,16 +109,15 @@ class _Row:
     parsed: ParsedEvent  # also the engine's event facts (it has their attributes)
     target: _Target
     decision: engine.Decision
-    amount: object = None
-    credits: object = None
     pk: int | None = None  # set once stored
     state: engine.AccountState | None = None
 
 
 class Candidate(NamedTuple):
-    """A freshly stored event, as billing rates it: billable now or once its window closes
-    (``status`` pending or billable), or an attempt that did not succeed (``non_billable``, with
-    the engine's ``reason``) — some contracts charge a fee for those too."""
+    """A freshly stored event that can cost money, as billing charges it: billable now or once its
+    window closes (``status`` pending or billable), or an attempt that did not succeed
+    (``non_billable``, with the engine's ``reason``) — some contracts charge a fee for those too.
+    Named tuples, not dataclasses: a batch has up to 1,000 of them."""
 
     pk: int
     account_id: int
@@ -131,30 +125,8 @@ class Candidate(NamedTuple):
     event_id: str
     occurred_at: datetime
     status: str
-    amount: Decimal | None
-    credits: Decimal | None
     complexity: str = ""
     reason: str = ""
-
-
-class Priced(NamedTuple):
-    """What billing prices an outcome at before it is stored (money, and credits on a credit plan)."""
-
-    amount: Decimal | None
-    credits: Decimal | None = None
-
-
-class ToPrice(NamedTuple):
-    """An outcome of the batch that billing prices before it is stored: one that is billable now or
-    once its window closes. Named tuples, not dataclasses: a batch has up to 1,000 of them."""
-
-    account_id: int
-    outcome_type_id: int
-    outcome_type_code: str  # contracts name outcome types by code
-    default_unit_price: Decimal
-    occurred_at: datetime
-    event_id: str
-    complexity: str = ""
     value_amount: Decimal | None = None
 
 
@@ -169,25 +141,15 @@ class Batch:
     rows: list[_Row]
     repeats: list[tuple[int, tuple[int, str]]]
 
-    def to_price(self) -> list[ToPrice]:
-        """The outcomes billing prices before the batch is stored, in the batch's order."""
-        return [
-            ToPrice(r.target.account_id, r.target.outcome_type_id, r.target.outcome_type.code,
-                    r.target.outcome_type.unit_price, r.parsed.occurred_at, r.parsed.event_id,
-                    r.parsed.complexity, r.parsed.value_amount)
-            for r in self.rows
-            if r.decision.candidate
-        ]  # fmt: skip
-
     def stored(self) -> list[Candidate]:
         """The events this batch stored that can cost money — outcomes billable now or once their
-        window closes, and attempts that did not succeed — in occurrence order, as billing rates them."""
+        window closes, and attempts that did not succeed — in occurrence order, as billing charges them."""
         attempts = engine.ATTEMPT_REASONS
         rows = [r for r in self.rows if r.pk is not None and (r.decision.candidate or r.decision.reason in attempts)]
         rows.sort(key=lambda r: (r.parsed.occurred_at, r.pk))
         return [
             Candidate(r.pk, r.target.account_id, r.target.outcome_type_id, r.parsed.event_id, r.parsed.occurred_at,
-                      r.decision.status, r.amount, r.credits, r.parsed.complexity, r.decision.reason)
+                      r.decision.status, r.parsed.complexity, r.decision.reason, r.parsed.value_amount)
             for r in rows
         ]  # fmt: skip
 
@@ -253,33 +215,15 @@ def events_prepare(*, raw_events: Sequence[object], now: datetime) -> Batch:
     return Batch(now, raw_events, parsed, result, rows, repeats)
 
 
-def events_store(batch: Batch, *, prices: Sequence[Priced]) -> IngestResult:
-    """Store a prepared batch, each outcome of :meth:`Batch.to_price` with its price (in that order);
-    inside the caller's transaction. Returns the batch's result, one entry per posted event."""
-    candidates = [r for r in batch.rows if r.decision.candidate]
-    for row, price in zip(candidates, prices, strict=True):
-        row.amount, row.credits = price.amount, price.credits
+def events_store(batch: Batch) -> IngestResult:
+    """Store a prepared batch, inside the caller's transaction. Returns the batch's result, one
+    entry per posted event."""
     result = batch.result
     stored_hash = _insert(batch.rows, now=batch.now, result=result)
     _classify_repeats(batch.repeats, batch.parsed, stored_hash, result)
     _claim_sessions([r for r in batch.rows if r.pk is not None], now=batch.now)
     result.rejected = sum(1 for r in result.results if r["status"] == "rejected")
     return result
-
-
-def events_rule_out(batch: Batch, ruled_out: dict[int, dict]) -> None:
-    """Decide again the stored events that billing rules out (``{pk: account-state facts}``, e.g.
-    ``{"cap_reached": True}``) and store the new decisions, in one statement."""
-    if not ruled_out:
-        return
-    changed = []
-    for r in batch.rows:
-        facts = ruled_out.get(r.pk) if r.pk is not None else None
-        if facts:
-            base = r.state.as_dict() if r.state else {}
-            r.state = engine.AccountState.from_dict({**base, **facts})
-            changed.append(r)
-    _redecide(changed, now=batch.now)
 
 
 def _targets(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str]:
@@ -293,16 +237,9 @@ def _targets(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str
 
 def _targets_read(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target | str]:
     """Resolve the pairs with one query each for accounts, outcome types and criteria."""
-    accounts = {
-        ext: (pk, currency)
-        for ext, pk, currency in Account.objects.filter(external_id__in={p[0] for p in pairs}).values_list(
-            "external_id", "id", "currency"
-        )
-    }
+    accounts = dict(Account.objects.filter(external_id__in={p[0] for p in pairs}).values_list("external_id", "id"))
     types = {t.code: t for t in OutcomeType.objects.filter(code__in={p[1] for p in pairs}, active=True)}
-    current = criteria_current(
-        account_ids={a[0] for a in accounts.values()}, outcome_type_ids={t.pk for t in types.values()}
-    )
+    current = criteria_current(account_ids=set(accounts.values()), outcome_type_ids={t.pk for t in types.values()})
     rules_by_version: dict[int, engine.Rules] = {}
     resolved: dict[tuple[str, str], _Target | str] = {}
     for pair in pairs:
@@ -313,14 +250,14 @@ def _targets_read(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], _Target 
         if outcome_type is None:
             resolved[pair] = "outcome_type"
             continue
-        criteria = criteria_for(current, account_id=account[0], outcome_type_id=outcome_type.pk)
+        criteria = criteria_for(current, account_id=account, outcome_type_id=outcome_type.pk)
         if criteria is None:
             resolved[pair] = "criteria"
             continue
         rules = rules_by_version.get(criteria.pk)
         if rules is None:
             rules = rules_by_version[criteria.pk] = rules_from_criteria(criteria)
-        resolved[pair] = _Target(account[0], account[1], outcome_type, outcome_type.pk, criteria.pk, rules)
+        resolved[pair] = _Target(account, outcome_type, outcome_type.pk, criteria.pk, rules)
     return resolved
 
 
@@ -391,9 +328,6 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
                         d.reason,
                         d.window_ends_at.isoformat(),
                         r.target.criteria_id,
-                        r.amount,
-                        r.target.currency,
-                        r.credits,
                     )
                 )
         cursor.execute(
@@ -548,22 +482,18 @@ def _redecide(rows: list[_Row], *, now: datetime) -> None:
         return
     for r in rows:
         r.decision = engine.decide(r.parsed, (), r.target.rules, r.state or engine.AccountState(), now)
-        if not r.decision.candidate:
-            r.amount = r.credits = None
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE metering_event e SET status = v.status, non_billable_reason = v.reason, "
-            "checks = v.checks, state = v.state::jsonb, amount = v.amount, credits = v.credits, "
+            "checks = v.checks, state = v.state::jsonb, "
             "settled_at = CASE WHEN v.status = 'billable' THEN e.settled_at END "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::numeric[], "
-            "%s::numeric[]) AS v(id, status, reason, checks, state, amount, credits) WHERE e.id = v.id",
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+            "AS v(id, status, reason, checks, state) WHERE e.id = v.id",
             [
                 [r.pk for r in rows],
                 [r.decision.status for r in rows],
                 [r.decision.reason for r in rows],
                 [checks_encode(r.decision.checks) for r in rows],
                 [orjson.dumps((r.state or engine.AccountState()).as_dict()).decode() for r in rows],
-                [r.amount for r in rows],
-                [r.credits for r in rows],
             ],
         )

@@ -1,8 +1,8 @@
 """The outcome catalogue, outcome events and their decisions, signals and session claims.
 
-An :class:`Event` row is the raw event as the platform sent it (immutable) plus its
-current decision (status, reason, rule version, checks, amount). Billing and disputes
-move an event along its lifecycle through metering's services, never by editing rows.
+An :class:`Event` row is the raw event as the platform sent it (immutable) plus metering's
+decision (status, reason, rule version, checks). What an event costs, and whether it was
+invoiced, disputed or credited, is billing's: its charge (``billing.ledger.models.Charge``).
 """
 
 from __future__ import annotations
@@ -102,16 +102,15 @@ class SuccessCriteria(models.Model):
 
 
 class EventStatus(models.TextChoices):
+    """Metering's decision. Invoiced, disputed and credited are the charge's states (billing)."""
+
     PENDING = "pending", "Pending"
     BILLABLE = "billable", "Billable"
     NON_BILLABLE = "non_billable", "Not billable"
-    INVOICED = "invoiced", "Invoiced"
-    DISPUTED = "disputed", "Disputed"
-    CREDITED = "credited", "Credited"
 
 
 class Event(models.Model):
-    """One outcome event: the raw record as posted, plus its current decision."""
+    """One outcome event: the raw record as posted, plus metering's decision."""
 
     # No database foreign-key constraint on the account, nor on the catalogue references
     # (outcome_type, criteria): ingestion resolves all three from existing rows in the same
@@ -156,12 +155,6 @@ class Event(models.Model):
     state = models.JSONField(default=dict)  # the account-state facts the decision used
     decided_at = models.DateTimeField()
     settled_at = models.DateTimeField(null=True, blank=True)
-    # --- the price (metering.pricing seam); sub-cent precision, rounded per invoice line ---
-    amount = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
-    currency = models.CharField(max_length=3)
-    credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
-    # The billing.InvoiceLine this event was billed on (owned by billing; no FK to keep apps one-way).
-    invoice_line_id = models.BigIntegerField(null=True, blank=True)
 
     # No index mentions ``status`` or ``settled_at`` (settlement finds its work in PendingWindow),
     # so settling an event — and billing it later — is a HOT update that touches no index when
@@ -268,12 +261,12 @@ class SessionClaim(models.Model):
 
 
 class DailyRollup(models.Model):
-    """Events per account, local day, outcome type, complexity, status and reason — with their amounts.
+    """Events per account, local day, outcome type, complexity, status and reason.
 
-    Maintained by statement-level triggers on ``metering_event`` (see migration 0002), so it
-    is exact whichever service inserts or updates events: dashboards and period totals read
-    a few hundred rows here instead of scanning an account's events. ``day`` is the event's
-    date in the account's time zone. Never written by application code.
+    Maintained by statement-level triggers on ``metering_event`` (migrations 0002, 0013), so it
+    is exact whichever service inserts or updates events: counts read a few hundred rows here
+    instead of scanning an account's events. ``day`` is the event's date in the account's time
+    zone. Never written by application code. Money is billing's (``billing.ledger.ChargeRollup``).
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -282,17 +275,12 @@ class DailyRollup(models.Model):
     complexity = models.CharField(max_length=16, blank=True, default="")  # as reported: tier prices need it
     status = models.CharField(max_length=16)
     non_billable_reason = models.CharField(max_length=32)
-    # An unresolved attempt stored while the spend cap held (its reason stays the platform's):
-    # never charged a ticket or conversation fee (migration 0012).
-    capped = models.BooleanField(default=False)
     events = models.BigIntegerField()
-    amount = models.DecimalField(max_digits=24, decimal_places=6)
-    credits = models.DecimalField(max_digits=24, decimal_places=4)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "day", "outcome_type", "complexity", "status", "non_billable_reason", "capped"],
+                fields=["account", "day", "outcome_type", "complexity", "status", "non_billable_reason"],
                 name="rollup_key_uniq",
             )
         ]

@@ -20,12 +20,10 @@ def _amount(value) -> str | None:
     return None if value is None else str(value)
 
 
-def event_row(event: Event, *, principal: Principal, invoice_id: int | None = None) -> dict:
-    """One event as the contract's list row. Cost is the vendor's alone.
-
-    ``invoice_id``: the invoice the event is billed on, as billing knows it (the API views that list
-    events are billing's: billing.api).
-    """
+def event_row(event: Event, *, principal: Principal) -> dict:
+    """One event's facts and metering's decision, as the contract's list row writes them. Cost is the
+    vendor's alone. The events API (billing.events_api) adds what the event costs and reads its
+    status and reason with its charge (billing.presenters.event_row)."""
     row = {
         "event_id": event.event_id,
         "account": event.account.external_id,
@@ -47,11 +45,6 @@ def event_row(event: Event, *, principal: Principal, invoice_id: int | None = No
         "status": event.status,
         "measurement_window_ends_at": iso(event.window_ends_at),
         "non_billable_reason": event.non_billable_reason or None,
-        "amount": _amount(event.amount),
-        "currency": event.currency,
-        "credits": _amount(event.credits),
-        "invoice_id": invoice_id,
-        "invoice_line_id": event.invoice_line_id,
         "rule_version": event.criteria.label,
     }
     if principal.can(Perm.COST_READ):

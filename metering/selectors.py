@@ -98,24 +98,22 @@ def event_list(
     *,
     principal: Principal,
     account_id: int | None = None,
-    status: str | None = None,
     outcome_type_id: int | None = None,
-    reason: str | None = None,
+    where: Q | None = None,
     occurred_from: datetime | None = None,
     occurred_to: datetime | None = None,
     before: tuple[datetime, int] | None = None,
     limit: int = 100,
 ) -> list[Event]:
-    """A keyset page of events, newest first: rows strictly before ``before`` = (occurred_at, id)."""
+    """A keyset page of events, newest first: rows strictly before ``before`` = (occurred_at, id).
+    ``where``: the caller's further condition (billing's, on the status and reason it shows)."""
     qs = events_for_principal(principal=principal)
     if account_id is not None:
         qs = qs.filter(account_id=account_id)
-    if status:
-        qs = qs.filter(status=status)
     if outcome_type_id is not None:
         qs = qs.filter(outcome_type_id=outcome_type_id)
-    if reason:
-        qs = qs.filter(non_billable_reason=reason)
+    if where is not None:
+        qs = qs.filter(where)
     if occurred_from:
         qs = qs.filter(occurred_at__gte=occurred_from)
     if occurred_to:

@@ -1,8 +1,13 @@
-"""Operations that change metering state: catalogue, signals, settlement, lifecycle moves."""
+"""Operations that change metering state: catalogue, signals, settlement, session claims, replay.
+
+Signals and settlement change an event's decision; what that does to its charge is billing's, so
+billing calls these inside its own transactions (billing.ingestion: ``signal_record``,
+``outcomes_settle``).
+"""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +17,6 @@ from django.utils import timezone
 
 from accounts.models import Account
 from metering import engine
-from metering.lifecycle import session_claims_release
 from metering.models import Event, EventStatus, OutcomeType, Signal, SignalType, SuccessCriteria
 from metering.selectors import event_facts, rules_from_criteria, signal_facts
 
@@ -122,27 +126,19 @@ def criteria_version_create(
 class SignalOutcome:
     signal: Signal
     created: bool  # False: the same signal had been recorded before (no second effect)
+    ruled_out: bool = False  # the signal made the outcome non-billable (its charge is void)
 
 
-def signal_record(
-    *, event: Event, type: str, occurred_at: datetime, note: str = "", now: datetime | None = None
-) -> SignalOutcome:
-    """Record a signal and apply it to the event's decision if it arrived inside the window.
+def signal_apply(*, event: Event, type: str, occurred_at: datetime, note: str = "", now: datetime) -> SignalOutcome:
+    """Record a signal and apply it to the event's decision if it arrived inside the window, in the
+    caller's transaction (the event's row is locked until it ends).
 
-    Raises :class:`WindowClosed` (after recording it) when the window had already closed.
+    A signal after the window is recorded with effect ``window_closed`` and changes nothing; the
+    caller tells the sender (billing.ingestion.signal_record raises :class:`WindowClosed` once the
+    record is committed).
     """
-    now = now or timezone.now()
     if type not in SignalType.values:
         raise ValueError(type)
-    with transaction.atomic():
-        outcome = _signal_record_locked(event=event, type=type, occurred_at=occurred_at, note=note, now=now)
-    if outcome.signal.effect == Signal.Effect.WINDOW_CLOSED:
-        # Raised once the transaction has committed: the late signal stays recorded.
-        raise WindowClosed(outcome.signal)
-    return outcome
-
-
-def _signal_record_locked(*, event: Event, type: str, occurred_at: datetime, note: str, now: datetime) -> SignalOutcome:
     # Lock the event: settlement and other signals wait for us, and we see their result.
     event = (
         Event.objects.select_for_update(of=("self",))
@@ -179,7 +175,8 @@ def _signal_record_locked(*, event: Event, type: str, occurred_at: datetime, not
     signal.save()
     if changed:
         _event_apply_decision(event=event, decision=decision, now=now)
-    return SignalOutcome(signal=signal, created=True)
+    ruled_out = changed and decision.status == EventStatus.NON_BILLABLE
+    return SignalOutcome(signal=signal, created=True, ruled_out=ruled_out)
 
 
 def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datetime) -> None:
@@ -193,7 +190,6 @@ def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datet
     if decision.status == EventStatus.BILLABLE:
         fields["settled_at"] = now
     if decision.status == EventStatus.NON_BILLABLE:
-        fields.update(amount=None, credits=None)
         # The session's outcome is free again: a later success in it can be billed.
         session_claims_release([event.pk])
     if decision.status == EventStatus.PENDING and decision.window_ends_at != event.window_ends_at:
@@ -220,31 +216,6 @@ def _pending_window_move(*, event_pk: int, window_ends_at: datetime) -> None:
 # --- Settlement ---------------------------------------------------------------------------
 
 
-def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK, workers: int = 1) -> int:
-    """Pending events whose measurement window has closed become billable (``settled_at = now``).
-
-    Set-based: each chunk is one statement. It takes up to ``chunk`` due rows of the work list
-    (:class:`~metering.models.PendingWindow`) with ``FOR UPDATE SKIP LOCKED`` — so several workers
-    (``workers`` connections here, or two runs at once) share the work without waiting on each
-    other — deletes them, and settles their events that are still ``pending``: an event ruled out
-    meanwhile is left alone, and a signal changing an event right now holds its row lock, so the
-    settlement waits for it and then sees its result. A second run finds no due rows.
-    Returns the number of events settled.
-    """
-    now = now or timezone.now()
-    if workers <= 1:
-        return _settle_chunks(now=now, chunk=chunk)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sum(pool.map(lambda _: _settle_in_thread(now=now, chunk=chunk), range(workers)))
-
-
-def _settle_in_thread(*, now: datetime, chunk: int) -> int:
-    try:
-        return _settle_chunks(now=now, chunk=chunk)
-    finally:
-        connection.close()  # each thread has its own connection
-
-
 # One chunk, one statement. The due rows are deleted by their ctid (stable while this
 # transaction holds their lock). The events are found through the primary key in id order —
 # an array, so the plan is an index scan whatever the planner expects, never a scan of the
@@ -261,21 +232,44 @@ WITH due AS (
 ), settled AS (
     UPDATE metering_event e SET status = 'billable', settled_at = %(now)s
     WHERE e.id = ANY (ARRAY(SELECT event_id FROM due ORDER BY event_id)) AND e.status = 'pending'
-    RETURNING 1
+    RETURNING e.id
 )
-SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM settled)
+SELECT (SELECT count(*) FROM due), ARRAY(SELECT id FROM settled ORDER BY id)
 """
 
 
-def _settle_chunks(*, now: datetime, chunk: int) -> int:
-    total = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_SETTLE_CHUNK_SQL, {"now": now, "chunk": chunk})
-            taken, settled = cursor.fetchone()
-        total += settled
-        if taken < chunk:
-            return total
+def settle_chunk(*, now: datetime, chunk: int = SETTLE_CHUNK) -> tuple[int, list[int]]:
+    """Settle one chunk of due events, in the caller's transaction: pending events whose measurement
+    window has closed become billable (``settled_at = now``).
+
+    Takes up to ``chunk`` due rows of the work list (:class:`~metering.models.PendingWindow`) with
+    ``FOR UPDATE SKIP LOCKED`` — so several connections share the work without waiting on each
+    other — deletes them, and settles their events that are still ``pending``: an event ruled out
+    meanwhile is left alone, and a signal changing an event right now holds its row lock, so the
+    settlement waits for it and then sees its result. Returns (rows taken, ids of the events
+    settled); fewer rows than ``chunk`` means none was due any more.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_SETTLE_CHUNK_SQL, {"now": now, "chunk": chunk})
+        taken, settled = cursor.fetchone()
+    return taken, settled
+
+
+def session_claims_release(event_ids: Sequence[int]) -> None:
+    """Free the sessions these events hold (if they hold one), so a later success in them can be billed.
+
+    Found through the claim's primary key, which each event carries (account, outcome type,
+    session): the claims table has no index on its event column.
+    """
+    if not event_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM metering_sessionclaim c USING metering_event e WHERE e.id = ANY(%s::bigint[]) "
+            "AND e.session_id <> '' AND c.account_id = e.account_id AND c.outcome_type_id = e.outcome_type_id "
+            "AND c.session_id = e.session_id AND c.event_id = e.id",
+            [list(event_ids)],
+        )
 
 
 # --- Replay -------------------------------------------------------------------------------
@@ -289,10 +283,6 @@ class ReplayDifference:
     replayed: tuple[str, str]
 
 
-# Lifecycle statuses after the decision: what the engine decided for them was "billable".
-_DECIDED_AS = {"invoiced": "billable", "disputed": "billable", "credited": "billable"}
-
-
 def decision_replay(*, event: Event, now: datetime | None = None) -> ReplayDifference | None:
     """Decide the stored raw event again with its stored rule version and state; None if it agrees."""
     now = now or timezone.now()
@@ -303,7 +293,7 @@ def decision_replay(*, event: Event, now: datetime | None = None) -> ReplayDiffe
         engine.AccountState.from_dict(event.state),
         now,
     )
-    stored_status = _DECIDED_AS.get(event.status, event.status)
+    stored_status = event.status
     if stored_status == "pending" and decision.status == "billable":
         stored_status = "billable"  # window closed since; settlement has simply not run yet
     stored = (stored_status, event.non_billable_reason)

@@ -50,7 +50,7 @@ urlpatterns = [
     path("", accounts_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
-    path("", include("metering.urls")),
+    path("", include("billing.audit.urls")),
     path("", include("billing.spend.urls")),
     path("", include("billing.credits.urls")),
     path("", include("billing.urls")),

@@ -69,3 +69,61 @@ def event_payload(
 
 def ingest(*payloads: dict, now: datetime | None = None):
     return events_ingest(raw_events=list(payloads), now=now)
+
+
+def rollups_match_rows() -> bool:
+    """Both rollups (kept by triggers) equal the aggregates of their rows, key by key: metering's
+    daily rollup the events, the ledger's rollup the charges. And every charge's state agrees with
+    its event's decision: estimated while pending, rated once billable, void once ruled out."""
+    from django.db import connection
+
+    from billing.ledger.models import ChargeRollup
+    from metering.models import DailyRollup
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.complexity, "
+            "e.status, e.non_billable_reason, count(*) FROM metering_event e JOIN accounts_account a "
+            "ON a.id = e.account_id GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+        events = {tuple(row[:6]): row[6] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT c.account_id, (c.occurred_at AT TIME ZONE a.timezone)::date, c.outcome_type_id, c.complexity, "
+            "c.attempt, c.state, c.reason, count(*), sum(coalesce(c.amount, 0)), sum(coalesce(c.credits, 0)) "
+            "FROM billing_charge c JOIN accounts_account a ON a.id = c.account_id GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        )
+        charges = {tuple(row[:7]): tuple(row[7:]) for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT count(*) FROM billing_charge c JOIN metering_event e ON e.id = c.event_id WHERE NOT ("
+            "(c.state = 'estimated' AND e.status = 'pending') OR (c.state = 'void' AND e.status = 'non_billable') "
+            "OR (c.attempt AND e.status = 'non_billable') OR (c.state NOT IN ('estimated', 'void') AND NOT c.attempt "
+            "AND e.status = 'billable'))"
+        )
+        disagreeing = cursor.fetchone()[0]
+    daily = {
+        (r.account_id, r.day, r.outcome_type_id, r.complexity, r.status, r.non_billable_reason): r.events
+        for r in DailyRollup.objects.all()
+        if r.events
+    }
+    ledger = {
+        (r.account_id, r.day, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason): (
+            r.charges,
+            r.amount,
+            r.credits,
+        )
+        for r in ChargeRollup.objects.all()
+        if r.charges or r.amount or r.credits
+    }
+    return daily == events and ledger == charges and disagreeing == 0
+
+
+def event_seen(event_id: str, account: Account | None = None):
+    """The event as customers see it: with its charge (billing.ledger.selectors.attach_charges) —
+    ``shown_status``, ``shown_reason``, ``amount``, ``credits``, ``currency``, ``invoice_line_id``."""
+    from billing.ledger.selectors import attach_charges
+    from metering.models import Event
+
+    qs = Event.objects.select_related("account").filter(event_id=event_id)
+    if account is not None:
+        qs = qs.filter(account=account)
+    return attach_charges([qs.get()])[0]

@@ -22,9 +22,9 @@ FINALIZE_STEPS = {
 # The dispute credit job, for one dispute: unbilled events excluded, credit note issued, billed
 # events credited, drafts refreshed (just before the dispute's own transition).
 CREDIT_STEPS = {
-    "excluded": ("events_credit_unbilled", "after"),
+    "excluded": ("charges_credit_unbilled", "after"),
     "credit_note_issued": ("credit_note_issue", "after"),
-    "events_credited": ("events_credit_invoiced", "after"),
+    "events_credited": ("charges_credit_invoiced", "after"),
     "drafts_refreshed": ("transition", "before"),
 }
 

@@ -310,12 +310,13 @@ def test_the_rules_catch_what_they_forbid(tmp_path, monkeypatch):
 
 # --- No callbacks into metering's decisions ---------------------------------------------------
 
-# Where an app on the right may still plug in: pages (panels) and the demo's stages. Ingestion,
-# settlement and invoicing are called by billing, never called back (billing/ingestion.py).
-REGISTRIES_ALLOWED = {"metering/panels.py", "metering/demo/hooks.py"}
+# Where an app on the right may still plug in to metering: the demo's stages only. Ingestion,
+# settlement and signals are billing's use cases that call metering, never called back
+# (billing/ingestion.py); the pages that show events with their charges are billing's (billing/audit).
+REGISTRIES_ALLOWED = {"metering/demo/hooks.py"}
 
 
-def test_metering_offers_no_callback_registry_outside_pages_and_the_demo():
+def test_metering_offers_no_callback_registry_outside_the_demo():
     found = []
     for path in app_files("metering"):
         tree = ast.parse(path.read_text())

@@ -31,11 +31,12 @@ from django.utils import timezone
 
 from accounts.access import Principal
 from accounts.models import Account, RateCounter, Role
-from billing.ingestion import events_ingest
+from billing.ingestion import events_ingest, outcomes_settle
+from billing.ledger.models import Charge
 from billing.services import credit_note_issue, invoice_draft_refresh
 from disputes.services import dispute_file, dispute_resolve
 from metering.models import Event
-from metering.services import criteria_version_create, outcomes_settle
+from metering.services import criteria_version_create
 from outcomeportal.core.periods import period_at
 from outcomeportal.urls import api_v1
 from tests import factories
@@ -197,12 +198,11 @@ def db_snapshot() -> tuple:
         )
         counts = dict(zip([m._meta.label for m in models], cursor.fetchone(), strict=True))
     events = sorted(
-        Event.objects.values_list(
-            "account__external_id", "event_id", "status", "non_billable_reason", "window_ends_at", "amount"
-        )
+        Event.objects.values_list("account__external_id", "event_id", "status", "non_billable_reason", "window_ends_at")
     )
+    charges = sorted(Charge.objects.values_list("event_id", "state", "reason", "amount", "invoice_line_id"))
     accounts = sorted(Account.objects.values_list("external_id", "name", "currency", "timezone"))
-    return counts, events, accounts
+    return counts, events, charges, accounts
 
 
 # --- Checks of successful answers ------------------------------------------------------------
@@ -815,7 +815,7 @@ def test_an_invoice_line_of_another_invoice_is_404(world, principal):
 
 def test_every_test_left_the_shared_world_as_it_was(world):
     # Runs last: the writes of the tests above (vendor posts, signals, spend controls...) were rolled back.
-    counts, events, accounts = db_snapshot()
+    counts, events, _charges, accounts = db_snapshot()
     assert [a[0] for a in accounts] == ["acme", "globex"]
     assert len(events) == 7
     assert {e[1]: e[2] for e in events if e[0] == "acme"} == {

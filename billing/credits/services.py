@@ -40,10 +40,10 @@ from accounts.models import Account
 from billing.contracts import Terms
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import Invoice
+from billing.ledger.models import ChargeRollup, charge_class
 from billing.pricing import Carry
 from billing.selectors import contract_for_period
 from billing.services import invoice_draft_refresh, invoice_open_locked
-from metering.models import DailyRollup
 from outcomeportal.core.cursors import keyset_decode, keyset_encode
 from outcomeportal.core.money import ZERO, money_display, price_display, round_line, to_decimal
 from outcomeportal.core.periods import period_add, period_at, period_first_day
@@ -54,8 +54,6 @@ DEFAULT_TOPUP_PACKS = ({"credits": "500"}, {"credits": "1000"}, {"credits": "250
 CREDIT_PLACES = 4
 # Outcomes of the period whose credits count as used so far: pending ones (not yet decided billable)
 # and billed ones (billable, invoiced, under dispute). Credited and non-billable ones do not.
-PENDING_STATUSES = ("pending",)
-BILLED_STATUSES = ("billable", "invoiced", "disputed")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -344,12 +342,16 @@ def credit_summary(*, account: Account, now: datetime | None = None) -> CreditSu
     in_credits = bool(terms and terms.in_credits)
     pf = terms.platform_fee if in_credits else None
     start, end = _month_days(period)
-    used = dict(
-        DailyRollup.objects.filter(account=account, day__gte=start, day__lt=end, credits__gt=0)
-        .values("status")
+    used = {"P": ZERO, "R": ZERO}  # the period's credits of charges pending, and rated or billed
+    rows = (
+        ChargeRollup.objects.filter(account=account, day__gte=start, day__lt=end, credits__gt=0)
+        .values_list("attempt", "state", "reason")
         .annotate(s=Sum("credits"))
-        .values_list("status", "s")
     )
+    for attempt, state, reason, credits in rows:
+        cls = charge_class(attempt, state, reason)
+        if cls is not None:
+            used["P" if cls == "P" else "R"] += credits
     agg = CreditLedgerEntry.objects.filter(account=account).aggregate(s=Sum("credits"), n=Count("id"))
     return CreditSummary(
         account=account,
@@ -359,8 +361,8 @@ def credit_summary(*, account: Account, now: datetime | None = None) -> CreditSu
         balance=agg["s"] if agg["s"] is not None else ZERO,
         included=pf.included_credits if pf else ZERO,
         rollover=bool(pf and pf.rollover),
-        pending=sum((used.get(s, ZERO) for s in PENDING_STATUSES), ZERO),
-        billed=sum((used.get(s, ZERO) for s in BILLED_STATUSES), ZERO),
+        pending=used["P"],
+        billed=used["R"],
         packs=topup_packs(terms=terms, currency=account.currency),
         has_entries=bool(agg["n"]),
     )

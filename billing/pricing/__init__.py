@@ -9,7 +9,7 @@
   document's field readers they share.
 """
 
-from billing.pricing.estimates import marginal_bound, unit_estimate
+from billing.pricing.estimates import attempt_estimate, marginal_bound, unit_estimate
 from billing.pricing.period import Posting, credit_postings, price_period
 from billing.pricing.types import (
     EVENT_KINDS,
@@ -40,6 +40,7 @@ __all__ = [
     "Posting",
     "PrepaidIn",
     "PricedInvoice",
+    "attempt_estimate",
     "credit_postings",
     "marginal_bound",
     "price_period",

@@ -27,6 +27,24 @@ def unit_estimate(terms: Terms | None, outcome_type: str, complexity: str, value
     return round_event(unit), None
 
 
+def attempt_estimate(terms: Terms | None, outcome_type: str, *, tier: str,
+                     default_price: Decimal) -> tuple[Decimal | None, Decimal | None]:  # fmt: skip
+    """What one more charged attempt (a ticket, a conversation that did not resolve) costs at
+    ingestion: (money amount, credits). For the models whose attempt fee does not depend on the
+    month (a ticket fee, a unit or tier price per conversation) that is exactly what the bound says
+    one more attempt adds; provisional like :func:`unit_estimate`."""
+    price = terms.price_for(outcome_type) if terms else None
+    if price is None:
+        return round_event(default_price), None
+    model = model_of(price)
+    fee = model.bound(price, tier=tier, attempt=True, amount=None)
+    if fee is None:  # volume pricing: its first band's price, like an outcome's estimate
+        fee = model.estimate(price, complexity=tier, value_amount=None)
+    if terms.in_credits and not model.money_only:
+        return round_event(fee * terms.credit_price), fee
+    return round_event(fee), None
+
+
 def marginal_bound(
     terms: Terms | None,
     outcome_type: str,

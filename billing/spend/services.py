@@ -30,10 +30,10 @@ from accounts.models import Account
 from accounts.notify import notification_send, webhooks_enqueue
 from billing import caps
 from billing.charges import Charging, PeriodCharges, cap_periods, catalogue, groups_plus, period_charges
+from billing.ledger.services import NewCharge
 from billing.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod
 from billing.pricing import marginal_bound
 from billing.terms_lookup import terms_lookup
-from metering.ingest import Candidate
 from outcomeportal.core.money import money_display, money_str, quantum
 from outcomeportal.core.periods import period_at, period_days
 
@@ -147,9 +147,10 @@ def _period_lock(*, account_id: int, period: str) -> SpendPeriod:
     return SpendPeriod.objects.select_for_update().get(account_id=account_id, period=period)
 
 
-def spend_cap_rule_out(*, candidates: list[Candidate], now: datetime) -> dict[int, dict]:
-    """Rule out the batch's outcomes (and charged attempts) that would take a capped account's
-    period over its cap.
+def spend_cap_rule_out(*, candidates: list[NewCharge], now: datetime) -> set[int]:
+    """The batch's outcomes (and charged attempts) that would take a capped account's period over
+    its cap: their charges get the reason ``cap_reached``. ``candidates`` are the batch's new
+    charges in occurrence order, rated, not yet written.
 
     Far from the cap a batch is admitted on a bound: the period row keeps an upper bound of the
     period's usage, and the batch's own upper bound (``pricing.marginal_bound`` per outcome) is
@@ -160,8 +161,8 @@ def spend_cap_rule_out(*, candidates: list[Candidate], now: datetime) -> dict[in
     """
     controls = _caps_of({c.account_id for c in candidates})
     if not controls:
-        return {}
-    groups: dict[tuple[int, str], list[Candidate]] = {}
+        return set()
+    groups: dict[tuple[int, str], list[NewCharge]] = {}
     for candidate in candidates:
         control = controls.get(candidate.account_id)
         if control is not None:
@@ -170,8 +171,8 @@ def spend_cap_rule_out(*, candidates: list[Candidate], now: datetime) -> dict[in
     keys = sorted(groups)  # one lock order for every batch
     states = _period_locks(keys)
     stamp = refcache.current()
-    terms_at, _ = terms_lookup({k[0] for k in keys})
-    terms = {key: terms_at(key[0], groups[key][0].occurred_at) for key in keys}
+    contracts = terms_lookup({k[0] for k in keys})
+    terms = {key: contracts.terms(key[0], groups[key][0].occurred_at) for key in keys}
     codes = {pk: entry[0] for pk, entry in catalogue().items()}
     defaults = {pk: entry[2] for pk, entry in catalogue().items()}
     exact_keys, bounds = [], {}
@@ -183,11 +184,11 @@ def spend_cap_rule_out(*, candidates: list[Candidate], now: datetime) -> dict[in
             exact_keys.append(key)
     currency = {k[0]: controls[k[0]].account.currency for k in exact_keys}
     priced = cap_periods(keys=exact_keys, terms=terms, currency=currency) if exact_keys else {}
-    ruled_out: dict[int, dict] = {}
+    ruled_out: set[int] = set()
     for key in keys:
         control, state = controls[key[0]], states[key]
         if key in priced:
-            ruled_out.update(
+            ruled_out |= (
                 _cap_exact(control=control, period=key[1], state=state, items=groups[key], cap=priced[key],
                            codes=codes, now=now)
             )  # fmt: skip
@@ -200,7 +201,7 @@ def spend_cap_rule_out(*, candidates: list[Candidate], now: datetime) -> dict[in
     return ruled_out
 
 
-def _batch_bound(items: list[Candidate], terms, codes: dict[int, str], defaults: dict[int, Decimal]):
+def _batch_bound(items: list[NewCharge], terms, codes: dict[int, str], defaults: dict[int, Decimal]):
     """(an upper bound of what the batch adds to the period's usage, its resolved outcomes); None
     when a model has no bound (volume pricing)."""
     charging = Charging.of(terms)
@@ -244,38 +245,38 @@ def _fits_on_bound(policy: caps.CapPolicy, state: SpendPeriod, bound, stamp: int
 
 
 def _cap_exact(
-    *, control: SpendControl, period: str, state: SpendPeriod, items: list[Candidate], cap, codes: dict[int, str],
+    *, control: SpendControl, period: str, state: SpendPeriod, items: list[NewCharge], cap, codes: dict[int, str],
     now: datetime,
-) -> dict[int, dict]:  # fmt: skip
-    """One capped account's period priced exactly, with the batch (stored already, so the rollup
-    counts it): admitted whole if it fits, else walked in occurrence order, each outcome admitted
-    while its charge still fits."""
+) -> set[int]:  # fmt: skip
+    """One capped account's period priced exactly, with the batch (not written yet: the rollup holds
+    the period without it): admitted whole if it fits, else walked in occurrence order, each outcome
+    admitted while its charge still fits."""
     policy = policy_of(control)
     charging, counts = cap.charging, cap.counts
     costly = [c for c in items if c.status != "non_billable" or charging.charges_attempt(
         outcome_type_id=c.outcome_type_id, reason=c.reason)]  # fmt: skip
 
-    def plus(groups: tuple, c: Candidate, sign: int = 1) -> tuple:
+    def plus(groups: tuple, c: NewCharge) -> tuple:
         code = codes[c.outcome_type_id]
-        if c.status == "non_billable":
-            return groups_plus(groups, code=code, tier=c.complexity, unresolved=sign)
+        if c.attempt:
+            return groups_plus(groups, code=code, tier=c.complexity, unresolved=1)
         gain = (c.amount or Decimal(0)) if code in charging.gain_types else Decimal(0)
-        return groups_plus(groups, code=code, tier=c.complexity, resolved=sign, gain=sign * gain)
+        return groups_plus(groups, code=code, tier=c.complexity, resolved=1, gain=gain)
 
-    after = caps.Usage(cap.usage(counts.with_pending), counts.resolved + counts.pending)
+    before_groups = after_groups = counts.with_pending
+    for c in costly:
+        after_groups = plus(after_groups, c)
+    resolved_items = sum(1 for c in costly if c.status != "non_billable")
+    after = caps.Usage(cap.usage(after_groups), counts.resolved + counts.pending + resolved_items)
     paused = state.paused_at is not None
     if caps.admits_whole_batch(policy, after, paused=paused) and not caps.thresholds_reached(policy, after):
         # The usual case far from the cap: the batch fits and reaches no threshold — the period's
         # usage without the batch is not needed.
         state.usage_exact = state.usage_bound = after.amount
         state.outcomes_exact = state.outcomes_bound = after.outcomes
-        return {}
-    before_groups = counts.with_pending
-    for c in costly:
-        before_groups = plus(before_groups, c, -1)
-    resolved_items = sum(1 for c in costly if c.status != "non_billable")
-    before = caps.Usage(cap.usage(before_groups), after.outcomes - resolved_items)
-    ruled_out: dict[int, dict] = {}
+        return set()
+    before = caps.Usage(cap.usage(before_groups), counts.resolved + counts.pending)
+    ruled_out: set[int] = set()
     if not caps.admits_whole_batch(policy, after, paused=paused):
         groups, current = before_groups, before
         for c in costly:
@@ -286,7 +287,7 @@ def _cap_exact(
                     groups, current = step_groups, step
                     continue
                 paused = True
-            ruled_out[c.pk] = {"cap_reached": True}
+            ruled_out.add(c.pk)
         if caps.at_or_over(policy, current):
             paused = True
         if paused and state.paused_at is None:

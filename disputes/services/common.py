@@ -113,7 +113,7 @@ def events_history(
                 dispute,
                 subject=Subject.EVENT,
                 subject_ref=e.event_id,
-                from_state=from_state or e.status,
+                from_state=from_state or getattr(e, "shown_status", e.status),
                 to_state=to_state,
                 actor=actor,
                 at=at,

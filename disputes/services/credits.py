@@ -21,6 +21,9 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.credits.services import credits_grant
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.ledger.models import Charge, ChargeState
+from billing.ledger.selectors import attach_charges, charges_locked
+from billing.ledger.services import charges_credit_invoiced, charges_credit_unbilled, charges_dispute_open
 from billing.services import (
     credit_note_issue,
     invoice_draft_refresh,
@@ -47,12 +50,7 @@ from disputes.services.common import (
     transition,
 )
 from disputes.services.sla import sla_warnings_send
-from metering.lifecycle import (
-    events_credit_invoiced,
-    events_credit_unbilled,
-    events_dispute_open,
-)
-from metering.models import Event, EventStatus
+from metering.models import Event
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_at
 
@@ -79,9 +77,10 @@ class CreditOutcome:
 def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> CreditOutcome | None:
     """Credit one approved dispute — all of it, once. None if there is nothing (left) to do.
 
-    * Events not yet invoiced leave the draft: ``non_billable`` / ``dispute_credited`` (decided by
-      the engine). What they took off the upcoming invoice is the drafts' subtotal before − after.
-    * Events on a finalized invoice get one credit note for the dispute (sequential number, the
+    * Charges not yet invoiced leave the draft: ``credited`` with the reason ``dispute_credited``
+      (the customer reads "not billable: credited after a dispute"). What they took off the
+      upcoming invoice is the drafts' subtotal before − after.
+    * Charges on a finalized invoice get one credit note for the dispute (sequential number, the
       invoice, the events, the dispute), applied to the next invoice as a credit line; they
       become ``credited``. The finalized invoice is never touched.
     """
@@ -103,21 +102,19 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
         items = list(dispute.items.filter(decision=ItemDecision.APPROVED).order_by("event_id"))
         ids = [i.event_id for i in items]
         # Lock order as invoicing's: the invoice rows first (the drafts that could bill these events),
-        # then the events. A finalization waiting on a draft sees the credited events as they end up.
+        # then the charges. A finalization waiting on a draft sees the credited charges as they end up.
         current = period_at(now, account.timezone)
-        events0 = list(Event.objects.filter(pk__in=ids).only("occurred_at", "invoice_line_id"))
-        periods = {current} | {period_at(e.occurred_at, account.timezone) for e in events0 if not e.invoice_line_id}
+        unlined = Charge.objects.filter(event_id__in=ids, invoice_line_id__isnull=True).values_list("occurred_at")
+        periods = {current} | {period_at(at, account.timezone) for (at,) in unlined}
         subtotal_before = _drafts_refresh(account, periods, now)
         list(Invoice.objects.select_for_update().filter(account=account, status=InvoiceStatus.DRAFT).order_by("pk"))
-        events = list(Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
+        events = attach_charges(list(Event.objects.filter(pk__in=ids).order_by("pk")), charges_locked(ids))
         done = set(DisputeCredit.objects.filter(event_id__in=ids).values_list("event_id", flat=True))
-        unbilled = [
-            e for e in events if e.pk not in done and e.status == EventStatus.BILLABLE and not e.invoice_line_id
-        ]
+        unbilled = [e for e in events if e.pk not in done and e.shown_status == "billable" and not e.invoice_line_id]
         billed = [
             e
             for e in events
-            if e.pk not in done and e.invoice_line_id and e.status in (EventStatus.INVOICED, EventStatus.DISPUTED)
+            if e.pk not in done and e.invoice_line_id and e.charge.state in (ChargeState.INVOICED, ChargeState.DISPUTED)
         ]
         untouched = [e for e in events if e not in unbilled and e not in billed]
 
@@ -149,7 +146,7 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
 
 def _exclude_unbilled(dispute: Dispute, account: Account, unbilled: list[Event], now: datetime) -> list[Event]:
     """1. Not yet invoiced: the events leave the draft (``dispute_credited``); returns those that did."""
-    moved = set(events_credit_unbilled(event_ids=[e.pk for e in unbilled], now=now))
+    moved = set(charges_credit_unbilled(event_ids=[e.pk for e in unbilled]))
     excluded = [e for e in unbilled if e.pk in moved]
     DisputeCredit.objects.bulk_create(
         [
@@ -167,7 +164,7 @@ def _exclude_unbilled(dispute: Dispute, account: Account, unbilled: list[Event],
     events_history(
         dispute,
         excluded,
-        from_state=EventStatus.BILLABLE,
+        from_state="billable",
         to_state="non_billable · dispute_credited",
         actor=JOB,
         at=now,
@@ -242,7 +239,7 @@ def _credit_billed(dispute: Dispute, account: Account, billed: list[Event], now:
 def _mark_credited(dispute: Dispute, account: Account, billed: list[Event], invoice_of: dict[int, int], note, grant,
                    now: datetime) -> None:  # fmt: skip
     """The billed events become ``credited``, each with its credit row and history."""
-    credited = set(events_credit_invoiced(event_ids=[e.pk for e in billed]))
+    credited = set(charges_credit_invoiced(event_ids=[e.pk for e in billed]))
 
     def method_of(e: Event) -> str:
         if e.credits is not None:
@@ -275,7 +272,7 @@ def _mark_credited(dispute: Dispute, account: Account, billed: list[Event], invo
                 how = f"{e.credits.normalize():f} credits back"
             else:
                 how = "no money was charged for it"
-            events_history(dispute, [e], from_state=None, to_state=EventStatus.CREDITED, actor=JOB, at=now, note=how)
+            events_history(dispute, [e], from_state=None, to_state="credited", actor=JOB, at=now, note=how)
 
 
 def _note_untouched(dispute: Dispute, untouched: list[Event], done: set[int], now: datetime) -> None:
@@ -286,8 +283,8 @@ def _note_untouched(dispute: Dispute, untouched: list[Event], done: set[int], no
                 dispute,
                 subject=Subject.EVENT,
                 subject_ref=e.event_id,
-                from_state=e.status,
-                to_state=e.status,
+                from_state=e.shown_status,
+                to_state=e.shown_status,
                 actor=JOB,
                 at=now,
                 note="not credited: it is no longer charged",
@@ -312,23 +309,22 @@ def _tell_customer(dispute: Dispute, account: Account, excluded, note, grant, cr
 
 
 def disputes_sweep_invoiced(*, now: datetime | None = None) -> int:
-    """Events of open disputes that an invoice finalized meanwhile: ``invoiced`` → ``disputed``."""
+    """Charges of open disputes that an invoice finalized meanwhile: ``invoiced`` → ``disputed``."""
     now = now or timezone.now()
-    items = list(
-        DisputeItem.objects.filter(is_open=True, event__status=EventStatus.INVOICED).select_related("dispute", "event")
-    )
+    invoiced = Charge.objects.filter(state=ChargeState.INVOICED).values("event_id")
+    items = list(DisputeItem.objects.filter(is_open=True, event_id__in=invoiced).select_related("dispute", "event"))
     if not items:
         return 0
     with transaction.atomic():
-        moved = set(events_dispute_open(event_ids=[i.event_id for i in items]))
+        moved = set(charges_dispute_open(event_ids=[i.event_id for i in items]))
         for item in items:
             if item.event_id in moved:
                 history_row(
                     item.dispute,
                     subject=Subject.EVENT,
                     subject_ref=item.event.event_id,
-                    from_state=EventStatus.INVOICED,
-                    to_state=EventStatus.DISPUTED,
+                    from_state="invoiced",
+                    to_state="disputed",
                     actor=JOB,
                     at=now,
                     note="invoiced while the dispute was open",

@@ -12,6 +12,8 @@ from django.utils import timezone
 from accounts.access import Perm, Principal
 from accounts.models import Account
 from billing.invoices.models import Invoice, InvoiceLine
+from billing.ledger.selectors import attach_charges, charges_locked
+from billing.ledger.services import charges_dispute_open
 from billing.services import invoice_events_link_pending
 from disputes import conf
 from disputes.models import (
@@ -33,10 +35,7 @@ from disputes.services.common import (
     money_text,
     notify_customer,
 )
-from metering.lifecycle import (
-    events_dispute_open,
-)
-from metering.models import Event, EventStatus
+from metering.models import Event
 from outcomeportal.core.periods import period_at
 
 
@@ -74,7 +73,7 @@ def _events_named(account: Account, event_ids: list[str]) -> list[Event]:
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DisputeRefused("not_found", f"No such event in this account: {shown}.", status=404)
-    return events
+    return attach_charges(events, charges_locked(e.pk for e in events))
 
 
 def _events_of_line(account: Account, invoice_line_id: int) -> tuple[InvoiceLine, list[Event]]:
@@ -96,7 +95,7 @@ def _events_of_line(account: Account, invoice_line_id: int) -> tuple[InvoiceLine
     events = list(
         Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).select_related("outcome_type").order_by("pk")
     )
-    return line, events
+    return line, attach_charges(events, charges_locked(ids))
 
 
 def _refusal_error(refusals: dict[int, Refusal], total: int) -> DisputeRefused:
@@ -203,12 +202,12 @@ def dispute_file(
             at=now,
             note=f"{len(events)} event(s), {ReasonCode(reason_code).label.lower()}",
         ).save()
-        moved = set(events_dispute_open(event_ids=[e.pk for e in events if e.status == EventStatus.INVOICED]))
+        moved = set(charges_dispute_open(event_ids=[e.pk for e in events if e.shown_status == "invoiced"]))
         events_history(
             dispute,
             [e for e in events if e.pk in moved],
-            from_state=EventStatus.INVOICED,
-            to_state=EventStatus.DISPUTED,
+            from_state="invoiced",
+            to_state="disputed",
             actor=actor,
             at=now,
         )
@@ -249,7 +248,9 @@ def _items_create(dispute: Dispute, account: Account, events: list) -> None:
         with transaction.atomic():
             DisputeItem.objects.bulk_create(
                 [
-                    DisputeItem(dispute=dispute, account=account, event=e, amount=e.amount, status_at_filing=e.status)
+                    DisputeItem(
+                        dispute=dispute, account=account, event=e, amount=e.amount, status_at_filing=e.shown_status
+                    )
                     for e in events
                 ]
             )

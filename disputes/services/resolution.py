@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.access import Perm, Principal
+from billing.ledger.services import charges_dispute_close
 from disputes.models import (
     CreditState,
     Dispute,
@@ -26,10 +27,6 @@ from disputes.services.common import (
     notify_customer,
     transition,
 )
-from metering.lifecycle import (
-    events_dispute_close,
-)
-from metering.models import EventStatus
 
 
 def _resolution_fields(dispute: Dispute, decision: str, event_ids: list[str] | None, note: str) -> dict:
@@ -90,12 +87,12 @@ def dispute_resolve(
         DisputeItem.objects.filter(pk__in=[i.pk for i in rejected_items]).update(
             decision=ItemDecision.REJECTED, is_open=False
         )
-        back = set(events_dispute_close(event_ids=[i.event_id for i in rejected_items]))
+        back = set(charges_dispute_close(event_ids=[i.event_id for i in rejected_items]))
         events_history(
             dispute,
             [i.event for i in rejected_items if i.event_id in back],
-            from_state=EventStatus.DISPUTED,
-            to_state=EventStatus.INVOICED,
+            from_state="disputed",
+            to_state="invoiced",
             actor=actor,
             at=now,
             note="dispute rejected for this event: the charge stands",

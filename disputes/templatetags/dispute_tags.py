@@ -7,8 +7,8 @@ from datetime import timedelta
 from django import template
 from django.utils.html import format_html
 
+from billing.templatetags.portal import coarse_minutes
 from disputes.models import CreditState, DisputeStatus
-from metering.templatetags.portal import coarse_minutes
 
 register = template.Library()
 

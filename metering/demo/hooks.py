@@ -7,7 +7,7 @@ import. They plug in here instead, at start-up (their ``AppConfig.ready``):
     from metering.demo import demo_hook_register
     demo_hook_register("before_events", billing_demo_terms)      # billing
     demo_hook_register("after_settlement", disputes_demo_file)   # disputes
-    demo_ingestion_register(events_ingest)                       # billing: the ingestion use case
+    demo_ingestion_register(billing.ingestion)                   # billing: events and signals
 
 Billing does its part: ``billing.demo`` (registered in ``billing.apps``) gives, before any
 event is ingested, acme a platform fee with included resolutions, kumo a 14-day training
@@ -46,20 +46,35 @@ class DemoContext:
 DemoHook = Callable[[DemoContext], None]
 _HOOKS: dict[str, list[DemoHook]] = {"before_events": [], "after_settlement": []}
 
-# The ingestion use case (validate → store → decide → rate → cap) is billing's; the demo posts its
-# events through it once billing has said where it is (billing.apps), as the API does.
-_ingest: list[Callable] = []
+# Posting events and signals are billing's use cases (they rate and cap, or void a charge, as well
+# as decide); the demo goes through them once billing has said where they are (billing.apps), as
+# the API does.
+_platform: list = []
 
 
-def demo_ingestion_register(ingest: Callable) -> None:
-    """``ingest(raw_events=[…], now=…) -> IngestResult``: how the demo's batches are posted."""
-    _ingest[:] = [ingest]
+def demo_ingestion_register(platform) -> None:
+    """``platform.events_ingest(raw_events=…, now=…)``, ``platform.signal_record(event=…, type=…,
+    occurred_at=…, now=…)`` and ``platform.outcomes_settle(now=…)``: how the demo posts its batches
+    and its signals, and closes the measurement windows."""
+    _platform[:] = [platform]
+
+
+def _platform_get():
+    if not _platform:
+        raise RuntimeError("No ingestion registered: the billing app must be installed to seed the demo.")
+    return _platform[0]
 
 
 def demo_ingest(*, raw_events, now):
-    if not _ingest:
-        raise RuntimeError("No ingestion registered: the billing app must be installed to seed the demo.")
-    return _ingest[0](raw_events=raw_events, now=now)
+    return _platform_get().events_ingest(raw_events=raw_events, now=now)
+
+
+def demo_signal(**kwargs):
+    return _platform_get().signal_record(**kwargs)
+
+
+def demo_settle(*, now):
+    return _platform_get().outcomes_settle(now=now)
 
 
 def demo_hook_register(stage: str, hook: DemoHook) -> None:

@@ -11,17 +11,16 @@ from datetime import datetime
 
 from django.apps import apps
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Count, ForeignKey, ProtectedError, Q, RestrictedError, Sum
+from django.db.models import Count, ForeignKey, ProtectedError, Q, RestrictedError
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey, ApiKeyScope, User
 from metering.demo.catalogue import OUTCOME_BY_CODE
 from metering.demo.customers import ACCOUNTS, DEMO_USERS
-from metering.demo.hooks import _hooks_run
+from metering.demo.hooks import _hooks_run, demo_settle
 from metering.demo.report import Progress, SeedReport
 from metering.demo.world import DEMO_KEY_NAME, _Cell, _World
 from metering.models import Event, OutcomeType, SessionClaim, Signal, SuccessCriteria
-from metering.services import outcomes_settle
 
 # --- What exists ---------------------------------------------------------------------------------
 
@@ -176,7 +175,7 @@ def demo_seed(
     report.run_seconds = time.perf_counter() - t
 
     t = time.perf_counter()
-    report.settled = outcomes_settle(now=now)
+    report.settled = demo_settle(now=now)
     report.settle_seconds = time.perf_counter() - t
     _hooks_run("after_settlement", world, progress)
     _summarise(report, world)
@@ -276,7 +275,6 @@ def _summarise(report: SeedReport, world: _World) -> None:
         .annotate(
             n=Count("id"),
             billable=Count("id", filter=Q(status="billable")),
-            amount=Sum("amount", filter=Q(status="billable")),
         )
         .order_by("-n")
     )

@@ -30,11 +30,11 @@ from metering.demo.catalogue import (
     RESOLUTION_V2_VERIFIED_BY,
 )
 from metering.demo.customers import ACCOUNTS, DEMO_PASSWORD, DEMO_USERS, MAIN_ACCOUNT, AccountSpec
-from metering.demo.hooks import demo_ingest
+from metering.demo.hooks import demo_ingest, demo_signal
 from metering.demo.report import Progress, SeedReport
 from metering.ingest import MAX_BATCH
 from metering.models import Event, OutcomeType, SuccessCriteria
-from metering.services import WindowClosed, criteria_version_create, outcome_type_create, signal_record
+from metering.services import WindowClosed, criteria_version_create, outcome_type_create
 
 DEMO_VENDOR_NAME = "Helix AI"
 DEMO_KEY_NAME = "demo vendor key (seed_demo)"
@@ -473,7 +473,7 @@ class _World:
                 # Delivered 5 s to 2 min after it happened, and never before its event.
                 received = max(plan.at + 5 + plan.at % 115, plan.ingested_at)
                 try:
-                    outcome = signal_record(
+                    outcome = demo_signal(
                         event=Event(pk=plan.pk),
                         type=plan.type,
                         occurred_at=datetime.fromtimestamp(round(plan.at, 3), UTC),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from billing.ingestion import events_ingest
+from billing.ingestion import events_ingest, outcomes_settle
 from billing.services import contract_version_create, invoice_finalize
-from metering.services import outcomes_settle
 from tests import factories
 
 JUNE_12 = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import call_command
 
+from billing.ingestion import outcomes_settle
 from billing.invoices.catchup import invoices_catch_up, periods_due
 from billing.invoices.models import Invoice
-from metering.models import Event
-from metering.services import outcomes_settle
+from billing.ledger.models import Charge
 from tests import factories
 from tests.billing.helpers import contract, post
 from tests.threads import in_thread
@@ -62,7 +62,7 @@ def test_three_missed_months_are_finalized_oldest_first_by_two_workers_at_once()
     by_period = {p: n for a, p, n, _ in finalized if a == "acme"}
     assert by_period["2026-09"] < by_period["2026-10"] < by_period["2026-11"]  # oldest first
     assert sorted(n for *_, n, _ in finalized) == ["INV-000001", "INV-000002", "INV-000003", "INV-000004"]
-    assert Event.objects.filter(status="invoiced").count() == 28
+    assert Charge.objects.filter(state="invoiced", attempt=False).count() == 28
     assert not Invoice.objects.filter(status="draft", period__lt="2026-12").exists()
 
     again = invoices_catch_up(now=DEC_6)  # run twice: nothing left to do

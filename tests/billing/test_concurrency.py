@@ -9,10 +9,10 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import CreditNote, Invoice, InvoiceEventsPending
+from billing.ledger.models import Charge
 from billing.services import credit_note_issue, invoice_finalize
-from metering.models import Event
-from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, contract, post
 from tests.faults import finalize_steps
@@ -82,4 +82,5 @@ def test_an_outcome_settling_while_an_invoice_finalizes_is_in_neither_its_price_
     assert (june.total, june.lines.get().quantity) == (D("4.95"), 5)
     frozen = [pk for ids in InvoiceEventsPending.objects.values_list("event_ids", flat=True) for pk in ids]
     assert len(frozen) == 5
-    assert Event.objects.get(event_id__startswith="tail").status == "billable"  # settled, for July
+    tail = Charge.objects.select_related("event").get(event__event_id__startswith="tail")
+    assert (tail.event.status, tail.state, tail.invoice_line_id) == ("billable", "rated", None)  # settled, for July

@@ -15,7 +15,10 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Role
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import ContractVersion, InvoiceEventsPending
+from billing.invoices.selection import LineLink, charges_freeze_sql, event_ids_for_links
+from billing.ledger.models import Charge
 from billing.selectors import contract_for_period, late_segments, line_events, selection_for
 from billing.services import (
     _links,
@@ -25,9 +28,7 @@ from billing.services import (
     invoice_finalize,
     invoices_build,
 )
-from metering.lifecycle import LineLink, event_ids_for_links, events_freeze_sql
 from metering.models import Event, OutcomeType
-from metering.services import outcomes_settle
 from outcomeportal.core.periods import period_bounds
 from tests import factories
 from tests.billing.helpers import contract, post
@@ -60,12 +61,12 @@ def test_finalize_freezes_the_priced_events_and_stamping_bills_exactly_those(acm
     billable = set(Event.objects.filter(account=acme, status="billable").values_list("pk", flat=True))
     assert done.events_billed == 12
     assert _frozen(june) == billable
-    assert not Event.objects.filter(invoice_line_id__isnull=False).exists()  # nothing stamped yet
+    assert not Charge.objects.filter(invoice_line_id__isnull=False).exists()  # nothing stamped yet
 
     assert invoice_events_link(invoice=june) == 12
     included, overage = june.lines.filter(kind__in=["included", "outcome"]).order_by("position")
-    assert Event.objects.filter(invoice_line_id=included.pk, status="invoiced").count() == 5
-    assert set(Event.objects.filter(invoice_line_id=overage.pk).values_list("amount", flat=True)) == {D("0.99")}
+    assert Charge.objects.filter(invoice_line_id=included.pk, state="invoiced").count() == 5
+    assert set(Charge.objects.filter(invoice_line_id=overage.pk).values_list("amount", flat=True)) == {D("0.99")}
     assert not InvoiceEventsPending.objects.exists()
     assert invoice_events_link(invoice=june) == 0  # a rerun stamps nothing
 
@@ -95,13 +96,14 @@ def test_an_outcome_settled_between_finalizing_and_stamping_stays_off_and_is_bil
     draft = invoice_draft_refresh(account=acme, period="2026-07", now=datetime(2026, 7, 3, tzinfo=UTC))
     assert draft.total == D("10.00")  # July's platform fee only
     assert invoice_events_link(invoice=june) == 6
-    tail = Event.objects.get(event_id__startswith="tail")
-    assert (tail.status, tail.invoice_line_id) == ("billable", None)
+    tail = Charge.objects.get(event__event_id__startswith="tail")
+    assert (tail.event.status, tail.state, tail.invoice_line_id) == ("billable", "rated", None)
     july = invoice_finalize(account=acme, period="2026-07", now=datetime(2026, 8, 1, tzinfo=UTC)).invoice
     late = july.lines.get(kind="late")
     assert (late.quantity, late.amount) == (1, D("0.99"))
     tail.refresh_from_db()
-    assert (tail.status, tail.invoice_line_id) == ("invoiced", late.pk)
+    assert (tail.state, tail.invoice_line_id) == ("invoiced", late.pk)
+    assert factories.event_seen(tail.event.event_id).shown_status == "invoiced"
 
 
 def test_finalizing_the_next_month_stamps_a_pending_one_first(acme):
@@ -111,7 +113,7 @@ def test_finalizing_the_next_month_stamps_a_pending_one_first(acme):
     june = invoice_finalize(account=acme, period="2026-06", now=JULY_1, link_events=False).invoice
     outcomes_settle(now=datetime(2026, 7, 3, tzinfo=UTC))
     july = invoice_finalize(account=acme, period="2026-07", now=datetime(2026, 8, 1, tzinfo=UTC)).invoice
-    assert Event.objects.filter(invoice_line_id__in=june.lines.values("pk")).count() == 6
+    assert Charge.objects.filter(invoice_line_id__in=june.lines.values("pk")).count() == 6
     assert july.lines.get(kind="late").quantity == 1  # the tail, not June's six again
 
 
@@ -122,7 +124,7 @@ def test_invoices_build_finalizes_every_account_then_stamps_their_events(acme):
     outcomes_settle(now=JULY_1)
     result = invoices_build(period="2026-06", now=JULY_1)
     assert (result.finalized, result.events_billed, result.events_stamped) == (2, 11, 11)
-    assert Event.objects.filter(status="invoiced").count() == 11
+    assert Charge.objects.filter(state="invoiced", attempt=False).count() == 11
     assert not InvoiceEventsPending.objects.exists()
     assert invoices_build(period="2026-06", now=JULY_1 + timedelta(hours=1)).already_final == 2
 
@@ -134,7 +136,7 @@ def test_a_stamping_pass_killed_midway_is_finished_by_the_next_reader(acme, monk
     # The worker died before stamping: the next one to need an event's line stamps first.
     assert invoice_events_link_pending(account=acme) == 7
     assert invoice_events_link_pending(account=acme) == 0
-    assert Event.objects.filter(account=acme, status="invoiced").count() == 7
+    assert Charge.objects.filter(account=acme, state="invoiced", attempt=False).count() == 7
 
 
 CONTRACTS = {
@@ -181,7 +183,7 @@ def test_frozen_lines_hold_the_events_the_ranking_names(db, document):
     for rank_from, rank_to in [(1, 2), (3, 5), (2, 2**62), (6, 40)]:
         link = LineLink(line_id=1, segment="2026-06", outcome_type_id=type_id, tier="", classes="RA",
                         rank_from=rank_from, rank_to=rank_to)  # fmt: skip
-        sql, params = events_freeze_sql(selection=selection, links=[link])
+        sql, params = charges_freeze_sql(selection=selection, links=[link])
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             got = {pk for _, ids in cursor.fetchall() for pk in ids}

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from metering.models import Event
+from billing.ledger.models import Charge
 from tests import factories
 from tests.billing.helpers import contract, post
 
@@ -41,7 +41,7 @@ def test_contracts_read_once_and_kept_until_a_new_version(acme):
 
     # Read once by the first batch (pricer and hook alike), not at all by the second.
     assert (contract_reads(first.captured_queries), contract_reads(second.captured_queries)) == (1, 0)
-    decided = sorted(Event.objects.values_list("event_id", "non_billable_reason", "amount"))
+    decided = sorted(Charge.objects.values_list("event__event_id", "reason", "amount"))
     assert [(reason, amount) for _, reason, amount in decided] == [
         ("", D("0.99")),
         ("", D("0.99")),
@@ -59,6 +59,6 @@ def test_a_new_contract_version_prices_the_very_next_batch(acme):
         post(acme, 1, at=datetime(2026, 7, 3, tzinfo=UTC), prefix="after")
 
     assert contract_reads(after.captured_queries) == 1
-    amounts = dict(Event.objects.values_list("event_id", "amount"))
+    amounts = dict(Charge.objects.values_list("event__event_id", "amount"))
     assert sorted(amounts.values()) == [D("0.99"), D("1.25")]
     assert [amount for event_id, amount in amounts.items() if event_id.startswith("after")] == [D("1.25")]

@@ -9,7 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine, NumberSeries
+from billing.ledger.models import Charge
 from billing.selectors import line_events
 from billing.services import (
     CreditNoteRefused,
@@ -21,7 +23,6 @@ from billing.services import (
     invoice_void,
 )
 from metering.models import Event
-from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, JUNE_12, contract, post, settle_and_finalize
 from tests.faults import finalize_steps
@@ -46,10 +47,12 @@ def test_finalize_bills_each_event_on_its_line(acme):
     invoice = settle_and_finalize(acme)
     line = invoice.lines.get()
     assert (invoice.status, invoice.number, invoice.total) == ("finalized", "INV-000001", D("47.52"))
-    billed = Event.objects.filter(invoice_line_id=line.pk)
+    billed = Charge.objects.filter(invoice_line_id=line.pk)
     assert billed.count() == 48
-    assert set(billed.values_list("status", "amount")) == {("invoiced", D("0.99"))}
-    assert Event.objects.filter(non_billable_reason="abandoned", invoice_line_id__isnull=True).count() == 5
+    assert set(billed.values_list("state", "amount", "event__status")) == {("invoiced", D("0.99"), "billable")}
+    # The attempts have charges (a fee on some contracts), none of them billed under a unit price.
+    assert Event.objects.filter(non_billable_reason="abandoned").count() == 5
+    assert Charge.objects.filter(event__non_billable_reason="abandoned", invoice_line_id__isnull=True).count() == 5
     assert len(line_events(invoice=invoice, line=line, limit=500)) == 48
 
 
@@ -76,18 +79,21 @@ def test_included_outcomes_are_the_earliest_events(acme):
     invoice = settle_and_finalize(acme)
     _fee, included, overage = invoice.lines.order_by("position")
     assert invoice.total == D("102.25")  # 100.00 + 3 × 0.75
-    included_at = Event.objects.filter(invoice_line_id=included.pk).values_list("occurred_at", flat=True)
-    overage_at = Event.objects.filter(invoice_line_id=overage.pk).values_list("occurred_at", flat=True)
+    included_at = Charge.objects.filter(invoice_line_id=included.pk).values_list("occurred_at", flat=True)
+    overage_at = Charge.objects.filter(invoice_line_id=overage.pk).values_list("occurred_at", flat=True)
     assert (len(included_at), len(overage_at)) == (10, 3)
     assert max(included_at) < min(overage_at)
-    assert set(Event.objects.filter(invoice_line_id=overage.pk).values_list("amount", flat=True)) == {D("0.75")}
+    assert set(Charge.objects.filter(invoice_line_id=overage.pk).values_list("amount", flat=True)) == {D("0.75")}
+    assert set(Charge.objects.filter(invoice_line_id=included.pk).values_list("reason", "amount")) == {
+        ("included", D(0))
+    }
 
 
 def test_pilot_of_100_free_outcomes(acme):
     contract(acme, effective_from="2026-06-01", prices=unit(), onboarding={"pilot_free_outcomes": 100})
     post(acme, 60, prefix="a")
     post(acme, 70, at=JUNE_12 + timedelta(days=1), prefix="b")
-    assert Event.objects.filter(non_billable_reason="pilot_free").count() == 100
+    assert Charge.objects.filter(reason="pilot_free").count() == 100
     invoice = settle_and_finalize(acme)
     assert invoice.total == D("29.70")  # 30 × 0.99
 
@@ -96,7 +102,7 @@ def test_training_window_outcomes_are_free(acme):
     contract(acme, effective_from="2026-06-01", prices=unit(), onboarding={"training_days": 10})
     post(acme, 5, at=datetime(2026, 6, 5, tzinfo=UTC), prefix="early")
     post(acme, 4, prefix="late")
-    assert Event.objects.filter(non_billable_reason="training_window").count() == 5
+    assert Charge.objects.filter(reason="training_window").count() == 5
     assert settle_and_finalize(acme).total == D("3.96")
 
 
@@ -108,8 +114,13 @@ def test_per_conversation_bills_attempts_and_keeps_their_decision(acme):
     invoice = settle_and_finalize(acme)
     assert invoice.total == D("20.00")
     line = invoice.lines.get()
-    assert Event.objects.filter(invoice_line_id=line.pk, status="non_billable", non_billable_reason="abandoned",
-                                amount=D("0.40")).count() == 20  # fmt: skip
+    # Each attempt's charge is invoiced on the line at the conversation price, while metering's
+    # decision stays not billable (abandoned): customers read the attempt as not billable.
+    assert Charge.objects.filter(invoice_line_id=line.pk, state="invoiced", attempt=True, amount=D("0.40"),
+                                 event__status="non_billable",
+                                 event__non_billable_reason="abandoned").count() == 20  # fmt: skip
+    seen = factories.event_seen(Charge.objects.filter(attempt=True).values_list("event__event_id", flat=True)[0])
+    assert (seen.shown_status, seen.shown_reason) == ("non_billable", "abandoned")
 
 
 def test_helpdesk_ticket_and_automation_fees(acme):
@@ -129,7 +140,7 @@ def test_gain_share_records_each_events_share(acme):
         post(acme, 1, at=JUNE_12 + timedelta(hours=i), prefix=f"g{i}", value_amount=value)
     invoice = settle_and_finalize(acme)
     assert invoice.total == D("67.58")
-    assert sorted(Event.objects.values_list("amount", flat=True)) == [D(0), D("22.5"), D("45.075")]
+    assert sorted(Charge.objects.values_list("amount", flat=True)) == [D(0), D("22.5"), D("45.075")]
 
 
 def test_events_settling_after_the_invoice_are_billed_as_a_late_line(acme):
@@ -143,7 +154,7 @@ def test_events_settling_after_the_invoice_are_billed_as_a_late_line(acme):
     late = july.lines.get()
     assert (late.kind, late.quantity, late.amount, july.total) == ("late", 2, D("1.98"), D("1.98"))
     assert "from 2026-06" in late.description
-    assert Event.objects.filter(invoice_line_id=late.pk, status="invoiced").count() == 2
+    assert Charge.objects.filter(invoice_line_id=late.pk, state="invoiced").count() == 2
     june.refresh_from_db()
     assert june.total == D("47.52")
 
@@ -211,14 +222,14 @@ def test_a_build_killed_midway_leaves_nothing_and_a_rerun_completes_it(acme, mon
         call_command("build_invoices", period="2026-06", now=AFTER_JUNE.isoformat())
     assert not Invoice.objects.filter(status="finalized").exists()
     assert not InvoiceLine.objects.exists()
-    assert Event.objects.filter(status="billable", invoice_line_id__isnull=True).count() == 48
+    assert Charge.objects.filter(state="rated", event__status="billable", invoice_line_id__isnull=True).count() == 48
     assert not NumberSeries.objects.filter(name="invoice", next_value__gt=1).exists()  # no number consumed
 
     call_command("build_invoices", period="2026-06", now=AFTER_JUNE.isoformat())
     call_command("build_invoices", period="2026-06", now=AFTER_JUNE.isoformat())  # twice: no change
     invoice = Invoice.objects.get()
     assert (invoice.number, invoice.total, invoice.status) == ("INV-000001", D("47.52"), "finalized")
-    assert Event.objects.filter(status="invoiced").count() == 48
+    assert Charge.objects.filter(state="invoiced", attempt=False).count() == 48
 
 
 def test_a_period_that_has_not_ended_is_not_finalized(acme):

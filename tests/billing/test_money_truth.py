@@ -4,7 +4,8 @@ the figure every screen shows is the upcoming invoice's total.
     draft invoice total = period_charges().total = status.invoice_total
     status.period_spend = that total + what pending outcomes add = the draft once they settle
 
-The draft invoice is priced from the events (as finalization will); the charges from the rollup.
+The draft invoice is priced from the charges (as finalization will); the figures from the ledger's
+rollup, which must equal its rows (and every charge agree with its event's decision) all along.
 A hypothesis property test drives each model with random sequences; a small demo world is checked
 account by account.
 """
@@ -25,11 +26,11 @@ from hypothesis import strategies as st
 
 from accounts.models import Account
 from billing.charges import OWN_KINDS, period_charges
+from billing.ingestion import outcomes_settle, signal_record
 from billing.invoices.models import Invoice
 from billing.services import credit_note_issue, invoice_draft_refresh, invoice_finalize
 from billing.spend.services import account_spend_status
 from metering.models import Event
-from metering.services import outcomes_settle, signal_record
 from outcomeportal.core.periods import period_at
 from tests import factories
 from tests.billing.helpers import JUNE_12, contract, post
@@ -94,6 +95,7 @@ def assert_one_truth(account, *, now) -> None:
     assert status.period_spend == own + charges.pending == charges.spend_with_pending
     assert status.pending_spend == charges.pending
     assert charges.total == charges.spend + charges.late + charges.topups - charges.credits_applied
+    assert factories.rollups_match_rows()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Each event's amount at ingestion is what it adds to its period's invoice as the period stands:
+"""Each event's charge amount at ingestion is what it adds to its period's invoice as the period stands:
 a platform fee's included outcomes at 0, a graduated band's price by rank, the volume price reached
 (billing.rating). The final invoice records the exact amount on its line."""
 
@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from metering.models import Event
+from billing.ledger.models import Charge
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
 
@@ -24,7 +24,10 @@ def acme(db):
 
 
 def amounts(account) -> list[D | None]:
-    return list(Event.objects.filter(account=account).order_by("occurred_at", "pk").values_list("amount", flat=True))
+    """Each event's charge amount, in occurrence order."""
+    return list(
+        Charge.objects.filter(account=account).order_by("occurred_at", "event_id").values_list("amount", flat=True)
+    )
 
 
 def test_included_outcomes_cost_nothing_then_the_price_applies_across_batches(acme):
@@ -83,7 +86,10 @@ def test_without_a_position_rule_the_unit_price_stands_and_no_rollup_is_read(acm
         post(acme, 3, at=JUNE_3)
 
     assert amounts(acme) == [D("0.60")] * 3
-    assert not any("metering_dailyrollup" in q["sql"] for q in queries.captured_queries)
+    # Neither rollup (the ledger's, which ranks, nor metering's) is read.
+    assert not any(
+        "billing_chargerollup" in q["sql"] or "metering_dailyrollup" in q["sql"] for q in queries.captured_queries
+    )
 
 
 def test_the_included_allowance_counts_pending_outcomes_and_spares_failed_attempts(acme):

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from metering.models import Event
+from billing.ledger.models import Charge
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
 
@@ -17,4 +17,4 @@ def test_48_resolutions_at_099(db):
         (Decimal(48), Decimal("0.99"), Decimal("47.52"))
     ]
     line = invoice.lines.get()
-    assert Event.objects.filter(invoice_line_id=line.pk, status="invoiced", amount=Decimal("0.99")).count() == 48
+    assert Charge.objects.filter(invoice_line_id=line.pk, state="invoiced", amount=Decimal("0.99")).count() == 48

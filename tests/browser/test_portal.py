@@ -19,8 +19,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from billing.ingestion import outcomes_settle, signal_record
 from metering.models import Event
-from metering.services import outcomes_settle, signal_record
 from tests import factories
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in the test body are

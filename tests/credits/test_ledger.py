@@ -15,11 +15,11 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from billing.credits import services as credits_module
 from billing.credits.models import CreditLedgerEntry
 from billing.credits.services import CreditsRefused, credits_grant, topup_buy
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import Invoice, InvoiceLine, NumberSeries
+from billing.ledger.models import Charge
 from billing.pricing import Carry
 from billing.services import invoice_finalize, invoices_build
-from metering.models import Event
-from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
 from tests.credits.helpers import LEAD, RES, at, balance, credit_contract, ledger, outcome_types
@@ -109,8 +109,8 @@ def test_bundle_with_rollover_then_a_top_up_then_overage(acme):
     assert ledger(acme)[6:] == [("2026-08", "bundle_grant", D(1000)), ("2026-08", "usage", D(-1400))]
     assert balance(acme) == carried(august) == D(0)
     # Every August event carries its 50 credits; the invoice's credits = drawn + overage.
-    billed = Event.objects.filter(account=acme, invoice_line_id__in=august.lines.values("pk"))
-    assert sorted(set(billed.values_list("status", "credits"))) == [("invoiced", D(50))]
+    billed = Charge.objects.filter(account=acme, invoice_line_id__in=august.lines.values("pk"))
+    assert sorted(set(billed.values_list("state", "credits"))) == [("invoiced", D(50))]
     assert sum(ln.credits or 0 for ln in august.lines.filter(kind="outcome")) == D(1400) + D(100)
 
 
@@ -152,7 +152,7 @@ def test_late_outcomes_draw_from_the_balance_when_they_are_billed(acme):
     late = july.lines.get(kind="late")
     assert (late.quantity, late.credits, late.unit_credits, late.amount) == (1, D(50), D(50), D("0.00"))
     assert "drawn from your credit balance" in late.description
-    assert Event.objects.get(account=acme, invoice_line_id=late.pk).credits == D(50)
+    assert Charge.objects.get(account=acme, invoice_line_id=late.pk).credits == D(50)
     # July draws 1,000 + 50 from its 1,100 plan credits; 50 roll over.
     assert ledger(acme)[3:] == [
         ("2026-07", "bundle_grant", D(1000)),

@@ -13,8 +13,8 @@ from django.utils import timezone
 from accounts.models import Role
 from billing.credits.models import CreditLedgerEntry
 from billing.credits.services import credit_summary, credits_grant
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import Invoice, InvoiceLine
-from metering.services import outcomes_settle
 from outcomeportal.core.periods import period_at
 from tests import factories
 from tests.billing.helpers import contract, post

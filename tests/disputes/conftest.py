@@ -22,12 +22,11 @@ from django.utils.module_loading import import_string
 
 from accounts.access import Principal
 from accounts.models import Account, Role, User
-from billing.ingestion import events_ingest
+from billing.ingestion import events_ingest, outcomes_settle
 from billing.invoices.models import Invoice
 from billing.services import invoice_draft_refresh, invoice_finalize
 from disputes.services import dispute_file, dispute_resolve
 from metering.models import Event
-from metering.services import outcomes_settle
 from tests import factories
 from tests.conftest import key_client
 
@@ -61,7 +60,8 @@ class World:
     people: dict[str, User]
 
     def event(self, event_id: str, account: Account | None = None) -> Event:
-        return Event.objects.get(account=account or self.a, event_id=event_id)
+        """The event as customers see it, with its charge (``shown_status``, ``shown_reason``, ``amount``…)."""
+        return factories.event_seen(event_id, account or self.a)
 
     def principal(self, name: str) -> Principal:
         user = self.people[name]

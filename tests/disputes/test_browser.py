@@ -77,7 +77,7 @@ def test_file_from_the_audit_table_and_resolve_from_the_queue(world, transaction
     assert alice.url.endswith(f"/account/acme/disputes/{dispute.pk}/")
     assert "filed. Support answers by" in alice.content()
     shot(alice, "03-dispute-filed-customer")
-    assert [world.event(e).status for e in ("jun-0", "jun-1")] == ["disputed", "disputed"]
+    assert [world.event(e).shown_status for e in ("jun-0", "jun-1")] == ["disputed", "disputed"]
 
     # --- Support: the queue, the evidence, a partial approval ---
     sam = log_in(browser, live_server, "sam")

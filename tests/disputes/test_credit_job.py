@@ -14,6 +14,7 @@ from django_q.models import Schedule
 
 from accounts.models import JobRun, Notification
 from billing.invoices.models import CreditNote, Invoice, NumberSeries
+from billing.ledger.models import Charge
 from billing.services import credit_note_issue
 from disputes import services
 from disputes.models import Dispute, DisputeCredit, DisputeHistory, DisputeTerms
@@ -48,6 +49,7 @@ def state(world) -> tuple:
         sorted(DisputeCredit.objects.values_list("dispute_id", "event__event_id", "method", "amount")),
         sorted(CreditNote.objects.values_list("number", "amount", "dispute_id")),
         sorted(Event.objects.filter(account=world.a).values_list("event_id", "status", "non_billable_reason")),
+        sorted(Charge.objects.filter(account=world.a).values_list("event__event_id", "state", "reason", "amount")),
         (july.subtotal, july.credits_applied, july.total) if july else None,
         NumberSeries.objects.filter(name="credit_note").values_list("next_value", flat=True).first(),
     )
@@ -70,14 +72,7 @@ def assert_credited_once(world, d1, d2) -> None:
     assert (d2.credit_state, d2.credited_amount, d2.credit_note_id) == ("issued", Decimal("1.9800"), None)
     assert CreditNote.objects.count() == 1
     assert DisputeCredit.objects.count() == 4
-    events = dict(
-        (
-            (e, (s, r))
-            for e, s, r in Event.objects.filter(account=world.a).values_list(
-                "event_id", "status", "non_billable_reason"
-            )
-        )
-    )
+    events = {e: (world.event(e).shown_status, world.event(e).shown_reason) for e in EXPECTED_EVENTS}
     assert {k: events[k] for k in EXPECTED_EVENTS} == EXPECTED_EVENTS
     july = Invoice.objects.get(account=world.a, period="2026-07")
     # 2 of 4 July outcomes left (1.98), minus the credit note (1.98).

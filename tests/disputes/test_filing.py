@@ -38,7 +38,7 @@ def snapshot() -> tuple:
 
 
 def statuses(world, *event_ids) -> list[str]:
-    return [world.event(e).status for e in event_ids]
+    return [world.event(e).shown_status for e in event_ids]
 
 
 # --- Who files, who reads ---------------------------------------------------------------------

@@ -82,7 +82,7 @@ def test_an_open_period_credit_still_counts_as_billed(world):
     from disputes.services import credits_issue
 
     credits_issue(now=at(12, 2))
-    assert world.event("jul-0").non_billable_reason == "dispute_credited"
+    assert world.event("jul-0").shown_reason == "dispute_credited"
     m = trust_metrics(now=at(13, 0))
     assert rates(m.accounts)[0] == ("acme", 4, 1, Decimal("25.00"))  # June 10 is out of the window on July 13
     assert (m.resolved, m.approved, m.median_resolution) == (1, 1, timedelta(hours=1))

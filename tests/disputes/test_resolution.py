@@ -12,12 +12,13 @@ from django.core.management import call_command
 
 from accounts.access import Principal
 from accounts.models import Notification
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import CreditNote, Invoice
+from billing.ledger.models import Charge
 from billing.services import invoice_draft_refresh, invoice_finalize
 from disputes.models import CreditMethod, DisputeCredit
 from disputes.services import credits_issue, dispute_file
-from metering.models import Event
-from metering.services import decision_replay, outcomes_settle
+from metering.services import decision_replay
 from tests import factories
 from tests.disputes.conftest import AUG_5, JULY_12, JULY_13
 
@@ -57,7 +58,7 @@ def run_job(now=JULY_13) -> str:
 
 
 def status_of(world, *event_ids):
-    return {e: (world.event(e).status, world.event(e).non_billable_reason) for e in event_ids}
+    return {e: (world.event(e).shown_status, world.event(e).shown_reason) for e in event_ids}
 
 
 def test_approving_invoiced_events_issues_a_credit_note_applied_to_the_next_invoice(world, api):
@@ -191,19 +192,18 @@ def test_partially_approving_open_period_events_takes_them_off_the_draft(world, 
         ("jul-0", CreditMethod.EXCLUSION, Decimal("0.990000")),
         ("jul-1", "exclusion", Decimal("0.990000")),
     ]
-    # The engine decided them: replaying the stored event gives the same answer.
+    # Billing credited their charges; metering's decision is untouched (replay still agrees).
     for event_id in ("jul-0", "jul-1"):
         event = world.event(event_id)
-        assert dict(event.checks)["not_credited"] == "failed"
-        assert (event.amount, event.state) == (None, {"dispute_credited": True})
+        assert (event.charge.state, event.charge.reason, event.amount) == ("credited", "dispute_credited", None)
+        assert (event.status, event.state) == ("billable", {})
         assert decision_replay(event=event, now=JULY_13) is None
     # July closes: the credited events are not billed.
     invoice_finalize(account=world.a, period="2026-07", now=AUG_5)
     assert invoice_state(july)[1:5] == ("finalized", Decimal("1.9800"), Decimal("0.0000"), Decimal("1.9800"))
-    assert (
-        Event.objects.filter(account=world.a, event_id__in=["jul-0", "jul-1"], invoice_line_id__isnull=False).count()
-        == 0
-    )
+    assert not Charge.objects.filter(
+        account=world.a, event__event_id__in=["jul-0", "jul-1"], invoice_line_id__isnull=False
+    ).exists()
 
 
 def test_partially_approving_invoiced_events(world, api):
@@ -404,4 +404,4 @@ def test_under_a_contract_priced_in_credits_the_credits_go_back_to_the_prepaid_b
 
 
 def status_of_account(account, *event_ids) -> list[str]:
-    return [Event.objects.get(account=account, event_id=e).status for e in event_ids]
+    return [factories.event_seen(e, account).shown_status for e in event_ids]

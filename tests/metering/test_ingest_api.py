@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Role
 from accounts.services import api_key_revoke
+from billing.audit.detail import BILLING_CHECKS
 from metering import engine
 from metering.models import Event, SessionClaim
 from tests import factories
@@ -230,10 +231,11 @@ def test_an_accepted_event_is_stored_decided_and_priced(vendor_client, account_a
     at = ago(hours=2).replace(microsecond=0)
     post_events(vendor_client, factories.event_payload(account_a, "evt-1", occurred_at=at, cost_amount="0.03"))
 
-    event = Event.objects.get()
+    event = factories.event_seen("evt-1")
     assert (event.status, event.non_billable_reason) == ("pending", "")
     assert event.window_ends_at == at + timedelta(hours=72)
     assert (event.amount, event.currency, event.credits) == (Decimal("0.990000"), "USD", None)
+    assert (event.charge.state, event.charge.reason, event.charge.contract_version_id) == ("estimated", "", None)
     assert event.cost_amount == Decimal("0.030000")
     assert event.criteria.label == "resolved_conversation v1"
     assert [code for code, _ in event.checks] == list(engine.CHECK_ORDER)
@@ -629,12 +631,15 @@ def test_event_detail_explains_the_decision_criterion_by_criterion(vendor_client
     assert decision["rule_version"] == "resolved_conversation v1"
     assert decision["engine_version"] == engine.ENGINE_VERSION
     assert decision["settled_at"] is None
-    assert [c["code"] for c in decision["criteria"]] == list(engine.CHECK_ORDER)
+    # Metering's checks, then billing's (the charge: allowances, cap, credits).
+    billing_checks = {code: text for code, _, text in BILLING_CHECKS}
+    assert [c["code"] for c in decision["criteria"]] == [*engine.CHECK_ORDER, *billing_checks]
     outcomes = {c["code"]: c["outcome"] for c in decision["criteria"]}
     assert outcomes["no_human_handoff"] == "failed"
     assert [code for code, outcome in outcomes.items() if outcome == "failed"] == ["no_human_handoff"]
     assert outcomes["first_in_session"] == "n/a"  # no session_id
-    assert all(c["description"] == engine.CHECKS[c["code"]][1] for c in decision["criteria"])
+    texts = {**{code: check[1] for code, check in engine.CHECKS.items()}, **billing_checks}
+    assert all(c["description"] == texts[c["code"]] for c in decision["criteria"])
     assert body["signals"] == []
 
 
@@ -671,7 +676,7 @@ def test_the_earliest_event_of_a_session_in_a_batch_holds_it_whatever_the_order(
         "failed": ("non_billable", "sandbox", {}),  # a failed attempt never takes the session
         "other-session": ("pending", "", {}),
     }
-    assert Event.objects.get(event_id="late").amount is None
+    assert factories.event_seen("late").amount is None
 
 
 @pytest.mark.parametrize(("policy", "after_window"), [("continuation", "duplicate_in_session"), ("new_outcome", "")])

@@ -13,8 +13,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
-from metering.lifecycle import session_claims_release
 from metering.models import Event, SessionClaim
+from metering.services import session_claims_release
 from tests import factories
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -8,8 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from billing.ingestion import outcomes_settle, signal_record
+from billing.ledger.models import Charge
 from metering.models import Event, Signal
-from metering.services import WindowClosed, criteria_version_create, outcomes_settle, signal_record
+from metering.services import WindowClosed, criteria_version_create
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -163,21 +165,22 @@ def test_replay_agrees_later_too_when_pending_windows_have_closed_without_settle
 
 def test_replay_reports_a_tampered_decision_and_exits_1(dataset):
     Event.objects.filter(account__external_id="acme", event_id="ok").update(
-        status="non_billable", non_billable_reason="cap_reached"
+        status="non_billable", non_billable_reason="criteria_not_met"
     )
 
     code, output = replay("--now", at(40).isoformat())
 
     assert code == 1
     assert output == (
-        "DIFF ok: stored ('non_billable', 'cap_reached') replayed ('pending', '')\nReplayed 24 decisions: 1 differ.\n"
+        "DIFF ok: stored ('non_billable', 'criteria_not_met') replayed ('pending', '')\n"
+        "Replayed 24 decisions: 1 differ.\n"
     )
 
 
 def test_replay_reports_tampered_checks_even_when_status_and_reason_agree(dataset):
     event = Event.objects.get(account__external_id="acme", event_id="handoff")
     checks = [list(check) for check in event.checks]
-    assert checks[-1] == ["not_credited", "passed"]
+    assert checks[-1] == ["not_escalated", "passed"]
     checks[-1][1] = "n/a"
     Event.objects.filter(pk=event.pk).update(checks=checks)
 
@@ -205,6 +208,8 @@ def test_replay_of_one_account(dataset):
     assert replay("--account", "globex", "--now", at(40).isoformat()) == (0, "Replayed 4 decisions: 0 differ.\n")
 
 
-def test_lifecycle_statuses_replay_as_billable(dataset):
-    Event.objects.filter(account__external_id="acme", event_id="lead-ok").update(status="invoiced")
+def test_what_billing_does_with_a_charge_never_changes_the_replayed_decision(dataset):
+    # Invoicing, disputes and credits move the charge (billing's ledger), never metering's decision.
+    event = Event.objects.get(account__external_id="acme", event_id="lead-ok")
+    Charge.objects.filter(event_id=event.pk).update(state="credited", reason="dispute_credited")
     assert replay("--now", at(40).isoformat()) == (0, "Replayed 24 decisions: 0 differ.\n")

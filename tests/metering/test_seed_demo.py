@@ -6,6 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account, User
+from billing.ledger.models import Charge
+from billing.ledger.shown import BILLING_REASONS
 from metering import engine
 from metering.models import Event
 
@@ -24,8 +26,11 @@ def test_a_small_demo_world_has_every_reason_and_refuses_a_second_seed():
         "vendor-operator",
     }
     reasons = set(Event.objects.exclude(non_billable_reason="").values_list("non_billable_reason", flat=True))
-    # cap_reached needs a demo large enough for brightpath to cross its $600 month (20,000+ events).
-    assert set(engine.REASONS) - {"cap_reached"} <= reasons
+    assert set(engine.REASONS) <= reasons  # every reason of metering's decisions
+    # Billing's, on the charges: cap_reached needs a demo large enough for brightpath to cross its
+    # $600 month (20,000+ events).
+    charged = set(Charge.objects.exclude(reason__in=["", "included"]).values_list("reason", flat=True))
+    assert set(BILLING_REASONS) - {"cap_reached"} <= charged
     assert "demo-pass-2026" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("seed_demo", events=6000, workers=1, stdout=StringIO())

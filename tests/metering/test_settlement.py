@@ -10,8 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import JobRun
+from billing.ingestion import outcomes_settle
+from billing.ledger.models import Charge
 from metering.models import Event
-from metering.services import outcomes_settle
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -46,9 +47,15 @@ def settle(now: datetime) -> str:
 
 
 def snapshot() -> dict[str, tuple]:
+    """Each event's decision with its charge's amount and state (metering's and billing's, settled together)."""
+    charges = {c.event_id: c for c in Charge.objects.all()}
     return {
-        e.event_id: (e.status, e.settled_at, e.amount, e.non_billable_reason, e.decided_at) for e in Event.objects.all()
-    }
+        e.event_id: (
+            e.status, e.settled_at, charges[e.pk].amount if e.pk in charges else None, e.non_billable_reason,
+            e.decided_at, charges[e.pk].state if e.pk in charges else None,
+        )
+        for e in Event.objects.all()
+    }  # fmt: skip
 
 
 def test_only_events_whose_window_ended_by_t_become_billable_settled_at_t(pending):

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 
-from metering.models import DailyRollup, Event, PendingWindow
-from metering.services import outcomes_settle, signal_record
+from billing.ingestion import outcomes_settle, signal_record
+from metering.models import Event, PendingWindow
 from tests import factories
 from tests.threads import in_thread
 
@@ -28,20 +28,8 @@ def queued() -> dict[str, datetime]:
 
 
 def rollup_matches_events() -> bool:
-    """DailyRollup (kept by triggers) equals the aggregate of the events, key by key."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.status, "
-            "e.non_billable_reason, count(*), sum(coalesce(e.amount, 0)), sum(coalesce(e.credits, 0)) "
-            "FROM metering_event e JOIN accounts_account a ON a.id = e.account_id GROUP BY 1, 2, 3, 4, 5"
-        )
-        expected = {tuple(row[:5]): tuple(row[5:]) for row in cursor.fetchall()}
-    stored = {
-        (r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason): (r.events, r.amount, r.credits)
-        for r in DailyRollup.objects.all()
-        if r.events or r.amount or r.credits
-    }
-    return stored == expected
+    """Both rollups equal their rows, and every charge agrees with its event (tests.factories)."""
+    return factories.rollups_match_rows()
 
 
 @pytest.mark.django_db

@@ -65,8 +65,9 @@ def test_a_negative_signal_inside_the_window_makes_the_outcome_non_billable(
     assert body["event"]["non_billable_reason"] == f"{kind}_in_window"
     assert (body["event"]["amount"], body["event"]["credits"]) == (None, None)
 
-    event = Event.objects.get(pk=pending_in_session.pk)
+    event = factories.event_seen(pending_in_session.event_id)
     assert (event.status, event.non_billable_reason, event.amount) == ("non_billable", f"{kind}_in_window", None)
+    assert event.charge.state == "void"  # the charge the outcome had is void: it costs nothing
     assert dict(event.checks)[f"not_{kind}"] == "failed"
     assert Signal.objects.get().effect == "applied"
     # The session's one billable outcome is free again...
@@ -75,7 +76,7 @@ def test_a_negative_signal_inside_the_window_makes_the_outcome_non_billable(
     factories.ingest(
         factories.event_payload(account_a, "evt-3", occurred_at=now - timedelta(minutes=30), session_id="sess-1")
     )
-    later = Event.objects.get(event_id="evt-3")
+    later = factories.event_seen("evt-3")
     assert (later.status, later.non_billable_reason, later.amount) == ("pending", "", Decimal("0.990000"))
     assert SessionClaim.objects.get().event_id == later.pk
     # The duplicate posted before the reopen keeps its decision.
@@ -112,7 +113,7 @@ def billable_event(account_a, now):
             account_a, "lead-1", occurred_at=now - timedelta(hours=3), outcome_type="qualified_lead"
         )
     )
-    event = Event.objects.get(event_id="lead-1")
+    event = factories.event_seen("lead-1")
     assert (event.status, event.amount) == ("billable", Decimal("5.000000"))
     return event
 
@@ -129,7 +130,7 @@ def test_a_signal_after_the_window_is_409_window_closed_and_recorded(vendor_clie
     assert response.json()["signal"] == {"type": "reversed", "occurred_at": stamp(at), "effect": "window_closed"}
     signal = Signal.objects.get()
     assert (signal.type, signal.occurred_at, signal.effect) == ("reversed", at, "window_closed")
-    event = Event.objects.get(pk=billable_event.pk)
+    event = factories.event_seen(billable_event.event_id)
     assert (event.status, event.non_billable_reason, event.amount) == ("billable", "", Decimal("5.000000"))
 
     # Posting it again: the same answer, still one row.
@@ -175,7 +176,7 @@ def test_a_signal_reported_after_the_event_billed_changes_nothing_even_if_dated_
     response = post_signal(vendor_client, "evt-1", "escalated", now - timedelta(hours=79))
 
     assert_error(response, 409, "window_closed", fields=None, extra=SIGNAL)
-    event = Event.objects.get()
+    event = factories.event_seen("evt-1")
     assert (event.status, event.amount) == ("billable", Decimal("0.990000"))
     # Replay decides from the signals that changed the decision: it agrees with what was billed.
     assert decision_replay(event=event) is None

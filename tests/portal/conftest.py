@@ -15,8 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
+from billing.ingestion import outcomes_settle, signal_record
 from metering.models import Event
-from metering.services import outcomes_settle, signal_record
 from tests import factories
 
 COST = "0.777777"

@@ -9,11 +9,12 @@ from html import unescape
 
 from django.db.models import Count
 
+from billing import audit
 from billing.services import invoice_draft_refresh
-from metering import audit, engine
+from billing.templatetags.portal import money
+from metering import engine
 from metering.models import Event
 from metering.services import criteria_version_create
-from metering.templatetags.portal import money
 from tests import factories
 
 

@@ -8,11 +8,13 @@ from decimal import Decimal as D
 
 import pytest
 
+from billing.audit.detail import decision_explained
 from billing.charges import period_charges
+from billing.ingestion import outcomes_settle
+from billing.ledger.models import Charge
 from billing.services import invoice_draft_refresh
 from billing.spend.services import account_spend_status, spend_controls_set
 from metering.models import Event
-from metering.services import outcomes_settle
 from tests import factories
 from tests.billing.helpers import JUNE_12, contract, post
 from tests.threads import in_thread
@@ -38,7 +40,10 @@ def draft_total(account) -> D:
 
 
 def capped(account) -> int:
-    return Event.objects.filter(account=account, state__cap_reached=True).count()
+    """The charges the cap ruled out (billing's reason on the charge; they charge nothing)."""
+    ruled_out = Charge.objects.filter(account=account, reason="cap_reached")
+    assert not ruled_out.filter(amount__isnull=False).exists()
+    return ruled_out.count()
 
 
 PLATFORM = {"prices": [{"outcome_type": RES, "model": "unit", "price": "0.75"}],
@@ -68,15 +73,33 @@ def test_a_platform_fee_counts_against_the_cap_once(acme):
     assert (status.paused, status.period_spend) == (True, D("1599.75"))
 
 
+def test_an_outcome_count_cap_counts_the_platform_fees_included_outcomes(acme):
+    """Included outcomes cost nothing but are outcomes: a cap of 2 outcomes admits two of three,
+    whether or not they fall inside the platform fee's allowance (rated ``included`` first)."""
+    contract(acme, prices=[{"outcome_type": RES, "model": "unit", "price": "0.75"}],
+             platform_fee={"amount": "100.00", "included_outcomes": 10})  # fmt: skip
+    spend_controls_set(account=acme, monthly_cap=None, monthly_cap_outcomes=2, alert_thresholds=[50, 80, 100],
+                       at_cap="pause", changed_by="test", now=JUNE_12)  # fmt: skip
+    post(acme, 3)
+    reasons = Charge.objects.filter(account=acme).order_by("occurred_at").values_list("reason", flat=True)
+    assert list(reasons) == ["included", "included", "cap_reached"]
+    assert account_spend_status(account=acme, now=SETTLED).paused is True
+
+
 def test_ticket_fees_on_handed_off_tickets_count_and_stop_at_the_cap(acme):
     contract(acme, **HELPDESK)
     cap(acme, "3.00")
     post(acme, 20, human_handoff=True)  # an agent took every ticket: $0.30 each, no automation fee
     assert capped(acme) == 10
     # A capped ticket keeps the platform's reason; its check names the cap.
-    kept = Event.objects.filter(account=acme, state__cap_reached=True).first()
-    assert kept.non_billable_reason == "human_handoff"
-    assert ["within_spend_cap", "failed"] in [list(c) for c in kept.checks]
+    charge = Charge.objects.filter(account=acme, reason="cap_reached").select_related("event").first()
+    assert charge.attempt
+    kept = factories.event_seen(charge.event.event_id, acme)
+    assert (kept.non_billable_reason, kept.shown_status, kept.shown_reason) == (
+        "human_handoff", "non_billable", "human_handoff"
+    )  # fmt: skip
+    checks = {c.code: c.outcome for c in decision_explained(kept)}
+    assert checks["within_spend_cap"] == "failed"
     assert draft_total(acme) == D("3.00")
     assert account_spend_status(account=acme, now=SETTLED).paused is True
 

@@ -13,10 +13,13 @@ from django.utils import timezone
 
 from accounts.models import Notification, Role, WebhookAttempt, WebhookDelivery
 from accounts.notify import webhook_endpoint_create, webhook_signature, webhook_signature_verify, webhooks_deliver_due
+from billing.audit.detail import decision_explained
+from billing.ingestion import signal_record
+from billing.ledger.models import FREE_REASONS, Charge
+from billing.ledger.selectors import attach_charges
 from billing.models import SpendAlert, SpendControl, SpendControlChange
 from billing.spend.services import spend_controls_set
 from metering.models import Event, EventStatus
-from metering.services import signal_record
 from tests import factories
 from tests.conftest import key_client
 
@@ -41,7 +44,12 @@ def post(account, n, *, start=0, now=None, minutes_ago=1):
 
 
 def statuses(account):
-    return sorted(Event.objects.filter(account=account).values_list("status", "non_billable_reason"))
+    """Each event's (status, reason) as customers see it: metering's decision joined with its charge."""
+    return sorted((e.shown_status, e.shown_reason) for e in attach_charges(list(Event.objects.filter(account=account))))
+
+
+def shown(account, event_id):
+    return factories.event_seen(event_id, account)
 
 
 @pytest.fixture
@@ -53,7 +61,12 @@ def capped(account_a, outcome_type):
 def test_outcomes_past_the_cap_are_not_charged_and_the_account_pauses(capped, vendor_client):
     post(capped, 5)
     assert statuses(capped) == [("non_billable", "cap_reached")] * 2 + [("pending", "")] * 3
-    assert Event.objects.filter(account=capped, non_billable_reason="cap_reached", amount__isnull=False).count() == 0
+    # The capped outcomes' charges charge nothing (no amount); metering still has them pending.
+    assert Charge.objects.filter(account=capped, reason="cap_reached").count() == 2
+    assert Charge.objects.filter(account=capped, reason="cap_reached", amount__isnull=False).count() == 0
+    assert set(Charge.objects.filter(account=capped, reason="cap_reached").values_list("event__status", flat=True)) == {
+        EventStatus.PENDING
+    }
     body = vendor_client.get(f"/api/v1/accounts/{capped.external_id}/status").json()
     assert body == {
         "paused": True,
@@ -71,9 +84,14 @@ def test_outcomes_past_the_cap_are_not_charged_and_the_account_pauses(capped, ve
 
 def test_decision_of_a_capped_outcome_names_the_cap(capped):
     post(capped, 4)
-    event = Event.objects.get(account=capped, non_billable_reason="cap_reached")
-    assert ["within_spend_cap", "failed"] in event.checks
-    assert event.state == {"cap_reached": True}
+    # The cap is billing's ruling, on the charge; the decision explained appends billing's checks to
+    # metering's, and the spend cap's is the one that failed (decisively: metering's all passed).
+    charge = Charge.objects.select_related("event").get(account=capped, reason="cap_reached")
+    event = shown(capped, charge.event.event_id)
+    checks = {c.code: (c.outcome, c.decisive) for c in decision_explained(event)}
+    assert checks["within_spend_cap"] == ("failed", True)
+    assert (event.shown_status, event.shown_reason, event.amount) == ("non_billable", "cap_reached", None)
+    assert "cap_reached" not in event.state  # metering's state holds no billing facts
 
 
 def test_raising_the_cap_resumes_and_later_outcomes_are_charged(capped, vendor_client):
@@ -86,7 +104,8 @@ def test_raising_the_cap_resumes_and_later_outcomes_are_charged(capped, vendor_c
     assert response.status_code == 200
     assert vendor_client.get(f"/api/v1/accounts/{capped.external_id}/status").json()["paused"] is False
     post(capped, 1, start=100)
-    assert Event.objects.get(account=capped, event_id="e-100").status == EventStatus.PENDING
+    e100 = shown(capped, "e-100")
+    assert (e100.shown_status, e100.charge.reason, e100.amount) == (EventStatus.PENDING, "", D("0.99"))
 
 
 def test_a_cap_below_current_spend_pauses_at_once(account_a, outcome_type, vendor_client):
@@ -100,7 +119,7 @@ def test_a_cap_below_current_spend_pauses_at_once(account_a, outcome_type, vendo
     status = vendor_client.get(f"/api/v1/accounts/{account_a.external_id}/status").json()
     assert (status["paused"], status["period_spend"], status["alerts_fired"]) == (True, "2.97", [50, 80, 100])
     post(account_a, 1, start=10)
-    assert Event.objects.get(account=account_a, event_id="e-10").non_billable_reason == "cap_reached"
+    assert shown(account_a, "e-10").shown_reason == "cap_reached"
 
 
 def test_an_outcome_that_turns_non_billable_releases_its_reservation(account_a, outcome_type):
@@ -110,7 +129,7 @@ def test_an_outcome_that_turns_non_billable_releases_its_reservation(account_a, 
     signal_record(event=first, type="reopened", occurred_at=timezone.now())
     post(account_a, 2, start=10)  # 1.98 + 1.98 = 3.96: both fit once e-0 released its 0.99
     assert statuses(account_a).count(("pending", "")) == 4
-    assert Event.objects.filter(account=account_a, non_billable_reason="cap_reached").count() == 0
+    assert Charge.objects.filter(account=account_a, reason="cap_reached").count() == 0
 
 
 def test_allow_overage_keeps_charging_and_alerts(account_a, outcome_type):
@@ -130,9 +149,7 @@ def test_the_next_period_starts_unpaused(capped):
     post(capped, 4)
     next_month = (timezone.now().replace(day=1) + timedelta(days=40)).replace(day=2, hour=12)
     post(capped, 2, start=50, now=next_month)
-    assert sorted(
-        Event.objects.filter(account=capped, event_id__in=["e-50", "e-51"]).values_list("status", flat=True)
-    ) == ["pending", "pending"]
+    assert [shown(capped, e).shown_status for e in ("e-50", "e-51")] == ["pending", "pending"]
 
 
 def test_each_threshold_fires_once_and_tells_finance_admins(capped):
@@ -167,10 +184,11 @@ def test_eight_parallel_connections_never_bill_over_the_cap(account_a, outcome_t
     for t in threads:
         t.join()
     assert errors == []
-    billed = Event.objects.filter(account=account_a).exclude(status="non_billable")
+    billed = Charge.objects.filter(account=account_a).exclude(reason__in=FREE_REASONS)
     assert billed.count() == 50
-    assert sum(e.amount for e in billed) == D("49.50")
-    assert Event.objects.filter(account=account_a, non_billable_reason="cap_reached").count() == 150
+    assert sum(c.amount for c in billed) == D("49.50")
+    assert Charge.objects.filter(account=account_a, reason="cap_reached").count() == 150
+    assert factories.rollups_match_rows()
     assert sorted(SpendAlert.objects.values_list("threshold", flat=True)) == [50, 80, 100]
     assert Notification.objects.filter(kind="spend_alert").count() == 3
     assert Notification.objects.filter(kind="spend_paused").count() == 1

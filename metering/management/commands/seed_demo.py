@@ -78,23 +78,23 @@ class Command(BaseCommand):
         if r.rejections:
             w("  rejected: " + ", ".join(f"{code} {n:,}" for code, n in r.rejections.most_common()))
         w(
-            f"Signals: {sum(r.signals.values()):,} through metering.services.signal_record, "
+            f"Signals: {sum(r.signals.values()):,} through billing.ingestion.signal_record, "
             f"{r.signal_seconds:.1f} s of process time ("
             + ", ".join(f"{effect} {n:,}" for effect, n in sorted(r.signals.items()))
             + ")."
         )
         w(f"Settled {r.settled:,} events whose window had closed, in {r.settle_seconds:.1f} s.")
-        w("Decisions: " + ", ".join(f"{status} {n:,}" for status, n in r.by_status.items()))
+        w("Metering's decisions: " + ", ".join(f"{status} {n:,}" for status, n in r.by_status.items()))
         total = sum(r.by_status.values()) or 1
         w("Not billable, by reason:")
         for reason, n in r.by_reason.items():
             w(f"  {reason:<22} {n:>9,}  {100 * n / total:5.1f} %")
         missing = [reason for reason in REASONS if reason not in r.by_reason]
         if missing:
-            w(f"  absent: {', '.join(missing)} (they need a demo hook of billing or disputes: metering/demo/hooks.py)")
-        w("By account (events, billable, billable amount):")
-        for account, n, billable, amount in r.by_account:
-            w(f"  {account:<14} {n:>9,} {billable:>9,}  {amount or 0:>12,.2f}")
+            w(f"  absent: {', '.join(missing)}")
+        w("By account (events, billable as metering decided; allowances, caps and credits are billing's charges):")
+        for account, n, billable in r.by_account:
+            w(f"  {account:<14} {n:>9,} {billable:>9,}")
         w("Success criteria versions: " + ", ".join(r.criteria_versions))
         overall = r.generated / r.total_seconds if r.total_seconds else 0
         w(self.style.SUCCESS(f"Done in {r.total_seconds:.1f} s ({overall:,.0f} events/s overall)."))

@@ -3,7 +3,7 @@ from django_q.models import Schedule
 
 # Every recurring job: (name, dotted path, schedule type, minutes). Idempotent: rerun freely.
 SCHEDULES = [
-    ("settle_outcomes", "metering.tasks.settle_outcomes", Schedule.MINUTES, 5),
+    ("settle_outcomes", "billing.tasks.settle_outcomes", Schedule.MINUTES, 5),
     ("send_alerts", "billing.spend.tasks.send_alerts", Schedule.MINUTES, 1),
     ("build_invoices", "billing.tasks.build_invoices", Schedule.MINUTES, 60),  # every closed month not final yet
     ("issue_credits", "disputes.tasks.issue_credits", Schedule.MINUTES, 5),  # approved disputes; SLA warnings

@@ -1,4 +1,5 @@
-"""The usage dashboard's and the vendor overview's counts (money is billing's: billing.charges)."""
+"""The usage dashboard's and the vendor overview's counts, by the status and reason customers see
+(billing.audit.counts: both rollups). Money is billing.charges'."""
 
 from __future__ import annotations
 
@@ -6,15 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account
-
-# Statuses whose amount the customer is charged (or will be, on this period's invoice).
-# A disputed event stays charged until the dispute is resolved; a credited one is not.
-from metering.audit.table import CHARGED_STATUSES, STATUS_ORDER
-from metering.models import DailyRollup, EventStatus
+from billing.audit.counts import shown_counts, shown_counts_sql
+from billing.audit.table import CHARGED_STATUSES, STATUS_ORDER
 from outcomeportal.core.periods import Period
 
 # --- The dashboard ----------------------------------------------------------------------------
@@ -22,8 +19,8 @@ from outcomeportal.core.periods import Period
 
 @dataclass(frozen=True, slots=True)
 class PeriodSummary:
-    """One account's current period's outcomes, from DailyRollup. Counts only: what they cost is
-    billing's (billing.charges), which prices them as the invoice does."""
+    """One account's current period's outcomes, from the rollups. Counts only: what they cost is
+    billing.charges', which prices them as the invoice does."""
 
     period: Period
     by_status: dict[str, int]
@@ -38,20 +35,14 @@ class PeriodSummary:
 
 
 def period_summary(*, account: Account, period: Period) -> PeriodSummary:
-    rows = list(
-        DailyRollup.objects.filter(account_id=account.pk, day__gte=period.first_day, day__lt=period.end_day)
-        .values("status", "non_billable_reason")
-        .annotate(n=Sum("events"))
-        .order_by()
-    )
+    rows = shown_counts(account_id=account.pk, first_day=period.first_day, end_day=period.end_day)
     by_status = dict.fromkeys(STATUS_ORDER, 0)
     attempted = charged = 0
-    for row in rows:
-        status, n = row["status"], int(row["n"])
+    for status, reason, n in rows:
         by_status[status] = by_status.get(status, 0) + n
         if status in CHARGED_STATUSES:
             charged += n
-        if status != EventStatus.PENDING and row["non_billable_reason"] != "sandbox":
+        if status != "pending" and reason != "sandbox":
             attempted += n
     return PeriodSummary(
         period=period,
@@ -75,18 +66,14 @@ def daily_series(*, account: Account, first_day: date, end_day: date) -> DailySe
     """Outcomes per day by status and non-billable reasons for [first_day, end_day)."""
     days = [first_day + timedelta(days=i) for i in range((end_day - first_day).days)]
     index = {d: i for i, d in enumerate(days)}
-    base = DailyRollup.objects.filter(account_id=account.pk, day__gte=first_day, day__lt=end_day)
+    rows = shown_counts(account_id=account.pk, first_day=first_day, end_day=end_day, group="day, status, reason")
     by_status = {s: [0] * len(days) for s in STATUS_ORDER}
-    for row in base.values("day", "status").annotate(n=Sum("events")).order_by():
-        i = index[row["day"]]
-        by_status.setdefault(row["status"], [0] * len(days))[i] += int(row["n"])
-    reasons = [
-        (row["non_billable_reason"], int(row["n"]))
-        for row in base.exclude(non_billable_reason="")
-        .values("non_billable_reason")
-        .annotate(n=Sum("events"))
-        .order_by("-n", "non_billable_reason")
-    ]
+    by_reason: dict[str, int] = {}
+    for day, status, reason, n in rows:
+        by_status.setdefault(status, [0] * len(days))[index[day]] += n
+        if reason:
+            by_reason[reason] = by_reason.get(reason, 0) + n
+    reasons = sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
     return DailySeries(days=days, by_status=by_status, reasons=reasons)
 
 
@@ -118,7 +105,7 @@ class AccountOverview:
 
 
 # Each account's period bounds are computed once (MATERIALIZED), then each account reads its
-# own two months of rollup rows through the rollup's (account_id, day, …) unique index.
+# own two months of rollup rows (both rollups: billing.audit.counts) through their unique indexes.
 _OVERVIEW_SQL = """
 WITH bounds AS MATERIALIZED (
     SELECT a.id, a.external_id, a.name, a.tier, a.industry, a.currency,
@@ -132,20 +119,23 @@ SELECT b.id, b.external_id, b.name, b.tier, b.industry, b.currency,
 FROM bounds b
 CROSS JOIN LATERAL (
     SELECT
-        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start), 0) AS outcomes,
-        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status = ANY(%(charged)s)), 0) AS charged,
-        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status = 'pending'), 0) AS pending,
-        coalesce(sum(r.events) FILTER (WHERE r.day >= b.period_start AND r.status <> 'pending'
-                                         AND r.non_billable_reason <> 'sandbox'), 0) AS attempted,
-        coalesce(sum(r.events) FILTER (WHERE r.day < b.period_start AND r.status = ANY(%(charged)s)), 0)
+        coalesce(sum(x.n) FILTER (WHERE x.day >= b.period_start), 0) AS outcomes,
+        coalesce(sum(x.n) FILTER (WHERE x.day >= b.period_start AND x.status = ANY(%(charged)s)), 0) AS charged,
+        coalesce(sum(x.n) FILTER (WHERE x.day >= b.period_start AND x.status = 'pending'), 0) AS pending,
+        coalesce(sum(x.n) FILTER (WHERE x.day >= b.period_start AND x.status <> 'pending'
+                                   AND x.reason <> 'sandbox'), 0) AS attempted,
+        coalesce(sum(x.n) FILTER (WHERE x.day < b.period_start AND x.status = ANY(%(charged)s)), 0)
             AS previous_charged,
-        coalesce(sum(r.events) FILTER (WHERE r.day < b.period_start AND r.status <> 'pending'
-                                         AND r.non_billable_reason <> 'sandbox'), 0) AS previous_attempted
-    FROM metering_dailyrollup r
-    WHERE r.account_id = b.id AND r.day >= b.previous_start AND r.day < b.period_end
+        coalesce(sum(x.n) FILTER (WHERE x.day < b.period_start AND x.status <> 'pending'
+                                   AND x.reason <> 'sandbox'), 0) AS previous_attempted
+    FROM ({counts}) x
 ) s
 ORDER BY b.name, b.id
-"""
+""".replace(
+    "{counts}",
+    shown_counts_sql(where="r.account_id = b.id AND r.day >= b.previous_start AND r.day < b.period_end",
+                     group="day, status, reason"),
+)  # fmt: skip
 
 
 def accounts_overview(*, now: datetime | None = None) -> list[AccountOverview]:

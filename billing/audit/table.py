@@ -1,4 +1,9 @@
-"""The audit table: filters, keyset pages, counts, the filter choices."""
+"""The audit table: filters, keyset pages, counts, the filter choices.
+
+Each row is an event (metering's facts and decision) with its charge (billing's), read as one
+status and one reason (billing.ledger.shown): filters on a status or reason are conditions on both,
+and counts come from both rollups (billing.audit.counts).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,18 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
+from billing.audit.counts import shown_counts
+from billing.ledger.selectors import attach_charges, shown_reason_q, shown_status_q
+from billing.ledger.shown import BILLING_REASONS, CHARGED_STATUSES, STATUSES  # noqa: F401 - CHARGED_STATUSES re-exported
 from metering.models import DailyRollup, Event, EventStatus, OutcomeType
 from outcomeportal.core.cursors import keyset_decode, keyset_encode
 from outcomeportal.core.periods import Period
 
-# Statuses whose amount the customer is charged (or will be, on this period's invoice).
-# A disputed event stays charged until the dispute is resolved; a credited one is not.
-
-
-CHARGED_STATUSES = (EventStatus.BILLABLE, EventStatus.INVOICED, EventStatus.DISPUTED)
-STATUS_ORDER = tuple(EventStatus.values)  # pending, billable, non_billable, invoiced, disputed, credited
+STATUS_ORDER = STATUSES  # pending, billable, non_billable, invoiced, disputed, credited
 
 PAGE_SIZE = 50
 
@@ -93,9 +96,9 @@ def events_for_audit(*, account: Account, filters: AuditFilters) -> QuerySet[Eve
     if filters.outcome_type_id is not None:
         qs = qs.filter(outcome_type_id=filters.outcome_type_id)
     if filters.status:
-        qs = qs.filter(status=filters.status)
+        qs = qs.filter(shown_status_q(filters.status, account_id=account.pk))
     if filters.reason:
-        qs = qs.filter(non_billable_reason=filters.reason)
+        qs = qs.filter(shown_reason_q(filters.reason, account_id=account.pk))
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
     if filters.workflow:
@@ -125,9 +128,6 @@ _ROW_FIELDS = (
     "status",
     "non_billable_reason",
     "window_ends_at",
-    "amount",
-    "currency",
-    "credits",
 )
 
 
@@ -154,14 +154,14 @@ def event_audit_page(
         if len(rows) <= size:
             # Back at the top: show the full newest page rather than a short one.
             return event_audit_page(account=account, filters=filters, size=size)
-        rows = rows[:size][::-1]
+        rows = attach_charges(rows[:size][::-1])
         return AuditPage(rows=rows, newer=_cursor_of(rows[0]), older=_cursor_of(rows[-1]))
     if older_than is not None:
         at, pk = older_than.occurred_at, older_than.pk
         qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk), occurred_at__lte=at)
     rows = list(qs.order_by("-occurred_at", "-id")[: size + 1])
     more = len(rows) > size
-    rows = rows[:size]
+    rows = attach_charges(rows[:size])
     return AuditPage(
         rows=rows,
         newer=_cursor_of(rows[0]) if older_than is not None and rows else None,
@@ -174,21 +174,20 @@ def _cursor_of(event: Event) -> Cursor:
 
 
 def event_audit_count(*, account: Account, filters: AuditFilters) -> int | None:
-    """How many events match, from DailyRollup — or None when a filter is not a rollup dimension."""
+    """How many events match, from the two rollups — or None when a filter is not a rollup dimension."""
     if not filters.countable_from_rollup:
         return None
-    qs = DailyRollup.objects.filter(account_id=account.pk)
-    if filters.date_from:
-        qs = qs.filter(day__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(day__lte=filters.date_to)
-    if filters.outcome_type_id is not None:
-        qs = qs.filter(outcome_type_id=filters.outcome_type_id)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.reason:
-        qs = qs.filter(non_billable_reason=filters.reason)
-    return int(qs.aggregate(n=Sum("events"))["n"] or 0)
+    rows = shown_counts(
+        account_id=account.pk,
+        first_day=filters.date_from,
+        end_day=filters.date_to + timedelta(days=1) if filters.date_to else None,
+        outcome_type_id=filters.outcome_type_id,
+    )
+    return sum(
+        n
+        for status, reason, n in rows
+        if (not filters.status or status == filters.status) and (not filters.reason or reason == filters.reason)
+    )
 
 
 def window_state(event: Event, *, now: datetime) -> tuple[str, timedelta | None]:

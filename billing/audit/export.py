@@ -10,13 +10,11 @@ import psycopg
 from django.db import connection
 from django.db.models import Case, CharField, F, Func, Value, When
 from django.utils import timezone
+from psycopg.sql import quote
 
 from accounts.models import Account
-from metering import engine
-
-# Statuses whose amount the customer is charged (or will be, on this period's invoice).
-# A disputed event stays charged until the dispute is resolved; a credited one is not.
-from metering.audit.table import AuditFilters, events_for_audit
+from billing.audit.table import AuditFilters, events_for_audit
+from billing.ledger.shown import BILLING_REASONS, REASONS, shown_sql
 from metering.models import EventStatus
 
 # --- CSV export -------------------------------------------------------------------------------
@@ -51,26 +49,16 @@ class _Text(Func):
     output_field = CharField()
 
 
-class _ReasonText(Func):
-    """The reason in words: one lookup in a constant JSON object of :data:`engine.REASONS`
-    (a CASE over 17 words costs the export a sixth of its server time)."""
-
-    output_field = CharField()
-
-    def as_sql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"coalesce(%s::jsonb ->> ({sql})::text, '')", (json.dumps(engine.REASONS), *params)
-
-
 def event_export_sql(*, account: Account, filters: AuditFilters, now: datetime) -> str:
     """``SELECT`` of the export rows, newest first, with its parameters bound as literals.
 
-    Built from :func:`events_for_audit`, so the export holds exactly the rows the table
-    pages through; it walks the same index in order, so nothing is sorted. COPY takes no
-    bind parameters, hence the client-side binding. Columns are PostgreSQL's own text
-    output wherever possible (times: ISO 8601 with the offset, in the account's time zone,
-    set for the statement by :func:`event_export_stream`) — per-row formatting functions
-    would cost more than the rest of the export together.
+    Built from :func:`events_for_audit`, so the export holds exactly the rows the table pages
+    through; it walks the same index in order, so nothing is sorted, and joins each event's charge
+    once (status, reason and amount read as billing.ledger.shown says). COPY takes no bind
+    parameters, hence the client-side binding. Columns are PostgreSQL's own text output wherever
+    possible (times: ISO 8601 with the offset, in the account's time zone, set for the statement by
+    :func:`event_export_stream`) — per-row formatting functions would cost more than the rest of
+    the export together.
     """
     window = Case(
         When(status=EventStatus.PENDING, window_ends_at__gt=now, then=Value("open")),
@@ -92,27 +80,45 @@ def event_export_sql(*, account: Account, filters: AuditFilters, now: datetime) 
         "window_status": window,
         "window_ends_at": F("window_ends_at"),
         "verification_method": F("verification_method"),
-        "status": F("status"),
-        "non_billable_reason": F("non_billable_reason"),
-        "non_billable_reason_text": _ReasonText(F("non_billable_reason")),
-        "amount": F("amount"),
-        "currency": F("currency"),
-        "credits": F("credits"),
         "source_url": F("source_url"),
         "time_zone": Value(account.timezone, output_field=CharField()),
     }
-    assert tuple(columns) == EXPORT_HEADERS
     # Aliases c0…cN avoid clashing with model field names; the outer SELECT names them.
     inner = events_for_audit(account=account, filters=filters).values(
         **{f"c{i}": expr for i, expr in enumerate(columns.values())},
+        e_status=F("status"),
+        e_reason=F("non_billable_reason"),
         sort_at=F("occurred_at"),
         sort_id=F("id"),
     )
     sql, params = inner.query.sql_with_params()
     connection.ensure_connection()
     bound = psycopg.ClientCursor(connection.connection).mogrify(sql, params)
-    outer = ", ".join(f'q.c{i} AS "{name}"' for i, name in enumerate(EXPORT_HEADERS))
-    return f"SELECT {outer} FROM ({bound}) q ORDER BY q.sort_at DESC, q.sort_id DESC"
+    status, reason = shown_sql("q", "c")
+    status, reason = status.replace("q.status", "q.e_status"), reason.replace("q.status", "q.e_status")
+    reason = reason.replace("q.non_billable_reason", "q.e_reason")
+    free = ", ".join(f"'{r}'" for r in BILLING_REASONS)
+    charged = f"c.state IS NOT NULL AND c.state <> 'void' AND c.reason NOT IN ({free})"
+    joined = {
+        "status": status,
+        "non_billable_reason": reason,
+        # The reason in words: one lookup in a constant JSON object (a CASE over 17 words costs the
+        # export a sixth of its server time).
+        "non_billable_reason_text": f"coalesce({quote(json.dumps(REASONS))}::jsonb ->> ({reason}), '')",
+        "amount": f"CASE WHEN {charged} THEN c.amount END",
+        "currency": f"coalesce(c.currency, {quote(account.currency)})",
+        "credits": f"CASE WHEN {charged} THEN c.credits END",
+    }
+    named = {name: f"q.c{i}" for i, name in enumerate(columns)}
+    named.update(joined)
+    outer = ", ".join(f'{named[name]} AS "{name}"' for name in EXPORT_HEADERS)
+    # LATERAL: each row probes its charge by primary key, so the rows keep the index's order (a
+    # hash join would have the million rows sorted again).
+    return (
+        f"SELECT {outer} FROM ({bound}) q LEFT JOIN LATERAL (SELECT b.state, b.reason, b.amount, b.currency, "
+        "b.credits FROM billing_charge b WHERE b.event_id = q.sort_id) c ON true "
+        "ORDER BY q.sort_at DESC, q.sort_id DESC"
+    )
 
 
 def event_export_stream(

@@ -1,12 +1,12 @@
-"""Forms of the metering pages: the audit table's filters (read from the query string)."""
+"""Forms of the audit pages: the audit table's filters (read from the query string)."""
 
 from __future__ import annotations
 
 from django import forms
 
-from metering import engine
-from metering.audit import AuditFilters
-from metering.models import EventStatus, OutcomeType
+from billing.audit.table import AuditFilters
+from billing.ledger.shown import REASONS, STATUS_LABELS
+from metering.models import OutcomeType
 
 # Query-string names, as they appear in bookmarked and shared URLs.
 FILTER_PARAMS = ("from", "to", "type", "status", "reason", "channel", "workflow", "verification", "q")
@@ -31,12 +31,12 @@ class AuditFilterForm(forms.Form):
             choices=[("", "All types")] + [(t.code, t.name) for t in outcome_types],
         )
         self.fields["status"] = forms.ChoiceField(
-            label="Status", required=False, choices=[("", "Any status"), *EventStatus.choices]
+            label="Status", required=False, choices=[("", "Any status"), *STATUS_LABELS.items()]
         )
         self.fields["reason"] = forms.ChoiceField(
             label="Not-billable reason",
             required=False,
-            choices=[("", "Any reason")] + [(code, f"{text} ({code})") for code, text in engine.REASONS.items()],
+            choices=[("", "Any reason")] + [(code, f"{text} ({code})") for code, text in REASONS.items()],
         )
         for name, label, key in (
             ("channel", "Channel", "channel"),

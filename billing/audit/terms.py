@@ -8,7 +8,7 @@ from accounts.models import Account
 
 # Statuses whose amount the customer is charged (or will be, on this period's invoice).
 # A disputed event stays charged until the dispute is resolved; a credited one is not.
-from metering.audit.table import outcome_types_for
+from billing.audit.table import outcome_types_for
 from metering.models import OutcomeType, SuccessCriteria
 from metering.selectors import criteria_current, criteria_for
 

@@ -12,14 +12,19 @@ from django.utils.html import format_html
 from accounts.access import Perm
 from accounts.models import Account
 from accounts.permissions import principal_of
+from billing.audit import period_current
+from billing.audit.detail import BILLING_CHECKS
+from billing.ledger.shown import REASONS, STATUS_LABELS
 from metering import engine
-from metering.audit import period_current
-from metering.models import EventStatus
 
 register = template.Library()
 
 SESSION_ACCOUNT_KEY = "portal_account"  # vendor staff: the account last looked at
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
+
+
+# Every check an event page explains: metering's decision, then billing's (billing.audit.detail).
+_CHECKS = {**engine.CHECKS, **{code: (reason, text) for code, reason, text in BILLING_CHECKS}}
 
 
 @register.filter
@@ -45,17 +50,17 @@ def money(amount, currency: str = "USD") -> str:
 
 @register.filter
 def reason_text(code: str) -> str:
-    return engine.REASONS.get(code or "", code or "")
+    return REASONS.get(code or "", code or "")
 
 
 @register.filter
 def check_text(code: str) -> str:
-    return engine.CHECKS.get(code, ("", code))[1]
+    return _CHECKS.get(code, ("", code))[1]
 
 
 @register.filter
 def check_reason(code: str) -> str:
-    return engine.CHECKS.get(code, ("", ""))[0]
+    return _CHECKS.get(code, ("", ""))[0]
 
 
 def coarse_minutes(minutes: int) -> str:
@@ -83,7 +88,7 @@ def percent(value: float | None, places: int = 1) -> str:
 
 @register.simple_tag
 def status_badge(status: str, label: str = "") -> str:
-    text = label or dict(EventStatus.choices).get(status, status)
+    text = label or STATUS_LABELS.get(status, status)
     return format_html('<span class="badge status-{}">{}</span>', status, text)
 
 

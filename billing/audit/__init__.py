@@ -13,9 +13,9 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
 - the CSV export is PostgreSQL's ``COPY (SELECT …) TO STDOUT`` streamed as it arrives.
 """
 
-from metering.audit.detail import STATE_TEXT, CheckExplained, TimelineEntry, decision_explained, event_timeline
-from metering.audit.export import EXPORT_HEADERS, event_export_sql, event_export_stream
-from metering.audit.summaries import (
+from billing.audit.detail import STATE_TEXT, CheckExplained, TimelineEntry, decision_explained, event_timeline
+from billing.audit.export import EXPORT_HEADERS, event_export_sql, event_export_stream
+from billing.audit.summaries import (
     AccountOverview,
     DailySeries,
     PeriodSummary,
@@ -23,7 +23,7 @@ from metering.audit.summaries import (
     daily_series,
     period_summary,
 )
-from metering.audit.table import (
+from billing.audit.table import (
     CHARGED_STATUSES,
     PAGE_SIZE,
     STATUS_ORDER,
@@ -39,7 +39,7 @@ from metering.audit.table import (
     period_current,
     window_state,
 )
-from metering.audit.terms import OutcomeTerms, charging_terms_for
+from billing.audit.terms import OutcomeTerms, charging_terms_for
 
 __all__ = [
     "CHARGED_STATUSES",

@@ -1,7 +1,5 @@
-"""Seams through which downstream apps add to metering's pages without metering importing them.
+"""Seams through which disputes adds to the audit pages without billing importing it.
 
-Billing registers, at start-up, a panel for the usage dashboard: the period's invoice as it
-stands, against the cap, and its charges day by day (metering counts outcomes, billing owns money).
 A provider returns a :class:`Panel` — a template and its context — or None to show nothing.
 """
 
@@ -9,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from accounts.models import Account
 
@@ -21,42 +18,10 @@ class Panel:
     context: dict = field(default_factory=dict)
 
 
-DashboardPanelProvider = Callable[..., Panel | None]
 EventPanelProvider = Callable[..., Panel | None]
-_dashboard_panels: list[DashboardPanelProvider] = []
 
 
-def dashboard_panel_register(provider: DashboardPanelProvider) -> None:
-    if provider not in _dashboard_panels:
-        _dashboard_panels.append(provider)
-
-
-def dashboard_panels(*, account: Account, first_day: date, end_day: date) -> list[Panel]:
-    """The panels for the dashboard of ``account``, whose charts cover [first_day, end_day)."""
-    return [
-        panel
-        for provider in _dashboard_panels
-        if (panel := provider(account=account, first_day=first_day, end_day=end_day)) is not None
-    ]
-
-
-# --- Billing's seam on the event detail: which invoice and line the event is on --------------------
-
-_event_invoice_panels: list[EventPanelProvider] = []
-
-
-def event_invoice_panel_register(provider: EventPanelProvider) -> None:
-    if provider not in _event_invoice_panels:
-        _event_invoice_panels.append(provider)
-
-
-def event_invoice_panels(*, principal, account: Account, event) -> list[Panel]:
-    return [
-        p for provider in _event_invoice_panels if (p := provider(principal=principal, account=account, event=event))
-    ]
-
-
-# --- Disputes' seams (registered by disputes at start-up; metering never imports disputes) -----
+# --- Disputes' seams (registered by disputes at start-up; billing never imports disputes) -------
 # The event detail's reserved "Think this is wrong?" place shows the panels registered here; the
 # audit table offers checkboxes and "<label>" buttons for the selection actions registered here;
 # the vendor overview shows the overview panels (e.g. a dispute-rate warning).
@@ -105,24 +70,6 @@ def overview_panel_register(provider: OverviewPanelProvider) -> None:
 
 def overview_panels(*, principal) -> list[Panel]:
     return [p for provider in _overview_panels if (p := provider(principal=principal))]
-
-
-# --- Money on the vendor overview (billing registers it; metering counts, billing prices) -------
-
-OverviewSpendProvider = Callable[..., dict[int, Decimal]]
-_overview_spend: list[OverviewSpendProvider] = []
-
-
-def overview_spend_register(provider: OverviewSpendProvider) -> None:
-    """Billing answers "what is each account's period worth?" with the figure its invoice and its cap use."""
-    if provider not in _overview_spend:
-        _overview_spend[:] = [provider]
-
-
-def overview_spend(*, account_ids: list[int]) -> dict[int, Decimal]:
-    """Each account's charges this period, pending outcomes included, by account id ({} when no
-    provider is registered)."""
-    return _overview_spend[0](account_ids=account_ids) if _overview_spend else {}
 
 
 # --- The event's story told by downstream apps (disputes: filed, resolved, credited) ---------------

@@ -3,9 +3,9 @@ every page can be bookmarked and shared; vendor staff move between accounts by U
 
 from django.urls import path
 
-from metering import views
+from billing.audit import views
 
-app_name = "metering"
+app_name = "audit"
 urlpatterns = [
     path("overview/", views.overview, name="overview"),
     path("switch/", views.account_switch, name="switch"),

@@ -1,4 +1,4 @@
-"""What billing adds to metering's pages, through the seams metering offers (metering.panels).
+"""What billing adds to metering's pages, through the seams metering offers (billing.audit.panels).
 
 Registered in :meth:`billing.apps.BillingConfig.ready`; metering never imports billing. Every
 amount here is the invoice's (billing.charges, the invoice lines), never a list price.
@@ -14,16 +14,17 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing import caps, presenters
+from billing.audit.panels import Panel
 from billing.charges import charges_by_day
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.ledger.models import ChargeState
 from billing.spend.services import account_spend_status
-from metering.panels import Panel
 from outcomeportal.core.periods import period_at
 
 
 def dashboard_charges_panel(*, account: Account, first_day: date, end_day: date) -> Panel:
     """The usage dashboard's money: the period's invoice as it stands, its parts, the cap, and the
-    charges day by day (registered with metering at start-up). Every figure is the invoice's."""
+    charges day by day. Every figure is the invoice's."""
     status = account_spend_status(account=account)
     charges = status.charges
     daily = charges_by_day(account=account, first_day=first_day, end_day=end_day)
@@ -77,7 +78,8 @@ def event_invoice_panel(*, principal, account: Account, event) -> Panel | None:
                 line=line, invoice=line.invoice, charge=presenters.line_event_charge(line, event, account.currency)
             )
             return Panel("billing/_event_invoice.html", context)
-    if event.status in ("pending", "billable"):
+    charge = getattr(event, "charge", None)
+    if charge is not None and charge.state in (ChargeState.ESTIMATED, ChargeState.RATED) and not event.shown_reason:
         period = period_at(event.occurred_at, account.timezone)
         context["draft"] = Invoice.objects.filter(account=account, period=period, status=InvoiceStatus.DRAFT).first()
         if context["draft"] is None:

@@ -2,12 +2,12 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from metering.tasks import settle_outcomes
+from billing.tasks import settle_outcomes
 from outcomeportal.cli import parse_now
 
 
 class Command(BaseCommand):
-    help = "Close measurement windows: pending events whose window has ended become billable. Safe to rerun."
+    help = "Close measurement windows: pending events whose window ended become billable, charges rated. Safe to rerun."
 
     def add_arguments(self, parser):
         parser.add_argument("--now", help="Simulated current time (RFC 3339).")

@@ -1,16 +1,13 @@
-"""An event's page: its decision explained check by check, its timeline."""
+"""An event's page: its decision explained check by check — metering's, then billing's — and its timeline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.ledger.models import ChargeState
 from metering import engine
 from metering.models import Event, EventStatus
-
-# Statuses whose amount the customer is charged (or will be, on this period's invoice).
-# A disputed event stays charged until the dispute is resolved; a credited one is not.
-
 
 # --- Event detail -------------------------------------------------------------------------------
 
@@ -24,13 +21,30 @@ class CheckExplained:
     decisive: bool  # the first failure: the reason the event is not billable
 
 
+# Billing's checks, after metering's: what makes a successful outcome cost nothing (its charge's reason).
+BILLING_CHECKS = (
+    ("outside_training_window", "training_window", "Outside the free training window"),
+    ("beyond_pilot_allowance", "pilot_free", "Beyond the free pilot allowance"),
+    ("within_spend_cap", "cap_reached", "Within the monthly spend cap"),
+    ("not_credited", "dispute_credited", "Not credited after a dispute"),
+)
+
+
 def decision_explained(event: Event) -> list[CheckExplained]:
-    """The stored decision, criterion by criterion, in the engine's order."""
-    checks, decisive_seen = [], False
+    """The stored decision, criterion by criterion, in the engine's order; then, for an event with a
+    charge (billing.ledger.selectors.attach_charges), billing's checks from the charge's reason."""
+    outcomes = []
     for code, outcome in event.checks:
         reason, description = engine.CHECKS.get(code, ("", code))
         if code == "attempt_succeeded" and outcome == engine.FAILED:
             reason = event.failure_reason or "workflow_failed"
+        outcomes.append((code, outcome, description, reason))
+    charge = getattr(event, "charge", None)
+    if charge is not None and charge.state != ChargeState.VOID:
+        for code, reason, description in BILLING_CHECKS:
+            outcomes.append((code, engine.FAILED if charge.reason == reason else engine.PASSED, description, reason))
+    checks, decisive_seen = [], False
+    for code, outcome, description, reason in outcomes:
         decisive = outcome == engine.FAILED and not decisive_seen
         decisive_seen = decisive_seen or decisive
         checks.append(CheckExplained(code, outcome, description, reason, decisive))
@@ -40,10 +54,6 @@ def decision_explained(event: Event) -> list[CheckExplained]:
 # The account-state facts a decision used (Event.state), in words.
 STATE_TEXT = {
     "session_taken_by": "Another event of the same session was already counted",
-    "in_training_window": "The outcome fell inside the free training window",
-    "pilot_free": "The outcome fell inside the free pilot allowance",
-    "cap_reached": "The monthly spend cap had been reached",
-    "dispute_credited": "The charge was credited after a dispute",
 }
 
 

@@ -14,14 +14,14 @@ from django.utils.safestring import mark_safe
 from django_tables2.rows import BoundRow, BoundRows
 
 from accounts.models import Account
-from metering.audit import window_state
-from metering.models import Event, EventStatus
-from metering.templatetags.portal import money, percent, reason_text, time_left
+from billing.audit import window_state
+from billing.ledger.shown import STATUS_LABELS
+from billing.templatetags.portal import money, percent, reason_text, time_left
+from metering.models import Event
 
 _YES_NO = {True: "Yes", False: "No"}
 _WINDOW_LABELS = {"closing": "Closing", "closed": "Closed", "not_needed": "Not needed"}
 _EMPTY = "—"
-_STATUS_LABELS = dict(EventStatus.choices)
 
 
 def _e(value: object) -> str:
@@ -91,13 +91,13 @@ class EventTable(tables.Table):
         super().__init__(data, **kwargs)
         self.account = account
         self.now = now
-        # Selection actions (metering.panels, e.g. disputes' "Dispute selected"): each row gets a
+        # Selection actions (billing.audit.panels, e.g. disputes' "Dispute selected"): each row gets a
         # checkbox ``event=<event_id>`` belonging to the page's ``select_form`` form.
         self._select_form = select_form
         self.rows = _DirectRows(data=self.data, table=self)
         self._render = {name: getattr(self, f"render_{name}") for name in self.columns.names()}
         self.td_attrs = [(c.name, c.attrs["td"].as_html()) for c in self.columns]  # safe strings
-        self._detail_prefix = reverse("metering:event_detail", args=[account.external_id, "-"])[:-1]
+        self._detail_prefix = reverse("audit:event_detail", args=[account.external_id, "-"])[:-1]
         self._account_html = f'<span class="mono" title="{_e(account.name)}">{_e(account.external_id)}</span>'
 
     def cell(self, name: str, record: Event) -> str:
@@ -152,24 +152,29 @@ class EventTable(tables.Table):
         return mark_safe(f'<span class="window {state}">{_WINDOW_LABELS[state]}</span>')  # noqa: S308
 
     def render_status(self, record: Event):
-        status = record.status
-        label = _STATUS_LABELS.get(status, status)
+        status = record.shown_status  # the event's decision and its charge (billing.ledger.shown)
+        label = STATUS_LABELS.get(status, status)
         return mark_safe(f'<span class="badge status-{_e(status)}">{_e(label)}</span>')  # noqa: S308 - escaped
 
     def render_non_billable_reason(self, record: Event):
-        reason = record.non_billable_reason
+        reason = record.shown_reason
         if not reason:
             return _EMPTY
         return mark_safe(f'{_e(reason_text(reason))}<code class="code">{_e(reason)}</code>')  # noqa: S308
 
     def render_amount(self, record: Event):
-        if record.amount is None and record.credits is not None:
-            return f"{record.credits.normalize():f} credits"
-        if record.status in ("non_billable", "credited"):
+        """What the event's charge adds to its invoice (an estimate until the invoice is final)."""
+        charge = record.charge
+        currency = record.currency or self.account.currency
+        if charge is None or record.charged is None or record.shown_status in ("non_billable", "credited"):
             return mark_safe(  # noqa: S308 - escaped
-                f'<span class="muted" title="Not charged">{_e(money(0, record.currency))}</span>'
+                f'<span class="muted" title="Not charged">{_e(money(0, currency))}</span>'
             )
-        return _e(money(record.amount, record.currency))
+        if charge.reason == "included":
+            return mark_safe('<span class="muted" title="Included in the platform fee">included</span>')
+        if charge.amount is None and charge.credits is not None:
+            return f"{charge.credits.normalize():f} credits"
+        return _e(money(charge.amount, currency))
 
     def render_source_url(self, record: Event):
         value = record.source_url
@@ -203,7 +208,7 @@ class AccountOverviewTable(tables.Table):
         order_by = ("-spend",)
 
     def render_name(self, record):
-        url = reverse("metering:dashboard", args=[record["external_id"]])
+        url = reverse("audit:dashboard", args=[record["external_id"]])
         return format_html(
             '<a href="{}">{}</a><span class="sub mono">{}</span>', url, record["name"], record["external_id"]
         )

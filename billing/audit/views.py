@@ -1,7 +1,8 @@
-"""Portal pages of metering: dashboard, audit table and export, event detail, terms, overview.
+"""Portal pages of outcomes and what they cost: dashboard, audit table and export, event detail,
+terms, overview. Each shows metering's facts and decisions with billing's charges.
 
 Thin function-based views (django-htmx-patterns): resolve the account for the principal
-(404 for "missing or not yours"), call selectors from :mod:`metering.audit`, render the
+(404 for "missing or not yours"), call selectors from :mod:`billing.audit`, render the
 page — or only its partial when htmx asks. Every link keeps its ``href``: the pages work
 without JavaScript.
 """
@@ -26,21 +27,21 @@ from accounts.access import Perm, Principal
 from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
-from metering import audit, engine
-from metering.forms import FILTER_PARAMS, AuditFilterForm
-from metering.models import EventStatus
-from metering.panels import (
-    dashboard_panels,
-    event_invoice_panels,
+from billing import audit
+from billing.audit.forms import FILTER_PARAMS, AuditFilterForm
+from billing.audit.money import dashboard_charges_panel, event_invoice_panel
+from billing.audit.panels import (
     event_panels,
     event_story,
     overview_panels,
-    overview_spend,
     selection_actions,
 )
+from billing.audit.tables import AccountOverviewTable, EventTable
+from billing.charges import period_spends
+from billing.ledger.selectors import attach_charges
+from billing.ledger.shown import REASONS, STATUS_LABELS
+from billing.templatetags.portal import SESSION_ACCOUNT_KEY
 from metering.selectors import event_get_for_principal
-from metering.tables import AccountOverviewTable, EventTable
-from metering.templatetags.portal import SESSION_ACCOUNT_KEY
 
 # Non-billable reasons grouped the way the "You are not charged when…" page tells them.
 REASON_GROUPS = (
@@ -107,8 +108,8 @@ def dashboard(request, account: str):
     else:
         first_day, end_day = today - timedelta(days=int(chart_range) - 1), today + timedelta(days=1)
     series = audit.daily_series(account=account, first_day=first_day, end_day=end_day)
-    status_labels = dict(EventStatus.choices)
-    events_url = reverse("metering:events", args=[account.external_id])
+    status_labels = STATUS_LABELS
+    events_url = reverse("audit:events", args=[account.external_id])
     range_query = {"from": first_day.isoformat(), "to": (end_day - timedelta(days=1)).isoformat()}
     charts = {
         "days": [d.isoformat() for d in series.days],
@@ -122,7 +123,7 @@ def dashboard(request, account: str):
         "reasons": [
             {
                 "code": code,
-                "label": engine.REASONS.get(code, code),
+                "label": REASONS.get(code, code),
                 "count": n,
                 "url": f"{events_url}?{urlencode({**range_query, 'reason': code})}",
             }
@@ -143,7 +144,7 @@ def dashboard(request, account: str):
     return _render(
         request,
         account,
-        "metering/dashboard.html",
+        "audit/dashboard.html",
         {
             "period": period,
             "summary": summary,
@@ -156,7 +157,7 @@ def dashboard(request, account: str):
             "range_first": first_day,
             "range_last": end_day - timedelta(days=1),
             "period_events_url": f"{events_url}?{urlencode(period_query)}",
-            "panels": dashboard_panels(account=account, first_day=first_day, end_day=end_day),
+            "panels": [dashboard_charges_panel(account=account, first_day=first_day, end_day=end_day)],
             "outcome_rows": [(day, [s["counts"][i] for s in charts["statuses"]]) for i, day in enumerate(series.days)],
         },
     )
@@ -191,7 +192,7 @@ def events(request, account: str):
     )
     now = timezone.now()
     query = _filter_query(request)
-    base = reverse("metering:events", args=[account.external_id])
+    base = reverse("audit:events", args=[account.external_id])
 
     def page_url(**cursor: str) -> str:
         params = {**query, **cursor}
@@ -199,7 +200,7 @@ def events(request, account: str):
 
     actions = selection_actions(principal=_principal, account=account)
     table = EventTable(page.rows, account=account, now=now, select_form="event-selection" if actions else "")
-    export_base = reverse("metering:events_export", args=[account.external_id])
+    export_base = reverse("audit:events_export", args=[account.external_id])
     context = {
         "form": form,
         "table": table,
@@ -212,11 +213,11 @@ def events(request, account: str):
         "export_url": f"{export_base}?{urlencode(query)}" if query else export_base,
         "clear_url": base,
         "paged": older is not None or newer is not None,
-        "selection_actions": actions,  # e.g. disputes' "Dispute selected" (metering.panels)
+        "selection_actions": actions,  # e.g. disputes' "Dispute selected" (billing.audit.panels)
     }
     if not _partial_only(request):
-        return _render(request, account, "metering/events.html", context)
-    response = _render(request, account, "metering/events.html#results", context)
+        return _render(request, account, "audit/events.html", context)
+    response = _render(request, account, "audit/events.html#results", context)
     # The address bar shows the canonical URL (no empty filters), whatever the form sent.
     cursor = {"older": older.encode()} if older else {"newer": newer.encode()} if newer else {}
     response["HX-Push-Url"] = page_url(**cursor)
@@ -246,6 +247,7 @@ def events_export(request, account: str):
 def event_detail(request, account: str, event_id: str):
     principal, account = _account_in_view(request, account)
     event = event_get_for_principal(principal=principal, account_external_id=account.external_id, event_id=event_id)
+    attach_charges([event])
     now = timezone.now()
     signals = list(event.signals.all())
     window, left = audit.window_state(event, now=now)
@@ -254,7 +256,7 @@ def event_detail(request, account: str, event_id: str):
         {"key": key, "text": audit.STATE_TEXT.get(key, key), "value": value}
         for key, value in (event.state or {}).items()
     ]
-    events_url = reverse("metering:events", args=[account.external_id])
+    events_url = reverse("audit:events", args=[account.external_id])
     story = event_story(event=event)  # disputes filed, resolved, credited (other apps' moments)
     timeline = audit.event_timeline(event, signals, now=now) + [
         audit.TimelineEntry(e.at, e.kind, e.title, e.detail) for e in story
@@ -262,10 +264,10 @@ def event_detail(request, account: str, event_id: str):
     return _render(
         request,
         account,
-        "metering/event_detail.html",
+        "audit/event_detail.html",
         {
             "event": event,
-            "badge_status": "disputed" if any(e.open for e in story) else event.status,
+            "badge_status": "disputed" if any(e.open for e in story) else event.shown_status,
             "checks": audit.decision_explained(event),
             "timeline": sorted(timeline, key=lambda e: (e.at, e.kind == "window")),
             "window": window,
@@ -276,7 +278,9 @@ def event_detail(request, account: str, event_id: str):
             "show_cost": principal.can(Perm.COST_READ),
             "can_dispute": principal.can(Perm.DISPUTES_FILE),
             "event_panels": event_panels(principal=principal, account=account, event=event),  # disputes' seam
-            "invoice_panels": event_invoice_panels(principal=principal, account=account, event=event),  # billing's
+            "invoice_panels": [
+                p for p in [event_invoice_panel(principal=principal, account=account, event=event)] if p
+            ],
             "events_url": events_url,
             "session_url": f"{events_url}?{urlencode({'q': event.session_id})}" if event.session_id else None,
             "back_url": _safe_back(request, events_url),
@@ -302,14 +306,14 @@ def _safe_back(request, default: str) -> str:
 @require_GET
 def charging_terms(request, account: str):
     _principal, account = _account_in_view(request, account)
-    events_url = reverse("metering:events", args=[account.external_id])
+    events_url = reverse("audit:events", args=[account.external_id])
     groups = [
         {
             "title": title,
             "reasons": [
-                {"code": c, "text": engine.REASONS[c], "url": f"{events_url}?{urlencode({'reason': c})}"}
+                {"code": c, "text": REASONS[c], "url": f"{events_url}?{urlencode({'reason': c})}"}
                 for c in codes
-                if c in engine.REASONS
+                if c in REASONS
             ],
         }
         for title, codes in REASON_GROUPS
@@ -317,7 +321,7 @@ def charging_terms(request, account: str):
     listed = {c for _, codes in REASON_GROUPS for c in codes}
     extra = [
         {"code": c, "text": t, "url": f"{events_url}?{urlencode({'reason': c})}"}
-        for c, t in engine.REASONS.items()
+        for c, t in REASONS.items()
         if c not in listed
     ]
     if extra:  # a reason word added to the engine later still shows up here
@@ -325,7 +329,7 @@ def charging_terms(request, account: str):
     return _render(
         request,
         account,
-        "metering/charging_terms.html",
+        "audit/charging_terms.html",
         {"terms": audit.charging_terms_for(account=account), "reason_groups": groups, "events_url": events_url},
     )
 
@@ -346,7 +350,7 @@ def overview(request):
     """Every account's current period: outcomes, attainment and spend (vendor staff only)."""
     _vendor_principal(request)
     rows = audit.accounts_overview()
-    spend = overview_spend(account_ids=[r.account_id for r in rows])
+    spend = period_spends(account_ids=[r.account_id for r in rows])
     data = [
         {
             "external_id": r.external_id,
@@ -388,14 +392,14 @@ def overview(request):
         "at_risk": at_risk,
         "panels": overview_panels(principal=principal_of(request)),  # e.g. disputes' dispute-rate warning
     }
-    template = "metering/overview.html#results" if _partial_only(request) else "metering/overview.html"
+    template = "audit/overview.html#results" if _partial_only(request) else "audit/overview.html"
     return render(request, template, context)
 
 
 _SWITCH_TARGETS = {
-    "dashboard": "metering:dashboard",
-    "events": "metering:events",
-    "terms": "metering:charging_terms",
+    "dashboard": "audit:dashboard",
+    "events": "audit:events",
+    "terms": "audit:charging_terms",
 }
 
 
@@ -407,8 +411,8 @@ def account_switch(request):
     external_id = request.GET.get("account", "")
     if not external_id:
         request.session.pop(SESSION_ACCOUNT_KEY, None)
-        return redirect("metering:overview")
+        return redirect("audit:overview")
     account = account_get_for_principal(principal=principal, external_id=external_id)  # 404 if unknown
     request.session[SESSION_ACCOUNT_KEY] = account.external_id
-    target = _SWITCH_TARGETS.get(request.GET.get("to", ""), "metering:dashboard")
+    target = _SWITCH_TARGETS.get(request.GET.get("to", ""), "audit:dashboard")
     return redirect(target, account.external_id)

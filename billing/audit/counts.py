@@ -1,0 +1,72 @@
+"""Events counted by the status and reason customers see, from the two rollups — never from events.
+
+Metering's rollup counts events by its decision (pending, billable, non-billable with metering's
+reason); the ledger's rollup counts charges by state and reason. What a customer reads
+(billing.ledger.shown) differs from metering's decision in two ways only, and both are read off the
+ledger's rollup:
+
+* a charge with one of billing's reasons (allowance, cap, credited after a dispute) makes its
+  outcome — pending or billable in metering — *not billable* with that reason;
+* a charge invoiced, disputed or credited makes its (billable) outcome read as that state.
+
+So the shown counts are metering's counts, minus those charges under metering's status, plus them
+under the shown one: one ``UNION ALL`` over a few hundred rollup rows. Attempts' charges never
+change what is shown (their outcome reads as metering decided), nor do void charges (metering ruled
+their outcome out itself).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import connection
+
+from billing.ledger.shown import BILLING_REASONS
+
+_FREE = ", ".join(f"'{r}'" for r in BILLING_REASONS)
+# The ledger's rows that change what is shown, and what they change it from and to.
+_MOVES = f"(r.reason IN ({_FREE}) OR r.state IN ('invoiced', 'disputed', 'credited'))"
+_FROM_STATUS = "CASE WHEN r.state = 'estimated' THEN 'pending' ELSE 'billable' END"
+_TO_STATUS = f"CASE WHEN r.reason IN ({_FREE}) THEN 'non_billable' ELSE r.state END"
+_TO_REASON = f"CASE WHEN r.reason IN ({_FREE}) THEN r.reason ELSE '' END"
+
+
+def shown_counts_sql(*, where: str, group: str) -> str:
+    """SQL of the shown counts grouped by ``group`` — any of ``account_id, day, outcome_type_id, status,
+    reason`` — over the rollup rows matching ``where`` (a condition on ``r``'s account_id, day and
+    outcome_type_id, with named parameters). Columns: the ``group`` ones, then ``n``."""
+    return (
+        f"SELECT {group}, sum(n) AS n FROM ("
+        f"SELECT r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason AS reason, r.events AS n "
+        f"FROM metering_dailyrollup r WHERE {where} "
+        f"UNION ALL SELECT r.account_id, r.day, r.outcome_type_id, {_FROM_STATUS}, '', -r.charges "
+        f"FROM billing_chargerollup r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES} "
+        f"UNION ALL SELECT r.account_id, r.day, r.outcome_type_id, {_TO_STATUS}, {_TO_REASON}, r.charges "
+        f"FROM billing_chargerollup r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES}"
+        f") s GROUP BY {group} HAVING sum(n) <> 0"
+    )
+
+
+def shown_counts(
+    *,
+    account_id: int,
+    first_day: date | None = None,
+    end_day: date | None = None,
+    outcome_type_id: int | None = None,
+    group: str = "status, reason",
+) -> list[tuple]:
+    """One account's shown counts over [first_day, end_day), grouped by ``group`` (see above)."""
+    where = ["r.account_id = %(account)s"]
+    params: dict = {"account": account_id}
+    if first_day is not None:
+        where.append("r.day >= %(first)s")
+        params["first"] = first_day
+    if end_day is not None:
+        where.append("r.day < %(end)s")
+        params["end"] = end_day
+    if outcome_type_id is not None:
+        where.append("r.outcome_type_id = %(type)s")
+        params["type"] = outcome_type_id
+    with connection.cursor() as cursor:
+        cursor.execute(shown_counts_sql(where=" AND ".join(where), group=group), params)
+        return [(*row[:-1], int(row[-1])) for row in cursor.fetchall()]

@@ -1,0 +1,166 @@
+"""Writing the charge ledger: new charges at ingestion, and every move of a charge after it.
+
+Each move is one conditional statement over a set of events: a charge no longer in the expected
+state is left alone, so a rerun (or a race with invoicing) never moves a charge twice.
+
+    estimated ──settled──▶ rated ──finalized──▶ invoiced ──dispute filed──▶ disputed
+    estimated ──ruled out by a signal──▶ void                 disputed ──rejected──▶ invoiced
+    invoiced | disputed ──credit note──▶ credited   (stays on its final invoice line)
+    estimated | rated, not on a line ──credited after a dispute──▶ credited, reason dispute_credited
+
+Invoicing's moves (selection, freezing, stamping) are set-based SQL of their own:
+:mod:`billing.invoices.selection`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+
+from billing.ledger.models import ChargeReason, ChargeState
+from metering.services import session_claims_release
+
+_COLUMNS = (
+    "event_id",
+    "account_id",
+    "outcome_type_id",
+    "occurred_at",
+    "complexity",
+    "value_amount",
+    "attempt",
+    "contract_version_id",
+    "amount",
+    "credits",
+    "currency",
+    "state",
+    "reason",
+)
+
+
+@dataclass(slots=True)
+class NewCharge:
+    """A charge being made for a freshly stored event, before it is written (one per event)."""
+
+    pk: int  # the event's
+    account_id: int
+    outcome_type_id: int
+    event_id: str
+    occurred_at: datetime
+    status: str  # metering's decision: pending, billable, or non_billable for an attempt
+    complexity: str
+    reason: str  # metering's reason (an attempt's)
+    value_amount: Decimal | None
+    currency: str
+    contract_version_id: int | None = None
+    amount: Decimal | None = None
+    credits: Decimal | None = None
+    charge_reason: str = ChargeReason.NONE
+
+    @property
+    def attempt(self) -> bool:
+        return self.status == "non_billable"
+
+    @property
+    def state(self) -> str:
+        return ChargeState.ESTIMATED if self.status == "pending" else ChargeState.RATED
+
+
+def charges_write(charges: list[NewCharge]) -> None:
+    """Write new charges (``COPY``, one round trip for a batch), in event order."""
+    if not charges:
+        return
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY billing_charge ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for c in sorted(charges, key=lambda c: c.pk):
+            copy.write_row(
+                (c.pk, c.account_id, c.outcome_type_id, c.occurred_at, c.complexity, c.value_amount, c.attempt,
+                 c.contract_version_id, c.amount, c.credits, c.currency, c.state, c.charge_reason)
+            )  # fmt: skip
+
+
+def _ids_update(sql: str, event_ids: Iterable[int], params: dict | None = None) -> list[int]:
+    ids = sorted({int(i) for i in event_ids})
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": ids, **(params or {})})
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def charges_rated(*, event_ids: list[int]) -> int:
+    """Their events settled billable: ``estimated`` → ``rated`` (on the upcoming invoice)."""
+    if not event_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE billing_charge SET state = 'rated' WHERE event_id = ANY(%s::bigint[]) AND state = 'estimated'",
+            [event_ids],
+        )
+        return cursor.rowcount
+
+
+def charges_void(*, event_ids: Iterable[int]) -> list[int]:
+    """Their outcomes were ruled out inside the window (a signal): the charge is void, costs nothing."""
+    return _ids_update(
+        "UPDATE billing_charge SET state = 'void' WHERE event_id = ANY(%(ids)s) AND state IN ('estimated', 'rated') "
+        "AND invoice_line_id IS NULL RETURNING event_id",
+        event_ids,
+    )
+
+
+def charges_dispute_open(*, event_ids: Iterable[int]) -> list[int]:
+    """Invoiced charges under an open dispute: ``invoiced`` → ``disputed``. Returns the event ids moved.
+
+    Charges not yet on an invoice stay as they are: on the draft (still charged) until the dispute
+    is resolved.
+    """
+    return _ids_update(
+        "UPDATE billing_charge SET state = 'disputed' WHERE event_id = ANY(%(ids)s) AND state = 'invoiced' "
+        "RETURNING event_id",
+        event_ids,
+    )
+
+
+def charges_dispute_close(*, event_ids: Iterable[int]) -> list[int]:
+    """A rejected dispute: ``disputed`` → ``invoiced`` (the charge stands). Returns the event ids moved."""
+    return _ids_update(
+        "UPDATE billing_charge SET state = 'invoiced' WHERE event_id = ANY(%(ids)s) AND state = 'disputed' "
+        "RETURNING event_id",
+        event_ids,
+    )
+
+
+def charges_credit_invoiced(*, event_ids: Iterable[int]) -> list[int]:
+    """Charges on a finalized invoice credited by a credit note: → ``credited``.
+
+    They keep their invoice line and amount (the final invoice never changes; the credit note gives
+    the money back).
+    """
+    return _ids_update(
+        "UPDATE billing_charge SET state = 'credited' WHERE event_id = ANY(%(ids)s) "
+        "AND state IN ('invoiced', 'disputed') RETURNING event_id",
+        event_ids,
+    )
+
+
+def charges_credit_unbilled(*, event_ids: Iterable[int]) -> list[int]:
+    """Charges not yet on an invoice, credited after a dispute: → ``credited`` with the reason
+    ``dispute_credited``, so the outcome leaves the draft and its cap reservation is released.
+
+    The session the outcome held is freed (metering's claim), so a later success in it can be billed.
+    Metering's decision is not touched: the outcome did succeed; the customer was given it back.
+    """
+    moved = _ids_update(
+        "UPDATE billing_charge SET state = 'credited', reason = 'dispute_credited' WHERE event_id = ANY(%(ids)s) "
+        "AND state IN ('estimated', 'rated') AND NOT attempt AND invoice_line_id IS NULL "
+        "AND reason IN ('', 'included') RETURNING event_id",
+        event_ids,
+    )
+    session_claims_release(moved)
+    return moved
