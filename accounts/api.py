@@ -1,4 +1,4 @@
-"""API: customer accounts (`/api/v1/accounts`)."""
+"""API: customer accounts (`/api/v1/accounts`) and their webhook endpoints."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import Perm
-from accounts.models import Account
+from accounts.models import Account, WebhookEndpoint
+from accounts.notify import InvalidWebhookUrl, webhook_endpoint_create, webhook_endpoint_delete
 from accounts.permissions import principal_of, require
-from accounts.selectors import account_get_for_principal, accounts_visible_to
+from accounts.selectors import (
+    account_get_for_principal,
+    accounts_visible_to,
+    webhook_endpoint_get_for_account,
+    webhook_endpoints_of,
+)
 from accounts.services import AccountExists, account_create
 from outcomeportal.api.errors import ApiError
 
@@ -93,3 +99,72 @@ class AccountDetailView(APIView):
     def get(self, request, external_id: str):
         account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
         return Response(AccountOutSerializer(account).data)
+
+
+# --- Webhook endpoints: everyone of the account reads them; finance admins (and the vendor) change them.
+
+
+class WebhookInSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=2048, help_text="An https URL on a public address (the operator may allow others)."
+    )
+
+
+class WebhookOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    secret = serializers.CharField(
+        required=False, help_text="Signs the deliveries (HMAC-SHA256); only to those who may change endpoints."
+    )
+
+
+def _webhook_out(endpoint: WebhookEndpoint, *, with_secret: bool) -> dict:
+    data = {"id": endpoint.pk, "url": endpoint.url, "active": endpoint.active, "created_at": endpoint.created_at}
+    if with_secret:
+        data["secret"] = endpoint.secret
+    return WebhookOutSerializer(data).data
+
+
+def _webhook_perm(method: str) -> Perm:
+    return Perm.EVENTS_READ if method in ("GET", "HEAD", "OPTIONS") else Perm.SPEND_CONTROLS_WRITE
+
+
+class WebhookListView(APIView):
+    def get_permissions(self):
+        return [require(_webhook_perm(self.request.method))()]
+
+    @extend_schema(responses=WebhookOutSerializer(many=True), summary="The account's webhook endpoints")
+    def get(self, request, external_id: str):
+        principal = principal_of(request)
+        account = account_get_for_principal(principal=principal, external_id=external_id)
+        with_secret = principal.can(Perm.SPEND_CONTROLS_WRITE)
+        endpoints = webhook_endpoints_of(account=account)[:1000]
+        return Response({"results": [_webhook_out(e, with_secret=with_secret) for e in endpoints]})
+
+    @extend_schema(
+        request=WebhookInSerializer,
+        responses={201: WebhookOutSerializer},
+        summary="Add a webhook endpoint (400 invalid_url for an address the portal may not call)",
+    )
+    def post(self, request, external_id: str):
+        account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
+        data = WebhookInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            endpoint = webhook_endpoint_create(account=account, url=data.validated_data["url"])
+        except InvalidWebhookUrl as exc:
+            raise ApiError("invalid_url", str(exc), status.HTTP_400_BAD_REQUEST, fields={"url": [str(exc)]}) from exc
+        return Response(_webhook_out(endpoint, with_secret=True), status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailView(APIView):
+    def get_permissions(self):
+        return [require(_webhook_perm(self.request.method))()]
+
+    @extend_schema(responses={204: None}, summary="Remove a webhook endpoint, with its delivery log")
+    def delete(self, request, external_id: str, webhook_id: int):
+        account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
+        webhook_endpoint_delete(endpoint=webhook_endpoint_get_for_account(account=account, webhook_id=webhook_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,12 @@ Services here record what must be said inside the caller's transaction; the send
 happens after commit, in the worker (django-q2, enqueued by dotted path), so a slow mail
 server or a webhook receiver that times out never holds up ingestion or a page.
 
+Webhook receivers are outgoing requests on behalf of a customer: their URLs go through
+:mod:`accounts.outbound` (public addresses only, https, the checked address pinned for the
+connection, no redirects, a deadline and a cap on the answer) when they are saved and again
+before every delivery. The operator's settings ``WEBHOOK_ALLOW_HTTP`` and
+``WEBHOOK_ALLOWED_HOSTS`` loosen that for development and on-premises receivers.
+
 Webhook signature: header ``OutcomePortal-Signature: t=<unix seconds>,v1=<hex>`` where
 ``<hex>`` is HMAC-SHA256 with the endpoint's secret over ``"<t>." + raw body``. Receivers
 verify it with :func:`webhook_signature_verify` (or the same three lines in any language)
@@ -16,9 +22,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -30,11 +33,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from accounts import outbound
 from accounts.models import Account, Notification, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)  # then doubled: 30 s, 1 min, 2 min, 4 min, 8 min
-TIMEOUT_SECONDS = 5
+TIMEOUT_SECONDS = 5  # each connect and each read
+DEADLINE_SECONDS = 10  # the whole exchange: a receiver that trickles its answer is cut off
+MAX_RESPONSE_BYTES = 64 * 1024  # of the answer's body, read and dropped: only the status matters
 SIGNATURE_HEADER = "OutcomePortal-Signature"
 
 
@@ -86,11 +92,28 @@ class InvalidWebhookUrl(ValueError):
     pass
 
 
+def webhook_target_check(*, url: str) -> outbound.Target:
+    """The URL's target under the operator's outbound policy, or :class:`InvalidWebhookUrl` saying why not."""
+    try:
+        return outbound.target_check(
+            url,
+            allow_http=settings.WEBHOOK_ALLOW_HTTP,
+            allow=outbound.AllowList.parse(settings.WEBHOOK_ALLOWED_HOSTS),
+        )
+    except outbound.RefusedUrl as exc:
+        raise InvalidWebhookUrl(str(exc)) from exc
+
+
 def webhook_endpoint_create(*, account: Account, url: str) -> WebhookEndpoint:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
-        raise InvalidWebhookUrl("A webhook URL must be an http(s) URL.")
+    """A new endpoint of ``account``; refuses (InvalidWebhookUrl) a URL the portal may not call."""
+    url = url.strip()
+    webhook_target_check(url=url)
     return WebhookEndpoint.objects.create(account=account, url=url, secret=secrets.token_hex(24))
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint, with its deliveries and their log (a delivery in flight is skipped)."""
+    endpoint.delete()
 
 
 def webhooks_enqueue(
@@ -151,29 +174,15 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
             return "skipped"  # delivered already, given up, or another worker has it right now
         body = orjson.dumps({"id": delivery.message_id, "type": delivery.event_type, "data": delivery.payload})
         timestamp = int(now.timestamp())
-        if not delivery.endpoint.url.startswith(("http://", "https://")):
-            raise ValueError("Webhook URLs are http(s) only.")
-        request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-            delivery.endpoint.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "OutcomePortal-Webhooks/1",
-                SIGNATURE_HEADER: webhook_signature(delivery.endpoint.secret, body, timestamp),
-                "OutcomePortal-Event": delivery.event_type,
-                "OutcomePortal-Message-Id": delivery.message_id,
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "OutcomePortal-Webhooks/1",
+            SIGNATURE_HEADER: webhook_signature(delivery.endpoint.secret, body, timestamp),
+            "OutcomePortal-Event": delivery.event_type,
+            "OutcomePortal-Message-Id": delivery.message_id,
+        }
         started = time.perf_counter()
-        status_code, error = None, ""
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (http/https only)
-                status_code = response.status
-        except urllib.error.HTTPError as exc:
-            status_code, error = exc.code, f"HTTP {exc.code}"
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            error = str(getattr(exc, "reason", exc))[:500]
+        status_code, error = _webhook_post(url=delivery.endpoint.url, body=body, headers=headers)
         WebhookAttempt.objects.create(
             delivery=delivery, attempted_at=now, status_code=status_code, error=error,
             duration_ms=int((time.perf_counter() - started) * 1000),
@@ -187,6 +196,25 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
             delivery.next_attempt_at = now + FIRST_RETRY * (2 ** (delivery.attempts - 1))
         delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at"])
         return delivery.status
+
+
+def _webhook_post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    """(status code, error) of one POST; the URL is checked again now, and the checked address called."""
+    try:
+        target = webhook_target_check(url=url)  # DNS may answer differently than when the URL was saved
+        answer = outbound.post(
+            target, body=body, headers=headers, timeout=TIMEOUT_SECONDS, deadline=DEADLINE_SECONDS,
+            max_bytes=MAX_RESPONSE_BYTES,
+        )  # fmt: skip
+    except InvalidWebhookUrl as exc:
+        return None, f"Refused: {exc}"[:500]
+    except outbound.Unanswered as exc:
+        return None, str(exc)[:500]
+    if 300 <= answer.status < 400:
+        return answer.status, f"HTTP {answer.status} (redirects are not followed)"
+    if not 200 <= answer.status < 300:
+        return answer.status, f"HTTP {answer.status}"
+    return answer.status, ""
 
 
 def webhooks_deliver_due(*, now: datetime | None = None, limit: int = 200) -> int:

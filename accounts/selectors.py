@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.access import Principal
-from accounts.models import Account
+from accounts.models import Account, WebhookEndpoint
 
 
 def accounts_visible_to(*, principal: Principal) -> QuerySet[Account]:
@@ -20,3 +20,15 @@ def account_get_for_principal(*, principal: Principal, external_id: str) -> Acco
     if account is None:
         raise Http404("No such account.")
     return account
+
+
+def webhook_endpoints_of(*, account: Account) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(account=account).order_by("-created_at", "-id")
+
+
+def webhook_endpoint_get_for_account(*, account: Account, webhook_id: int) -> WebhookEndpoint:
+    """The account's endpoint, or 404 when it does not exist *or* is another account's."""
+    endpoint = webhook_endpoints_of(account=account).filter(pk=webhook_id).first()
+    if endpoint is None:
+        raise Http404("No such webhook endpoint.")
+    return endpoint

@@ -148,6 +148,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Outgoing requests (webhooks; accounts.outbound) ------------------------------------
+# Only https to public addresses. For development, http; for on-premises receivers, host
+# names and networks (CIDR) that may be called whatever their address.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+
 # Bodies over 5 MB are refused with 413 (see outcomeportal.api.errors); Django's own
 # limit is set just above so the API can answer with the contract's error body.
 API_MAX_BODY_BYTES = 5 * 1024 * 1024

@@ -17,6 +17,12 @@ from outcomeportal import views
 api_v1 = [
     path("accounts", accounts_api.AccountListView.as_view(), name="accounts"),
     path("accounts/<str:external_id>", accounts_api.AccountDetailView.as_view(), name="account"),
+    path("accounts/<str:external_id>/webhooks", accounts_api.WebhookListView.as_view(), name="account-webhooks"),
+    path(
+        "accounts/<str:external_id>/webhooks/<int:webhook_id>",
+        accounts_api.WebhookDetailView.as_view(),
+        name="account-webhook",
+    ),
     path("outcome-types", metering_api.OutcomeTypeListView.as_view(), name="outcome-types"),
     path("outcome-types/<slug:code>", metering_api.OutcomeTypeDetailView.as_view(), name="outcome-type"),
     path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.access import Principal
 from accounts.models import Account, RateCounter, Role
+from accounts.notify import webhook_endpoint_create
 from billing.ingestion import events_ingest, outcomes_settle
 from billing.ledger.models import Charge
 from billing.services import credit_note_issue, invoice_draft_refresh
@@ -58,6 +59,7 @@ EVERYONE = frozenset(PRINCIPALS)
 VENDOR = frozenset({"vendor"})
 FINANCE = frozenset({"vendor", "finance_a", "finance_b"})  # spend controls: the vendor or a finance admin
 PROJECT_APPS = ("accounts", "metering", "billing", "disputes")
+WEBHOOK_URL = "https://93.184.215.14/hooks"  # a public address literal: no DNS lookup in the tests
 UNAUTHENTICATED = {"error": {"code": "not_authenticated", "message": "Authentication credentials were not provided."}}
 
 
@@ -75,6 +77,7 @@ class World:
     invoice: dict[str, int]  # account → the id of its (draft) invoice with a billed line
     line: dict[str, int]  # account → that line's id
     dispute: dict[str, int] = field(default_factory=dict)  # account → a resolved (rejected) dispute of inv-*
+    webhook: dict[str, int] = field(default_factory=dict)  # account → its webhook endpoint
 
 
 def _event(account: str, event_id: str, at, **extra) -> dict:
@@ -160,7 +163,11 @@ def _build_world() -> World:
     }
     clients["session_b"].force_login(factories.make_user(Role.VIEWER, account_b, username="viewer-of-globex"))
     disputes = _seed_disputes({"acme": account_a, "globex": account_b})
-    return World(clients=clients, now=now, invoice=invoices, line=lines, dispute=disputes)
+    webhooks = {
+        external_id: webhook_endpoint_create(account=account, url=f"{WEBHOOK_URL}/{external_id}").pk
+        for external_id, account in (("acme", account_a), ("globex", account_b))
+    }
+    return World(clients=clients, now=now, invoice=invoices, line=lines, dispute=disputes, webhook=webhooks)
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +325,15 @@ def check_credits(body: dict, principal: str, target: str | None) -> None:
         [],
         None,
     )
+
+
+def check_webhooks(body: dict, principal: str, target: str | None) -> None:
+    assert [w["url"] for w in body["results"]] == [f"{WEBHOOK_URL}/{target}"]
+    assert all(("secret" in w) is (principal in FINANCE) for w in body["results"])  # the signing secret
+
+
+def check_webhook_added(body: dict, principal: str, target: str | None) -> None:
+    assert (body["url"], body["active"], len(body["secret"])) == (f"{WEBHOOK_URL}/{target}/new", True, 48)
 
 
 def check_disputes(body: dict, principal: str, target: str | None) -> None:
@@ -486,6 +502,41 @@ CASES = [
         check=check_signal,
         creates={"metering.Signal": 1},
         missing_path="/api/v1/events/{acct}/no-such-event/signals",
+    ),
+    # --- accounts: webhook endpoints (everyone of the account reads; finance admins and the vendor change) ---
+    Case(
+        "account-webhooks",
+        "GET",
+        "/api/v1/accounts/{acct}/webhooks",
+        EVERYONE,
+        "events.read",
+        tenant=True,
+        check=check_webhooks,
+        missing_path="/api/v1/accounts/no-such-account/webhooks",
+    ),
+    Case(
+        "account-webhooks",
+        "POST",
+        "/api/v1/accounts/{acct}/webhooks",
+        FINANCE,
+        "spend_controls.write",
+        ok=201,
+        tenant=True,
+        body=lambda now: {"url": f"{WEBHOOK_URL}/{{acct}}/new"},
+        check=check_webhook_added,
+        creates={"accounts.WebhookEndpoint": 1},
+        missing_path="/api/v1/accounts/no-such-account/webhooks",
+    ),
+    Case(
+        "account-webhook",
+        "DELETE",
+        "/api/v1/accounts/{acct}/webhooks/{webhook}",
+        FINANCE,
+        "spend_controls.write",
+        ok=204,
+        tenant=True,
+        creates={"accounts.WebhookEndpoint": -1},
+        missing_path="/api/v1/accounts/{acct}/webhooks/999999999",
     ),
     # --- billing: contracts, invoices, credit notes ---
     Case(
@@ -689,7 +740,7 @@ def test_matrix_covers_every_api_v1_endpoint_and_method():
 
 def test_every_case_resolves_to_its_endpoint():
     for case in CASES:
-        match = resolve(case.path.format(acct="acme", invoice=1, line=2, dispute=3).split("?")[0])
+        match = resolve(case.path.format(acct="acme", invoice=1, line=2, dispute=3, webhook=4).split("?")[0])
         assert match.url_name == case.url_name, case
         assert match.namespace == "api"
 
@@ -714,14 +765,18 @@ def path_of(template: str, world: World, target: str | None) -> str:
     if target is None:
         return template
     return template.format(
-        acct=target, invoice=world.invoice[target], line=world.line[target], dispute=world.dispute[target]
+        acct=target,
+        invoice=world.invoice[target],
+        line=world.line[target],
+        dispute=world.dispute[target],
+        webhook=world.webhook[target],
     )
 
 
 def send(client: Client, case: Case, path: str, world: World, target: str | None):
     if case.method == "GET":
         return client.get(path)
-    body = json.dumps(case.body(world.now)).replace("{acct}", target or "")
+    body = json.dumps(case.body(world.now)).replace("{acct}", target or "") if case.body else ""
     return client.generic(case.method, path, body, content_type="application/json")
 
 
@@ -735,7 +790,7 @@ def test_matrix(world, case, principal, target):
 
     status = expected_status(case, principal, target)
     assert response.status_code == status, response.content
-    body = response.json()
+    body = response.json() if status != 204 else None
     if principal != "vendor":
         # Never a word of the other account: not its id, name or events.
         other = OTHER[OWN_ACCOUNT[principal]]

@@ -273,11 +273,11 @@ def test_every_change_is_logged_old_to_new(account_a, vendor_client):
 
 class _Receiver(BaseHTTPRequestHandler):
     answers: list[int] = []
-    received: list[tuple[dict, bytes]] = []
+    received: list[tuple[object, bytes]] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
+        type(self).received.append((self.headers, body))  # header names are case-insensitive
         self.send_response(type(self).answers.pop(0))
         self.end_headers()
 
@@ -305,6 +305,8 @@ def test_signature_round_trip_and_tampering():
 
 def test_threshold_webhook_is_signed_retried_with_backoff_and_logged(capped, receiver, settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    # The receiver listens on this machine: allowed as an operator allows an on-premises one.
+    settings.WEBHOOK_ALLOW_HTTP, settings.WEBHOOK_ALLOWED_HOSTS = True, ["127.0.0.1"]
     _Receiver.answers = [500, 200]
     endpoint = webhook_endpoint_create(account=capped, url=f"http://127.0.0.1:{receiver.server_port}/hook")
     with pytest.MonkeyPatch.context() as mp:
@@ -327,7 +329,8 @@ def test_threshold_webhook_is_signed_retried_with_backoff_and_logged(capped, rec
     )
 
 
-def test_unreachable_receiver_never_blocks_ingestion(capped):
+def test_unreachable_receiver_never_blocks_ingestion(capped, settings):
+    settings.WEBHOOK_ALLOW_HTTP, settings.WEBHOOK_ALLOWED_HOSTS = True, ["127.0.0.1"]
     webhook_endpoint_create(account=capped, url="http://127.0.0.1:9/nothing-listens")
     result = post(capped, 2)
     assert result.accepted == 2
