@@ -53,6 +53,9 @@ install-dev: $(VENV)/.installed-dev ## The same with requirements-dev.txt (tests
 
 # The demo runs with DEBUG on (static files straight from static/, detailed error pages).
 demo run run-all worker: export DEBUG ?= true
+# ...and lets the demo's vendor staff sign in with the published password alone (production asks
+# staff for a code from an authenticator app too; docs/security.md). Set it to true to try that.
+demo run run-all: export OTP_REQUIRED_FOR_STAFF ?= false
 
 demo: install migrate ## Quick start: migrate, seed if empty, schedules, then web + worker on 127.0.0.1:8000
 	DEBUG=false $(MANAGE) seed_demo --if-empty --events $(EVENTS) --days $(DAYS) --seed $(SEED)

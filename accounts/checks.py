@@ -1,5 +1,5 @@
 """System checks: refuse to start with a job queue that could run a task twice at once, or with
-an outbound allow-list that cannot be understood."""
+outbound and sign-in settings that cannot be understood."""
 
 from __future__ import annotations
 
@@ -34,3 +34,15 @@ def webhook_allow_list_parses(app_configs, **kwargs):
     except ValueError as exc:
         return [Error(f"WEBHOOK_ALLOWED_HOSTS: {exc}", id="outcomeportal.E003")]
     return []
+
+
+@register()
+def sign_in_limits_are_sane(app_configs, **kwargs):
+    errors = []
+    if settings.TRUSTED_PROXIES < 0:
+        errors.append(Error("TRUSTED_PROXIES must be 0 or more.", id="outcomeportal.E004"))
+    limits = ("LOGIN_FAILURES_PER_USER_ADDRESS", "LOGIN_FAILURES_PER_USER", "LOGIN_FAILURE_WINDOW_SECONDS")
+    errors += [
+        Error(f"{name} must be 1 or more.", id="outcomeportal.E005") for name in limits if getattr(settings, name) < 1
+    ]
+    return errors

@@ -8,7 +8,8 @@ how long until the window ends. The counters live in an UNLOGGED table (no WAL; 
 them, which at worst forgives a window) and :func:`prune` drops old windows (a scheduled job).
 
 Used by the API's throttle (``accounts.throttling``) and the sign-in guard
-(``accounts.login_guard``).
+(``accounts.login_guard``), which takes a slot with :func:`hit` before it checks a password and
+gives it back with :func:`refund` when the password was right.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _clock = time.time  # (tests move it)
 class Verdict(NamedTuple):
     allowed: bool
     retry_after: int  # seconds until the window ends (0 when allowed)
+
+
+def now() -> float:
+    """The clock the counters run on (Unix seconds)."""
+    return _clock()
 
 
 def _window_start(now: float, window: int) -> int:
@@ -54,6 +60,15 @@ def add(key: str, *, window: int, now: float | None = None) -> None:
         cursor.execute(
             "INSERT INTO accounts_ratecounter AS c (key, window_start, hits) VALUES (%s, %s, 1) "
             "ON CONFLICT (key, window_start) DO UPDATE SET hits = c.hits + 1",
+            [key, _window_start(now, window)],
+        )
+
+
+def refund(key: str, *, window: int, now: float) -> None:
+    """Take back one hit of ``key`` counted at ``now`` (in that hit's window), never below zero."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_ratecounter SET hits = hits - 1 WHERE key = %s AND window_start = %s AND hits > 0",
             [key, _window_start(now, window)],
         )
 

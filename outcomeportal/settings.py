@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "template_partials",
     "django_q",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # The product, left to right: data flows accounts → metering → billing → disputes.
     "accounts",
     "metering",
@@ -148,6 +150,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# The client's address is REMOTE_ADDR, unless this many reverse proxies of yours stand in front:
+# then it is the one the outermost of them saw (X-Forwarded-For, counted from the right).
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
+# --- Sign-in (accounts.login_guard, accounts.two_factor) ------------------------------
+# Failed sign-ins allowed per window: for one username from one client address, and for one
+# username from anywhere (a guesser spread over many addresses). Beyond, passwords are not checked.
+LOGIN_FAILURES_PER_USER_ADDRESS = env_int("LOGIN_FAILURES_PER_USER_ADDRESS", 10)
+LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 50)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Vendor staff sign in with a one-time code from an authenticator app (TOTP) as well as the
+# password; customers may turn it on for themselves. `make demo` turns the requirement off.
+OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", True)
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "OutcomePortal")
+
 # --- Outgoing requests (webhooks; accounts.outbound) ------------------------------------
 # Only https to public addresses. For development, http; for on-premises receivers, host
 # names and networks (CIDR) that may be called whatever their address.
@@ -177,6 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"principal": env_str("API_RATE_LIMIT", "6000/min")},
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXIES,  # the throttle's client address, as in accounts.client_address
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OutcomePortal API",

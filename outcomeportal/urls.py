@@ -65,6 +65,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("admin/login/", accounts_views.admin_login),  # one sign-in, with its guard and second step
     path("admin/", admin.site.urls),
 ]
 

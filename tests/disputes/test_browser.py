@@ -11,7 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import User
 from billing.invoices.models import CreditNote
 from disputes.models import Dispute
 from disputes.services import credits_issue
@@ -44,13 +47,27 @@ def browser(monkeypatch):
         browser.close()
 
 
-def log_in(browser, live_server, username: str):
+def authenticator_code(username: str) -> str:
+    """What the user's authenticator app shows now: vendor staff sign in with a code too."""
+    user = User.objects.get(username=username)
+    device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(user=user, confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)  # each sign-in here is a new time step
+    return f"{totp(device.bin_key):06d}"
+
+
+def log_in(browser, live_server, username: str, *, staff: bool = False):
     page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    code = authenticator_code(username) if staff else None
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-Secret-123")
     page.click("button[type=submit]")
     page.wait_for_load_state()
+    if staff:
+        assert page.url.endswith("/accounts/login/code/")
+        page.fill("#id_code", code)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
     return page
 
 
@@ -80,7 +97,7 @@ def test_file_from_the_audit_table_and_resolve_from_the_queue(world, transaction
     assert [world.event(e).shown_status for e in ("jun-0", "jun-1")] == ["disputed", "disputed"]
 
     # --- Support: the queue, the evidence, a partial approval ---
-    sam = log_in(browser, live_server, "sam")
+    sam = log_in(browser, live_server, "sam", staff=True)
     sam.goto(f"{live_server.url}/disputes/queue/")
     shot(sam, "04-support-queue")
     sam.click(f"a.event-link:has-text('#{dispute.pk}')")
@@ -113,7 +130,7 @@ def test_file_from_the_audit_table_and_resolve_from_the_queue(world, transaction
 def test_the_queue_by_sla_risk_and_the_trust_metrics(history, transactional_db, live_server, browser, monkeypatch):
     """The metrics fixture (five disputes, two accounts) seen on July 8, 12:00: one breached, one open."""
     monkeypatch.setattr("django.utils.timezone.now", lambda: METRICS_NOW)
-    sam = log_in(browser, live_server, "sam")
+    sam = log_in(browser, live_server, "sam", staff=True)
     sam.goto(f"{live_server.url}/disputes/queue/")
     rows = sam.locator("#results tbody tr")
     assert rows.count() == 2
