@@ -120,6 +120,10 @@ class WebhookOutSerializer(serializers.Serializer):
     )
 
 
+class WebhookListSerializer(serializers.Serializer):
+    results = WebhookOutSerializer(many=True)
+
+
 def _webhook_out(endpoint: WebhookEndpoint, *, with_secret: bool) -> dict:
     data = {"id": endpoint.pk, "url": endpoint.url, "active": endpoint.active, "created_at": endpoint.created_at}
     if with_secret:
@@ -135,7 +139,7 @@ class WebhookListView(APIView):
     def get_permissions(self):
         return [require(_webhook_perm(self.request.method))()]
 
-    @extend_schema(responses=WebhookOutSerializer(many=True), summary="The account's webhook endpoints")
+    @extend_schema(responses=WebhookListSerializer, summary="The account's webhook endpoints")
     def get(self, request, external_id: str):
         principal = principal_of(request)
         account = account_get_for_principal(principal=principal, external_id=external_id)

@@ -67,7 +67,9 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
+        self.request.session.pop(ENROL_SESSION_KEY, None)
         if two_factor.totp_device_of(user=user) is None and not two_factor.two_factor_required(user=user):
+            self.request.session.pop(PENDING_SESSION_KEY, None)  # an unfinished sign-in of someone else
             return super().form_valid(form)
         self.request.session[PENDING_SESSION_KEY] = {
             "user_id": user.pk,
@@ -75,7 +77,6 @@ class LoginView(auth_views.LoginView):
             "since": time.time(),
             "next": self.get_success_url(),
         }
-        self.request.session.pop(ENROL_SESSION_KEY, None)
         return redirect("accounts:login_verify")
 
 

@@ -243,3 +243,13 @@ def test_an_operator_resets_a_lost_authenticator(sam):
     call_command("two_factor_reset", "sam", stdout=out)
     assert out.getvalue() == "Removed 1 authenticator(s) of sam; sam sets up a new one at the next sign-in.\n"
     assert not TOTPDevice.objects.exists()
+
+
+def test_signing_in_as_someone_else_drops_an_unfinished_sign_in(sam, ada):
+    device_for(sam)
+    client, _ = password_step("sam")
+    assert "login_pending" in client.session
+    client.post(LOGIN, {"username": "ada", "password": PASSWORD})
+    assert signed_in_as(client) == str(ada.pk)
+    assert "login_pending" not in client.session
+    assert client.get(CODE)["Location"] == LOGIN  # nothing left to finish
