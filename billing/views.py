@@ -6,7 +6,6 @@ for a missing one), call a selector or service, render.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import datetime
@@ -44,6 +43,7 @@ from billing.selectors import (
 from billing.services import contract_version_create, invoice_draft_current
 from metering.models import Event, OutcomeType, SuccessCriteria
 from outcomeportal.api.cursor import cursor_decode, cursor_encode
+from outcomeportal.core import csvsafe
 from outcomeportal.core.money import money_display, price_display
 from outcomeportal.core.periods import period_at
 
@@ -161,7 +161,7 @@ def _filename(invoice: Invoice) -> str:
 def invoice_lines_csv(request, account: str, invoice_id: int):
     _, invoice = _invoice(request, account, invoice_id)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(["invoice", "period", "line_id", "description", "outcome_type", "quantity", "unit_price",
                      "credits", "amount", "currency"])  # fmt: skip
     for line in invoice.lines.select_related("outcome_type").order_by("position"):
@@ -215,7 +215,7 @@ def invoice_events_csv(request, account: str, invoice_id: int):
     """Every event billed on the invoice (or, for a draft, every event its lines would bill)."""
     _, invoice = _invoice(request, account, invoice_id)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(EVENT_COLUMNS)
     zone = ZoneInfo(invoice.account.timezone)
     only = request.GET.get("line")

@@ -42,6 +42,7 @@ from billing.ledger.selectors import attach_charges
 from billing.ledger.shown import REASONS, STATUS_LABELS
 from billing.templatetags.portal import SESSION_ACCOUNT_KEY
 from metering.selectors import event_get_for_principal
+from outcomeportal.core import csvsafe
 
 # Non-billable reasons grouped the way the "You are not charged when…" page tells them.
 REASON_GROUPS = (
@@ -230,7 +231,7 @@ def events_export(request, account: str):
     """Exactly the filtered rows, all of them, as CSV — streamed straight from COPY."""
     _principal, account = _account_in_view(request, account)
     filters = _filter_form(request, account).filters()
-    stream = audit.event_export_stream(account=account, filters=filters)
+    stream = csvsafe.stream_safe(audit.event_export_stream(account=account, filters=filters))
     response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime(timezone.now(), ZoneInfo(account.timezone)).strftime("%Y%m%d-%H%M")
     filename = f"{slugify(account.external_id) or 'account'}-events-{stamp}.csv"
