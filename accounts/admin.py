@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import Account, ApiKey, JobRun, User, Vendor
+from accounts.services import CurrencyInvalid, currency_check
 
 
 @admin.register(Vendor)
@@ -9,8 +11,24 @@ class VendorAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at")
 
 
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = "__all__"  # the admin decides which are shown
+
+    def clean_currency(self) -> str:
+        code = self.cleaned_data["currency"]
+        if self.instance.pk and code == self.instance.currency:
+            return code  # unchanged: an account from before currencies were checked keeps its code
+        try:
+            return currency_check(code=code)
+        except CurrencyInvalid as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
     list_display = ("name", "external_id", "currency", "timezone", "tier", "industry", "use_case")
     list_filter = ("tier", "industry", "currency")
     search_fields = ("name", "external_id")

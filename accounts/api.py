@@ -19,7 +19,7 @@ from accounts.selectors import (
     webhook_endpoint_get_for_account,
     webhook_endpoints_of,
 )
-from accounts.services import AccountExists, account_create
+from accounts.services import AccountExists, CurrencyInvalid, account_create, currency_check
 from outcomeportal.api.errors import ApiError
 
 _TIMEZONES = frozenset(available_timezones())
@@ -39,6 +39,12 @@ class AccountInSerializer(serializers.Serializer):
     )
     timezone = serializers.CharField(max_length=64, default="UTC")
     segment = SegmentSerializer(required=False)
+
+    def validate_currency(self, value: str) -> str:
+        try:
+            return currency_check(code=value)
+        except CurrencyInvalid as exc:
+            raise serializers.ValidationError("Not an active ISO 4217 currency code, e.g. USD, EUR or JPY.") from exc
 
     def validate_timezone(self, value: str) -> str:
         if value not in _TIMEZONES:

@@ -10,12 +10,32 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import CUSTOMER_ROLES, Account, ApiKey, ApiKeyScope, User, Vendor
+from outcomeportal.core.currencies import is_currency
 
 KEY_PREFIX = "op_"
 
 
 class AccountExists(Exception):
     pass
+
+
+class CurrencyInvalid(ValueError):
+    """Not an active ISO 4217 currency code (the table is ``outcomeportal.core.currencies``)."""
+
+    def __init__(self, code: str):
+        super().__init__(f"{code!r} is not an active ISO 4217 currency code (e.g. USD, EUR, JPY).")
+        self.code = code
+
+
+def currency_check(*, code: str) -> str:
+    """The code in upper case if ISO 4217 lists it as an active currency; else :class:`CurrencyInvalid`.
+
+    ``QQQ`` (no such code), ``XXX`` (no currency), ``XTS`` (testing) and the metals are refused.
+    """
+    upper = code.upper()
+    if not is_currency(upper):
+        raise CurrencyInvalid(code)
+    return upper
 
 
 def api_key_hash(key: str) -> str:
@@ -70,14 +90,16 @@ def account_create(
     industry: str = "",
     use_case: str = "",
 ) -> Account:
-    """Create a customer account; the same ``external_id`` twice raises :class:`AccountExists`."""
+    """Create a customer account; the same ``external_id`` twice raises :class:`AccountExists`,
+    a currency ISO 4217 does not list as active :class:`CurrencyInvalid`."""
+    currency = currency_check(code=currency)
     try:
         with transaction.atomic():
             return Account.objects.create(
                 vendor=vendor_get_default(),
                 external_id=external_id,
                 name=name,
-                currency=currency.upper(),
+                currency=currency,
                 timezone=timezone_name,
                 tier=tier,
                 industry=industry,

@@ -7,8 +7,9 @@ The rule, once, for every amount a customer is billed:
 * Per-event amounts and unit prices keep up to 6 decimal places (``EVENT_PLACES``); they
   are never rounded to the currency on their own.
 * An invoice line is rounded **once**, to its currency's minor unit (USD 2 places, JPY 0,
-  KWD 3, …), **half away from zero** (``ROUND_HALF_UP``): ``quantity × unit price`` — or the
-  line's exact sum for gain-share and derived lines — goes in, the line amount comes out.
+  KWD 3, … as :mod:`outcomeportal.core.currencies` gives them), **half away from zero**
+  (``ROUND_HALF_UP``): ``quantity × unit price`` — or the line's exact sum for gain-share and
+  derived lines — goes in, the line amount comes out.
 * An invoice's subtotal, credits applied and total are plain sums of already-rounded
   lines, so they never need rounding and the total always equals the sum of its lines.
 """
@@ -17,13 +18,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-# ISO 4217 minor units that differ from 2. Everything else has 2.
-_MINOR_UNITS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "CLF": 4, "UYW": 4,
-}  # fmt: skip
+from outcomeportal.core.currencies import MINOR_UNITS
 
 EVENT_PLACES = 6  # per-event amounts and unit prices: sub-cent precision, never rounded to the currency
 _EVENT_QUANTUM = Decimal(1).scaleb(-EVENT_PLACES)
@@ -32,8 +27,12 @@ ZERO = Decimal(0)
 
 
 def minor_units(currency: str) -> int:
-    """Decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3)."""
-    return _MINOR_UNITS.get(currency.upper(), 2)
+    """Decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3), from the ISO 4217 table.
+
+    A code the table does not hold — only a row from before currencies were checked, or one ISO
+    has since withdrawn — keeps the 2 places every such code always had.
+    """
+    return MINOR_UNITS.get(currency.upper(), 2)
 
 
 def quantum(currency: str) -> Decimal:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from accounts.admin import AccountForm
 from accounts.models import Account, Role
+from accounts.services import CurrencyInvalid, account_create, vendor_get_default
 from tests import factories
 from tests.conftest import key_client
 
@@ -95,6 +97,7 @@ def test_same_external_id_again_is_409_and_changes_nothing(vendor_client, accoun
 
 
 CURRENCY = ["A three-letter ISO 4217 code, e.g. USD."]
+NOT_ISO = ["Not an active ISO 4217 currency code, e.g. USD, EUR or JPY."]
 TIMEZONE = ["An IANA time zone name, e.g. Europe/Paris."]
 REQUIRED = ["This field is required."]
 BLANK = ["This field may not be blank."]
@@ -106,6 +109,11 @@ BLANK = ["This field may not be blank."]
         ({"external_id": "x1", "name": "X", "currency": "usd"}, {"currency": CURRENCY}),
         ({"external_id": "x1", "name": "X", "currency": "EURO"}, {"currency": CURRENCY}),
         ({"external_id": "x1", "name": "X", "currency": 840}, {"currency": CURRENCY}),
+        ({"external_id": "x1", "name": "X", "currency": "QQQ"}, {"currency": NOT_ISO}),  # no such code
+        ({"external_id": "x1", "name": "X", "currency": "XXX"}, {"currency": NOT_ISO}),  # "no currency"
+        ({"external_id": "x1", "name": "X", "currency": "XTS"}, {"currency": NOT_ISO}),  # for testing
+        ({"external_id": "x1", "name": "X", "currency": "XAU"}, {"currency": NOT_ISO}),  # gold
+        ({"external_id": "x1", "name": "X", "currency": "HRK"}, {"currency": NOT_ISO}),  # withdrawn in 2023
         ({"external_id": "x1", "name": "X", "timezone": "Mars/Olympus"}, {"timezone": TIMEZONE}),
         ({"external_id": "x1", "name": "X", "timezone": ""}, {"timezone": BLANK}),
         (
@@ -140,6 +148,48 @@ def test_invalid_account_is_400_with_fields(vendor_client, body, fields):
         "error": {"code": "validation_error", "message": "The request has invalid fields.", "fields": fields}
     }
     assert Account.objects.count() == 0
+
+
+@pytest.mark.parametrize("currency", ["JPY", "KWD", "CLF", "CHF", "ZWG"])
+def test_any_active_iso_4217_currency_is_accepted(vendor_client, currency):
+    response = post(vendor_client, {"external_id": "x1", "name": "X", "currency": currency})
+    assert response.status_code == 201
+    assert Account.objects.get().currency == currency
+
+
+@pytest.mark.parametrize("code", ["QQQ", "XXX", "xts"])
+def test_the_service_refuses_a_code_that_is_not_a_currency(db, code):
+    # Below HTTP too: the seed, the admin and every other caller get the same answer.
+    with pytest.raises(CurrencyInvalid):
+        account_create(external_id="x1", name="X", currency=code)
+    assert Account.objects.count() == 0
+
+
+def test_the_service_keeps_codes_in_upper_case(db):
+    assert account_create(external_id="x1", name="X", currency="eur").currency == "EUR"
+
+
+@pytest.mark.parametrize(("code", "valid"), [("EUR", True), ("QQQ", False), ("XXX", False), ("usd", True)])
+def test_the_admin_form_checks_the_currency(db, code, valid):
+    form = AccountForm(
+        data={"vendor": vendor_get_default().pk, "external_id": "x1", "name": "X", "currency": code, "timezone": "UTC"}
+    )
+    assert form.is_valid() is valid, form.errors
+    if valid:
+        assert form.cleaned_data["currency"] == code.upper()
+    else:
+        assert form.errors["currency"] == [f"{code!r} is not an active ISO 4217 currency code (e.g. USD, EUR, JPY)."]
+
+
+def test_the_admin_form_lets_an_old_account_keep_its_code(db):
+    account = factories.make_account("old")
+    Account.objects.filter(pk=account.pk).update(currency="HRK")  # from before codes were checked
+    account.refresh_from_db()
+    data = {"vendor": account.vendor_id, "external_id": "old", "name": "Renamed", "currency": "HRK", "timezone": "UTC"}
+    form = AccountForm(data=data, instance=account)
+    assert form.is_valid(), form.errors
+    form = AccountForm(data={**data, "currency": "XXX"}, instance=account)
+    assert not form.is_valid()
 
 
 @pytest.mark.parametrize("role", CUSTOMER_ROLES)
