@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from outcomeportal.env import env_bool, env_int, env_list, env_str
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the API docs work offline
     "django_filters",
     "django_htmx",
     "django_tables2",
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "django_q",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "csp",
     # The product, left to right: data flows accounts → metering → billing → disputes.
     "accounts",
     "metering",
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "outcomeportal.middleware.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -149,6 +153,30 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "outcomeportal.views.csrf_failure"  # the portal's own 403 page, not Django's
+
+# Content-Security-Policy (django-csp): everything from this origin, nothing inline. htmx,
+# Plotly, Swagger UI and Redoc are served from the app's own static files; templates hold no
+# inline script, event handler or style attribute (tests/test_csp.py scans them): data reaches
+# scripts through json_script blocks and data- attributes, bar widths are SVG attributes.
+# Plotly puts its rules into a stylesheet the dashboard links for it (static/css/plotly.css) and
+# sets other styles from script (CSSOM), which CSP allows, so style-src needs no 'unsafe-inline';
+# htmx runs with includeIndicatorStyles off (base.html) for the same reason. The one page that
+# needs inline styles, Redoc, relaxes style-src for itself (outcomeportal/api/docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # the favicon and Swagger UI's icons are data: URIs
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # The client's address is REMOTE_ADDR, unless this many reverse proxies of yours stand in front:
 # then it is the one the outermost of them saw (X-Forwarded-For, counted from the right).
@@ -201,6 +229,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Outcome-based billing: ingest outcome events, read decisions, invoices and disputes. "
     "Authenticate with `Authorization: Bearer <key>`.",
     "VERSION": "1.0.0",
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would send the schema to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

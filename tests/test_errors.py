@@ -550,3 +550,96 @@ def test_an_html_accept_header_still_gets_the_contract_error_body(db):
     response = Client().get("/api/v1/events", HTTP_ACCEPT="text/html")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
+
+
+# --- The portal's error pages: no static files needed, never Django's debug page ---------------
+
+MANIFEST = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+DEBUG_PAGE_MARKERS = (b"Traceback", b"DEBUG = True", b"technical_500", b"Request Method:", b"Django Version")
+
+
+@pytest.fixture
+def uncollected(settings, tmp_path):
+    """Production settings on a host where ``collectstatic`` never ran: an empty STATIC_ROOT and
+    the hashed manifest storage, whose ``{% static %}`` fails for every file it has not seen."""
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    settings.STATIC_ROOT.mkdir()
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": MANIFEST}}
+    return settings
+
+
+def assert_error_page(response, status: int, heading: str) -> str:
+    assert response.status_code == status
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    for marker in DEBUG_PAGE_MARKERS:
+        assert marker not in response.content, marker
+    html = response.content.decode()
+    assert f'<p class="big" aria-hidden="true">{status}</p>' in html
+    assert heading in html
+    assert 'href="/static/css/portal.css"' in html  # by its plain name: no manifest lookup
+    assert "<script" not in html
+    return html
+
+
+def test_the_uncollected_fixture_breaks_static_lookups(uncollected):
+    from django.templatetags.static import static
+
+    with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+        static("css/portal.css")
+
+
+def test_404_page_without_collected_static_files(uncollected, db):
+    response = Client().get("/no-such-page/")
+    assert_error_page(response, 404, "There is nothing here")
+
+
+def test_404_page_for_a_signed_in_user_keeps_the_portal_header(uncollected, account_a):
+    client = Client()
+    client.force_login(factories.make_user(Role.CUSTOMER_ADMIN, account_a))
+    html = assert_error_page(client.get("/account/acme/events/nothing-here"), 404, "There is nothing here")
+    assert "Acme Support" in html
+
+
+def test_403_page_without_collected_static_files(uncollected, account_a):
+    client = Client()
+    client.force_login(factories.make_user(Role.VIEWER, account_a))
+    response = client.get("/accounts/api-keys/")  # a viewer may not manage keys
+    assert_error_page(response, 403, "You do not have access to this page")
+
+
+def test_403_csrf_failure_is_the_portal_page(uncollected, account_a):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "x", "password": "y"})
+    html = assert_error_page(response, 403, "That form could not be accepted")
+    assert "CSRF verification failed" not in html  # Django's own page
+
+
+def test_400_page_without_collected_static_files(uncollected, db):
+    response = Client(HTTP_HOST="evil.example").get("/accounts/login/")  # not in ALLOWED_HOSTS
+    assert_error_page(response, 400, "That request could not be understood")
+
+
+def test_500_page_without_static_files_or_database(uncollected, account_a, monkeypatch, django_assert_num_queries):
+    class DatabaseAway:
+        def cursor(self):
+            raise RuntimeError("the database is away")
+
+    monkeypatch.setattr("outcomeportal.views.connection", DatabaseAway())
+    client = Client(raise_request_exception=False)
+    client.force_login(factories.make_user(Role.CUSTOMER_ADMIN, account_a))
+    with django_assert_num_queries(0):  # no session, user or message lookup: the database may be what failed
+        response = client.get("/healthz")
+    assert_error_page(response, 500, "Something went wrong on our side")
+
+
+def test_500_under_the_api_is_the_contracts_body(uncollected, vendor_client, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("the database is away")
+
+    monkeypatch.setattr("accounts.api.accounts_visible_to", broken)
+    client = Client(HTTP_AUTHORIZATION=vendor_client.defaults["HTTP_AUTHORIZATION"], raise_request_exception=False)
+    response = client.get("/api/v1/accounts")
+    assert assert_error_body(response, 500) == {
+        "error": {"code": "server_error", "message": "Something went wrong on our side; it has been logged."}
+    }

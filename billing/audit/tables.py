@@ -110,7 +110,7 @@ class EventTable(tables.Table):
         if self._select_form:
             pick = (
                 f'<input type="checkbox" name="event" value="{_e(record.event_id)}" form="{_e(self._select_form)}" '
-                f'aria-label="Select {_e(record.event_id)}" style="width:auto;margin:0 .4rem 0 0;vertical-align:-2px">'
+                f'aria-label="Select {_e(record.event_id)}" class="row-select">'
             )
         return mark_safe(  # noqa: S308 - escaped
             f'{pick}<a href="{_e(href)}" class="event-link">{_e(record.event_id)}</a>'

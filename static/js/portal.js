@@ -1,5 +1,7 @@
-/* OutcomePortal — the little JavaScript the portal needs: dashboard charts (Plotly, vendored)
-   and polite htmx behaviour (busy state, focus after paging). Every page works without it. */
+/* OutcomePortal — the little JavaScript the portal needs: dashboard charts (Plotly, vendored),
+   polite htmx behaviour (busy state, focus after paging) and the print button. Every page works
+   without it. No template holds inline script (Content-Security-Policy): data comes from
+   json_script blocks and data- attributes. */
 (function () {
   "use strict";
 
@@ -142,6 +144,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", drawCharts);
+
+  // A button that prints the page (the printable invoice): a data- attribute, not an inline
+  // onclick, which the Content-Security-Policy would refuse.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) { window.print(); }
+  });
 
   // htmx: mark the results busy while a request runs; after a pager click, move focus to the
   // results so keyboard and screen-reader users land on the new page, not at the top.
