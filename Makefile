@@ -21,7 +21,7 @@ BENCH_EVENTS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev demo run run-all worker migrate seed schedules test lint format check-migrations \
-	pytest bench bench-portal db-stop clean-venv
+	pytest bench bench-portal backup restore db-stop clean-venv
 
 help: ## List the targets
 	@echo "OutcomePortal — make targets:"
@@ -107,6 +107,15 @@ bench: install-dev ## Ingestion over HTTP and settlement benchmarks (BENCH_EVENT
 
 bench-portal: install-dev ## Audit portal benchmark on a big account (long: 10M events by default)
 	$(PY) bench/portal.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
+
+# --- backups (scripts/backup.py; docs/operations.md) -----------------------------------------
+
+backup: install ## Back up the database (pg_dump, custom format) to .data/backups/, or FILE=path
+	$(PY) scripts/backup.py backup $(if $(FILE),--output "$(FILE)")
+
+restore: install ## Restore FILE=path into an empty database (CLEAN=1: replace what it holds)
+	@test -n "$(FILE)" || { echo "make restore FILE=path/to/backup.dump [CLEAN=1]"; exit 2; }
+	$(PY) scripts/backup.py restore "$(FILE)" $(if $(CLEAN),--clean)
 
 # --- housekeeping ---------------------------------------------------------------------------
 
