@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -37,7 +38,9 @@ def pg_bin_dir(*, embedded: bool, configured: str = "") -> Path | None:
     if configured:
         return Path(configured)
     if embedded or shutil.which("pg_dump") is None:
-        from pgserver._commands import POSTGRES_BIN_PATH  # the wheel's own binaries
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs' notes about a runtime folder, as in embedded_db
+            from pgserver._commands import POSTGRES_BIN_PATH  # the wheel's own programs
 
         return Path(POSTGRES_BIN_PATH)
     return None
