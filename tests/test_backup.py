@@ -19,7 +19,8 @@ from tests.billing.helpers import contract, post, settle_and_finalize
 # Key columns of the rows a backup must bring back exactly, in a fixed order.
 CHECKED = {
     "accounts_account": "id, external_id, currency, timezone",
-    "metering_event": "id, account_id, event_id, occurred_at, status, non_billable_reason, amount, invoice_line_id",
+    "metering_event": "id, account_id, event_id, occurred_at, status, non_billable_reason",
+    "billing_charge": "event_id, account_id, state, reason, amount, invoice_line_id",
     "billing_invoice": "id, account_id, number, period, status, subtotal, credits_applied, total",
     "billing_invoiceline": "id, invoice_id, position, description, quantity, unit_price, amount",
     "billing_creditnote": "id, account_id, number, amount, invoice_id",
@@ -49,8 +50,9 @@ def _fingerprint(params: dict) -> dict:
         }
         sums = {}
         for table, columns in CHECKED.items():
-            query = sql.SQL("SELECT md5(coalesce(string_agg(row({})::text, '|' ORDER BY id), '')) FROM {}").format(
-                sql.SQL(columns), sql.Identifier(table)
+            key = columns.split(",")[0]  # each table's key comes first
+            query = sql.SQL("SELECT md5(coalesce(string_agg(row({})::text, '|' ORDER BY {}), '')) FROM {}").format(
+                sql.SQL(columns), sql.SQL(key), sql.Identifier(table)
             )
             sums[table] = conn.execute(query).fetchone()[0]
     return {"counts": counts, "sums": sums}

@@ -15,7 +15,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Role
-from metering.models import Event, OutcomeType
+from billing.ledger.models import Charge
+from metering.models import OutcomeType
 from outcomeportal.core.csvsafe import TRIGGERS
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
@@ -76,6 +77,6 @@ def test_the_invoice_csvs_escape_line_names_and_event_fields(world):
 
 
 def test_a_negative_amount_stays_a_number_in_the_audit_export(world):
-    Event.objects.filter(event_id__endswith="-0").update(amount="-12.50")
+    Charge.objects.filter(event__event_id__endswith="-0").update(amount="-12.50")
     rows = _rows(world["client"].get("/account/acme/events.csv"))
     assert sorted(r["amount"] for r in rows) == ["-12.500000", "0.990000", "0.990000"]

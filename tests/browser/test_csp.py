@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from billing.ingestion import outcomes_settle
 from billing.spend.services import spend_controls_set
-from metering.services import outcomes_settle
 from tests import factories
 from tests.browser.conftest import CHROMIUM
 
