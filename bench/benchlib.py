@@ -141,7 +141,36 @@ def reset_events() -> None:
 
 
 # Tables holding events or figures derived from them (those that exist are emptied).
-_EVENT_TABLES = ("metering_event", "metering_sessionclaim", "metering_signal", "metering_dailyrollup")
+_EVENT_TABLES = (
+    "metering_event",
+    "metering_sessionclaim",
+    "metering_signal",
+    "metering_dailyrollup",
+    "billing_charge",
+    "billing_chargerollup",
+)
+ATTEMPT_REASONS_SQL = (
+    "'abandoned', 'workflow_failed', 'greeting_only', 'unanswered_question', 'no_show', 'human_handoff', "
+    "'criteria_not_met', 'verification_failed', 'reopened_in_window', 'reversed_in_window', 'escalated_in_window'"
+)
+
+
+def charges_from_events(cursor, *, where: str, params: dict | None = None, amount: str = "t.unit_price") -> int:
+    """Charges for the events matching ``where`` (alias ``e``), as ingestion would have written them:
+    outcomes pending → estimated, billable → rated, attempts → rated with no amount; ``amount`` an
+    SQL expression (``t`` is the outcome type). The rollup is kept by the charge table's trigger."""
+    cursor.execute(
+        "INSERT INTO billing_charge (event_id, account_id, outcome_type_id, occurred_at, complexity, value_amount, "
+        "attempt, contract_version_id, amount, credits, currency, state, reason) "
+        "SELECT e.id, e.account_id, e.outcome_type_id, e.occurred_at, e.complexity, e.value_amount, "
+        f"e.status = 'non_billable', NULL, CASE WHEN e.status = 'non_billable' THEN NULL ELSE {amount} END, NULL, "
+        "a.currency, CASE WHEN e.status = 'pending' THEN 'estimated' ELSE 'rated' END, '' "
+        "FROM metering_event e JOIN accounts_account a ON a.id = e.account_id "
+        "JOIN metering_outcometype t ON t.id = e.outcome_type_id "
+        f"WHERE ({where}) AND (e.status <> 'non_billable' OR e.non_billable_reason IN ({ATTEMPT_REASONS_SQL}))",
+        params or {},
+    )
+    return cursor.rowcount
 
 
 def world_setup() -> dict:

@@ -138,11 +138,13 @@ def _checks_for(reason: str) -> str:
 
 def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
 
+    import benchlib
     from django.db import connection, models
     from django.utils import timezone
 
     from accounts.models import Account, Role, User
     from accounts.services import account_create
+    from billing.ledger.models import Charge
     from metering.models import Event, OutcomeType, SuccessCriteria
     from metering.services import outcome_type_create
 
@@ -188,15 +190,20 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
         acc += share
         bounds.append((acc, (type_id, criteria_id, price, window)))
 
+    BILLING = "'cap_reached', 'dispute_credited'"  # billing's reasons in the mix (the charge's)
+
     def type_case(column: int) -> str:
         return "CASE " + " ".join(f"WHEN t < {hi} THEN {values[column]}" for hi, values in bounds) + " END"
 
     print(f"fill: {n_events:,} events, {N_ACCOUNTS} accounts, the big one {big:,}; {jobs} parallel jobs", flush=True)
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE metering_event, metering_dailyrollup RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE metering_event, metering_dailyrollup, billing_charge, billing_chargerollup "
+            "RESTART IDENTITY CASCADE"
+        )
         # Secondary indexes and constraints go; they are rebuilt once at the end from the model's Meta
         # (so an interrupted fill never leaves the table without them on the next run).
-        for index in Event._meta.indexes:
+        for index in [*Event._meta.indexes, *Charge._meta.indexes]:
             cursor.execute(f'DROP INDEX IF EXISTS "{index.name}"')
         for constraint in Event._meta.constraints:
             cursor.execute(f'ALTER TABLE metering_event DROP CONSTRAINT IF EXISTS "{constraint.name}"')
@@ -223,11 +230,22 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
                 cursor.execute("SET session_replication_role = replica")
                 cursor.execute(
                     f"""
+                WITH g AS MATERIALIZED (
+                    SELECT b.*, b.at + b.window_hours * interval '1 hour' AS window_end,
+                           CASE {" ".join(reason_case)} ELSE '' END AS reason
+                    FROM (
+                        SELECT i, %(start)s + (i * %(step)s) * interval '1 microsecond' AS at,
+                               ((i * 2654435761) %% 1000)::int AS r,
+                               {type_case(0)} AS type_id, {type_case(1)} AS criteria_id,
+                               {type_case(2)}::numeric AS price, {type_case(3)} AS window_hours
+                        FROM (SELECT i, ((i * 40503) %% 10)::int AS t
+                              FROM generate_series(%(first)s::bigint, %(last)s::bigint) i) s
+                    ) b
+                ), stored AS (
                 INSERT INTO metering_event (account_id, event_id, outcome_type_id, occurred_at, success_criteria_met,
                     human_handoff, channel, workflow, session_id, complexity, verification_method, source_url,
                     sandbox, failure_reason, value_amount, cost_amount, attributes, payload_hash, received_at,
-                    status, non_billable_reason, window_ends_at, criteria_id, checks, state, decided_at, settled_at,
-                    amount, currency, credits, invoice_line_id)
+                    status, non_billable_reason, window_ends_at, criteria_id, checks, state, decided_at, settled_at)
                 SELECT %(account)s, 'evt-' || lpad(g.i::text, 8, '0'), g.type_id, g.at, g.reason <> 'criteria_not_met',
                     g.reason = 'human_handoff', (ARRAY['chat','chat','chat','email','voice','sms'])[1 + g.i %% 6],
                     (ARRAY['billing_question','password_reset','order_status','refund','onboarding','account_update'])
@@ -242,29 +260,34 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
                     (ARRAY['{{"language": "en", "turns": 4}}', '{{"language": "de", "turns": 7}}',
                            '{{"language": "en", "turns": 2, "csat": 5}}'])[1 + g.i %% 3]::jsonb,
                     lpad(to_hex(g.i * 2654435761), 32, '0'), g.at + interval '2 seconds',
-                    CASE WHEN g.reason = 'dispute_credited' THEN 'credited'
-                         WHEN g.reason <> '' THEN 'non_billable'
-                         WHEN g.r < {disputed_hi} THEN 'disputed'
-                         WHEN g.window_end > %(now)s THEN 'pending'
-                         WHEN g.at < date_trunc('month', %(now)s) THEN 'invoiced'
-                         ELSE 'billable' END,
-                    g.reason, g.window_end, g.criteria_id, c.checks, '{{}}'::jsonb, g.at + interval '2 seconds',
-                    CASE WHEN g.reason = '' AND g.window_end <= %(now)s THEN g.window_end END,
-                    CASE WHEN g.reason = '' THEN g.price END, %(currency)s, NULL,
-                    CASE WHEN g.reason = '' AND g.r >= {disputed_hi} AND g.window_end <= %(now)s
-                          AND g.at < date_trunc('month', %(now)s) THEN 1 END
-                FROM (
-                    SELECT b.*, b.at + b.window_hours * interval '1 hour' AS window_end,
-                           CASE {" ".join(reason_case)} ELSE '' END AS reason
-                    FROM (
-                        SELECT i, %(start)s + (i * %(step)s) * interval '1 microsecond' AS at,
-                               ((i * 2654435761) %% 1000)::int AS r,
-                               {type_case(0)} AS type_id, {type_case(1)} AS criteria_id,
-                               {type_case(2)}::numeric AS price, {type_case(3)} AS window_hours
-                        FROM (SELECT i, ((i * 40503) %% 10)::int AS t
-                              FROM generate_series(%(first)s::bigint, %(last)s::bigint) i) s
-                    ) b
-                ) g JOIN bench_checks c ON c.reason = g.reason
+                    CASE WHEN g.reason NOT IN ('', {BILLING}) THEN 'non_billable'
+                         WHEN g.window_end > %(now)s THEN 'pending' ELSE 'billable' END,
+                    CASE WHEN g.reason IN ({BILLING}) THEN '' ELSE g.reason END, g.window_end, g.criteria_id,
+                    c.checks, '{{}}'::jsonb, g.at + interval '2 seconds',
+                    CASE WHEN g.reason IN ('', {BILLING}) AND g.window_end <= %(now)s THEN g.window_end END
+                FROM g JOIN bench_checks c ON c.reason = g.reason
+                RETURNING id, event_id
+                )
+                -- Each event's charge as ingestion, settlement, invoicing and disputes leave it: allowances
+                -- and the cap are billing's reasons; last month's outcomes are invoiced, a few disputed.
+                INSERT INTO billing_charge (event_id, account_id, outcome_type_id, occurred_at, complexity,
+                    value_amount, attempt, contract_version_id, amount, credits, currency, state, reason,
+                    invoice_line_id)
+                SELECT x.id, %(account)s, g.type_id, g.at,
+                    (ARRAY['simple','simple','moderate','complex'])[1 + g.i %% 4], NULL, x.attempt, NULL,
+                    CASE WHEN g.reason = '' THEN g.price END, NULL, %(currency)s, x.state,
+                    CASE WHEN g.reason IN ({BILLING}) THEN g.reason ELSE '' END,
+                    CASE WHEN x.state IN ('invoiced', 'disputed') THEN 1 END
+                FROM stored s JOIN g ON s.event_id = 'evt-' || lpad(g.i::text, 8, '0')
+                CROSS JOIN LATERAL (SELECT s.id, g.reason IN ({benchlib.ATTEMPT_REASONS_SQL}) AS attempt,
+                    CASE WHEN g.reason IN ({benchlib.ATTEMPT_REASONS_SQL}) THEN 'rated'
+                         WHEN g.reason = 'dispute_credited' THEN 'credited'
+                         WHEN g.window_end > %(now)s THEN 'estimated'
+                         WHEN g.reason = '' AND g.at < date_trunc('month', %(now)s) AND g.r < {disputed_hi}
+                              THEN 'disputed'
+                         WHEN g.reason = '' AND g.at < date_trunc('month', %(now)s) THEN 'invoiced'
+                         ELSE 'rated' END AS state) x
+                WHERE g.reason IN ('', {BILLING}, {benchlib.ATTEMPT_REASONS_SQL})
                 """,
                     {
                         "account": account.pk,
@@ -293,6 +316,7 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
     t = time.perf_counter()
     with connection.schema_editor(collect_sql=True) as editor:
         statements = [str(index.create_sql(Event, editor)) for index in Event._meta.indexes]
+        statements += [str(index.create_sql(Charge, editor)) for index in Charge._meta.indexes]
     unique = [c for c in Event._meta.constraints if isinstance(c, models.UniqueConstraint)]
     for c in unique:
         columns = ", ".join(Event._meta.get_field(f).column for f in c.fields)
@@ -316,15 +340,26 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
         cursor.execute(
             """
             INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, complexity, status,
-                non_billable_reason, capped, events, amount, credits)
+                non_billable_reason, events)
             SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.complexity,
-                e.status, e.non_billable_reason, (e.status = 'non_billable' AND e.state ? 'cap_reached'), count(*),
-                coalesce(sum(e.amount), 0), coalesce(sum(e.credits), 0)
+                e.status, e.non_billable_reason, count(*)
             FROM metering_event e JOIN accounts_account a ON a.id = e.account_id
+            GROUP BY 1, 2, 3, 4, 5, 6
+            """
+        )
+        rows = cursor.rowcount
+        cursor.execute(
+            """
+            INSERT INTO billing_chargerollup (account_id, day, outcome_type_id, complexity, attempt, state, reason,
+                charges, amount, credits)
+            SELECT c.account_id, (c.occurred_at AT TIME ZONE a.timezone)::date, c.outcome_type_id, c.complexity,
+                c.attempt, c.state, c.reason, count(*), coalesce(sum(c.amount), 0), coalesce(sum(c.credits), 0)
+            FROM billing_charge c JOIN accounts_account a ON a.id = c.account_id
             GROUP BY 1, 2, 3, 4, 5, 6, 7
             """
         )
-        print(f"  rollups rebuilt ({cursor.rowcount:,} rows): {time.perf_counter() - t:.0f} s", flush=True)
+        rows += cursor.rowcount
+        print(f"  rollups rebuilt ({rows:,} rows): {time.perf_counter() - t:.0f} s", flush=True)
         # The settlement queue, which the insert trigger would have filled.
         cursor.execute(
             "INSERT INTO metering_pendingwindow (window_ends_at, event_id) "
@@ -334,6 +369,8 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
         cursor.execute("DROP TABLE bench_checks")
         cursor.execute("VACUUM (ANALYZE) metering_event")
         cursor.execute("VACUUM (ANALYZE) metering_dailyrollup")
+        cursor.execute("VACUUM (ANALYZE) billing_charge")
+        cursor.execute("VACUUM (ANALYZE) billing_chargerollup")
         print(f"  vacuum analyze: {time.perf_counter() - t:.0f} s", flush=True)
     print(f"fill done in {time.perf_counter() - started:.0f} s", flush=True)
 
