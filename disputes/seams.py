@@ -1,6 +1,6 @@
-"""What disputes adds to metering's pages, through the seams metering offers (billing.audit.panels).
+"""What disputes adds to the audit pages, through the seams billing offers (billing.audit.panels).
 
-Registered in :meth:`disputes.apps.DisputesConfig.ready`; metering never imports disputes.
+Registered in :meth:`disputes.apps.DisputesConfig.ready`; billing never imports disputes.
 """
 
 from __future__ import annotations

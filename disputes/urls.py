@@ -1,4 +1,4 @@
-"""Portal URLs of disputes: an account's disputes under its external ID (like metering's pages);
+"""Portal URLs of disputes: an account's disputes under its external ID (like the audit pages);
 the vendor's queue and trust metrics under /disputes/."""
 
 from django.urls import path

@@ -9,7 +9,8 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
 
 - the audit table is a keyset walk over ``(account_id, occurred_at DESC, id DESC)`` (or the
   reason index, see migration 0003) — never OFFSET, never a ``count(*)`` of an account's events;
-- counts, totals and charts come from :class:`DailyRollup` (kept exact by triggers);
+- counts, totals and charts come from the two rollups (``DailyRollup``, ``ChargeRollup``: kept exact
+  by triggers), read by the status customers see (:mod:`billing.audit.counts`);
 - the CSV export is PostgreSQL's ``COPY (SELECT …) TO STDOUT`` streamed as it arrives.
 """
 

@@ -1,7 +1,6 @@
-"""What billing adds to metering's pages, through the seams metering offers (billing.audit.panels).
+"""The money panels of the audit pages: the dashboard's charges, the event's invoice.
 
-Registered in :meth:`billing.apps.BillingConfig.ready`; metering never imports billing. Every
-amount here is the invoice's (billing.charges, the invoice lines), never a list price.
+Every amount here is the invoice's (billing.charges, the invoice lines), never a list price.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Portal URLs of metering. Account pages carry the account's external ID in the path, so
+"""Portal URLs of the audit pages. Account pages carry the account's external ID in the path, so
 every page can be bookmarked and shared; vendor staff move between accounts by URL."""
 
 from django.urls import path
