@@ -339,12 +339,11 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
         t = time.perf_counter()
         cursor.execute(
             """
-            INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, complexity, status,
-                non_billable_reason, events)
-            SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.complexity,
-                e.status, e.non_billable_reason, count(*)
+            INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, status, non_billable_reason, events)
+            SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.status,
+                e.non_billable_reason, count(*)
             FROM metering_event e JOIN accounts_account a ON a.id = e.account_id
-            GROUP BY 1, 2, 3, 4, 5, 6
+            GROUP BY 1, 2, 3, 4, 5
             """
         )
         rows = cursor.rowcount

@@ -8,7 +8,8 @@ and metering never calls back.
 
 1. metering parses, resolves and decides the batch (:func:`metering.ingest.events_prepare`), stores
    it and claims sessions (:func:`~metering.ingest.events_store`);
-2. for every stored event that can cost money, billing makes a charge
+2. for every stored event that can cost money — an outcome billable now or once its window closes,
+   an attempt that did not succeed where the contract charges a fee for it — billing makes a charge
    (:class:`~billing.ledger.services.NewCharge`): the onboarding allowances first
    (:mod:`billing.onboarding`: ``training_window``, ``pilot_free``), then the price of the rest as
    the period stands (:mod:`billing.rating`), then the spend cap
@@ -31,6 +32,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.charges import Charging
 from billing.ledger.models import ChargeReason
 from billing.ledger.services import NewCharge, charges_rated, charges_void, charges_write
 from billing.onboarding import onboarding_rule_out
@@ -59,11 +61,16 @@ def events_ingest(*, raw_events: Sequence[object], now: datetime | None = None) 
 
 
 def _charges_for(stored, *, now: datetime) -> list[NewCharge]:
+    """The stored events' charges: every outcome billable now or once its window closes, and every
+    attempt that did not succeed where its period's contract charges a fee for it (any other attempt
+    cannot cost money: no charge)."""
     contracts = terms_lookup({c.account_id for c in stored})
     charges = [
         NewCharge(c.pk, c.account_id, c.outcome_type_id, c.event_id, c.occurred_at, c.status, c.complexity,
-                  c.reason, c.value_amount, contracts[c.account_id].currency)
+                  c.reason, c.value_amount, contracts[c.account_id].currency, c.occurred_at_iso)
         for c in stored
+        if c.status != "non_billable" or Charging.of(contracts.terms(c.account_id, c.occurred_at)).charges_attempt(
+            outcome_type_id=c.outcome_type_id, reason=c.reason)
     ]  # fmt: skip
     free = onboarding_rule_out(charges=charges, contracts=contracts)
     for c in charges:

@@ -128,6 +128,7 @@ class Candidate(NamedTuple):
     complexity: str = ""
     reason: str = ""
     value_amount: Decimal | None = None
+    occurred_at_iso: str = ""  # occurred_at as stored (ISO 8601): a COPY takes it as is
 
 
 @dataclass(slots=True)
@@ -149,7 +150,8 @@ class Batch:
         rows.sort(key=lambda r: (r.parsed.occurred_at, r.pk))
         return [
             Candidate(r.pk, r.target.account_id, r.target.outcome_type_id, r.parsed.event_id, r.parsed.occurred_at,
-                      r.decision.status, r.parsed.complexity, r.decision.reason, r.parsed.value_amount)
+                      r.decision.status, r.parsed.complexity, r.decision.reason, r.parsed.value_amount,
+                      r.parsed.occurred_at_iso)
             for r in rows
         ]  # fmt: skip
 

@@ -261,9 +261,9 @@ class SessionClaim(models.Model):
 
 
 class DailyRollup(models.Model):
-    """Events per account, local day, outcome type, complexity, status and reason.
+    """Events per account, local day, outcome type, status and reason.
 
-    Maintained by statement-level triggers on ``metering_event`` (migrations 0002, 0013), so it
+    Maintained by statement-level triggers on ``metering_event`` (migrations 0002, 0014), so it
     is exact whichever service inserts or updates events: counts read a few hundred rows here
     instead of scanning an account's events. ``day`` is the event's date in the account's time
     zone. Never written by application code. Money is billing's (``billing.ledger.ChargeRollup``).
@@ -272,7 +272,6 @@ class DailyRollup(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
-    complexity = models.CharField(max_length=16, blank=True, default="")  # as reported: tier prices need it
     status = models.CharField(max_length=16)
     non_billable_reason = models.CharField(max_length=32)
     events = models.BigIntegerField()
@@ -280,7 +279,7 @@ class DailyRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "day", "outcome_type", "complexity", "status", "non_billable_reason"],
+                fields=["account", "day", "outcome_type", "status", "non_billable_reason"],
                 name="rollup_key_uniq",
             )
         ]

@@ -55,6 +55,7 @@ class NewCharge:
     reason: str  # metering's reason (an attempt's)
     value_amount: Decimal | None
     currency: str
+    occurred_at_iso: str = ""  # as metering stored it: the COPY sends it as is (no datetime to adapt)
     contract_version_id: int | None = None
     amount: Decimal | None = None
     credits: Decimal | None = None
@@ -79,7 +80,8 @@ def charges_write(charges: list[NewCharge]) -> None:
     ):
         for c in sorted(charges, key=lambda c: c.pk):
             copy.write_row(
-                (c.pk, c.account_id, c.outcome_type_id, c.occurred_at, c.complexity, c.value_amount, c.attempt,
+                (c.pk, c.account_id, c.outcome_type_id, c.occurred_at_iso or c.occurred_at, c.complexity,
+                 c.value_amount, c.attempt,
                  c.contract_version_id, c.amount, c.credits, c.currency, c.state, c.charge_reason)
             )  # fmt: skip
 

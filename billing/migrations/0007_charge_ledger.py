@@ -6,7 +6,8 @@ after it and takes the money out of metering's events):
 * every event that can cost money gets its charge — outcomes pending, billable, invoiced, disputed
   or credited; outcomes billing had ruled out (``training_window``, ``pilot_free``, ``cap_reached``,
   ``dispute_credited``: now the charge's reason, the outcome itself pending again in metering until
-  settlement rates it); attempts that did not succeed — with the event's amount, credits, currency
+  settlement rates it); attempts that did not succeed where the contract charges for them — with
+  the event's amount, credits, currency
   and invoice line (an event already invoiced keeps its invoice), the contract version governing
   its period, and the reason ``included`` on a platform fee's included line;
 * the charge rollup is built from the charges in one grouped scan, then kept by statement-level
@@ -64,11 +65,20 @@ SELECT e.id, e.account_id, e.outcome_type_id, e.occurred_at, e.complexity, e.val
     e.invoice_line_id
 FROM metering_event e
 JOIN accounts_account a ON a.id = e.account_id
+JOIN metering_outcometype t ON t.id = e.outcome_type_id
 CROSS JOIN LATERAL (SELECT e.status = 'non_billable' AND e.non_billable_reason IN ({_ATTEMPTS}) AS attempt) x
 JOIN governing g ON g.account_id = e.account_id
     AND g.first = date_trunc('month', e.occurred_at AT TIME ZONE a.timezone)::date
+LEFT JOIN billing_contractversion v ON v.id = g.version_id
 LEFT JOIN billing_invoiceline l ON l.id = e.invoice_line_id
-WHERE e.status <> 'non_billable' OR e.non_billable_reason IN ({_FREE}, {_ATTEMPTS})
+WHERE e.status <> 'non_billable' OR e.non_billable_reason IN ({_FREE})
+    -- an attempt can cost money only where its contract charges for attempts (per conversation, a
+    -- helpdesk ticket fee), or where it was billed or capped already
+    OR (x.attempt AND (e.invoice_line_id IS NOT NULL OR e.state ? 'cap_reached'
+        OR (v.terms ->> 'basis' = 'per_conversation' AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(
+            v.terms -> 'prices') p WHERE p ->> 'outcome_type' = t.code AND p ->> 'model' = 'gain_share'))
+        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v.terms -> 'prices') p
+                   WHERE p ->> 'outcome_type' = t.code AND p ->> 'model' = 'helpdesk')))
 """
 
 

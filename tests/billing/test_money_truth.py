@@ -1,5 +1,5 @@
-"""One money truth: for every contract model, after any sequence of events, signals and settlements,
-the figure every screen shows is the upcoming invoice's total.
+"""One money truth: for every contract model, after any sequence of events, signals, settlements and
+disputes credited, the figure every screen shows is the upcoming invoice's total.
 
     draft invoice total = period_charges().total = status.invoice_total
     status.period_spend = that total + what pending outcomes add = the draft once they settle
@@ -24,12 +24,15 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.models import Account
+from accounts.access import Principal
+from accounts.models import Account, Role
 from billing.charges import OWN_KINDS, period_charges
 from billing.ingestion import outcomes_settle, signal_record
 from billing.invoices.models import Invoice
+from billing.ledger.selectors import attach_charges
 from billing.services import credit_note_issue, invoice_draft_refresh, invoice_finalize
 from billing.spend.services import account_spend_status
+from disputes.services import dispute_credit_apply, dispute_file, dispute_resolve
 from metering.models import Event
 from outcomeportal.core.periods import period_at
 from tests import factories
@@ -78,10 +81,33 @@ post_step = st.tuples(
     st.sampled_from([None, "40.00", "250.55", "1000.01"]),
 )
 steps = st.lists(
-    st.one_of(post_step, st.tuples(st.just("reopen"), st.integers(0, 50)), st.tuples(st.just("settle"))),
+    st.one_of(
+        post_step,
+        st.tuples(st.just("reopen"), st.integers(0, 50)),
+        st.tuples(st.just("settle")),
+        st.tuples(st.just("dispute"), st.integers(0, 50)),
+    ),
     min_size=1,
     max_size=8,
 )
+SUPPORT = Principal(role=Role.VENDOR_SUPPORT, account_id=None, label="support")
+
+
+def dispute_credited(account, pick: int, at) -> None:
+    """A customer admin disputes a billable outcome of the open period; support approves; the credit
+    job credits it (its charge leaves the draft: credited, dispute_credited)."""
+    billable = [e for e in attach_charges(list(Event.objects.filter(account=account, status="billable")
+                .order_by("pk"))) if e.shown_status == "billable"]  # fmt: skip
+    if not billable:
+        return
+    event = billable[pick % len(billable)]
+    admin = Principal(role=Role.CUSTOMER_ADMIN, account_id=account.pk, label="admin")
+    dispute = dispute_file(principal=admin, account=account, reason_code="other", message="not resolved",
+                           event_ids=[event.event_id], now=at)  # fmt: skip
+    dispute_resolve(principal=SUPPORT, dispute=dispute, decision="approved", now=at)
+    dispute_credit_apply(dispute_id=dispute.pk, now=at)
+
+
 _accounts = itertools.count(1)
 
 
@@ -124,6 +150,8 @@ def test_every_figure_is_the_invoice_after_any_sequence(types, model, sequence):
             if recent:
                 event = recent[step[1] % len(recent)]
                 signal_record(event=event, type="reopened", occurred_at=at, now=at)
+        elif step[0] == "dispute":
+            dispute_credited(account, step[1], at)
         else:
             outcomes_settle(now=at + timedelta(days=3))
         at += timedelta(hours=13)

@@ -101,4 +101,5 @@ def test_the_included_allowance_counts_pending_outcomes_and_spares_failed_attemp
     post(acme, 1, at=JUNE_3, prefix="failed", success_criteria_met=False)
     post(acme, 3, at=JUNE_3 + timedelta(minutes=30), prefix="ok")
 
-    assert amounts(acme) == [None, D(0), D(0), D("0.75")]
+    # The failed attempt costs nothing under this contract (no charge) and takes no included place.
+    assert amounts(acme) == [D(0), D(0), D("0.75")]

@@ -631,9 +631,10 @@ def test_event_detail_explains_the_decision_criterion_by_criterion(vendor_client
     assert decision["rule_version"] == "resolved_conversation v1"
     assert decision["engine_version"] == engine.ENGINE_VERSION
     assert decision["settled_at"] is None
-    # Metering's checks, then billing's (the charge: allowances, cap, credits).
+    # Metering's checks; billing's (allowances, cap, credits) follow only for an event with a charge,
+    # and a handed-off attempt under a plain unit price cannot cost money: it has none.
     billing_checks = {code: text for code, _, text in BILLING_CHECKS}
-    assert [c["code"] for c in decision["criteria"]] == [*engine.CHECK_ORDER, *billing_checks]
+    assert [c["code"] for c in decision["criteria"]] == list(engine.CHECK_ORDER)
     outcomes = {c["code"]: c["outcome"] for c in decision["criteria"]}
     assert outcomes["no_human_handoff"] == "failed"
     assert [code for code, outcome in outcomes.items() if outcome == "failed"] == ["no_human_handoff"]
