@@ -45,8 +45,9 @@ class Migration(migrations.Migration):
     dependencies = [("metering", "0013_event_without_money")]
 
     operations = [
-        # Backwards, last: the rollup rebuilt with complexity, once the column is back.
-        migrations.RunSQL(migrations.RunSQL.noop, _before._REBUILD),
+        # Emptied first (rows that differ only by complexity would collide under the new key), rebuilt
+        # last; backwards, last too: rebuilt with complexity once the column is back.
+        migrations.RunSQL("TRUNCATE metering_dailyrollup", _before._REBUILD),
         migrations.RemoveConstraint(model_name="dailyrollup", name="rollup_key_uniq"),
         migrations.RemoveField(model_name="dailyrollup", name="complexity"),
         migrations.AddConstraint(
@@ -55,5 +56,5 @@ class Migration(migrations.Migration):
                 fields=("account", "day", "outcome_type", "status", "non_billable_reason"), name="rollup_key_uniq"
             ),
         ),
-        migrations.RunSQL(_FUNCTIONS + _REBUILD, _before._FUNCTIONS),
+        migrations.RunSQL(_FUNCTIONS + _REBUILD, [*_before._FUNCTIONS, "TRUNCATE metering_dailyrollup"]),
     ]

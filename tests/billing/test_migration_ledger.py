@@ -40,7 +40,7 @@ def _latest() -> list[tuple[str, str]]:
 
 def _old_event(account, criteria_id, type_id, event_id: str, *, status: str, reason: str = "", amount=None,
                line_id=None, state: str = "{}", checks: str = OLD_CHECKS_OK, at: datetime, window_hours: int = 72,
-               handoff: bool = False, sandbox: bool = False) -> int:  # fmt: skip
+               handoff: bool = False, sandbox: bool = False, complexity: str = "") -> int:  # fmt: skip
     """An event row as the old schema stored it (money and billing's words on the event)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -48,9 +48,9 @@ def _old_event(account, criteria_id, type_id, event_id: str, *, status: str, rea
             "human_handoff, channel, workflow, session_id, complexity, verification_method, source_url, sandbox, "
             "failure_reason, attributes, payload_hash, received_at, status, non_billable_reason, window_ends_at, "
             "criteria_id, checks, state, decided_at, settled_at, amount, currency, credits, invoice_line_id) "
-            "VALUES (%s, %s, %s, %s, true, %s, 'chat', '', '', '', '', '', %s, '', '{}', 'h', %s, %s, %s, %s, %s, %s, "
+            "VALUES (%s, %s, %s, %s, true, %s, 'chat', '', '', %s, '', '', %s, '', '{}', 'h', %s, %s, %s, %s, %s, %s, "
             "%s::jsonb, %s, %s, %s, 'USD', NULL, %s) RETURNING id",
-            [account.pk, event_id, type_id, at, handoff, sandbox, at, status, reason,
+            [account.pk, event_id, type_id, at, handoff, complexity, sandbox, at, status, reason,
              at + timedelta(hours=window_hours), criteria_id, checks, state, at,
              at if status == "billable" else None, amount, line_id],
         )  # fmt: skip
@@ -78,6 +78,9 @@ def test_every_event_that_can_cost_money_gets_its_charge_and_the_events_keep_met
         ids = {
             "pending": _old_event(*args, "pending", status="pending", amount=D("0.99"), at=recent),
             "billable": _old_event(*args, "billable", status="billable", amount=D("0.99"), at=past),
+            # the same day and decision as "billable", another complexity: one row once complexity leaves the key
+            "billable-complex": _old_event(*args, "billable-complex", status="billable", amount=D("0.99"), at=past,
+                                           complexity="complex"),
             "included": _old_event(*args, "included", status="invoiced", amount=D(0), line_id=included.pk, at=past),
             "credited": _old_event(*args, "credited", status="credited", amount=D("0.99"), line_id=charged.pk, at=past),
             "pilot": _old_event(*args, "pilot", status="non_billable", reason="pilot_free",
@@ -97,6 +100,7 @@ def test_every_event_that_can_cost_money_gets_its_charge_and_the_events_keep_met
     assert seen == {
         "pending": ("estimated", "", D("0.99"), None, False),
         "billable": ("rated", "", D("0.99"), None, False),
+        "billable-complex": ("rated", "", D("0.99"), None, False),
         "included": ("invoiced", "included", D(0), included.pk, False),  # keeps its invoice
         "credited": ("credited", "", D("0.99"), charged.pk, False),
         "pilot": ("estimated", "pilot_free", None, None, False),
@@ -109,6 +113,7 @@ def test_every_event_that_can_cost_money_gets_its_charge_and_the_events_keep_met
     assert decided == {
         "pending": ("pending", "", 10, {}),
         "billable": ("billable", "", 10, {}),
+        "billable-complex": ("billable", "", 10, {}),
         "included": ("billable", "", 10, {}),
         "credited": ("billable", "", 10, {}),
         "pilot": ("pending", "", 10, {}),  # metering's decision: it succeeded; settlement rates its charge
