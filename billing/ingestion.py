@@ -65,13 +65,18 @@ def _charges_for(stored, *, now: datetime) -> list[NewCharge]:
     attempt that did not succeed where its period's contract charges a fee for it (any other attempt
     cannot cost money: no charge)."""
     contracts = terms_lookup({c.account_id for c in stored})
-    charges = [
-        NewCharge(c.pk, c.account_id, c.outcome_type_id, c.event_id, c.occurred_at, c.status, c.complexity,
-                  c.reason, c.value_amount, contracts[c.account_id].currency, c.occurred_at_iso)
-        for c in stored
-        if c.status != "non_billable" or Charging.of(contracts.terms(c.account_id, c.occurred_at)).charges_attempt(
-            outcome_type_id=c.outcome_type_id, reason=c.reason)
-    ]  # fmt: skip
+    charges = []
+    for c in stored:
+        version_id, terms = contracts.version(c.account_id, c.occurred_at)
+        if c.status == "non_billable" and not Charging.of(terms).charges_attempt(
+            outcome_type_id=c.outcome_type_id, reason=c.reason
+        ):
+            continue
+        charges.append(
+            NewCharge(c.pk, c.account_id, c.outcome_type_id, c.event_id, c.occurred_at, c.status, c.complexity,
+                      c.reason, c.value_amount, contracts[c.account_id].currency, c.occurred_at_iso, version_id,
+                      terms)
+        )  # fmt: skip
     free = onboarding_rule_out(charges=charges, contracts=contracts)
     for c in charges:
         if c.pk in free:

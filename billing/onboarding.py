@@ -27,8 +27,7 @@ def onboarding_rule_out(*, charges: Sequence[NewCharge], contracts: ContractsAt)
     for c in charges:
         if c.attempt:  # an attempt that did not succeed: no allowance to give
             continue
-        terms = contracts.terms(c.account_id, c.occurred_at)
-        ob = terms.onboarding if terms else None
+        ob = c.terms.onboarding if c.terms else None
         if ob is None:
             continue
         local_day = c.occurred_at.astimezone(contracts[c.account_id].tzinfo).date()

@@ -32,9 +32,9 @@ from outcomeportal.core.periods import period_of
 
 
 def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
-    """Set each charge's contract version, amount and credits (and the reason ``included``) — see
-    the module. ``charges`` in occurrence order; those already given a reason (an allowance) cost
-    nothing and are left as they are."""
+    """Set each charge's amount and credits (and the reason ``included``) under its contract version's
+    terms — see the module. ``charges`` in occurrence order; those already given a reason (an
+    allowance) cost nothing and are left as they are."""
     codes = catalogue()
     by_period: dict[tuple[int, str], list[NewCharge]] = {}
     period_terms: dict[tuple[int, str], Terms] = {}
@@ -42,9 +42,9 @@ def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
     # combination once. The value is in the key because gain-share prices depend on it.
     estimates: dict[tuple, tuple] = {}
     for c in charges:
-        c.contract_version_id, terms = contracts.version(c.account_id, c.occurred_at)
         if c.charge_reason:
             continue
+        terms = c.terms
         code, _, default = codes[c.outcome_type_id]
         if terms is not None and _by_position(terms, code, attempt=c.attempt):
             key = (c.account_id, period_of(c.occurred_at.astimezone(contracts[c.account_id].tzinfo)))

@@ -57,6 +57,7 @@ class NewCharge:
     currency: str
     occurred_at_iso: str = ""  # as metering stored it: the COPY sends it as is (no datetime to adapt)
     contract_version_id: int | None = None
+    terms: object = None  # the version's terms (billing.contracts.Terms), read once for every step
     amount: Decimal | None = None
     credits: Decimal | None = None
     charge_reason: str = ChargeReason.NONE
