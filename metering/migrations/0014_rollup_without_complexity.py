@@ -46,6 +46,12 @@ class Migration(migrations.Migration):
     dependencies = [("metering", "0013_event_without_money")]
 
     operations = [
+        # Every batch updates hundreds of rollup rows in place: room on each page keeps those updates
+        # HOT (no new index entry per update).
+        migrations.RunSQL(
+            "ALTER TABLE metering_dailyrollup SET (fillfactor = 50)",
+            "ALTER TABLE metering_dailyrollup RESET (fillfactor)",
+        ),
         # Emptied first (rows that differ only by complexity would collide under the new key), rebuilt
         # last; backwards, last too: rebuilt with complexity once the column is back.
         migrations.RunSQL("TRUNCATE metering_dailyrollup", _before._REBUILD),
@@ -58,10 +64,4 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunSQL(_FUNCTIONS + _REBUILD, [*_before._FUNCTIONS, "TRUNCATE metering_dailyrollup"]),
-        # Every batch updates hundreds of rollup rows in place: room on each page keeps those updates
-        # HOT (no new index entry per update).
-        migrations.RunSQL(
-            "ALTER TABLE metering_dailyrollup SET (fillfactor = 50)",
-            "ALTER TABLE metering_dailyrollup RESET (fillfactor)",
-        ),
     ]
