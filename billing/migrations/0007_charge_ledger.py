@@ -184,7 +184,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(
-            "ALTER TABLE billing_charge SET (fillfactor = 80)", "ALTER TABLE billing_charge RESET (fillfactor)"
+            "ALTER TABLE billing_charge SET (fillfactor = 50)", "ALTER TABLE billing_charge RESET (fillfactor)"
         ),
         # Every batch updates hundreds of rollup rows in place: room on each page keeps those updates
         # HOT (no new index entry per update).
