@@ -16,8 +16,9 @@ and metering never calls back.
    (:func:`billing.spend.services.spend_cap_rule_out`: ``cap_reached``);
 3. the charges are written in one ``COPY`` (:func:`~billing.ledger.services.charges_write`).
 
-**Settlement** — each chunk of events whose window closed settles billable in metering
-(:func:`metering.services.settle_chunk`) and their charges become ``rated``, in one transaction.
+**Settlement** — each chunk of events whose window closed settles billable in metering (its
+statement: :data:`metering.services.SETTLE_CTES`) and their charges become ``rated``, in one
+statement.
 
 **Signals** — a reopen, reversal or escalation inside the window rules the outcome out in metering
 (:func:`metering.services.signal_apply`) and its charge becomes ``void``, in one transaction.
@@ -34,14 +35,14 @@ from django.utils import timezone
 
 from billing.charges import Charging
 from billing.ledger.models import ChargeReason
-from billing.ledger.services import NewCharge, charges_rated, charges_void, charges_write
+from billing.ledger.services import NewCharge, charges_void, charges_write
 from billing.onboarding import onboarding_rule_out
 from billing.rating import charges_rate
 from billing.spend.services import spend_cap_rule_out
 from billing.terms_lookup import terms_lookup
 from metering.ingest import IngestResult, batch_scope, events_prepare, events_store
 from metering.models import Event, Signal
-from metering.services import SETTLE_CHUNK, SignalOutcome, WindowClosed, settle_chunk, signal_apply
+from metering.services import SETTLE_CHUNK, SETTLE_CTES, SignalOutcome, WindowClosed, signal_apply
 
 # --- Ingestion --------------------------------------------------------------------------------
 
@@ -98,8 +99,8 @@ def _charges_for(stored, *, now: datetime) -> list[NewCharge]:
 def outcomes_settle(*, now: datetime | None = None, chunk: int = SETTLE_CHUNK, workers: int = 1) -> int:
     """Pending events whose measurement window has closed become billable, and their charges rated.
 
-    Set-based, one transaction per chunk (:func:`metering.services.settle_chunk` and
-    :func:`~billing.ledger.services.charges_rated`). With ``workers`` connections (threads here,
+    Set-based, one statement per chunk (metering's settlement, :data:`metering.services.SETTLE_CTES`,
+    and the charges of the settled events rated). With ``workers`` connections (threads here,
     or two runs at once) the chunks are shared without waiting: ``FOR UPDATE SKIP LOCKED``. A
     second run finds nothing due. Returns the number of events settled.
     """
@@ -117,13 +118,22 @@ def _settle_in_thread(*, now: datetime, chunk: int) -> int:
         connection.close()  # each thread has its own connection
 
 
+# One chunk, one statement: metering's settlement (its two CTEs: the queue rows taken, the events
+# settled) and the charges of the settled events rated, in the order of their keys.
+_SETTLE_AND_RATE_SQL = (
+    f"WITH {SETTLE_CTES}, rated AS (UPDATE billing_charge c SET state = 'rated' "
+    "WHERE c.event_id = ANY (ARRAY(SELECT id FROM settled ORDER BY id)) AND c.state = 'estimated' RETURNING 1) "
+    "SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM settled), (SELECT count(*) FROM rated)"
+)
+
+
 def _settle_chunks(*, now: datetime, chunk: int) -> int:
     total = 0
     while True:
-        with transaction.atomic():
-            taken, settled = settle_chunk(now=now, chunk=chunk)
-            charges_rated(event_ids=settled)
-        total += len(settled)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_SETTLE_AND_RATE_SQL, {"now": now, "chunk": chunk})
+            taken, settled, _ = cursor.fetchone()
+        total += settled
         if taken < chunk:
             return total
 

@@ -221,8 +221,16 @@ def _pending_window_move(*, event_pk: int, window_ends_at: datetime) -> None:
 # an array, so the plan is an index scan whatever the planner expects, never a scan of the
 # table — and each page is visited once. No index on metering_event mentions status or
 # settled_at, so where the page has room the update is HOT: no index entry is written.
-_SETTLE_CHUNK_SQL = """
-WITH due AS (
+# Settling one chunk of due events, as two common table expressions for the caller's statement
+# (billing.ingestion.outcomes_settle adds the rating of the settled events' charges): ``due`` takes up
+# to ``chunk`` rows of the work list (:class:`~metering.models.PendingWindow`) with ``FOR UPDATE SKIP
+# LOCKED`` — so several connections share the work without waiting on each other — and deletes them;
+# ``settled`` makes their events still ``pending`` billable (``settled_at = now``) and returns their
+# ids: an event ruled out meanwhile is left alone, and a signal changing an event right now holds its
+# row lock, so the settlement waits for it and then sees its result. Fewer rows than ``chunk`` taken
+# means none was due any more. Parameters: ``now``, ``chunk``.
+SETTLE_CTES = """
+due AS (
     DELETE FROM metering_pendingwindow
     WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM metering_pendingwindow WHERE window_ends_at <= %(now)s
@@ -234,27 +242,7 @@ WITH due AS (
     WHERE e.id = ANY (ARRAY(SELECT event_id FROM due ORDER BY event_id)) AND e.status = 'pending'
     RETURNING e.id
 )
-SELECT (SELECT count(*) FROM due), ARRAY(SELECT id FROM settled ORDER BY id)
 """
-
-
-def settle_chunk(*, now: datetime, chunk: int = SETTLE_CHUNK) -> tuple[int, list[int]]:
-    """Settle one chunk of due events, in the caller's transaction: pending events whose measurement
-    window has closed become billable (``settled_at = now``).
-
-    Takes up to ``chunk`` due rows of the work list (:class:`~metering.models.PendingWindow`) with
-    ``FOR UPDATE SKIP LOCKED`` — so several connections share the work without waiting on each
-    other — deletes them, and settles their events that are still ``pending``: an event ruled out
-    meanwhile is left alone, and a signal changing an event right now holds its row lock, so the
-    settlement waits for it and then sees its result. Returns (rows taken, ids of the events
-    settled); fewer rows than ``chunk`` means none was due any more.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_SETTLE_CHUNK_SQL, {"now": now, "chunk": chunk})
-        taken, settled = cursor.fetchone()
-    return taken, settled
-
-
 def session_claims_release(event_ids: Sequence[int]) -> None:
     """Free the sessions these events hold (if they hold one), so a later success in them can be billed.
 

@@ -4,6 +4,7 @@ Each move is one conditional statement over a set of events: a charge no longer 
 state is left alone, so a rerun (or a race with invoicing) never moves a charge twice.
 
     estimated ──settled──▶ rated ──finalized──▶ invoiced ──dispute filed──▶ disputed
+    (settling rates charges in settlement's own statement: billing.ingestion.outcomes_settle)
     estimated ──ruled out by a signal──▶ void                 disputed ──rejected──▶ invoiced
     invoiced | disputed ──credit note──▶ credited   (stays on its final invoice line)
     estimated | rated, not on a line ──credited after a dispute──▶ credited, reason dispute_credited
@@ -94,18 +95,6 @@ def _ids_update(sql: str, event_ids: Iterable[int], params: dict | None = None) 
     with connection.cursor() as cursor:
         cursor.execute(sql, {"ids": ids, **(params or {})})
         return sorted(row[0] for row in cursor.fetchall())
-
-
-def charges_rated(*, event_ids: list[int]) -> int:
-    """Their events settled billable: ``estimated`` → ``rated`` (on the upcoming invoice)."""
-    if not event_ids:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE billing_charge SET state = 'rated' WHERE event_id = ANY(%s::bigint[]) AND state = 'estimated'",
-            [event_ids],
-        )
-        return cursor.rowcount
 
 
 def charges_void(*, event_ids: Iterable[int]) -> list[int]:
