@@ -54,7 +54,8 @@ def _ingest_phase(label: str, *, batches: int, tag: str, base: datetime) -> dict
     events = batches * 1000
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM metering_event WHERE event_id LIKE %s AND non_billable_reason = 'cap_reached'",
+            "SELECT count(*) FROM billing_charge c JOIN metering_event e ON e.id = c.event_id "
+            "WHERE e.event_id LIKE %s AND c.reason = 'cap_reached'",
             [f"{tag}-%"],
         )
         capped = cursor.fetchone()[0]
