@@ -21,13 +21,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from billing.charges import Charging, cap_periods, catalogue, groups_plus
+from billing.charges import Charging, cap_periods, catalogue, counts_of, groups_plus, rollup_rows
 from billing.contracts import Terms
 from billing.ledger.models import ChargeReason
 from billing.ledger.services import NewCharge
 from billing.pricing import Group, attempt_estimate, price_period, unit_estimate
 from billing.pricing.models import model_of
+from billing.pricing.models.base import PerUnitModel
+from billing.pricing.terms import TypePrice
 from billing.terms_lookup import ContractsAt
+from outcomeportal.core.money import ZERO
 from outcomeportal.core.periods import period_of
 
 
@@ -57,10 +60,59 @@ def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
             price = estimates[ekey] = _estimate(terms, code, c, default)
         c.amount, c.credits = price
     if by_period:
-        currency = {key[0]: contracts[key[0]].currency for key in by_period}
-        periods = cap_periods(keys=sorted(by_period), terms=period_terms, currency=currency)
-        for key, items in by_period.items():
-            _rate_in_period(items, periods[key], period_terms[key], key[1], codes)
+        # The periods' charges so far (one statement); most periods are clearly past a platform
+        # fee's allowance (or clearly inside it) and need no pricing at all.
+        rows = rollup_rows(keys=sorted(by_period))
+        priced = [
+            key for key, items in by_period.items()
+            if not _rate_settled_position(items, period_terms[key],
+                                          counts_of(rows.get(key, ()), Charging.of(period_terms[key])).with_pending,
+                                          codes)
+        ]  # fmt: skip
+        if priced:
+            currency = {key[0]: contracts[key[0]].currency for key in priced}
+            periods = cap_periods(keys=sorted(priced), terms=period_terms, currency=currency)
+            for key in priced:
+                _rate_in_period(by_period[key], periods[key], period_terms[key], key[1], codes)
+
+
+def _rate_settled_position(items: list[NewCharge], terms: Terms, before: tuple[Group, ...], codes: dict) -> bool:
+    """Rate a period's positional charges without pricing it, when their place in the month leaves
+    no doubt: a platform fee's allowance (per-unit prices, no bands) that the month had used up before
+    this batch — for a single covered type, since the allowance goes to the types in contract order —
+    or that the whole month with the batch still does not exceed. False (nothing set) otherwise."""
+    pf = terms.platform_fee
+    if pf is None or not pf.included_outcomes:
+        return False
+    for c in items:
+        code = codes[c.outcome_type_id][0]
+        price = terms.price_for(code)
+        model = model_of(price) if price is not None else model_of(TypePrice(code, "unit"))
+        if not isinstance(model, PerUnitModel) or model.by_position:
+            return False  # bands, or a model that takes no allowance: priced
+
+    def covered(code: str) -> bool:
+        return not pf.included_types or code in pf.included_types
+
+    def counted(g: Group) -> int:
+        price = terms.price_for(g.outcome_type)
+        attempts = terms.basis == "per_conversation" or (price is not None and model_of(price).counts_attempts(terms))
+        return g.resolved + (g.unresolved if attempts else 0)
+
+    used = sum(counted(g) for g in before if covered(g.outcome_type))
+    batch = sum(1 for c in items if covered(codes[c.outcome_type_id][0]))
+    in_use = {g.outcome_type for g in before if covered(g.outcome_type) and counted(g)}
+    in_use |= {codes[c.outcome_type_id][0] for c in items if covered(codes[c.outcome_type_id][0])}
+    if used + batch <= pf.included_outcomes:
+        for c in items:
+            c.amount, c.credits, c.charge_reason = ZERO, None, ChargeReason.INCLUDED
+        return True
+    if used >= pf.included_outcomes and len(in_use) == 1:
+        for c in items:
+            code, _, default = codes[c.outcome_type_id]
+            c.amount, c.credits = _estimate(terms, code, c, default)
+        return True
+    return False
 
 
 def _estimate(terms: Terms | None, code: str, c: NewCharge, default) -> tuple:

@@ -13,7 +13,7 @@ from billing.ledger.models import Charge
 from tests import factories
 from tests.billing.helpers import contract, post, settle_and_finalize
 
-RES = "resolved_conversation"
+RES, LEAD = "resolved_conversation", "qualified_lead"
 JUNE_3 = datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
 
 
@@ -103,3 +103,38 @@ def test_the_included_allowance_counts_pending_outcomes_and_spares_failed_attemp
 
     # The failed attempt costs nothing under this contract (no charge) and takes no included place.
     assert amounts(acme) == [D(0), D(0), D("0.75")]
+
+
+def test_an_allowance_shared_by_two_types_goes_in_contract_order_as_the_invoice_gives_it(acme):
+    factories.make_outcome_type(LEAD, unit_price="4.00")
+    contract(
+        acme,
+        prices=[{"outcome_type": LEAD, "model": "unit", "price": "3.00"},
+                {"outcome_type": RES, "model": "unit", "price": "0.75"}],
+        platform_fee={"name": "Platform fee", "amount": "100.00", "included_outcomes": 3},
+    )  # fmt: skip
+    post(acme, 2, at=JUNE_3, prefix="res")  # inside the allowance as the month stands: 0
+    post(acme, 2, at=JUNE_3 + timedelta(hours=1), prefix="lead", outcome_type=LEAD)
+    # The leads come first in the contract: the allowance is theirs first, whatever arrived earlier.
+    leads = Charge.objects.filter(account=acme, event__event_id__contains=LEAD).values_list("amount", "reason")
+    assert sorted(leads) == [(D(0), "included"), (D(0), "included")]
+    invoice = settle_and_finalize(acme)
+    assert invoice.total == D("100.00") + D("0.75")  # one resolution beyond the three included
+
+
+def test_past_the_allowance_each_outcome_costs_its_price_and_the_period_is_not_priced(acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    contract(
+        acme,
+        prices=[{"outcome_type": RES, "model": "unit", "price": "0.75"}],
+        platform_fee={"name": "Platform fee", "amount": "100.00", "included_outcomes": 2},
+    )
+    post(acme, 3, at=JUNE_3, prefix="a")
+    with CaptureQueriesContext(connection) as queries:
+        post(acme, 2, at=JUNE_3 + timedelta(hours=1), prefix="b")
+
+    assert amounts(acme) == [D(0), D(0), D("0.75"), D("0.75"), D("0.75")]
+    # Rated from the rollup alone: no previous invoice or prepaid credits read to price the month.
+    assert not any("billing_creditledgerentry" in q["sql"] for q in queries.captured_queries)
