@@ -376,17 +376,20 @@ class CapPeriod:
 
 
 def cap_periods(
-    *, keys: list[tuple[int, str]], terms: dict[tuple[int, str], Terms | None], currency: dict[int, str]
+    *,
+    keys: list[tuple[int, str]],
+    terms: dict[tuple[int, str], Terms | None],
+    currency: dict[int, str],
+    counts: dict[tuple[int, str], OutcomeCounts] | None = None,
 ) -> dict[tuple[int, str], CapPeriod]:
     """For each (account id, period): what its cap prices — the rollup's outcomes, the previous
-    invoice's carry and the period's prepaid credits — in one statement each for all the keys."""
-    rows = rollup_rows(keys=keys)
+    invoice's carry and the period's prepaid credits — in one statement each for all the keys.
+    ``counts``: the periods' outcomes when the caller read them already (from the same rollup)."""
+    if counts is None:
+        rows = rollup_rows(keys=keys)
+        counts = {key: counts_of(rows.get(key, ()), Charging.of(terms[key])) for key in keys}
     inputs = own_inputs(keys=keys, terms=terms, currency=currency)
-    out = {}
-    for key in keys:
-        charging = Charging.of(terms[key])
-        out[key] = CapPeriod(inputs[key], counts_of(rows.get(key, ()), charging), charging)
-    return out
+    return {key: CapPeriod(inputs[key], counts[key], Charging.of(terms[key])) for key in keys}
 
 
 def own_inputs(

@@ -63,15 +63,14 @@ def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
         # The periods' charges so far (one statement); most periods are clearly past a platform
         # fee's allowance (or clearly inside it) and need no pricing at all.
         rows = rollup_rows(keys=sorted(by_period))
+        counts = {key: counts_of(rows.get(key, ()), Charging.of(period_terms[key])) for key in by_period}
         priced = [
             key for key, items in by_period.items()
-            if not _rate_settled_position(items, period_terms[key],
-                                          counts_of(rows.get(key, ()), Charging.of(period_terms[key])).with_pending,
-                                          codes)
+            if not _rate_settled_position(items, period_terms[key], counts[key].with_pending, codes)
         ]  # fmt: skip
         if priced:
             currency = {key[0]: contracts[key[0]].currency for key in priced}
-            periods = cap_periods(keys=sorted(priced), terms=period_terms, currency=currency)
+            periods = cap_periods(keys=sorted(priced), terms=period_terms, currency=currency, counts=counts)
             for key in priced:
                 _rate_in_period(by_period[key], periods[key], period_terms[key], key[1], codes)
 
