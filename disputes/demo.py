@@ -47,6 +47,23 @@ def _principal(user: User | None, *, role: str, account_id: int | None, label: s
     return Principal(role=role, account_id=account_id, label=label)
 
 
+def _candidates(account: Account, count: int, now) -> tuple[list[Event], set[int]]:
+    """Billed outcomes of closed months (credited by a credit note), most of them reopened after their
+    window, and outcomes of the current month still on its draft (they leave it, ``dispute_credited``):
+    both ways a dispute is credited appear. Oldest first, with the pks of those on the draft."""
+    late_signal = Signal.objects.filter(event=OuterRef("pk"), effect=Signal.Effect.WINDOW_CLOSED)
+    disputable = (
+        Event.objects.filter(account=account, window_ends_at__lt=now)
+        .exclude(Exists(DisputeItem.objects.filter(event=OuterRef("pk"))))
+        .annotate(reopened=Exists(late_signal))
+    )
+    billed = disputable.filter(shown_status_q("invoiced", account_id=account.pk))
+    upcoming = disputable.filter(shown_status_q("billable", account_id=account.pk))
+    on_draft = list(upcoming.order_by("-occurred_at", "pk")[: count // 2])
+    picked = [*billed.order_by("-reopened", "-occurred_at", "pk")[: count - count // 3], *on_draft]
+    return sorted(picked, key=lambda e: e.occurred_at), {e.pk for e in on_draft}
+
+
 def disputes_demo_file(context) -> None:
     """The after_settlement hook (``context`` is a ``metering.demo.DemoContext``)."""
     now = context.now
@@ -59,26 +76,7 @@ def disputes_demo_file(context) -> None:
         account = Account.objects.get(pk=context.accounts[external_id])
         admin_user = User.objects.filter(account=account, role=Role.CUSTOMER_ADMIN).order_by("pk").first()
         admin = _principal(admin_user, role=Role.CUSTOMER_ADMIN, account_id=account.pk, label=f"{external_id}-admin")
-        late_signal = Signal.objects.filter(event=OuterRef("pk"), effect=Signal.Effect.WINDOW_CLOSED)
-        disputable = (
-            Event.objects.filter(account=account, window_ends_at__lt=now)
-            .exclude(Exists(DisputeItem.objects.filter(event=OuterRef("pk"))))
-            .annotate(reopened=Exists(late_signal))
-        )
-        # Billed outcomes of closed months (credited by a credit note), most of them reopened after
-        # their window, and outcomes of the current month still on its draft (they leave it,
-        # ``dispute_credited``): both ways a dispute is credited appear.
-        billed = list(
-            disputable.filter(shown_status_q("invoiced", account_id=account.pk)).order_by(
-                "-reopened", "-occurred_at", "pk"
-            )[: count - count // 3]
-        )
-        upcoming = list(
-            disputable.filter(shown_status_q("billable", account_id=account.pk)).order_by("-occurred_at", "pk")[
-                : count // 2
-            ]
-        )
-        candidates = sorted(billed + upcoming, key=lambda e: e.occurred_at)
+        candidates, on_draft = _candidates(account, count, now)
         disputes = []
         i = 0
         while i < len(candidates) and len(disputes) < count:
@@ -108,7 +106,6 @@ def disputes_demo_file(context) -> None:
                 continue
             disputes.append(dispute)
         filed += len(disputes)
-        on_draft = {e.pk for e in upcoming}
         kinds = [any(i.event_id in on_draft for i in d.items.all()) for d in disputes]
         still_open = {
             d.pk
