@@ -67,12 +67,13 @@ def _charges_for(stored, *, now: datetime) -> list[NewCharge]:
     cannot cost money: no charge)."""
     contracts = terms_lookup({c.account_id for c in stored})
     charges = []
+    charging: dict[int, Charging] = {}  # by the terms' identity: hashing the terms costs more than the check
     for c in stored:
         version_id, terms = contracts.version(c.account_id, c.occurred_at)
-        if c.status == "non_billable" and not Charging.of(terms).charges_attempt(
-            outcome_type_id=c.outcome_type_id, reason=c.reason
-        ):
-            continue
+        if c.status == "non_billable":
+            rules = charging.get(id(terms)) or charging.setdefault(id(terms), Charging.of(terms))
+            if not rules.charges_attempt(outcome_type_id=c.outcome_type_id, reason=c.reason):
+                continue
         charges.append(
             NewCharge(c.pk, c.account_id, c.outcome_type_id, c.event_id, c.occurred_at, c.status, c.complexity,
                       c.reason, c.value_amount, contracts[c.account_id].currency, c.occurred_at_iso, version_id,

@@ -28,9 +28,10 @@ from billing.ledger.services import NewCharge
 from billing.pricing import Group, attempt_estimate, price_period, unit_estimate
 from billing.pricing.models import model_of
 from billing.pricing.models.base import PerUnitModel
+from billing.pricing.models.volume import volume_price
 from billing.pricing.terms import TypePrice
 from billing.terms_lookup import ContractsAt
-from outcomeportal.core.money import ZERO
+from outcomeportal.core.money import ZERO, round_event
 from outcomeportal.core.periods import period_of
 
 
@@ -63,7 +64,8 @@ def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
         # The periods' charges so far (one statement); most periods are clearly past a platform
         # fee's allowance (or clearly inside it) and need no pricing at all.
         rows = rollup_rows(keys=sorted(by_period))
-        counts = {key: counts_of(rows.get(key, ()), Charging.of(period_terms[key])) for key in by_period}
+        charging = {id(t): Charging.of(t) for t in {id(t): t for t in period_terms.values()}.values()}
+        counts = {key: counts_of(rows.get(key, ()), charging[id(period_terms[key])]) for key in by_period}
         priced = [
             key for key, items in by_period.items()
             if not _rate_settled_position(items, period_terms[key], counts[key].with_pending, codes)
@@ -77,41 +79,68 @@ def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
 
 def _rate_settled_position(items: list[NewCharge], terms: Terms, before: tuple[Group, ...], codes: dict) -> bool:
     """Rate a period's positional charges without pricing it, when their place in the month leaves
-    no doubt: a platform fee's allowance (per-unit prices, no bands) that the month had used up before
-    this batch — for a single covered type, since the allowance goes to the types in contract order —
-    or that the whole month with the batch still does not exceed. False (nothing set) otherwise."""
+    no doubt, type by type (read from the rollup alone; price_period decides anything else):
+
+    * a type inside a platform fee's allowance, with per-unit prices: the month's covered outcomes
+      with the batch still within the allowance (all included), or already past it before the batch
+      with this the only covered type (the allowance goes to the types in contract order);
+    * a type with bands and no allowance: graduated, the batch's ranks all in one band; volume, the
+      price of the volume the month reaches with the batch.
+
+    False (nothing set) when any type of the batch is not that clear."""
     pf = terms.platform_fee
-    if pf is None or not pf.included_outcomes:
-        return False
+    by_code: dict[str, list[NewCharge]] = {}
     for c in items:
-        code = codes[c.outcome_type_id][0]
-        price = terms.price_for(code)
-        model = model_of(price) if price is not None else model_of(TypePrice(code, "unit"))
-        if not isinstance(model, PerUnitModel) or model.by_position:
-            return False  # bands, or a model that takes no allowance: priced
+        by_code.setdefault(codes[c.outcome_type_id][0], []).append(c)
 
     def covered(code: str) -> bool:
-        return not pf.included_types or code in pf.included_types
+        return pf is not None and pf.included_outcomes > 0 and (not pf.included_types or code in pf.included_types)
 
-    def counted(g: Group) -> int:
-        price = terms.price_for(g.outcome_type)
+    def counted(code: str) -> int:
+        price = terms.price_for(code)
         attempts = terms.basis == "per_conversation" or (price is not None and model_of(price).counts_attempts(terms))
-        return g.resolved + (g.unresolved if attempts else 0)
+        return sum(g.resolved + (g.unresolved if attempts else 0) for g in before if g.outcome_type == code)
 
-    used = sum(counted(g) for g in before if covered(g.outcome_type))
-    batch = sum(1 for c in items if covered(codes[c.outcome_type_id][0]))
-    in_use = {g.outcome_type for g in before if covered(g.outcome_type) and counted(g)}
-    in_use |= {codes[c.outcome_type_id][0] for c in items if covered(codes[c.outcome_type_id][0])}
-    if used + batch <= pf.included_outcomes:
-        for c in items:
-            c.amount, c.credits, c.charge_reason = ZERO, None, ChargeReason.INCLUDED
-        return True
-    if used >= pf.included_outcomes and len(in_use) == 1:
-        for c in items:
-            code, _, default = codes[c.outcome_type_id]
-            c.amount, c.credits = _estimate(terms, code, c, default)
-        return True
-    return False
+    in_use = {g.outcome_type for g in before if covered(g.outcome_type)} | {c for c in by_code if covered(c)}
+    used = sum(counted(code) for code in in_use)
+    batch = sum(len(cs) for code, cs in by_code.items() if covered(code))
+    assigned: list[tuple[NewCharge, tuple]] = []
+    for code, cs in by_code.items():
+        price = terms.price_for(code)
+        model = model_of(price) if price is not None else model_of(TypePrice(code, "unit"))
+        if covered(code):
+            if not isinstance(model, PerUnitModel) or model.by_position:
+                return False
+            if used + batch <= pf.included_outcomes:
+                assigned += [(c, (ZERO, None, ChargeReason.INCLUDED)) for c in cs]
+            elif used >= pf.included_outcomes and len(in_use) == 1:
+                assigned += [(c, (*_estimate(terms, code, c, codes[c.outcome_type_id][2]), "")) for c in cs]
+            else:
+                return False
+        elif model.by_position and price is not None and not model.tiered:
+            unit = _band_price(model.code, price, counted(code), len(cs))
+            if unit is None:
+                return False
+            assigned += [(c, (round_event(unit), None, "")) for c in cs]
+        else:
+            return False
+    for c, (amount, credits, reason) in assigned:
+        c.amount, c.credits, c.charge_reason = amount, credits, reason
+    return True
+
+
+def _band_price(model: str, price: TypePrice, before: int, added: int):
+    """The one price outcomes ``before + 1 … before + added`` of the month pay: graduated, the band
+    they all fall in (None when they straddle two); volume, the band of the volume reached."""
+    if model == "volume":
+        return volume_price(price, before + added)
+    lower = 0
+    for band in price.bands:
+        upper = band.up_to if band.up_to is not None else 10**18
+        if lower < before + 1 <= upper:
+            return band.price if before + added <= upper else None
+        lower = upper
+    return None
 
 
 def _estimate(terms: Terms | None, code: str, c: NewCharge, default) -> tuple:
