@@ -45,12 +45,17 @@ def charges_rate(charges: Sequence[NewCharge], contracts: ContractsAt) -> None:
     # Most outcomes of a batch share (contract, type, complexity, value, kind): price each
     # combination once. The value is in the key because gain-share prices depend on it.
     estimates: dict[tuple, tuple] = {}
+    by_position: dict[tuple, bool] = {}  # (terms, type, attempt) -> does its place in the month count?
     for c in charges:
         if c.charge_reason:
             continue
         terms = c.terms
         code, _, default = codes[c.outcome_type_id]
-        if terms is not None and _by_position(terms, code, attempt=c.attempt):
+        pkey = (id(terms), code, c.attempt)
+        positional = by_position.get(pkey)
+        if positional is None:
+            positional = by_position[pkey] = terms is not None and _by_position(terms, code, attempt=c.attempt)
+        if positional:
             key = (c.account_id, period_of(c.occurred_at.astimezone(contracts[c.account_id].tzinfo)))
             by_period.setdefault(key, []).append(c)
             period_terms[key] = terms
