@@ -243,6 +243,8 @@ due AS (
     RETURNING e.id
 )
 """
+
+
 def session_claims_release(event_ids: Sequence[int]) -> None:
     """Free the sessions these events hold (if they hold one), so a later success in them can be billed.
 
