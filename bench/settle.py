@@ -8,7 +8,7 @@ Empties the bench database's event tables, inserts the pending events in one set
 ``INSERT … SELECT … FROM generate_series`` (realistic columns spread over 50 accounts and
 4 outcome types, every window closed before ``now``; the insert trigger queues them in
 ``metering_pendingwindow`` as it does for ingestion), runs ``VACUUM ANALYZE``, then times
-``metering.services.outcomes_settle(now=now)`` — ``--workers`` calls at once, as concurrent
+``billing.ingestion.outcomes_settle(now=now)`` — ``--workers`` calls at once, as concurrent
 scheduled runs would make them. Prints events/s, the backend CPU per event summed over the
 connections, and the WAL written (the whole server's: other databases' writes count too).
 Verifies that every event is billable with ``settled_at = now`` afterwards and that a second
