@@ -44,20 +44,29 @@ def shown(status: str, reason: str, charge_state: str | None, charge_reason: str
     return status, ""
 
 
-def shown_sql(event: str = "e", charge: str = "c") -> tuple[str, str]:
-    """:func:`shown` as two SQL expressions (status, reason) over ``event`` LEFT JOIN ``charge``."""
+def shown_sql(status: str, reason: str, charge: str = "c") -> tuple[str, str]:
+    """:func:`shown` as two SQL expressions (status, reason): ``status`` and ``reason`` are the SQL of
+    the event's decision, ``charge`` the alias of its charge (LEFT JOINed: NULLs when none)."""
     free = ", ".join(f"'{r}'" for r in BILLING_REASONS)
     lines = ", ".join(f"'{s}'" for s in _LINE_STATES)
-    metering_only = f"{charge}.state IS NULL OR {event}.status = 'non_billable'"
-    status = (
-        f"CASE WHEN {metering_only} THEN {event}.status WHEN {charge}.reason IN ({free}) THEN 'non_billable' "
-        f"WHEN {charge}.state IN ({lines}) THEN {charge}.state ELSE {event}.status END"
+    metering_only = f"{charge}.state IS NULL OR {status} = 'non_billable'"
+    shown_status = (
+        f"CASE WHEN {metering_only} THEN {status} WHEN {charge}.reason IN ({free}) THEN 'non_billable' "
+        f"WHEN {charge}.state IN ({lines}) THEN {charge}.state ELSE {status} END"
     )
-    reason = (
-        f"CASE WHEN {metering_only} THEN {event}.non_billable_reason "
-        f"WHEN {charge}.reason IN ({free}) THEN {charge}.reason ELSE '' END"
+    shown_reason = (
+        f"CASE WHEN {metering_only} THEN {reason} WHEN {charge}.reason IN ({free}) THEN {charge}.reason ELSE '' END"
     )
-    return status, reason
+    return shown_status, shown_reason
+
+
+def charged_sql(column: str, charge: str = "c") -> str:
+    """:func:`charged_amount` in SQL: the charge's ``column`` (amount, credits) where it adds to the invoice."""
+    free = ", ".join(f"'{r}'" for r in BILLING_REASONS)
+    return (
+        f"CASE WHEN {charge}.state IS NOT NULL AND {charge}.state <> 'void' AND {charge}.reason NOT IN ({free}) "
+        f"THEN {charge}.{column} END"
+    )
 
 
 def charged_amount(charge_state: str | None, charge_reason: str | None, amount):
@@ -75,6 +84,7 @@ __all__ = [
     "STATUS_LABELS",
     "ChargeReason",
     "charged_amount",
+    "charged_sql",
     "shown",
     "shown_sql",
 ]
