@@ -99,12 +99,10 @@ def _rate_settled_position(items: list[NewCharge], terms: Terms, before: tuple[G
         by_code.setdefault(codes[c.outcome_type_id][0], []).append(c)
 
     def covered(code: str) -> bool:
-        return pf is not None and pf.included_outcomes > 0 and (not pf.included_types or code in pf.included_types)
+        return _covered(terms, code)
 
-    def counted(code: str) -> int:
-        price = terms.price_for(code)
-        attempts = terms.basis == "per_conversation" or (price is not None and model_of(price).counts_attempts(terms))
-        return sum(g.resolved + (g.unresolved if attempts else 0) for g in before if g.outcome_type == code)
+    def counted(code: str) -> int:  # the type's charges so far, every tier
+        return _count(before, code, None, None, None, _counts_attempts(terms, code))
 
     in_use = {g.outcome_type for g in before if covered(g.outcome_type)} | {c for c in by_code if covered(c)}
     used = sum(counted(code) for code in in_use)
@@ -166,9 +164,19 @@ def _by_position(terms: Terms, code: str, *, attempt: bool) -> bool:
         return False
     if attempt and not (model is not None and model.counts_attempts(terms)) and terms.basis != "per_conversation":
         return False  # no fee on this type's attempts: nothing to rank
+    return _covered(terms, code) or (model is not None and model.by_position)
+
+
+def _covered(terms: Terms, code: str) -> bool:
+    """Is the type inside the platform fee's allowance of included outcomes?"""
     pf = terms.platform_fee
-    covered = pf is not None and pf.included_outcomes > 0 and (not pf.included_types or code in pf.included_types)
-    return covered or (model is not None and model.by_position)
+    return pf is not None and pf.included_outcomes > 0 and (not pf.included_types or code in pf.included_types)
+
+
+def _counts_attempts(terms: Terms, code: str) -> bool:
+    """Do the type's unresolved attempts take ranks (and fees) beside its outcomes?"""
+    price = terms.price_for(code)
+    return terms.basis == "per_conversation" or (price is not None and model_of(price).counts_attempts(terms))
 
 
 def _rate_in_period(items: list[NewCharge], cap_period, terms: Terms, period: str, codes: dict) -> None:
@@ -189,10 +197,9 @@ def _rate_in_period(items: list[NewCharge], cap_period, terms: Terms, period: st
         price = terms.price_for(code)
         model = model_of(price) if price is not None else None
         tier = model.effective_tier(price, c.complexity) if model is not None else None
-        attempts = terms.basis == "per_conversation" or (model is not None and model.counts_attempts(terms))
         part = (code, tier)
         if part not in taken:
-            taken[part] = _count(before, code, tier, model, price, attempts)
+            taken[part] = _count(before, code, tier, model, price, _counts_attempts(terms, code))
         taken[part] += 1
         line = _line_of(lines, code, tier, taken[part], "A" if c.attempt else "R")
         if line is None:
