@@ -7,6 +7,8 @@ stack trace, never a 500 for bad input.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -643,3 +645,15 @@ def test_500_under_the_api_is_the_contracts_body(uncollected, vendor_client, mon
     assert assert_error_body(response, 500) == {
         "error": {"code": "server_error", "message": "Something went wrong on our side; it has been logged."}
     }
+
+
+@pytest.mark.parametrize("module", ["outcomeportal.views", "outcomeportal.api.errors", "outcomeportal.urls"])
+def test_project_modules_import_first_in_a_fresh_interpreter(module):
+    """Django's checks import CSRF_FAILURE_VIEW before anything else has loaded DRF; a circular
+    import that an already-warm test process hides made `manage.py check` fail in CI."""
+    code = (
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'outcomeportal.settings'); "
+        f"django.setup(); import {module}"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)  # noqa: S603
+    assert result.returncode == 0, result.stderr[-2000:]
