@@ -36,6 +36,8 @@ from django.utils import timezone
 from billing.charges import Charging
 from billing.ledger.models import ChargeReason
 from billing.ledger.services import NewCharge, charges_void, charges_write
+from billing.moneylog import kinds
+from billing.moneylog.services import charges_chunk_record, charges_summary_sql
 from billing.onboarding import onboarding_rule_out
 from billing.rating import charges_rate
 from billing.spend.services import spend_cap_rule_out
@@ -121,10 +123,13 @@ def _settle_in_thread(*, now: datetime, chunk: int) -> int:
 
 # One chunk, one statement: metering's settlement (its two CTEs: the queue rows taken, the events
 # settled) and the charges of the settled events rated, in the order of their keys.
+# The last two columns sum the rated charges up for the money log (one entry per chunk).
 _SETTLE_AND_RATE_SQL = (
     f"WITH {SETTLE_CTES}, rated AS (UPDATE billing_charge c SET state = 'rated' "
-    "WHERE c.event_id = ANY (ARRAY(SELECT id FROM settled ORDER BY id)) AND c.state = 'estimated' RETURNING 1) "
-    "SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM settled), (SELECT count(*) FROM rated)"
+    "WHERE c.event_id = ANY (ARRAY(SELECT id FROM settled ORDER BY id)) AND c.state = 'estimated' "
+    "RETURNING c.event_id, c.account_id, c.currency, c.amount, c.credits, c.state) "
+    "SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM settled), (SELECT count(*) FROM rated), "
+    + charges_summary_sql("rated")
 )
 
 
@@ -133,7 +138,8 @@ def _settle_chunks(*, now: datetime, chunk: int) -> int:
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_SETTLE_AND_RATE_SQL, {"now": now, "chunk": chunk})
-            taken, settled, _ = cursor.fetchone()
+            taken, settled, _, groups, digest = cursor.fetchone()
+            charges_chunk_record(kind=kinds.CHARGES_SETTLED, groups_json=groups, digest=digest)
         total += settled
         if taken < chunk:
             return total

@@ -1,5 +1,6 @@
 # Models of billing. Invoicing (contracts, invoices, credit notes) lives in billing.invoices.models;
-# the charge ledger, spend controls and the credit ledger have their own modules, re-exported the same way.
+# the charge ledger, the money log, spend controls and the credit ledger have their own modules, re-exported
+# the same way.
 from billing.credits.models import CreditKind, CreditLedgerEntry  # noqa: F401
 from billing.invoices.models import (  # noqa: F401
     ContractVersion,
@@ -11,4 +12,5 @@ from billing.invoices.models import (  # noqa: F401
     NumberSeries,
 )
 from billing.ledger.models import Charge, ChargeReason, ChargeRollup, ChargeState  # noqa: F401
+from billing.moneylog.models import MoneyLogEntry, MoneyLogPending  # noqa: F401
 from billing.spend.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod  # noqa: F401

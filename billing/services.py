@@ -43,6 +43,8 @@ from billing.invoices.models import (
 )
 from billing.invoices.selection import LineLink, Selection, charges_freeze_sql, charges_invoice_listed
 from billing.models import SpendPeriod
+from billing.moneylog import kinds
+from billing.moneylog.services import charges_invoiced_record, invoice_finalized_record, row_act_record
 from billing.pricing import (
     Alloc,
     Group,
@@ -74,7 +76,7 @@ def contract_version_create(*, account: Account, document: dict, created_by: str
     with transaction.atomic():
         # Serialise versioning per account: lock the account's latest version row, if any.
         last = ContractVersion.objects.select_for_update().filter(account=account).order_by("-version").first()
-        return ContractVersion.objects.create(
+        version = ContractVersion.objects.create(
             account=account,
             version=(last.version if last else 0) + 1,
             effective_from=terms.effective_from,
@@ -82,6 +84,10 @@ def contract_version_create(*, account: Account, document: dict, created_by: str
             created_at=timezone.now(),
             created_by=created_by,
         )
+        row_act_record(
+            kind=kinds.CONTRACT_VERSION_CREATED, view="contract_version", pk=version.pk, account_id=account.pk
+        )
+        return version
 
 
 def _alloc_json(alloc: Alloc | None) -> dict | None:
@@ -320,7 +326,8 @@ def invoice_events_link(*, invoice: Invoice) -> int:
             pairs_params={"pending_invoice": locked.pk},
         )
         pending.delete()
-    return stamped
+        charges_invoiced_record(invoice_id=locked.pk, summary=stamped)
+    return stamped[0]
 
 
 def invoice_events_link_pending(*, account: Account) -> int:
@@ -354,15 +361,19 @@ _RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock victim: the w
 
 
 def _finalize(*, account: Account, period: str, now: datetime) -> Finalized:
-    """One finalizing transaction, retried if a concurrent write to the invoice row conflicts."""
+    """One finalizing transaction, retried if a concurrent write to the invoice row conflicts;
+    then the money log's entry for it (a READ COMMITTED transaction of its own, recorded once: a
+    rerun records it if a crash came in between)."""
     invoice = _invoice_row(account, period, now)  # before the snapshot: it sees a row just created
     for attempt in range(1, 6):
         try:
-            return _finalize_once(invoice=invoice, now=now)
+            done = _finalize_once(invoice=invoice, now=now)
+            break
         except OperationalError as exc:
             if attempt == 5 or getattr(exc.__cause__, "sqlstate", None) not in _RETRYABLE:
                 raise
-    raise AssertionError("unreachable")
+    invoice_finalized_record(invoice_id=done.invoice.pk)
+    return done
 
 
 def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
@@ -510,6 +521,7 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime | None = None) 
         )
         if updated != 1:
             raise InvoiceImmutable(f"Only a finalized invoice can be voided; {invoice} is {invoice.status}.")
+        row_act_record(kind=kinds.INVOICE_VOIDED, view="invoice_void", pk=invoice.pk, account_id=invoice.account_id)
     return Invoice.objects.get(pk=invoice.pk)
 
 
@@ -562,7 +574,7 @@ def credit_note_issue(
             return existing
     try:
         with transaction.atomic():
-            return CreditNote.objects.create(
+            note = CreditNote.objects.create(
                 account=account,
                 number=_number_take("credit_note"),
                 invoice_id=invoice_id,
@@ -574,6 +586,8 @@ def credit_note_issue(
                 created_at=now,
                 created_by=created_by,
             )
+            row_act_record(kind=kinds.CREDIT_NOTE_ISSUED, view="credit_note", pk=note.pk, account_id=account.pk)
+            return note
     except IntegrityError:
         existing = CreditNote.objects.filter(dispute_id=dispute_id).first() if dispute_id is not None else None
         if existing is None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.jobs import job_run_record
 from billing.ingestion import outcomes_settle
 from billing.invoices.catchup import invoices_catch_up
+from billing.moneylog.verify import ledger_verify
 from billing.services import invoices_build
 
 
@@ -33,3 +34,20 @@ def build_invoices(period: str | None = None, now: datetime | None = None) -> di
         result = invoices_build(period=period, now=now) if period else invoices_catch_up(now=now)
         run.result = result.as_dict()
     return result.as_dict()
+
+
+class LedgerBroken(Exception):
+    """The money log is not whole (the daily check): the JobRun fails with the first broken entry."""
+
+
+def verify_ledger() -> dict:
+    """Recompute the money log and check the money rows against it (daily). A broken log fails the
+    run, naming the first broken entry; the head goes into the run's result either way."""
+    with job_run_record(name="verify_ledger") as run:
+        result = ledger_verify(limit=20).as_dict()
+        run.result = result
+        if not result["ok"]:
+            first = result["first_broken"]
+            where = f"entry #{first['entry_id']} ({first['entry_hash']})" if first["entry_id"] else "no entry"
+            raise LedgerBroken(f"{result['problem_count']} problem(s); the first at {where}: {first['message']}")
+    return result

@@ -13,8 +13,10 @@ class DisputesConfig(AppConfig):
             overview_panel_register,
             selection_action_register,
         )
-        from disputes import demo, seams
+        from disputes import demo, moneylog, seams
         from metering.demo import demo_hook_register
+
+        moneylog.moneylog_views_register()  # what of disputes the money log vouches for
 
         event_panel_register(seams.event_dispute_panel)
         event_story_register(seams.event_dispute_story)

@@ -64,3 +64,21 @@ def viewer_a_client(account_a):
 @pytest.fixture
 def admin_b_client(account_b):
     return key_client(account_b, Role.CUSTOMER_ADMIN)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_in_maintenance():
+    """Transactional tests (``transaction=True``) are cleaned up by Django's flush: a TRUNCATE of
+    every table, which the money tables refuse (migration billing 0008) — save for a superuser
+    session that says ``outcomeportal.maintenance``, as the flush does here (docs/security.md)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        return ["SET LOCAL outcomeportal.maintenance = on", *statements] if statements else statements
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original

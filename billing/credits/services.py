@@ -41,6 +41,8 @@ from billing.contracts import Terms
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import Invoice
 from billing.ledger.models import ChargeRollup, charge_class
+from billing.moneylog import kinds
+from billing.moneylog.services import row_act_record
 from billing.pricing import Carry
 from billing.selectors import contract_for_period
 from billing.services import invoice_draft_refresh, invoice_open_locked
@@ -159,6 +161,7 @@ def topup_buy(
             created_by=bought_by,
         )
         invoice_draft_refresh(account=account, period=invoice.period, now=now)
+        row_act_record(kind=kinds.CREDITS_GRANTED, view="credit_entry", pk=entry.pk, account_id=account.pk)
     return entry, True
 
 
@@ -218,6 +221,8 @@ def credits_grant(
             created_by=created_by,
         )
         invoice_draft_refresh(account=account, period=invoice.period, now=now)
+        kind = kinds.CREDITS_GRANTED if credits > 0 else kinds.CREDITS_DEDUCTED
+        row_act_record(kind=kind, view="credit_entry", pk=entry.pk, account_id=account.pk)
     return entry
 
 

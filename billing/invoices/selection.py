@@ -27,6 +27,8 @@ from decimal import Decimal
 
 from django.db import connection
 
+from billing.moneylog.services import charges_summary_sql
+
 
 @dataclass(frozen=True, slots=True)
 class Selection:
@@ -265,28 +267,37 @@ def charges_freeze_sql(
     return sql, params
 
 
-def charges_invoice_listed(*, links: Sequence[LineLink], pairs_sql: str, pairs_params: dict) -> int:
+def charges_invoice_listed(*, links: Sequence[LineLink], pairs_sql: str, pairs_params: dict) -> tuple:
     """Bill listed charges on their lines: ``pairs_sql`` selects ``(line_id, event_id)`` pairs (the
     arrays frozen by :func:`charges_freeze_sql`): set the line, the exact amount (a gain-share line:
     its share of the event's value) and credits, the reason ``included`` on an included line, and
     the state ``invoiced``. Only charges not yet on a line are touched, so a rerun bills nothing
-    twice. Returns the number of charges stamped.
+    twice.
+
+    Returns what the money log records of it (:func:`billing.moneylog.services.charges_invoiced_record`):
+    ``(charges stamped, their groups, their digest, Σ amount before, Σ credits before)`` — the
+    charge as it was read from a second copy of the row in the same snapshot (``o``).
     """
     if not links:
-        return 0
+        return (0, "[]", None, None, None)
     params: dict = dict(pairs_params)
     sql = (
-        f"WITH l AS ({_links_sql(links, params)}), p AS ({pairs_sql}) "
+        f"WITH l AS ({_links_sql(links, params)}), p AS ({pairs_sql}), s AS ("
         "UPDATE billing_charge e SET invoice_line_id = l.line_id, state = 'invoiced', "
         "reason = CASE WHEN l.included THEN 'included' ELSE '' END, "
         "amount = CASE WHEN l.gs_pct IS NULL THEN l.amount ELSE "
         "round(l.gs_pct / 100 * greatest(coalesce(e.value_amount, 0) - l.gs_base, 0), 6) END, "
         "credits = l.credits "
-        "FROM p JOIN l ON l.line_id = p.line_id WHERE e.event_id = p.event_id AND e.invoice_line_id IS NULL"
+        "FROM p JOIN l ON l.line_id = p.line_id JOIN billing_charge o ON o.event_id = p.event_id "
+        "WHERE e.event_id = p.event_id AND e.invoice_line_id IS NULL "
+        "RETURNING e.event_id, e.account_id, e.currency, e.amount, e.credits, e.state, "
+        "o.amount AS amount_before, o.credits AS credits_before) "
+        f"SELECT (SELECT count(*) FROM s), {charges_summary_sql('s')}, "
+        "(SELECT sum(amount_before) FROM s), (SELECT sum(credits_before) FROM s)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return cursor.fetchone()
 
 
 def event_ids_for_links(

@@ -10,7 +10,8 @@ state is left alone, so a rerun (or a race with invoicing) never moves a charge 
     estimated | rated, not on a line ──credited after a dispute──▶ credited, reason dispute_credited
 
 Invoicing's moves (selection, freezing, stamping) are set-based SQL of their own:
-:mod:`billing.invoices.selection`.
+:mod:`billing.invoices.selection`. Every write and move is recorded in the money log
+(:mod:`billing.moneylog`), one entry per batch or move, never per charge.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from decimal import Decimal
 from django.db import connection
 
 from billing.ledger.models import ChargeReason, ChargeState
+from billing.moneylog import kinds
+from billing.moneylog.services import charges_moved, charges_written_record
 from metering.services import session_claims_release
 
 _COLUMNS = (
@@ -86,6 +89,7 @@ def charges_write(charges: list[NewCharge]) -> None:
                  c.value_amount, c.attempt,
                  c.contract_version_id, c.amount, c.credits, c.currency, c.state, c.charge_reason)
             )  # fmt: skip
+    charges_written_record(charges)  # the money log: one entry for the batch
 
 
 def _ids_update(sql: str, event_ids: Iterable[int], params: dict | None = None) -> list[int]:
@@ -97,6 +101,7 @@ def _ids_update(sql: str, event_ids: Iterable[int], params: dict | None = None) 
         return sorted(row[0] for row in cursor.fetchall())
 
 
+@charges_moved(kinds.CHARGES_VOIDED)
 def charges_void(*, event_ids: Iterable[int]) -> list[int]:
     """Their outcomes were ruled out inside the window (a signal): the charge is void, costs nothing."""
     return _ids_update(
@@ -106,6 +111,7 @@ def charges_void(*, event_ids: Iterable[int]) -> list[int]:
     )
 
 
+@charges_moved(kinds.CHARGES_DISPUTED)
 def charges_dispute_open(*, event_ids: Iterable[int]) -> list[int]:
     """Invoiced charges under an open dispute: ``invoiced`` → ``disputed``. Returns the event ids moved.
 
@@ -119,6 +125,7 @@ def charges_dispute_open(*, event_ids: Iterable[int]) -> list[int]:
     )
 
 
+@charges_moved(kinds.CHARGES_DISPUTE_REJECTED)
 def charges_dispute_close(*, event_ids: Iterable[int]) -> list[int]:
     """A rejected dispute: ``disputed`` → ``invoiced`` (the charge stands). Returns the event ids moved."""
     return _ids_update(
@@ -128,6 +135,7 @@ def charges_dispute_close(*, event_ids: Iterable[int]) -> list[int]:
     )
 
 
+@charges_moved(kinds.CHARGES_CREDITED)
 def charges_credit_invoiced(*, event_ids: Iterable[int]) -> list[int]:
     """Charges on a finalized invoice credited by a credit note: → ``credited``.
 
@@ -141,6 +149,7 @@ def charges_credit_invoiced(*, event_ids: Iterable[int]) -> list[int]:
     )
 
 
+@charges_moved(kinds.CHARGES_CREDITED_UNBILLED)
 def charges_credit_unbilled(*, event_ids: Iterable[int]) -> list[int]:
     """Charges not yet on an invoice, credited after a dispute: → ``credited`` with the reason
     ``dispute_credited``, so the outcome leaves the draft and its cap reservation is released.

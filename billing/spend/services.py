@@ -32,6 +32,8 @@ from billing import caps
 from billing.charges import Charging, PeriodCharges, cap_periods, catalogue, groups_plus, period_charges
 from billing.ledger.services import NewCharge
 from billing.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod
+from billing.moneylog import kinds
+from billing.moneylog.services import row_act_record
 from billing.pricing import marginal_bound
 from billing.terms_lookup import terms_lookup
 from outcomeportal.core.money import money_display, money_str, quantum
@@ -480,7 +482,12 @@ def spend_controls_set(
         control.save()
         new = _snapshot(control, account.currency)
         if old != new:
-            SpendControlChange.objects.create(account=account, changed_at=now, changed_by=changed_by, old=old, new=new)
+            change = SpendControlChange.objects.create(
+                account=account, changed_at=now, changed_by=changed_by, old=old, new=new
+            )
+            row_act_record(
+                kind=kinds.SPEND_CONTROLS_CHANGED, view="spend_control_change", pk=change.pk, account_id=account.pk
+            )
         policy = policy_of(control)
         usage = usage_for_period(account=account, period=period)
         must_pause = policy.capped and policy.at_cap == caps.PAUSE and caps.at_or_over(policy, usage)

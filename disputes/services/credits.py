@@ -24,6 +24,8 @@ from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.ledger.models import Charge, ChargeState
 from billing.ledger.selectors import attach_charges, charges_locked
 from billing.ledger.services import charges_credit_invoiced, charges_credit_unbilled, charges_dispute_open
+from billing.moneylog import kinds
+from billing.moneylog.services import row_act_record
 from billing.services import (
     credit_note_issue,
     invoice_draft_refresh,
@@ -140,6 +142,7 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             credited_at=now,
             credit_note=note,
         )
+        row_act_record(kind=kinds.DISPUTE_CREDITED, view="dispute_credit", pk=dispute.pk, account_id=account.pk)
         _tell_customer(dispute, account, excluded, note, grant, credited_amount, now)
     return CreditOutcome(dispute.pk, len(excluded), len(billed), note.number if note else None, credited_amount)
 

@@ -11,6 +11,9 @@ from django_q.tasks import async_task
 
 from accounts.access import Perm, Principal
 from billing.ledger.services import charges_dispute_close
+from billing.moneylog import kinds
+from billing.moneylog.actor import actor_of
+from billing.moneylog.services import row_act_record
 from disputes.models import (
     CreditState,
     Dispute,
@@ -110,6 +113,13 @@ def dispute_resolve(
             dispute_id = dispute.pk
             transaction.on_commit(lambda: async_task("disputes.tasks.dispute_credit", dispute_id))
         _tell_customer(dispute, decision, note, items=len(items), approved=len(approved), at_stake=at_stake, now=now)
+        row_act_record(
+            kind=kinds.DISPUTE_RESOLVED,
+            view="dispute_resolution",
+            pk=dispute.pk,
+            account_id=dispute.account_id,
+            actor=actor_of(principal),
+        )
     return dispute
 
 

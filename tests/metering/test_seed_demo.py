@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import Account, User
 from billing.ledger.models import Charge
 from billing.ledger.shown import BILLING_REASONS
+from billing.moneylog.verify import ledger_verify
 from metering import engine
 from metering.models import Event
 
@@ -32,5 +33,9 @@ def test_a_small_demo_world_has_every_reason_and_refuses_a_second_seed():
     charged = set(Charge.objects.exclude(reason__in=["", "included"]).values_list("reason", flat=True))
     assert set(BILLING_REASONS) - {"cap_reached"} <= charged
     assert "demo-pass-2026" in out.getvalue()
+    # Every money act of the demo is in the money log, and the log is whole.
+    verified = ledger_verify()
+    assert verified.ok, verified.problems
+    assert verified.invoices > 0 and verified.credit_notes > 0 and verified.charges == Charge.objects.count()
     with pytest.raises(CommandError):
         call_command("seed_demo", events=6000, workers=1, stdout=StringIO())

@@ -8,6 +8,7 @@ SCHEDULES = [
     ("build_invoices", "billing.tasks.build_invoices", Schedule.MINUTES, 60),  # every closed month not final yet
     ("issue_credits", "disputes.tasks.issue_credits", Schedule.MINUTES, 5),  # approved disputes; SLA warnings
     ("prune_rate_counters", "accounts.tasks.rate_counters_prune", Schedule.MINUTES, 60),  # API and sign-in limits
+    ("verify_ledger", "billing.tasks.verify_ledger", Schedule.MINUTES, 24 * 60),  # the money log, whole? (daily)
 ]
 
 

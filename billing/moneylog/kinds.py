@@ -1,0 +1,57 @@
+"""The money acts the log records — an entry's ``kind`` — and what each entry's data holds.
+
+Charges, one entry per batch or statement (never per charge): ``count``, ``sums`` per currency,
+``accounts`` (per account: currency, count, Σ amount, Σ credits) and the ``digest`` of the charges
+(canonical.charges_digest: event id, amount, credits, state, in event-id order).
+"""
+
+GENESIS = "genesis"  # the state found when the log began (migration 0008), per account
+
+CHARGES_RATED = "charges_rated"  # an ingestion batch's new charges, priced as the period stands
+CHARGES_SETTLED = "charges_settled"  # a settlement chunk: estimated → rated
+CHARGES_VOIDED = "charges_voided"  # ruled out by a signal inside the window (+ event_ids)
+CHARGES_INVOICED = "charges_invoiced"  # stamped on a final invoice's lines, exact amounts (+ invoice_id, before)
+CHARGES_DISPUTED = "charges_disputed"  # invoiced → disputed (+ event_ids)
+CHARGES_DISPUTE_REJECTED = "charges_dispute_rejected"  # disputed → invoiced (+ event_ids)
+CHARGES_CREDITED = "charges_credited"  # invoiced | disputed → credited by a credit note (+ event_ids)
+CHARGES_CREDITED_UNBILLED = "charges_credited_unbilled"  # not yet invoiced, credited after a dispute (+ event_ids)
+
+INVOICE_FINALIZED = "invoice_finalized"  # totals, lines, the credit-ledger entries it posted
+INVOICE_VOIDED = "invoice_voided"
+CREDIT_NOTE_ISSUED = "credit_note_issued"
+CREDITS_GRANTED = "credits_granted"  # prepaid credits: a top-up, a dispute credit, a positive adjustment
+CREDITS_DEDUCTED = "credits_deducted"  # a negative adjustment
+SPEND_CONTROLS_CHANGED = "spend_controls_changed"  # caps, thresholds, what happens at the cap
+CONTRACT_VERSION_CREATED = "contract_version_created"
+DISPUTE_RESOLVED = "dispute_resolved"  # approved, partially approved or rejected, with its events' decisions
+DISPUTE_CREDITED = "dispute_credited"  # the money and credits an approved dispute gave back
+
+# Moves of charges already on a final invoice: verify_ledger replays them to know each one's state.
+INVOICED_CHARGE_STATES = {
+    CHARGES_DISPUTED: "disputed",
+    CHARGES_DISPUTE_REJECTED: "invoiced",
+    CHARGES_CREDITED: "credited",
+}
+
+ALL = frozenset(
+    {
+        GENESIS,
+        CHARGES_RATED,
+        CHARGES_SETTLED,
+        CHARGES_VOIDED,
+        CHARGES_INVOICED,
+        CHARGES_DISPUTED,
+        CHARGES_DISPUTE_REJECTED,
+        CHARGES_CREDITED,
+        CHARGES_CREDITED_UNBILLED,
+        INVOICE_FINALIZED,
+        INVOICE_VOIDED,
+        CREDIT_NOTE_ISSUED,
+        CREDITS_GRANTED,
+        CREDITS_DEDUCTED,
+        SPEND_CONTROLS_CHANGED,
+        CONTRACT_VERSION_CREATED,
+        DISPUTE_RESOLVED,
+        DISPUTE_CREDITED,
+    }
+)
