@@ -19,6 +19,7 @@ class Perm(StrEnum):
     INVOICES_READ = "invoices.read"
     KEYS_MANAGE = "keys.manage"  # account keys of one's own account
     ALL_ACCOUNTS = "accounts.all"  # vendor side: see every account
+    LEDGER_VERIFY = "ledger.verify"  # verify the money log (billing.moneylog): vendor operators and keys
 
 
 _CUSTOMER_READ = {Perm.EVENTS_READ, Perm.DISPUTES_READ, Perm.INVOICES_READ}
@@ -31,7 +32,14 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     "vendor_support": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.DISPUTES_RESOLVE, Perm.COST_READ}),
     "vendor_operator": frozenset(
         _CUSTOMER_READ
-        | {Perm.ALL_ACCOUNTS, Perm.CATALOGUE_MANAGE, Perm.ACCOUNTS_MANAGE, Perm.COST_READ, Perm.KEYS_MANAGE}
+        | {
+            Perm.ALL_ACCOUNTS,
+            Perm.CATALOGUE_MANAGE,
+            Perm.ACCOUNTS_MANAGE,
+            Perm.COST_READ,
+            Perm.KEYS_MANAGE,
+            Perm.LEDGER_VERIFY,
+        }
     ),
     "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE}),
 }

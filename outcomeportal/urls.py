@@ -9,6 +9,7 @@ from accounts import views as accounts_views
 from billing import api as billing_api
 from billing import events_api
 from billing.credits import api as credit_api
+from billing.moneylog import api as moneylog_api
 from billing.spend import api as spend_api
 from disputes import api as disputes_api
 from metering import api as metering_api
@@ -51,6 +52,8 @@ api_v1 = [
     path("disputes", disputes_api.DisputeListView.as_view(), name="disputes"),
     path("disputes/<int:dispute_id>", disputes_api.DisputeDetailView.as_view(), name="dispute"),
     path("disputes/<int:dispute_id>/resolve", disputes_api.DisputeResolveView.as_view(), name="dispute-resolve"),
+    # billing: the money log, verified (vendor operators)
+    path("ledger/verify", moneylog_api.LedgerVerifyView.as_view(), name="ledger-verify"),
 ]
 
 urlpatterns = [

@@ -388,6 +388,11 @@ def _new_event(now) -> dict:
     }
 
 
+def check_ledger_verified(body, principal, target):
+    assert body["ok"] is True and body["problems"] == [], body
+    assert body["checked"]["accounts"] == 2
+
+
 CASES = [
     Case("accounts", "GET", "/api/v1/accounts", EVERYONE, "", check=check_accounts_list),
     Case(
@@ -706,6 +711,8 @@ CASES = [
         check=check_dispute_not_open,
         missing_path="/api/v1/disputes/999999999/resolve",
     ),
+    # --- billing: the money log, verified — the vendor only (no account's data in the answer) ---
+    Case("ledger-verify", "GET", "/api/v1/ledger/verify", VENDOR, "ledger.verify", check=check_ledger_verified),
 ]
 
 
