@@ -134,10 +134,11 @@ def main() -> None:
     assert connection.settings_dict["NAME"] == DATABASE or "bench" in connection.settings_dict["NAME"]
     benchlib.migrate()
     with connection.cursor() as cursor:
-        cursor.execute(
+        benchlib.truncate(
+            cursor,
             "TRUNCATE billing_invoiceline, billing_invoice, billing_contractversion, billing_creditnote, "
             "metering_event, metering_dailyrollup, metering_sessionclaim, metering_signal, billing_charge, "
-            "billing_chargerollup RESTART IDENTITY CASCADE"
+            "billing_chargerollup RESTART IDENTITY CASCADE",
         )
         cursor.execute("UPDATE billing_numberseries SET next_value = 1")
     benchlib.world_setup()

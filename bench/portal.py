@@ -197,9 +197,10 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
 
     print(f"fill: {n_events:,} events, {N_ACCOUNTS} accounts, the big one {big:,}; {jobs} parallel jobs", flush=True)
     with connection.cursor() as cursor:
-        cursor.execute(
+        benchlib.truncate(
+            cursor,
             "TRUNCATE metering_event, metering_dailyrollup, billing_charge, billing_chargerollup "
-            "RESTART IDENTITY CASCADE"
+            "RESTART IDENTITY CASCADE",
         )
         # Secondary indexes and constraints go; they are rebuilt once at the end from the model's Meta
         # (so an interrupted fill never leaves the table without them on the next run).
