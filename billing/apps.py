@@ -11,8 +11,8 @@ class BillingConfig(AppConfig):
         from django_q.signals import post_execute_in_worker, pre_execute
 
         from billing import demo, ingestion
-        from billing.moneylog import actor
-        from metering.demo import demo_hook_register, demo_ingestion_register
+        from billing.moneylog import actor, services
+        from metering.demo import demo_hook_register, demo_ingestion_register, demo_reset_hook_register
 
         # A task's money acts are the task's (billing.moneylog.actor).
         pre_execute.connect(actor.task_started, dispatch_uid="moneylog_task_started")
@@ -21,3 +21,4 @@ class BillingConfig(AppConfig):
         demo_ingestion_register(ingestion)  # seed_demo posts events and signals through billing
         demo_hook_register("before_events", demo.billing_demo_terms)  # seed_demo: contracts and caps
         demo_hook_register("after_settlement", demo.billing_demo_invoices)  # closed months final, before disputes
+        demo_reset_hook_register(services.accounts_removed_record)  # seed_demo --reset: recorded in the money log

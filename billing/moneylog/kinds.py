@@ -25,6 +25,9 @@ SPEND_CONTROLS_CHANGED = "spend_controls_changed"  # caps, thresholds, what happ
 CONTRACT_VERSION_CREATED = "contract_version_created"
 DISPUTE_RESOLVED = "dispute_resolved"  # approved, partially approved or rejected, with its events' decisions
 DISPUTE_CREDITED = "dispute_credited"  # the money and credits an approved dispute gave back
+# Accounts deleted with all they owned (``seed_demo --reset``, as a superuser): what the log
+# recorded of them before is no longer checked against rows.
+ACCOUNTS_REMOVED = "accounts_removed"
 
 # Moves of charges already on a final invoice: verify_ledger replays them to know each one's state.
 INVOICED_CHARGE_STATES = {
@@ -53,5 +56,6 @@ ALL = frozenset(
         CONTRACT_VERSION_CREATED,
         DISPUTE_RESOLVED,
         DISPUTE_CREDITED,
+        ACCOUNTS_REMOVED,
     }
 )

@@ -128,6 +128,15 @@ def _credit_entries_of(invoice_id: int) -> list[list]:
     return tracked_digests("credit_entry", sorted(pks))
 
 
+def accounts_removed_record(account_ids: Sequence[int]) -> None:
+    """Accounts were deleted with everything they owned (the demo's reset): one entry naming them."""
+    money_act_record(
+        kind=kinds.ACCOUNTS_REMOVED,
+        account_id=None,
+        data={"accounts": sorted(account_ids), "note": "deleted with their money: earlier entries stay as they were"},
+    )
+
+
 # --- Charges, a batch at a time -------------------------------------------------------------
 
 
@@ -258,6 +267,7 @@ def charges_invoiced_record(*, invoice_id: int, summary: tuple) -> None:
 
 
 __all__ = [
+    "accounts_removed_record",
     "charges_chunk_record",
     "charges_invoiced_record",
     "charges_moved",

@@ -104,10 +104,24 @@ class _Recorded:
     """What the log recorded, gathered in one pass (memory in proportion to invoices, accounts
     and tracked rows — never to charges or batches)."""
 
-    tracked: dict[str, dict[int, tuple[str, int, str]]] = field(default_factory=dict)  # view → pk → (digest, entry)
-    totals: dict[int, list] = field(default_factory=dict)  # account → [count, amount, credits, entry id, hash]
-    invoiced: dict[int, list] = field(default_factory=dict)  # invoice → [count, amount, credits, digests, entry…]
-    states: dict[int, tuple[str, int, str]] = field(default_factory=dict)  # event → (state, entry id, hash)
+    # view → pk → (digest, entry id, entry hash, account)
+    tracked: dict[str, dict[int, tuple[str, int, str, int | None]]] = field(default_factory=dict)
+    totals: dict[int, list] = field(default_factory=dict)  # account → [count, amount, credits, entry]
+    # invoice → [count, amount, credits, digests, entry, account]
+    invoiced: dict[int, list] = field(default_factory=dict)
+    states: dict[int, tuple] = field(default_factory=dict)  # event → (state, entry id, entry hash, account)
+
+    def forget(self, accounts: set[int]) -> None:
+        """Accounts deleted with their money (a recorded act): their records no longer meet rows."""
+        for rows in self.tracked.values():
+            for pk in [pk for pk, rec in rows.items() if rec[3] in accounts]:
+                del rows[pk]
+        for account_id in accounts:
+            self.totals.pop(account_id, None)
+        for invoice_id in [i for i, rec in self.invoiced.items() if rec[5] in accounts]:
+            del self.invoiced[invoice_id]
+        for event_id in [e for e, rec in self.states.items() if rec[3] in accounts]:
+            del self.states[event_id]
 
 
 class _Report:
@@ -205,15 +219,17 @@ def _chain(result: Verification, report: _Report, anchors: dict[int, str]) -> _R
 def _gather(recorded: _Recorded, kind: str, account_id: int | None, data: dict, entry: tuple[int, str]) -> None:
     for view, rows in data.get("tracked", {}).items():
         for pk, digest in rows:
-            recorded.tracked.setdefault(view, {})[int(pk)] = (digest, *entry)
-    if kind == kinds.GENESIS and account_id is not None:
+            recorded.tracked.setdefault(view, {})[int(pk)] = (digest, *entry, account_id)
+    if kind == kinds.ACCOUNTS_REMOVED:
+        recorded.forget(set(data["accounts"]))
+    elif kind == kinds.GENESIS and account_id is not None:
         if "charges" in data:
             c = data["charges"]
             _total_add(recorded, account_id, c["count"], Decimal(c["amount"]), Decimal(c["credits"]), entry)
         for invoice_id, s in data.get("invoices", {}).items():
-            _invoiced_add(recorded, int(invoice_id), s, entry)
+            _invoiced_add(recorded, int(invoice_id), s, entry, account_id)
         for event_id, state in data.get("charge_states", []):
-            recorded.states[int(event_id)] = (state, *entry)
+            recorded.states[int(event_id)] = (state, *entry, account_id)
     elif kind == kinds.CHARGES_RATED:
         for acc, s in data["accounts"].items():
             _total_add(recorded, int(acc), s["count"], Decimal(s["amount"]), Decimal(s["credits"]), entry)
@@ -224,11 +240,11 @@ def _gather(recorded: _Recorded, kind: str, account_id: int | None, data: dict, 
             recorded, int(acc), 0, Decimal(s["amount"]) - Decimal(before["amount"]),
             Decimal(s["credits"]) - Decimal(before["credits"]), entry,
         )  # fmt: skip
-        _invoiced_add(recorded, int(data["invoice_id"]), {**s, "digest": data["digest"]}, entry)
+        _invoiced_add(recorded, int(data["invoice_id"]), {**s, "digest": data["digest"]}, entry, int(acc))
     elif kind in kinds.INVOICED_CHARGE_STATES:
         state = kinds.INVOICED_CHARGE_STATES[kind]
         for event_id in data["event_ids"]:
-            recorded.states[int(event_id)] = (state, *entry)
+            recorded.states[int(event_id)] = (state, *entry, account_id)
 
 
 def _total_add(recorded: _Recorded, account_id: int, count: int, amount: Decimal, credits: Decimal, entry) -> None:
@@ -239,8 +255,8 @@ def _total_add(recorded: _Recorded, account_id: int, count: int, amount: Decimal
     t[3] = entry
 
 
-def _invoiced_add(recorded: _Recorded, invoice_id: int, s: dict, entry) -> None:
-    t = recorded.invoiced.setdefault(invoice_id, [0, ZERO, ZERO, [], None])
+def _invoiced_add(recorded: _Recorded, invoice_id: int, s: dict, entry, account_id: int | None) -> None:
+    t = recorded.invoiced.setdefault(invoice_id, [0, ZERO, ZERO, [], None, account_id])
     t[0] += s["count"]
     t[1] += Decimal(s["amount"])
     t[2] += Decimal(s["credits"])
@@ -272,7 +288,7 @@ def _tracked(result: Verification, report: _Report, recorded: _Recorded) -> list
                     f"{_label(view.name, pk, value)} differs from what entry {rec[1]} recorded.",
                     (rec[1], rec[2]),
                 )
-        for pk, (_, entry_id, entry_hash_) in sorted(seen.items()):
+        for pk, (_, entry_id, entry_hash_, _account) in sorted(seen.items()):
             report.add(
                 "row_missing",
                 f"{_label(view.name, pk, None)}, recorded by entry {entry_id}, is gone (or no longer what it was).",
@@ -405,7 +421,7 @@ def _charges(result: Verification, report: _Report, recorded: _Recorded) -> None
         if rec is None:
             report.add("charges_unrecorded", f"{row[1]} charge(s) on invoice {invoice_id}'s lines were never recorded.")
             continue
-        count, amount, credits, digests, entry = rec
+        count, amount, credits, digests, entry, _ = rec
         now = (row[1], row[2], row[3]) if row else (0, ZERO, ZERO)
         digest_ok = row is not None and (len(digests) != 1 or digests[0] == row[4])
         if now != (count, amount, credits) or not digest_ok:

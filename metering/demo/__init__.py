@@ -51,7 +51,14 @@ Everything ``seed_demo``, billing and disputes use is importable from ``metering
 """
 
 from metering.demo.customers import DEMO_PASSWORD, DEMO_USERS
-from metering.demo.hooks import _HOOKS, DemoContext, DemoHook, demo_hook_register, demo_ingestion_register
+from metering.demo.hooks import (
+    _HOOKS,
+    DemoContext,
+    DemoHook,
+    demo_hook_register,
+    demo_ingestion_register,
+    demo_reset_hook_register,
+)
 from metering.demo.report import Progress, SeedReport
 from metering.demo.seed import demo_present, demo_reset, demo_seed
 
@@ -67,5 +74,6 @@ __all__ = [
     "demo_ingestion_register",
     "demo_present",
     "demo_reset",
+    "demo_reset_hook_register",
     "demo_seed",
 ]

@@ -77,6 +77,22 @@ def demo_settle(*, now):
     return _platform_get().outcomes_settle(now=now)
 
 
+# Told, inside the reset's transaction once the demo's rows are gone, which accounts the reset
+# deleted (billing records it in its money log: the removal is itself a recorded act).
+_RESET_HOOKS: list[Callable[[list[int]], None]] = []
+
+
+def demo_reset_hook_register(hook: Callable[[list[int]], None]) -> None:
+    """Run ``hook(account_ids)`` when ``seed_demo --reset`` has deleted those demo accounts."""
+    if hook not in _RESET_HOOKS:
+        _RESET_HOOKS.append(hook)
+
+
+def _reset_hooks_run(account_ids: list[int]) -> None:
+    for hook in _RESET_HOOKS:
+        hook(account_ids)
+
+
 def demo_hook_register(stage: str, hook: DemoHook) -> None:
     """Run ``hook(context)`` at ``stage`` ("before_events" or "after_settlement") of every seed."""
     if stage not in _HOOKS:

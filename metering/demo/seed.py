@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey, ApiKeyScope, User
 from metering.demo.catalogue import OUTCOME_BY_CODE
 from metering.demo.customers import ACCOUNTS, DEMO_USERS
-from metering.demo.hooks import _hooks_run, demo_settle
+from metering.demo.hooks import _hooks_run, _reset_hooks_run, demo_settle
 from metering.demo.report import Progress, SeedReport
 from metering.demo.world import DEMO_KEY_NAME, _Cell, _World
 from metering.models import Event, OutcomeType, SessionClaim, Signal, SuccessCriteria
@@ -83,6 +83,11 @@ def demo_reset(*, progress: Progress = lambda _: None) -> None:
         OutcomeType.objects.filter(code__in=codes).delete()
         User.objects.filter(username__in=[u.username for u in DEMO_USERS]).delete()
         ApiKey.objects.filter(scope=ApiKeyScope.VENDOR, name=DEMO_KEY_NAME).delete()
+        if account_ids:
+            if triggers_off:  # what the hooks write is checked and chained as ever
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL session_replication_role = origin")
+            _reset_hooks_run(account_ids)
 
 
 def _triggers_off() -> bool:

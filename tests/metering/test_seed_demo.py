@@ -8,6 +8,8 @@ from django.core.management import CommandError, call_command
 from accounts.models import Account, User
 from billing.ledger.models import Charge
 from billing.ledger.shown import BILLING_REASONS
+from billing.moneylog import kinds
+from billing.moneylog.models import MoneyLogEntry
 from billing.moneylog.verify import ledger_verify
 from metering import engine
 from metering.models import Event
@@ -39,3 +41,9 @@ def test_a_small_demo_world_has_every_reason_and_refuses_a_second_seed():
     assert verified.invoices > 0 and verified.credit_notes > 0 and verified.charges == Charge.objects.count()
     with pytest.raises(CommandError):
         call_command("seed_demo", events=6000, workers=1, stdout=StringIO())
+    # A reset deletes the demo's money as a superuser, and says so in the money log: still whole after.
+    call_command("seed_demo", events=3000, workers=1, seed=7, reset=True, stdout=StringIO())
+    removed = MoneyLogEntry.objects.get(kind=kinds.ACCOUNTS_REMOVED)
+    assert len(removed.data["accounts"]) == 6
+    verified = ledger_verify()
+    assert verified.ok, verified.problems
