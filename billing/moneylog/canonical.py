@@ -59,7 +59,12 @@ def plain(value: object) -> object:
 
 def canonical_json(value: object) -> str:
     """The canonical JSON text of ``value`` (see the module docstring)."""
-    return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return canonical_dumps(plain(value))
+
+
+def canonical_dumps(value: object) -> str:
+    """The canonical JSON text of a value made of JSON's plain types already (:func:`plain`)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -77,8 +82,11 @@ def time_text(value: datetime) -> str:
 
 
 def entry_body(*, account: int | None, actor: Mapping, at: datetime, data: Mapping, kind: str, ref: str) -> str:
-    """An entry's canonical JSON: what its hash covers, besides the previous entry's hash."""
-    return canonical_json({"account": account, "actor": actor, "at": at, "data": data, "kind": kind, "ref": ref})
+    """An entry's canonical JSON: what its hash covers, besides the previous entry's hash.
+
+    ``data`` is made of JSON's plain types already (:func:`plain`; as read back from the log)."""
+    head = {"account": account, "actor": plain(actor), "at": time_text(at), "kind": kind, "ref": ref}
+    return canonical_dumps({**head, "data": data})
 
 
 def entry_hash(prev_hash: str, body: str) -> str:

@@ -34,7 +34,7 @@ from billing.moneylog import kinds
 from billing.moneylog.actor import Actor, actor_current
 from billing.moneylog.canonical import (
     AMOUNT_QUANTUM,
-    canonical_json,
+    canonical_dumps,
     charges_digest_sql,
     credits_text,
     decimal_text,
@@ -68,7 +68,7 @@ def money_act_record(
     with connection.cursor() as cursor:
         cursor.execute(
             _PENDING_INSERT,
-            [at, kind, account_id, ref, who["type"], who["id"], who["label"], canonical_json(data), body],
+            [at, kind, account_id, ref, who["type"], who["id"], who["label"], canonical_dumps(data), body],
         )
 
 
