@@ -151,9 +151,9 @@ def ledger_verify(*, anchors: Sequence[tuple[int, str]] = (), limit: int = 100) 
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         recorded = _chain(result, report, dict(anchors))
         late = _tracked(result, report, recorded)
+        _charges(result, report, recorded)
         _invoices(result, report, recorded)
         _credit_notes(result, report)
-        _charges(result, report, recorded)
     if late and outermost:
         _late_check(report, late)
     report.close()
@@ -272,7 +272,7 @@ def _tracked(result: Verification, report: _Report, recorded: _Recorded) -> list
     record: their finalization may be committing its entry right now (checked again after)."""
     late = []
     for view in tracked_views():
-        seen = recorded.tracked.get(view.name, {})
+        seen = dict(recorded.tracked.get(view.name, {}))  # what is left once the rows are seen: gone
         for pk, value in tracked_values(view):
             result.rows += 1
             digest = digest_of(value)
@@ -328,22 +328,26 @@ WHERE i.status <> 'draft' GROUP BY i.id ORDER BY i.id
 """
 
 
-# Per final invoice, its lines that bill charges in money (alloc, no credits): their amounts and
-# the charges on them. Each line is rounded once from its charges' amounts (6 places), so the two
-# sums differ by at most half a minor unit per line, plus the 6th-place rounding of each charge.
+# Per final invoice whose charges are stamped on its lines (until then they wait in frozen arrays),
+# its lines that bill charges in money (alloc, no credits): their amounts and the charges on them.
+# Each line is rounded once from its charges' amounts (6 places), so the two sums differ by at
+# most half a minor unit per line, plus the 6th-place rounding of each charge.
 _INVOICE_CHARGES_SQL = """
 WITH c AS (SELECT invoice_line_id, count(*) AS n, coalesce(sum(amount), 0) AS s FROM billing_charge
            WHERE invoice_line_id IS NOT NULL GROUP BY invoice_line_id)
 SELECT i.id, i.number, i.currency, count(l.id), coalesce(sum(l.amount), 0), coalesce(sum(c.n), 0),
        coalesce(sum(c.s), 0)
 FROM billing_invoice i JOIN billing_invoiceline l ON l.invoice_id = i.id LEFT JOIN c ON c.invoice_line_id = l.id
-WHERE i.status <> 'draft' AND l.alloc IS NOT NULL AND l.credits IS NULL GROUP BY i.id ORDER BY i.id
+WHERE i.status <> 'draft' AND l.alloc IS NOT NULL AND l.credits IS NULL
+  AND NOT EXISTS (SELECT 1 FROM billing_invoiceeventspending p WHERE p.invoice_id = i.id)  -- stamped yet
+GROUP BY i.id ORDER BY i.id
 """
 _CHARGE_ROUNDING = Decimal("0.0000005")
 
 
 def _invoices(result: Verification, report: _Report, recorded: _Recorded) -> None:
     entry_of = {pk: (rec[1], rec[2]) for pk, rec in recorded.tracked.get("invoice", {}).items()}
+    stamped_by = {pk: rec[4] for pk, rec in recorded.invoiced.items()}  # the entry that recorded its charges
     with connection.cursor() as cursor:
         cursor.execute(_INVOICE_CHARGES_SQL)
         for invoice_id, number, currency, lines, billed, charges, charged in cursor.fetchall():
@@ -353,7 +357,7 @@ def _invoices(result: Verification, report: _Report, recorded: _Recorded) -> Non
                     "invoice_charges",
                     f"Invoice {number}: its lines bill {billed} for {charges} charge(s) whose amounts sum to "
                     f"{charged}.",
-                    entry_of.get(invoice_id),
+                    stamped_by.get(invoice_id) or entry_of.get(invoice_id),
                 )
         cursor.execute(_INVOICE_SUMS_SQL)
         for invoice_id, number, subtotal, applied, total, lines, notes in cursor.fetchall():

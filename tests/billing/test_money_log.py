@@ -31,7 +31,7 @@ from billing.moneylog.canonical import (
 from billing.moneylog.models import MoneyLogEntry
 from billing.moneylog.services import money_act_record, moneylog_flush
 from billing.moneylog.verify import ledger_verify
-from billing.services import credit_note_issue, invoice_void
+from billing.services import credit_note_issue, invoice_events_link, invoice_finalize, invoice_void
 from billing.spend.models import SpendControlChange
 from billing.spend.services import spend_controls_set
 from billing.tasks import LedgerBroken, verify_ledger
@@ -149,6 +149,19 @@ def test_finalizing_records_the_invoice_and_stamping_records_its_charges(june):
     (stamped,) = _entries(kinds.CHARGES_INVOICED)
     assert (stamped.data["invoice_id"], stamped.data["count"]) == (june.pk, 6)
     assert stamped.data["before"] == {"amount": "5.940000", "credits": "0"}
+
+
+def test_a_final_invoice_whose_charges_wait_to_be_stamped_verifies(db):
+    factories.make_outcome_type()
+    account = factories.make_account("acme")
+    contract(account, prices=UNIT)
+    post(account, 4)
+    outcomes_settle(now=AFTER_JUNE)
+    invoice = invoice_finalize(account=account, period="2026-06", now=AFTER_JUNE, link_events=False).invoice
+    assert ledger_verify().ok  # final, its events frozen on its lines, not stamped yet
+    assert invoice_events_link(invoice=invoice) == 4
+    assert ledger_verify().ok
+    assert len(_entries(kinds.CHARGES_INVOICED)) == 1
 
 
 def test_every_money_act_is_in_the_log_once(june):
@@ -379,13 +392,16 @@ def test_a_deleted_cap_change_names_its_entry(june):
 
 def test_a_final_invoice_changed_consistently_names_its_finalization(june):
     (entry,) = _entries(kinds.INVOICE_FINALIZED)
+    (stamped,) = _entries(kinds.CHARGES_INVOICED)
     _as_superuser_without_triggers(
         f"UPDATE billing_invoiceline SET amount = amount - 1 WHERE invoice_id = {june.pk} AND kind = 'outcome'",
         f"UPDATE billing_invoice SET subtotal = subtotal - 1, total = total - 1 WHERE id = {june.pk}",
     )
     result = ledger_verify()
     assert (result.first.entry_id, result.first.entry_hash) == (entry.id, entry.hash)
-    assert {p.code for p in result.problems} == {"row_changed", "invoice_charges"}
+    # …and its lines no longer add up to the charges its stamping recorded.
+    seen = [(p.code, p.entry_id) for p in result.problems]
+    assert seen == [("row_changed", entry.id), ("invoice_charges", stamped.id)]
 
 
 def test_a_truncated_invoice_table_names_the_entries_of_what_it_held(june):
