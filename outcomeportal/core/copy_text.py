@@ -18,8 +18,13 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def text(value: str | None) -> str:
-    """A string field, escaped (None: NULL)."""
-    return NULL if value is None else value.translate(_ESCAPES)
+    """A string field, escaped (None: NULL). Most values need no escape: four scans for the
+    characters are far cheaper than ``str.translate``, which looks up every character."""
+    if value is None:
+        return NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
 
 
 def number(value: int | Decimal | None) -> str:
