@@ -250,6 +250,14 @@ SPECTACULAR_SETTINGS = {
 LATE_EVENT_WINDOW_DAYS = env_int("LATE_EVENT_WINDOW_DAYS", 35)
 FUTURE_EVENT_TOLERANCE_SECONDS = 300
 
+# --- Signed decision certificates (outcomeportal.signing; docs/security.md "Signed decisions") ---
+# The active Ed25519 private key: a PEM file, or its 32 raw bytes in base64 — one of the two. With
+# neither, a key generated once into the data folder (development, tests, a single machine).
+DECISION_SIGNING_KEY_FILE = env_str("DECISION_SIGNING_KEY_FILE")
+DECISION_SIGNING_KEY = env_str("DECISION_SIGNING_KEY")
+# Retired public keys, still listed so that what they signed verifies: "kid:base64,kid:base64".
+DECISION_SIGNING_RETIRED_KEYS = env_list("DECISION_SIGNING_RETIRED_KEYS", [])
+
 # --- Background jobs: django-q2 on the ORM broker -------------------------------------
 # timeout < retry, or a task still running would be handed to a second worker
 # (accounts.checks refuses to start otherwise); max_attempts bounds redelivery.

@@ -14,6 +14,7 @@ from disputes import api as disputes_api
 from metering import api as metering_api
 from outcomeportal import views
 from outcomeportal.api import docs
+from outcomeportal.api.keys import SigningKeysView
 
 api_v1 = [
     path("accounts", accounts_api.AccountListView.as_view(), name="accounts"),
@@ -56,6 +57,8 @@ api_v1 = [
 urlpatterns = [
     path("", accounts_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The public keys that sign decision certificates (outcomeportal.signing), for anyone to verify with.
+    path(".well-known/outcomeportal-keys.json", SigningKeysView.as_view(), name="signing-keys"),
     path("accounts/", include("accounts.urls")),
     path("", include("billing.audit.urls")),
     path("", include("billing.spend.urls")),

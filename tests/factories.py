@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
 from accounts.models import Account, Role, User
@@ -13,6 +15,7 @@ from accounts.services import account_create, api_key_create
 from billing.ingestion import events_ingest
 from metering.models import OutcomeType
 from metering.services import outcome_type_create
+from outcomeportal import signing
 
 _seq = itertools.count(1)
 
@@ -46,6 +49,13 @@ def vendor_key() -> str:
 
 def account_key(account: Account, role: str = Role.CUSTOMER_ADMIN) -> str:
     return api_key_create(name=f"test {role}", account=account, role=role).secret
+
+
+def signing_key_new() -> tuple[str, str, str]:
+    """A certificate signing key pair: (base64 private key, kid, base64 public key)."""
+    private = Ed25519PrivateKey.generate()
+    public = signing.public_raw(private)
+    return signing.private_raw_b64(private), signing.key_id(public), base64.b64encode(public).decode()
 
 
 def event_payload(

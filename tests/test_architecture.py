@@ -37,9 +37,16 @@ PURE_CORES = (
     "outcomeportal/core/csvsafe.py",
     "outcomeportal/core/currencies.py",
 )
-# What an app may use of the project package: its kernel and the API plumbing (errors, cursors,
-# renderers…). Settings, URLs and the rest of the package compose the apps; the apps never import them.
-PROJECT_HELPERS = ("outcomeportal.core", "outcomeportal.api", "outcomeportal.cli", "outcomeportal.env")
+# What an app may use of the project package: its kernel, the API plumbing (errors, cursors,
+# renderers…) and the portal's signing keys. Settings, URLs and the rest of the package compose the
+# apps; the apps never import them.
+PROJECT_HELPERS = (
+    "outcomeportal.core",
+    "outcomeportal.api",
+    "outcomeportal.cli",
+    "outcomeportal.env",
+    "outcomeportal.signing",
+)
 # Only these project modules may import the apps: they compose them.
 COMPOSERS = {"outcomeportal/urls.py", "outcomeportal/settings.py"}
 FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "django_q", "psycopg")
