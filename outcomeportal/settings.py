@@ -242,6 +242,9 @@ SPECTACULAR_SETTINGS = {
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
+        # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).
+        "NonBillableReasonEnum": "metering.engine.REASONS",
+        "ShownReasonEnum": "billing.ledger.shown.REASONS",
     },
 }
 

@@ -30,8 +30,13 @@ api_v1 = [
     path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),
     # events: metering's facts and decisions with billing's charges (billing.events_api)
     path("events", events_api.EventsView.as_view(), name="events"),
-    # event_id may hold "/" (sent as %2F): the signals route is tried first.
+    # event_id may hold "/" (sent as %2F): the signals and certificate routes are tried first.
     path("events/<str:account>/<path:event_id>/signals", events_api.SignalView.as_view(), name="event-signals"),
+    path(
+        "events/<str:account>/<path:event_id>/certificate",
+        events_api.EventCertificateView.as_view(),
+        name="event-certificate",
+    ),
     path("events/<str:account>/<path:event_id>", events_api.EventDetailView.as_view(), name="event"),
     # billing: contracts, invoices, credit notes
     path("accounts/<str:external_id>/contract", billing_api.ContractView.as_view(), name="account-contract"),

@@ -263,6 +263,13 @@ def check_event(body: dict, principal: str, target: str | None) -> None:
     assert ("cost_amount" in body) is (principal == "vendor")
 
 
+def check_certificate(body: dict, principal: str, target: str | None) -> None:
+    event = body["payload"]["event"]
+    assert (event["account"], event["event_id"]) == (target, "shared-1")
+    assert body["payload"]["decision"]["rule_version"] == f"resolved_conversation {target} v1"
+    assert ("cost_amount" in event) is (principal == "vendor")
+
+
 def check_signal(body: dict, principal: str, target: str | None) -> None:
     assert body["signal"]["type"] == "reopened"
     assert body["signal"]["effect"] == "applied"
@@ -489,6 +496,16 @@ CASES = [
         tenant=True,
         check=check_event,
         missing_path="/api/v1/events/{acct}/no-such-event",
+    ),
+    Case(
+        "event-certificate",
+        "GET",
+        "/api/v1/events/{acct}/shared-1/certificate",
+        EVERYONE,
+        "events.read",
+        tenant=True,
+        check=check_certificate,
+        missing_path="/api/v1/events/{acct}/no-such-event/certificate",
     ),
     Case(
         "event-signals",
