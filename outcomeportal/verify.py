@@ -274,15 +274,17 @@ def _facts_disagreements(payload: dict) -> list[str]:
         "charge_reason": payload["charge"]["reason"] if payload["charge"] else None,
     }
     problems = []
-    for where, facts in [("window", window), *((f"check {c['code']}", c["facts"]) for c in decision["checks"])]:
+    recorded = [("window", window), *((f"check {c['code']}", c["facts"]) for c in decision["checks"])]
+    for where, facts in recorded:
         for name, value in facts.items():
             if name in same_as and value != same_as[name]:
                 problems.append(f"facts: {where} records {name}={value!r}, the certificate elsewhere {same_as[name]!r}")
-        if where.removeprefix("check ") in WINDOW_SIGNAL:
-            kind = WINDOW_SIGNAL[where.removeprefix("check ")]
-            signals = [s["occurred_at"] for s in applied if s["type"] == kind]
-            if sorted(facts["signals"]) != sorted(signals):
-                problems.append(f"facts: {where} was judged on signals {facts['signals']}, the decision's: {signals}")
+    for check in decision["checks"]:
+        kind = WINDOW_SIGNAL.get(check["code"])
+        signals = [s["occurred_at"] for s in applied if s["type"] == kind]
+        if kind and sorted(check["facts"]["signals"]) != sorted(signals):
+            judged_on, code = check["facts"]["signals"], check["code"]
+            problems.append(f"facts: check {code} was judged on {judged_on}, the decision's signals: {signals}")
     confirmations = [s["occurred_at"] for s in applied if s["type"] == "confirmed"]
     if sorted(window["confirmations"]) != sorted(confirmations):
         problems.append(f"facts: the window's confirmations {window['confirmations']}, the decision's: {confirmations}")

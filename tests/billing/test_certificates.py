@@ -475,6 +475,18 @@ def test_facts_that_disagree_with_the_event_are_reported():
     ]
 
 
+def test_a_check_judged_on_other_signals_than_the_decisions_is_reported():
+    payload = _minimal_payload()
+    payload["decision"]["signals"] = [
+        {"type": "reversed", "occurred_at": "2026-07-08T09:30:00Z", "received_at": "2026-07-08T09:30:00Z",
+         "effect": "applied"},
+    ]  # fmt: skip
+
+    assert verify.replay_problems(payload) == [
+        "facts: check not_reversed was judged on [], the decision's signals: ['2026-07-08T09:30:00Z']"
+    ]
+
+
 def _minimal_payload() -> dict:
     facts = engine.EventFacts(event_id="e", occurred_at=JULY_8, success_criteria_met=True)
     rules = engine.Rules(version="t v1", measurement_window_hours=1)
