@@ -19,6 +19,7 @@ class Perm(StrEnum):
     INVOICES_READ = "invoices.read"
     KEYS_MANAGE = "keys.manage"  # account keys of one's own account
     ALL_ACCOUNTS = "accounts.all"  # vendor side: see every account
+    FINANCE_READ = "finance.read"  # the vendor's finance pages and API: attainment, margin, revenue
 
 
 _CUSTOMER_READ = {Perm.EVENTS_READ, Perm.DISPUTES_READ, Perm.INVOICES_READ}
@@ -31,8 +32,17 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     "vendor_support": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.DISPUTES_RESOLVE, Perm.COST_READ}),
     "vendor_operator": frozenset(
         _CUSTOMER_READ
-        | {Perm.ALL_ACCOUNTS, Perm.CATALOGUE_MANAGE, Perm.ACCOUNTS_MANAGE, Perm.COST_READ, Perm.KEYS_MANAGE}
+        | {
+            Perm.ALL_ACCOUNTS,
+            Perm.CATALOGUE_MANAGE,
+            Perm.ACCOUNTS_MANAGE,
+            Perm.COST_READ,
+            Perm.KEYS_MANAGE,
+            Perm.FINANCE_READ,
+        }
     ),
+    # Vendor finance: reads every account and the finance area; changes nothing.
+    "vendor_finance": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.COST_READ, Perm.FINANCE_READ}),
     "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE}),
 }
 

@@ -45,10 +45,11 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
     VENDOR_SUPPORT = "vendor_support", "Vendor support"
     VENDOR_OPERATOR = "vendor_operator", "Vendor operator"
+    VENDOR_FINANCE = "vendor_finance", "Vendor finance"
 
 
 CUSTOMER_ROLES = (Role.CUSTOMER_ADMIN, Role.FINANCE_ADMIN, Role.VIEWER)
-VENDOR_ROLES = (Role.VENDOR_SUPPORT, Role.VENDOR_OPERATOR)
+VENDOR_ROLES = (Role.VENDOR_SUPPORT, Role.VENDOR_OPERATOR, Role.VENDOR_FINANCE)
 
 
 class User(AbstractUser):

@@ -55,11 +55,12 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
-    # The product, left to right: data flows accounts → metering → billing → disputes.
+    # The product, left to right: data flows accounts → metering → billing → disputes → finance.
     "accounts",
     "metering",
     "billing",
     "disputes",
+    "finance",
 ]
 
 MIDDLEWARE = [

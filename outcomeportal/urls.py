@@ -70,6 +70,7 @@ urlpatterns = [
     path("", include("billing.credits.urls")),
     path("", include("billing.urls")),
     path("", include("disputes.urls")),
+    path("", include("finance.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", docs.swagger_ui, name="api-docs"),  # Swagger UI and Redoc: outcomeportal/api/docs.py

@@ -1,6 +1,6 @@
 """The architecture holds: apps depend one way, pure cores stay pure (docs: ../shared/style.md).
 
-``accounts ← metering ← billing ← disputes``: an app imports only from apps to its left —
+``accounts ← metering ← billing ← disputes ← finance``: an app imports only from apps to its left —
 their services, selectors, models and pure modules, never their views, APIs, URLs or
 tasks. The decision engine and the other pure cores import nothing from Django, directly
 or through another project module. A short AST walk over the source, no import-linter.
@@ -18,7 +18,7 @@ import pytest
 from django.apps import apps as django_apps
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "metering", "billing", "disputes")  # left to right
+APPS = ("accounts", "metering", "billing", "disputes", "finance")  # left to right
 SKIPPED_DIRS = {"migrations", "tests", "__pycache__"}
 # Entry points of an app: nobody else imports them (tasks are enqueued by dotted path).
 ENTRY_POINT = re.compile(r"^(\w+_)?(views|api|apis|tasks|urls)$")

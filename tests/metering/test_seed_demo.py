@@ -23,6 +23,7 @@ def test_a_small_demo_world_has_every_reason_and_refuses_a_second_seed():
         "acme-viewer",
         "northwind-admin",
         "vendor-support",
+        "vendor-finance",
         "vendor-operator",
     }
     reasons = set(Event.objects.exclude(non_billable_reason="").values_list("non_billable_reason", flat=True))
