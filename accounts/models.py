@@ -39,6 +39,35 @@ class Account(models.Model):
         return f"{self.name} ({self.external_id})"
 
 
+class LifecycleStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    CHURNED = "churned", "Churned"
+
+
+class AccountLifecycleChange(models.Model):
+    """One move of an account's lifecycle, from ``effective_at`` on: the history is the rows.
+
+    An account with no row is ``active``. Rows are never edited or deleted; each is set by an
+    operator (portal) or the vendor's key (API) through ``accounts.services.account_lifecycle_set``,
+    which refuses illegal moves and changes dated before the last one. What the account's status was
+    at any instant: ``accounts.selectors.account_status_at``.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="lifecycle_changes")
+    status = models.CharField(max_length=16, choices=LifecycleStatus.choices)
+    effective_at = models.DateTimeField()  # from this instant on (a churn date: its local midnight)
+    changed_by = models.CharField(max_length=150)  # who set it: a username or an API key's label
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account", "effective_at", "id"]
+        indexes = [models.Index(fields=["account", "effective_at", "id"], name="lifecycle_account_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.status} from {self.effective_at:%Y-%m-%d}"
+
+
 class Role(models.TextChoices):
     CUSTOMER_ADMIN = "customer_admin", "Customer admin"
     FINANCE_ADMIN = "finance_admin", "Finance admin"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.access import Principal
-from accounts.models import Account, WebhookEndpoint
+from accounts.models import Account, AccountLifecycleChange, LifecycleStatus, WebhookEndpoint
 
 
 def accounts_visible_to(*, principal: Principal) -> QuerySet[Account]:
@@ -32,3 +34,36 @@ def webhook_endpoint_get_for_account(*, account: Account, webhook_id: int) -> We
     if endpoint is None:
         raise Http404("No such webhook endpoint.")
     return endpoint
+
+
+# --- The account lifecycle (accounts.models.AccountLifecycleChange) ---------------------------
+
+
+def account_lifecycle_history(*, account: Account) -> list[AccountLifecycleChange]:
+    """The account's lifecycle moves, oldest first."""
+    return list(AccountLifecycleChange.objects.filter(account=account).order_by("effective_at", "id"))
+
+
+def account_status_at(*, account_id: int, at: datetime) -> str:
+    """The account's lifecycle status at the instant ``at``: the last move effective at or before it,
+    ``active`` when there is none (every account starts active)."""
+    status = (
+        AccountLifecycleChange.objects.filter(account_id=account_id, effective_at__lte=at)
+        .order_by("-effective_at", "-id")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return status or LifecycleStatus.ACTIVE
+
+
+def account_statuses_at(*, at: datetime) -> dict[int, str]:
+    """Every account's lifecycle status at ``at``, by account id (one query)."""
+    statuses = dict.fromkeys(Account.objects.values_list("pk", flat=True), LifecycleStatus.ACTIVE.value)
+    rows = (
+        AccountLifecycleChange.objects.filter(effective_at__lte=at)
+        .order_by("account_id", "-effective_at", "-id")
+        .distinct("account_id")
+        .values_list("account_id", "status")
+    )
+    statuses.update(dict(rows))
+    return statuses

@@ -7,4 +7,6 @@ from finance import views
 app_name = "finance"
 urlpatterns = [
     path("finance/", views.index, name="index"),
+    path("finance/accounts/", views.accounts, name="accounts"),
+    path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

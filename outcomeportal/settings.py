@@ -243,6 +243,7 @@ SPECTACULAR_SETTINGS = {
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
+        "LifecycleStatusEnum": ["active", "suspended", "churned"],
         # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).
         "NonBillableReasonEnum": "metering.engine.REASONS",
         "ShownReasonEnum": "billing.ledger.shown.REASONS",
@@ -253,6 +254,11 @@ SPECTACULAR_SETTINGS = {
 # Events older than this are refused with timestamp_out_of_range (contract: 35 days).
 LATE_EVENT_WINDOW_DAYS = env_int("LATE_EVENT_WINDOW_DAYS", 35)
 FUTURE_EVENT_TOLERANCE_SECONDS = 300
+
+# --- Finance (finance/; docs/finance.md) ----------------------------------------------
+# A segment whose attainment falls more than this many percentage points below its trailing
+# 3-month mean is flagged as falling.
+FINANCE_ATTAINMENT_DROP_POINTS = env_int("FINANCE_ATTAINMENT_DROP_POINTS", 5)
 
 # --- Signed decision certificates (outcomeportal.signing; docs/security.md "Signed decisions") ---
 # The active Ed25519 private key: a PEM file, or its 32 raw bytes in base64 — one of the two. With

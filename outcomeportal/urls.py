@@ -11,6 +11,7 @@ from billing import events_api
 from billing.credits import api as credit_api
 from billing.spend import api as spend_api
 from disputes import api as disputes_api
+from finance import api as finance_api
 from metering import api as metering_api
 from outcomeportal import views
 from outcomeportal.api import docs
@@ -19,6 +20,7 @@ from outcomeportal.api.keys import SigningKeysView
 api_v1 = [
     path("accounts", accounts_api.AccountListView.as_view(), name="accounts"),
     path("accounts/<str:external_id>", accounts_api.AccountDetailView.as_view(), name="account"),
+    path("accounts/<str:external_id>/lifecycle", finance_api.AccountLifecycleView.as_view(), name="account-lifecycle"),
     path("accounts/<str:external_id>/webhooks", accounts_api.WebhookListView.as_view(), name="account-webhooks"),
     path(
         "accounts/<str:external_id>/webhooks/<int:webhook_id>",

@@ -334,6 +334,11 @@ def check_credits(body: dict, principal: str, target: str | None) -> None:
     )
 
 
+def check_lifecycle(body: dict, principal: str, target: str | None) -> None:
+    assert (body["account"], body["status"]) == (target, "suspended")
+    assert [(c["status"], c["effective_at"]) for c in body["history"]] == [("suspended", "2026-01-01T00:00:00Z")]
+
+
 def check_webhooks(body: dict, principal: str, target: str | None) -> None:
     assert [w["url"] for w in body["results"]] == [f"{WEBHOOK_URL}/{target}"]
     assert all(("secret" in w) is (principal in FINANCE) for w in body["results"])  # the signing secret
@@ -519,6 +524,19 @@ CASES = [
         check=check_signal,
         creates={"metering.Signal": 1},
         missing_path="/api/v1/events/{acct}/no-such-event/signals",
+    ),
+    # --- accounts: the lifecycle (the vendor alone) ---
+    Case(
+        "account-lifecycle",
+        "PUT",
+        "/api/v1/accounts/{acct}/lifecycle",
+        VENDOR,
+        "accounts.manage",
+        tenant=True,
+        body=lambda now: {"status": "suspended", "effective_at": "2026-01-01T00:00:00Z"},
+        check=check_lifecycle,
+        creates={"accounts.AccountLifecycleChange": 1},
+        missing_path="/api/v1/accounts/no-such-account/lifecycle",
     ),
     # --- accounts: webhook endpoints (everyone of the account reads; finance admins and the vendor change) ---
     Case(
