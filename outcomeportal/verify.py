@@ -110,6 +110,8 @@ BILLING_CHECKS = {
     "beyond_pilot_allowance": "pilot_free",
     "within_spend_cap": "cap_reached",
     "not_credited": "dispute_credited",
+    "account_not_suspended": "account_suspended",
+    "account_not_churned": "account_churned",
 }
 # The charge states an event is shown with once the charge has reached them.
 LINE_STATES = ("invoiced", "disputed", "credited")

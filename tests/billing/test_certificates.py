@@ -26,6 +26,7 @@ from django.test import Client
 
 from accounts.access import Principal
 from accounts.models import Role
+from accounts.services import account_lifecycle_set
 from billing import certificate_schema as docs
 from billing.audit.detail import BILLING_CHECKS
 from billing.certificates import certificate_payload
@@ -81,7 +82,7 @@ VENDOR = Principal(role="vendor", account_id=None, label="vendor key")
 def world():
     """acme: every decision metering makes, an invoiced June (one credited, one disputed) and a July
     draft (one credited off it); globex: a contract with a free training window and a pilot; initech:
-    a spend cap its second outcome would cross."""
+    a spend cap its second outcome would cross; umbrella: an outcome while suspended, one after it churned."""
     rc = factories.make_outcome_type("resolved_conversation", "0.99", measurement_window_hours=72)
     factories.make_outcome_type(
         "qualified_lead",
@@ -95,6 +96,7 @@ def world():
     acme = factories.make_account("acme", name="Acme Support")
     globex = factories.make_account("globex", name="Globex")
     initech = factories.make_account("initech", name="Initech")
+    umbrella = factories.make_account("umbrella", name="Umbrella")
 
     attributes = {"lang": "français", "confidence": 0.93, "tags": ["vip", None], "nested": {"b": 1, "a": [1.5e-7]}}
     post(acme, JUNE_10, *((f"jun-{i}", {"value_amount": "12.5", "attributes": {**attributes, "turns": i}})
@@ -152,6 +154,10 @@ def world():
     spend_controls_set(account=initech, monthly_cap=Decimal("1.00"), monthly_cap_outcomes=None, alert_thresholds=[],
                        at_cap="pause", changed_by="test", now=JULY_8)  # fmt: skip
     post(initech, JULY_8, ("i-first", {}), ("i-capped", {}))
+
+    for status, at, event_id in (("suspended", JULY_8, "u-suspended"), ("churned", JULY_12, "u-churned")):
+        account_lifecycle_set(account=umbrella, status=status, effective_at=at, changed_by="test")
+        post(umbrella, at + timedelta(minutes=1), (event_id, {}))
     return rc
 
 
@@ -351,7 +357,7 @@ def test_the_standalone_verifier_accepts_a_certificate(world, vendor_client, tmp
     assert done.stdout.splitlines() == [
         f"signature: valid, Ed25519 key {signing_key[1]}",
         "raw event hash: matches the event in the certificate",
-        "replay: 14 checks, the window's end, the decision and what is shown all match",
+        "replay: 16 checks, the window's end, the decision and what is shown all match",
         "VALID: acme/jul-credited is non_billable (dispute_credited), decided under resolved_conversation v1",
     ]
 
