@@ -8,7 +8,16 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.access import Principal
-from accounts.models import Account, AccountLifecycleChange, LifecycleStatus, WebhookEndpoint
+from accounts.models import (
+    VENDOR_ROLES,
+    Account,
+    AccountLifecycleChange,
+    Invitation,
+    LifecycleStatus,
+    PeopleChange,
+    User,
+    WebhookEndpoint,
+)
 
 
 def accounts_visible_to(*, principal: Principal) -> QuerySet[Account]:
@@ -67,3 +76,40 @@ def account_statuses_at(*, at: datetime) -> dict[int, str]:
     )
     statuses.update(dict(rows))
     return statuses
+
+
+# --- People (accounts.people): ``account=None`` is the vendor staff ---------------------------
+
+
+def people_of(*, account: Account | None) -> QuerySet[User]:
+    """The scope's people, active first, then by username."""
+    people = User.objects.filter(account=account) if account else User.objects.filter(role__in=VENDOR_ROLES)
+    return people.order_by("-is_active", "username")
+
+
+def person_get_for_scope(*, account: Account | None, user_id: int) -> User:
+    """One of the scope's people, or 404 when missing *or* someone else's — one answer for both."""
+    person = people_of(account=account).filter(pk=user_id).first()
+    if person is None:
+        raise Http404("No such person.")
+    return person
+
+
+def invitations_open_of(*, account: Account | None) -> QuerySet[Invitation]:
+    """Invitations neither accepted nor revoked (expired ones too: they can be sent again)."""
+    return Invitation.objects.filter(account=account, accepted_at__isnull=True, revoked_at__isnull=True).select_related(
+        "invited_by"
+    )
+
+
+def invitation_get_for_scope(*, account: Account | None, invitation_id: int) -> Invitation:
+    """One of the scope's invitations, or 404 when missing *or* someone else's."""
+    invitation = Invitation.objects.filter(account=account, pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    return invitation
+
+
+def people_changes_of(*, account: Account | None) -> QuerySet[PeopleChange]:
+    """The scope's record of changes, newest first."""
+    return PeopleChange.objects.filter(account=account)

@@ -194,6 +194,17 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", True)
 OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "OutcomePortal")
 
+# --- People (accounts.people): invitations and password reset by email ---------------------
+# An invitation link works once, for this many days after it was (last) sent.
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# A password reset link works once, for this many seconds (Django's setting).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60)
+# Reset requests per window: for one email address (whoever asks), and from one client address.
+# Beyond either, the answer is the same and nothing is sent.
+PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 20)
+PASSWORD_RESET_WINDOW_SECONDS = env_int("PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
+
 # --- Outgoing requests (webhooks; accounts.outbound) ------------------------------------
 # Only https to public addresses. For development, http; for on-premises receivers, host
 # names and networks (CIDR) that may be called whatever their address.

@@ -67,6 +67,7 @@ urlpatterns = [
     # The public keys that sign decision certificates (outcomeportal.signing), for anyone to verify with.
     path(".well-known/outcomeportal-keys.json", SigningKeysView.as_view(), name="signing-keys"),
     path("accounts/", include("accounts.urls")),
+    path("", include("accounts.people_urls")),
     path("", include("billing.audit.urls")),
     path("", include("billing.spend.urls")),
     path("", include("billing.credits.urls")),
