@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_rate_counters'),
+        ('accounts', '0007_lifecycle_refdata'),
     ]
 
     operations = [
