@@ -308,6 +308,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 class PasswordResetSentView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_sent.html"
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | {"minutes": settings.PASSWORD_RESET_TIMEOUT // 60}
+
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Set a new password from the link (once: the token hashes the password it replaces).
