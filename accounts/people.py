@@ -48,6 +48,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_q.tasks import async_task
 
 from accounts import ratelimit
+from accounts.login_guard import login_failures_forget
 from accounts.models import CUSTOMER_ROLES, VENDOR_ROLES, Account, Invitation, PeopleChange, Role, User
 from accounts.services import vendor_get_default
 
@@ -450,8 +451,10 @@ def password_reset_email(*, user_id: int, base_url: str) -> int:
     return 1
 
 
-def password_reset_recorded(*, person: User, now: datetime | None = None) -> PeopleChange:
-    """Note that ``person`` set a new password through a reset link."""
+def password_reset_completed(*, person: User, address: str, now: datetime | None = None) -> PeopleChange:
+    """``person`` set a new password through a reset link: the sign-in guard forgets the failures
+    counted for their username (the guesses were at the old password), and the change is noted."""
+    login_failures_forget(username=person.username, address=address)
     return _record(
         account=person.account, actor=person, action=PeopleChange.Action.PASSWORD_RESET, subject=person.username,
         subject_user=person, now=now or timezone.now(),

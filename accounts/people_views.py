@@ -8,6 +8,9 @@ message) and plain posts with a redirect back, so the page works without JavaScr
 
 from __future__ import annotations
 
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -43,6 +46,10 @@ CHANGES_SHOWN = 50
 def _base_url(request) -> str:
     """Where links in emails point: this site, as the request reached it (ALLOWED_HOSTS applies)."""
     return request.build_absolute_uri("/").rstrip("/")
+
+
+def _address(request) -> str:
+    return client_address(request.META, trusted_proxies=settings.TRUSTED_PROXIES)
 
 
 def _scope(request, account: str | None):
@@ -92,7 +99,9 @@ def _render(request, account, *, invite_form=None, status=200):
         "invitation_days": settings.INVITATION_MAX_AGE_DAYS,
     }
     template = "accounts/people.html#panel" if request.htmx else "accounts/people.html"
-    return render(request, template, context, status=status)
+    # Times in the account's time zone, as on its other pages; vendor staff read UTC.
+    with timezone.override(ZoneInfo(account.timezone) if account else UTC):
+        return render(request, template, context, status=status)
 
 
 def _done(request, account):
@@ -299,7 +308,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         people.password_reset_request(
             email=form.cleaned_data["email"],
-            address=client_address(self.request.META, trusted_proxies=settings.TRUSTED_PROXIES),
+            address=_address(self.request),
             base_url=_base_url(self.request),
         )
         return redirect(self.get_success_url())
@@ -314,14 +323,15 @@ class PasswordResetSentView(auth_views.PasswordResetDoneView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Set a new password from the link (once: the token hashes the password it replaces).
-    Every session of the person ends, since their password changed."""
+    Every session of the person ends, since their password changed, and the sign-in guard
+    forgets the failures counted for them."""
 
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        people.password_reset_recorded(person=form.user)
+        people.password_reset_completed(person=form.user, address=_address(self.request))
         return response
 
 

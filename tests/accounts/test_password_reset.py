@@ -113,3 +113,21 @@ def test_a_malformed_address_is_asked_again(db):
     response = Client().post(RESET, {"email": "not-an-address"})
     assert response.status_code == 200
     assert "Enter a valid email address." in response.content.decode()
+
+
+def test_a_reset_forgives_the_failed_sign_ins_of_that_username(ada, ask, mailoutbox, settings):
+    """Locked out by failed sign-ins (accounts.login_guard), the owner proves the address and is let in."""
+    settings.LOGIN_FAILURES_PER_USER_ADDRESS = 3
+    owner = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(3):
+        owner.post("/accounts/login/", {"username": "ada", "password": "wrong"})
+    locked = owner.post("/accounts/login/", {"username": "ada", "password": "pw-Secret-123"})
+    assert "Too many failed sign-ins." in locked.content.decode()
+
+    ask("ada@acme.example")
+    link = LINK.search(mailoutbox[0].body).group(1)
+    set_url = owner.get(link, follow=True).redirect_chain[-1][0]
+    owner.post(set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    signed_in = owner.post("/accounts/login/", {"username": "ada", "password": NEW_PASSWORD})
+    assert signed_in.status_code == 302

@@ -4,10 +4,12 @@ operators every account's and the vendor staff's; on every denial nothing change
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
-from accounts.models import Invitation, PeopleChange, Role, User
+from accounts.models import Account, Invitation, PeopleChange, Role, User
 from accounts.people import invitation_create
 from tests import factories
 
@@ -155,3 +157,11 @@ def test_nav_links_by_role(world):
     assert "/people/" not in viewer
     operator = _client(people["operator"]).get("/account/acme/events/").content.decode()
     assert 'href="/account/acme/people/"' in operator and 'href="/vendor/people/"' in operator
+
+
+def test_times_read_in_the_accounts_time_zone(world, account_a):
+    Account.objects.filter(pk=account_a.pk).update(timezone="America/New_York")
+    people, _ = world
+    _client(people["admin_a"]).post(f"/account/acme/people/{people['viewer_a'].pk}/deactivate")
+    body = _client(people["admin_a"]).get("/account/acme/people/").content.decode()
+    assert re.search(r"\d\d:\d\d E[SD]T</span>", body)
