@@ -47,8 +47,9 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     ),
     # Vendor finance: reads every account and the finance area; changes nothing.
     "vendor_finance": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.COST_READ, Perm.FINANCE_READ}),
-    # A key is not a person: it neither manages keys nor signs people up (no API for people yet).
-    "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE, Perm.PEOPLE_MANAGE, Perm.STAFF_MANAGE}),
+    # The vendor's platform may invite an account's first admin, but neither manages keys nor
+    # makes vendor staff: people who act for the vendor are invited by a vendor operator.
+    "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE, Perm.STAFF_MANAGE}),
 }
 
 

@@ -25,7 +25,8 @@ The rules, in one place (the pages in ``accounts.people_views`` only call these)
   either way; and each address and each client address may ask only so often per window
   (``PASSWORD_RESETS_PER_EMAIL``, ``PASSWORD_RESETS_PER_ADDRESS``), beyond which nothing is sent.
 * **Every change is recorded**: a :class:`~accounts.models.PeopleChange` row says who did what to
-  whom, and when.
+  whom, and when. ``actor`` is the person acting; when an API key acts, ``actor`` is ``None`` and
+  ``actor_name`` names the key.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def _record(
     *,
     account: Account | None,
     actor: User | None,
+    actor_name: str = "",
     action: str,
     subject: str,
     subject_user: User | None = None,
@@ -142,7 +144,7 @@ def _record(
         account=account,
         at=now,
         actor=actor,
-        actor_name=actor.username if actor else "",
+        actor_name=(actor.username if actor else actor_name)[:150],
         action=action,
         subject=subject,
         subject_user=subject_user,
@@ -154,7 +156,13 @@ def _record(
 
 
 def person_role_change(
-    *, actor: User, account: Account | None, user_id: int, role: str, now: datetime | None = None
+    *,
+    actor: User | None,
+    account: Account | None,
+    user_id: int,
+    role: str,
+    actor_name: str = "",
+    now: datetime | None = None,
 ) -> User:
     """Give a person of the scope another role of the scope; the last admin keeps theirs."""
     if role not in roles_for(account=account):
@@ -171,13 +179,21 @@ def person_role_change(
         person.role = role
         person.save(update_fields=["role"])
         _record(
-            account=account, actor=actor, action=PeopleChange.Action.ROLE_CHANGED, subject=person.username,
-            subject_user=person, detail=f"{_role_label(old)} → {_role_label(role)}", now=now,
-        )  # fmt: skip
+            account=account,
+            actor=actor,
+            actor_name=actor_name,
+            action=PeopleChange.Action.ROLE_CHANGED,
+            subject=person.username,
+            subject_user=person,
+            detail=f"{_role_label(old)} → {_role_label(role)}",
+            now=now,
+        )
     return person
 
 
-def person_deactivate(*, actor: User, account: Account | None, user_id: int, now: datetime | None = None) -> User:
+def person_deactivate(
+    *, actor: User | None, account: Account | None, user_id: int, actor_name: str = "", now: datetime | None = None
+) -> User:
     """Stop a person signing in, and end every session they have; the last admin stays."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -190,13 +206,21 @@ def person_deactivate(*, actor: User, account: Account | None, user_id: int, now
         _in_scope(account).filter(pk=person.pk).update(is_active=False, session_epoch=F("session_epoch") + 1)
         person.refresh_from_db()
         _record(
-            account=account, actor=actor, action=PeopleChange.Action.DEACTIVATED, subject=person.username,
-            subject_user=person, detail=_role_label(person.role), now=now,
-        )  # fmt: skip
+            account=account,
+            actor=actor,
+            actor_name=actor_name,
+            action=PeopleChange.Action.DEACTIVATED,
+            subject=person.username,
+            subject_user=person,
+            detail=_role_label(person.role),
+            now=now,
+        )
     return person
 
 
-def person_reactivate(*, actor: User, account: Account | None, user_id: int, now: datetime | None = None) -> User:
+def person_reactivate(
+    *, actor: User | None, account: Account | None, user_id: int, actor_name: str = "", now: datetime | None = None
+) -> User:
     """Let a deactivated person sign in again (with their password; old sessions stay ended)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -207,9 +231,15 @@ def person_reactivate(*, actor: User, account: Account | None, user_id: int, now
         person.is_active = True
         person.save(update_fields=["is_active"])
         _record(
-            account=account, actor=actor, action=PeopleChange.Action.REACTIVATED, subject=person.username,
-            subject_user=person, detail=_role_label(person.role), now=now,
-        )  # fmt: skip
+            account=account,
+            actor=actor,
+            actor_name=actor_name,
+            action=PeopleChange.Action.REACTIVATED,
+            subject=person.username,
+            subject_user=person,
+            detail=_role_label(person.role),
+            now=now,
+        )
     return person
 
 
@@ -225,7 +255,14 @@ def _send_later(invitation: Invitation, base_url: str) -> None:
 
 
 def invitation_create(
-    *, actor: User, account: Account | None, email: str, role: str, base_url: str, now: datetime | None = None
+    *,
+    actor: User | None,
+    account: Account | None,
+    email: str,
+    role: str,
+    base_url: str,
+    actor_name: str = "",
+    now: datetime | None = None,
 ) -> Invitation:
     """Invite ``email`` to the scope with ``role``; the email goes out after commit.
 
@@ -245,15 +282,27 @@ def invitation_create(
         if Invitation.objects.filter(
             account=account, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
         ).exists():
-            raise PeopleRefused(f"{email} has an invitation already: send it again below.")
+            raise PeopleRefused(f"{email} has an open invitation already: send that one again.")
         invitation = Invitation.objects.create(
-            account=account, email=email, role=role, nonce=secrets.token_hex(16), invited_by=actor,
-            created_at=now, sent_at=now, send_count=1, expires_at=now + _max_age(),
-        )  # fmt: skip
+            account=account,
+            email=email,
+            role=role,
+            nonce=secrets.token_hex(16),
+            invited_by=actor,
+            created_at=now,
+            sent_at=now,
+            send_count=1,
+            expires_at=now + _max_age(),
+        )
         _record(
-            account=account, actor=actor, action=PeopleChange.Action.INVITED, subject=email,
-            detail=f"as {_role_label(role)}", now=now,
-        )  # fmt: skip
+            account=account,
+            actor=actor,
+            actor_name=actor_name,
+            action=PeopleChange.Action.INVITED,
+            subject=email,
+            detail=f"as {_role_label(role)}",
+            now=now,
+        )
         _send_later(invitation, base_url)
     return invitation
 
@@ -270,7 +319,13 @@ def _open_locked(account: Account | None, invitation_id: int) -> Invitation:
 
 
 def invitation_resend(
-    *, actor: User, account: Account | None, invitation_id: int, base_url: str, now: datetime | None = None
+    *,
+    actor: User | None,
+    account: Account | None,
+    invitation_id: int,
+    base_url: str,
+    actor_name: str = "",
+    now: datetime | None = None,
 ) -> Invitation:
     """Send an open invitation again: a new link with a new expiry; earlier links stop working."""
     now = now or timezone.now()
@@ -283,15 +338,25 @@ def invitation_resend(
         invitation.expires_at = now + _max_age()
         invitation.save(update_fields=["nonce", "sent_at", "send_count", "expires_at"])
         _record(
-            account=account, actor=actor, action=PeopleChange.Action.INVITATION_RESENT, subject=invitation.email,
-            detail=f"as {_role_label(invitation.role)}", now=now,
-        )  # fmt: skip
+            account=account,
+            actor=actor,
+            actor_name=actor_name,
+            action=PeopleChange.Action.INVITATION_RESENT,
+            subject=invitation.email,
+            detail=f"as {_role_label(invitation.role)}",
+            now=now,
+        )
         _send_later(invitation, base_url)
     return invitation
 
 
 def invitation_revoke(
-    *, actor: User, account: Account | None, invitation_id: int, now: datetime | None = None
+    *,
+    actor: User | None,
+    account: Account | None,
+    invitation_id: int,
+    actor_name: str = "",
+    now: datetime | None = None,
 ) -> Invitation:
     """Withdraw an open invitation: its link stops working."""
     now = now or timezone.now()
@@ -301,9 +366,13 @@ def invitation_revoke(
         invitation.revoked_at = now
         invitation.save(update_fields=["revoked_at"])
         _record(
-            account=account, actor=actor, action=PeopleChange.Action.INVITATION_REVOKED, subject=invitation.email,
+            account=account,
+            actor=actor,
+            actor_name=actor_name,
+            action=PeopleChange.Action.INVITATION_REVOKED,
+            subject=invitation.email,
             now=now,
-        )  # fmt: skip
+        )
     return invitation
 
 
@@ -349,9 +418,12 @@ def invitation_accept(
     with transaction.atomic():
         _scope_lock(invitation.account)
         claimed = Invitation.objects.filter(
-            pk=invitation.pk, nonce=invitation.nonce, accepted_at__isnull=True, revoked_at__isnull=True,
+            pk=invitation.pk,
+            nonce=invitation.nonce,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
             expires_at__gt=now,
-        ).update(accepted_at=now)  # fmt: skip
+        ).update(accepted_at=now)
         if not claimed:  # used, revoked or sent again in the meantime: say which
             invitation_from_token(token=token, now=now)
             raise InvitationInvalid("used")
@@ -360,18 +432,27 @@ def invitation_accept(
         try:
             with transaction.atomic():
                 person = User.objects.create_user(
-                    username=username, email=invitation.email, password=password, role=invitation.role,
-                    account=invitation.account, first_name=first_name, last_name=last_name,
-                )  # fmt: skip
+                    username=username,
+                    email=invitation.email,
+                    password=password,
+                    role=invitation.role,
+                    account=invitation.account,
+                    first_name=first_name,
+                    last_name=last_name,
+                )
         except IntegrityError:  # the same username taken at the same moment
             raise UsernameTaken(f"The username {username} is taken: choose another.")
         Invitation.objects.filter(pk=invitation.pk).update(accepted_user=person)
         invited_by = invitation.invited_by.username if invitation.invited_by else "someone since removed"
         _record(
-            account=invitation.account, actor=person, action=PeopleChange.Action.INVITATION_ACCEPTED,
-            subject=person.username, subject_user=person,
-            detail=f"{invitation.email} as {_role_label(invitation.role)}, invited by {invited_by}", now=now,
-        )  # fmt: skip
+            account=invitation.account,
+            actor=person,
+            action=PeopleChange.Action.INVITATION_ACCEPTED,
+            subject=person.username,
+            subject_user=person,
+            detail=f"{invitation.email} as {_role_label(invitation.role)}, invited by {invited_by}",
+            now=now,
+        )
     return person
 
 
@@ -456,6 +537,10 @@ def password_reset_completed(*, person: User, address: str, now: datetime | None
     counted for their username (the guesses were at the old password), and the change is noted."""
     login_failures_forget(username=person.username, address=address)
     return _record(
-        account=person.account, actor=person, action=PeopleChange.Action.PASSWORD_RESET, subject=person.username,
-        subject_user=person, now=now or timezone.now(),
-    )  # fmt: skip
+        account=person.account,
+        actor=person,
+        action=PeopleChange.Action.PASSWORD_RESET,
+        subject=person.username,
+        subject_user=person,
+        now=now or timezone.now(),
+    )

@@ -255,6 +255,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
         "LifecycleStatusEnum": ["active", "suspended", "churned"],
+        "InvitationStatusEnum": ["pending", "expired"],
         # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).
         "NonBillableReasonEnum": "metering.engine.REASONS",
         "ShownReasonEnum": "billing.ledger.shown.REASONS",

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import api as accounts_api
+from accounts import people_api
 from accounts import views as accounts_views
 from billing import api as billing_api
 from billing import events_api
@@ -26,6 +27,24 @@ api_v1 = [
         "accounts/<str:external_id>/webhooks/<int:webhook_id>",
         accounts_api.WebhookDetailView.as_view(),
         name="account-webhook",
+    ),
+    # accounts: an account's people and invitations (accounts.people)
+    path("accounts/<str:external_id>/users", people_api.UserListView.as_view(), name="account-users"),
+    path("accounts/<str:external_id>/users/<int:user_id>", people_api.UserDetailView.as_view(), name="account-user"),
+    path(
+        "accounts/<str:external_id>/invitations",
+        people_api.InvitationListView.as_view(),
+        name="account-invitations",
+    ),
+    path(
+        "accounts/<str:external_id>/invitations/<int:invitation_id>",
+        people_api.InvitationDetailView.as_view(),
+        name="account-invitation",
+    ),
+    path(
+        "accounts/<str:external_id>/invitations/<int:invitation_id>/resend",
+        people_api.InvitationResendView.as_view(),
+        name="account-invitation-resend",
     ),
     path("outcome-types", metering_api.OutcomeTypeListView.as_view(), name="outcome-types"),
     path("outcome-types/<slug:code>", metering_api.OutcomeTypeDetailView.as_view(), name="outcome-type"),

@@ -203,7 +203,7 @@ def test_a_forged_link_is_404(invited, token):
     ("email", "role", "message"),
     [
         ("ALICE@example.com", Role.VIEWER, "alice@example.com is already here as alice."),
-        ("nina@example.com", Role.VIEWER, "nina@example.com has an invitation already: send it again below."),
+        ("nina@example.com", Role.VIEWER, "nina@example.com has an open invitation already: send that one again."),
         ("olga@example.com", Role.VENDOR_OPERATOR, "Vendor operator is not a role here."),
     ],
 )
@@ -220,7 +220,7 @@ def test_invitations_refused(invited, admin_a, account_a, email, role, message):
 def test_the_invite_form_shows_a_refusal_on_the_field(invited, admin_client):
     response = admin_client.post("/account/acme/people/invite", {"email": "nina@example.com", "role": "viewer"})
     assert response.status_code == 400
-    assert "nina@example.com has an invitation already" in response.content.decode()
+    assert "nina@example.com has an open invitation already" in response.content.decode()
     assert Invitation.objects.count() == 1
 
 
