@@ -43,7 +43,16 @@ def sign_in_limits_are_sane(app_configs, **kwargs):
     errors = []
     if settings.TRUSTED_PROXIES < 0:
         errors.append(Error("TRUSTED_PROXIES must be 0 or more.", id="outcomeportal.E004"))
-    limits = ("LOGIN_FAILURES_PER_USER_ADDRESS", "LOGIN_FAILURES_PER_USER", "LOGIN_FAILURE_WINDOW_SECONDS")
+    limits = (
+        "LOGIN_FAILURES_PER_USER_ADDRESS",
+        "LOGIN_FAILURES_PER_USER",
+        "LOGIN_FAILURE_WINDOW_SECONDS",
+        # accounts.people: password reset requests and invitation links
+        "PASSWORD_RESETS_PER_EMAIL",
+        "PASSWORD_RESETS_PER_ADDRESS",
+        "PASSWORD_RESET_WINDOW_SECONDS",
+        "INVITATION_MAX_AGE_DAYS",
+    )
     errors += [
         Error(f"{name} must be 1 or more.", id="outcomeportal.E005") for name in limits if getattr(settings, name) < 1
     ]

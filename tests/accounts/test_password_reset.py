@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.checks import run_checks
 from django.test import Client
 
 from accounts.models import PeopleChange, Role, User
@@ -131,3 +132,18 @@ def test_a_reset_forgives_the_failed_sign_ins_of_that_username(ada, ask, mailout
 
     signed_in = owner.post("/accounts/login/", {"username": "ada", "password": NEW_PASSWORD})
     assert signed_in.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PASSWORD_RESETS_PER_EMAIL",
+        "PASSWORD_RESETS_PER_ADDRESS",
+        "PASSWORD_RESET_WINDOW_SECONDS",
+        "INVITATION_MAX_AGE_DAYS",
+    ],
+)
+def test_start_up_refuses_a_limit_below_one(settings, name):
+    setattr(settings, name, 0)
+    errors = [e for e in run_checks() if e.id == "outcomeportal.E005"]
+    assert [e.msg for e in errors] == [f"{name} must be 1 or more."]
