@@ -466,6 +466,7 @@ def invitation_email(*, invitation_id: int, base_url: str) -> int:
     if invitation is None:
         return 0
     where = invitation.account.name if invitation.account else f"{vendor_get_default().name} (vendor staff)"
+    where = " ".join(where.split())  # a name is one line in a subject, whatever was typed
     context = {
         "invitation": invitation,
         "where": where,

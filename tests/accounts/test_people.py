@@ -492,3 +492,24 @@ def test_vendor_operators_manage_an_accounts_people(olga_client, account_a):
     response = olga_client.post("/account/acme/people/invite", invite)
     assert response.status_code == 302
     assert Invitation.objects.get().account == account_a
+
+
+def test_an_account_name_on_two_lines_makes_a_one_line_subject(account_a, admin_a, mailoutbox):
+    type(account_a).objects.filter(pk=account_a.pk).update(name="Acme\nSupport")
+    invitation = people.invitation_create(
+        actor=admin_a, account=account_a, email="nina@example.com", role=Role.VIEWER, base_url=BASE
+    )
+    assert people.invitation_email(invitation_id=invitation.pk, base_url=BASE) == 1
+    assert mailoutbox[0].subject == "You are invited to Acme Support on OutcomePortal"
+
+
+def test_the_admin_lists_invitations_and_changes_read_only(account_a, admin_a):
+    people.invitation_create(actor=admin_a, account=account_a, email="nina@example.com", role="viewer", base_url=BASE)
+    superuser = User.objects.create_superuser("root", "root@example.com", PASSWORD, role=Role.VENDOR_OPERATOR)
+    client = Client()
+    client.force_login(superuser)
+    invitations = client.get("/admin/accounts/invitation/")
+    assert invitations.status_code == 200 and "nina@example.com" in invitations.content.decode()
+    changes = client.get("/admin/accounts/peoplechange/")
+    assert changes.status_code == 200 and "nina@example.com" in changes.content.decode()
+    assert client.get("/admin/accounts/invitation/add/").status_code == 403
