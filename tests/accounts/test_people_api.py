@@ -89,7 +89,9 @@ def test_a_revoked_invitation_cannot_be_sent_again(alice, admin_a_client):
         "/api/v1/accounts/acme/users", {"email": "nina@example.com", "role": "viewer"}, "application/json"
     ).json()
     assert admin_a_client.delete(f"/api/v1/accounts/acme/invitations/{created['id']}").status_code == 204
-    again = admin_a_client.post(f"/api/v1/accounts/acme/invitations/{created['id']}/resend")
+    again = admin_a_client.post(
+        f"/api/v1/accounts/acme/invitations/{created['id']}/resend", content_type="application/json"
+    )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "people_conflict"
     assert admin_a_client.get("/api/v1/accounts/acme/invitations").json() == {"results": []}
