@@ -340,7 +340,7 @@ def test_admins_of_another_account_do_not_count(account_a, account_b, admin_a):
 
 
 def _race(steps) -> list[BaseException]:
-    """Run each step on its own connection, released together; the check is slowed down so that,
+    """Run each step on its own connection, released together; the check is slowed down (a second) so that,
     without the scope's lock, both would pass it before either wrote."""
     start = threading.Barrier(len(steps))
     results: list[BaseException] = []
@@ -367,7 +367,7 @@ def slow_check(monkeypatch):
 
     def slowly(account, leaving):
         check(account, leaving)
-        time.sleep(0.3)
+        time.sleep(1.0)  # long enough that, without the lock, both would count before either wrote
 
     monkeypatch.setattr(people, "_keep_an_admin", slowly)
 
