@@ -20,8 +20,11 @@ from accounts.models import Account, LifecycleStatus
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_status_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set
+from finance.attainment import DIMENSIONS, group_by_parse
+from finance.selectors import DEFAULT_MONTHS, MAX_MONTHS, attainment_report, default_period
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError
+from outcomeportal.core.periods import period_parse
 from outcomeportal.core.times import rfc3339_parse
 
 ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBodyDoc}
@@ -96,3 +99,89 @@ class AccountLifecycleView(APIView):
             "history": account_lifecycle_history(account=account),
         }
         return Response(LifecycleOutSerializer(body).data)
+
+
+# --- Attainment -----------------------------------------------------------------------------------
+
+
+class AttainmentQuery(serializers.Serializer):
+    period = serializers.RegexField(
+        r"^\d{4}-\d{2}$",
+        required=False,
+        help_text="The last month shown, YYYY-MM (default: the last closed month, UTC).",
+    )
+    months = serializers.IntegerField(
+        min_value=1, max_value=MAX_MONTHS, default=DEFAULT_MONTHS, help_text="How many months, ending with period."
+    )
+    group_by = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=f"Up to two of {', '.join(DIMENSIONS)}, comma-separated (none: the whole book).",
+    )
+
+    def validate_period(self, value: str) -> str:
+        if period_parse(value) is None:
+            raise serializers.ValidationError("A month, YYYY-MM.")
+        return value
+
+    def validate_group_by(self, value: str) -> tuple[str, ...]:
+        try:
+            return group_by_parse(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class NotAttemptedDoc(serializers.Serializer):
+    training_window = serializers.IntegerField()
+    pilot_free = serializers.IntegerField()
+    cap_reached = serializers.IntegerField()
+    dispute_credited = serializers.IntegerField()
+    sandbox = serializers.IntegerField()
+    duplicate_in_session = serializers.IntegerField()
+    pending = serializers.IntegerField()
+
+
+class AttainmentRowDoc(serializers.Serializer):
+    segment = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text='Keyed by the group_by dimensions, e.g. {"tier": "enterprise", "outcome_type": "qualified_lead"}.',
+    )
+    period = serializers.CharField(help_text="YYYY-MM, each account's local month.")
+    attempted = serializers.IntegerField(help_text="Billable plus the outcomes the AI failed on.")
+    billable = serializers.IntegerField()
+    attainment_rate = serializers.CharField(
+        allow_null=True, help_text='billable ÷ attempted, 4 decimals ("0.5385"); null when nothing was attempted.'
+    )
+    not_attempted = NotAttemptedDoc(help_text="Outcomes counted apart, by reason word, and pending ones.")
+    trailing_rate = serializers.CharField(
+        allow_null=True, help_text="The mean of the rates of the three months before (those that have one)."
+    )
+    falling = serializers.BooleanField(help_text="More than drop_points points below trailing_rate.")
+
+
+class AttainmentDoc(serializers.Serializer):
+    period = serializers.CharField()
+    months = serializers.IntegerField()
+    group_by = serializers.ListField(child=serializers.ChoiceField(DIMENSIONS))
+    drop_points = serializers.CharField(help_text="FINANCE_ATTAINMENT_DROP_POINTS: the falling flag's threshold.")
+    rows = AttainmentRowDoc(many=True, help_text="One per segment and month: by segment, then oldest month first.")
+
+
+class AttainmentView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        parameters=[AttainmentQuery],
+        responses={200: AttainmentDoc, **ERRORS},
+        summary="Attainment by segment and month (billable ÷ attempted; docs/finance.md)",
+    )
+    def get(self, request):
+        query = AttainmentQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        report = attainment_report(
+            period=values.get("period") or default_period(), months=values["months"], group_by=values["group_by"]
+        )
+        return Response(report.as_api())

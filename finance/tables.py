@@ -29,3 +29,81 @@ class LifecycleTable(tables.Table):
 
     def render_status(self, value):
         return format_html('<span class="badge lifecycle-{}">{}</span>', value, value.capitalize())
+
+
+def _count(value) -> str:
+    return f"{value:,}"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+class AttainmentTable(tables.Table):
+    """The last month's attainment per segment (rows: finance.attainment.AttainmentRow)."""
+
+    segment = tables.Column(verbose_name="Segment", accessor="segment", order_by=("segment",))
+    attempted = tables.Column(verbose_name="Attempted", attrs=NUM)
+    billable = tables.Column(verbose_name="Billable", attrs=NUM)
+    failed = tables.Column(verbose_name="Failed", attrs=NUM, orderable=False)
+    rate = tables.Column(verbose_name="Attainment", attrs=NUM)
+    trailing_rate = tables.Column(verbose_name="3-month mean", attrs=NUM)
+    falling = tables.Column(verbose_name="Trend", orderable=False)
+    pending = tables.Column(verbose_name="Pending", accessor="not_attempted__pending", attrs=NUM, orderable=False)
+    plan_free = tables.Column(verbose_name="Free by the plan", empty_values=(), attrs=NUM, orderable=False)
+    credited = tables.Column(
+        verbose_name="Credited", accessor="not_attempted__dispute_credited", attrs=NUM, orderable=False
+    )
+    excluded = tables.Column(verbose_name="Sandbox · duplicate", empty_values=(), attrs=NUM, orderable=False)
+
+    class Meta:
+        attrs = {"class": "table attainment"}
+        empty_text = "No outcomes in this month."
+
+    def render_segment(self, record):
+        if not record.segment:
+            return "All accounts"
+        return " · ".join(value or "(none)" for _dim, value in record.segment)
+
+    def render_attempted(self, value):
+        return _count(value)
+
+    def render_billable(self, value):
+        return _count(value)
+
+    def render_failed(self, record):
+        return _count(record.failed)
+
+    def render_rate(self, record):
+        return _pct(record.rate)
+
+    def render_trailing_rate(self, record):
+        return _pct(record.trailing_rate)
+
+    def render_falling(self, record):
+        if record.rate is None or record.trailing_rate is None:
+            return "—"
+        delta = (record.rate - record.trailing_rate) * 100
+        if record.falling:
+            return format_html('<span class="trend down">▼ {} pt · falling</span>', f"{delta:+.1f}")
+        return format_html('<span class="trend flat">{} pt</span>', f"{delta:+.1f}")
+
+    def render_pending(self, value):
+        return _count(value)
+
+    def render_plan_free(self, record):
+        n = record.not_attempted
+        return format_html(
+            '<span title="training window {} · pilot {} · cap reached {}">{}</span>',
+            n["training_window"],
+            n["pilot_free"],
+            n["cap_reached"],
+            _count(n["training_window"] + n["pilot_free"] + n["cap_reached"]),
+        )
+
+    def render_credited(self, value):
+        return _count(value)
+
+    def render_excluded(self, record):
+        n = record.not_attempted
+        return f"{n['sandbox']:,} · {n['duplicate_in_session']:,}"

@@ -7,6 +7,8 @@ from finance import views
 app_name = "finance"
 urlpatterns = [
     path("finance/", views.index, name="index"),
+    path("finance/attainment/", views.attainment, name="attainment"),
+    path("finance/attainment.csv", views.attainment_csv, name="attainment_csv"),
     path("finance/accounts/", views.accounts, name="accounts"),
     path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

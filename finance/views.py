@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,12 +24,16 @@ from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_statuses_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set
 from finance import selectors
+from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
 from finance.forms import LifecycleForm
-from finance.tables import LifecycleTable
+from finance.tables import AttainmentTable, LifecycleTable
+from outcomeportal.core import csvsafe
+from outcomeportal.core.periods import period_parse
 
 # The finance area's pages: (url name, title, what it shows).
 SECTIONS = (
     ("finance:index", "Overview", "what each finance page shows"),
+    ("finance:attainment", "Attainment", "billable ÷ attempted by segment, 12 months of trend, falling segments"),
     ("finance:accounts", "Accounts", "each account's lifecycle: active, suspended or churned, and since when"),
 )
 
@@ -112,3 +117,112 @@ def account_lifecycle(request, account: str):
         "can_change": can_change,
     }
     return render(request, "finance/account_lifecycle.html", context)
+
+
+# --- Attainment -----------------------------------------------------------------------------------
+
+DIMENSION_LABELS = {
+    "tier": "Tier",
+    "industry": "Industry",
+    "use_case": "Use case",
+    "outcome_type": "Outcome type",
+    "account": "Account",
+}
+# The group_by choices of the page: the whole book, each dimension, each pair.
+GROUP_CHOICES = [("", "All accounts")] + [
+    (",".join(pair), " × ".join(DIMENSION_LABELS[d] for d in pair))
+    for pair in [(d,) for d in DIMENSIONS] + [(a, b) for i, a in enumerate(DIMENSIONS) for b in DIMENSIONS[i + 1 :]]
+]
+CHART_SEGMENTS = 8  # the trend chart draws the segments with the most attempted outcomes
+
+
+def _attainment_query(request) -> tuple[str, int, tuple[str, ...]]:
+    """period, months and group_by of the page and its CSV (the API's parameters); bad values fall
+    back to the defaults."""
+    period = period_parse(request.GET.get("period", "")) or selectors.default_period()
+    try:
+        months = min(max(int(request.GET.get("months", selectors.DEFAULT_MONTHS)), 1), selectors.MAX_MONTHS)
+    except ValueError:
+        months = selectors.DEFAULT_MONTHS
+    try:
+        group_by = group_by_parse(request.GET.get("group_by", "tier"))
+    except ValueError:
+        group_by = ("tier",)
+    return period, months, group_by
+
+
+def _segment_label(segment) -> str:
+    return " · ".join(value or "(none)" for _dim, value in segment) or "All accounts"
+
+
+@login_required
+@require_GET
+def attainment(request):
+    """Attainment per segment: the last month in a table, the months before in a trend chart."""
+    _finance_principal(request)
+    period, months, group_by = _attainment_query(request)
+    report = selectors.attainment_report(period=period, months=months, group_by=group_by)
+    latest = report.latest()
+    table = AttainmentTable(latest)
+    RequestConfig(request, paginate=False).configure(table)
+    by_segment: dict = {}
+    for row in report.rows:
+        by_segment.setdefault(row.segment, []).append(row)
+    top = sorted(by_segment, key=lambda s: -sum(r.attempted for r in by_segment[s]))[:CHART_SEGMENTS]
+    chart = {
+        "periods": report.periods,
+        "series": [
+            {
+                "name": _segment_label(s),
+                "rates": [None if r.rate is None else float(r.rate) for r in by_segment[s]],
+            }
+            for s in top
+        ],
+    }
+    trend_rows = [(_segment_label(s), [r.rate for r in by_segment[s]]) for s in by_segment]
+    query = request.GET.copy()
+    context = {
+        "finance_sections": _sections("finance:attainment"),
+        "report": report,
+        "table": table,
+        "falling": [r for r in latest if r.falling],
+        "pending": sum(r.not_attempted["pending"] for r in latest),
+        "month_under_way": report.period >= selectors.current_period(),
+        "chart": chart,
+        "trend_rows": trend_rows,
+        "group_choices": GROUP_CHOICES,
+        "group_by": ",".join(group_by),
+        "months_choices": (3, 6, 12, 24),
+        "csv_query": query.urlencode(),
+    }
+    return render(request, "finance/attainment.html", context)
+
+
+ATTAINMENT_CSV_HEADERS = ("period", "attempted", "billable", "attainment_rate", "trailing_rate", "falling")
+
+
+def _cell(value):
+    """A CSV cell with the API's words: true/false for flags."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+@login_required
+@require_GET
+def attainment_csv(request):
+    """Every row of the page's report (every month), with the API's figures."""
+    _finance_principal(request)
+    period, months, group_by = _attainment_query(request)
+    body = selectors.attainment_report(period=period, months=months, group_by=group_by).as_api()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="attainment-{period}.csv"'
+    writer = csvsafe.writer(response)
+    writer.writerow([*group_by, *ATTAINMENT_CSV_HEADERS, *(f"not_attempted_{w}" for w in NOT_ATTEMPTED)])
+    for row in body["rows"]:
+        writer.writerow(
+            [
+                *(row["segment"][d] for d in group_by),
+                *(_cell(row[h]) for h in ATTAINMENT_CSV_HEADERS),
+                *(row["not_attempted"][w] for w in NOT_ATTEMPTED),
+            ]
+        )
+    return response

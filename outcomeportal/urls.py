@@ -75,6 +75,8 @@ api_v1 = [
     # billing: the prepaid credit balance and its ledger
     path("accounts/<str:external_id>/credits", credit_api.AccountCreditsView.as_view(), name="account-credits"),
     # disputes: filing, reading, resolving
+    # finance: the vendor's figures (finance.read)
+    path("finance/attainment", finance_api.AttainmentView.as_view(), name="finance-attainment"),
     path("disputes", disputes_api.DisputeListView.as_view(), name="disputes"),
     path("disputes/<int:dispute_id>", disputes_api.DisputeDetailView.as_view(), name="dispute"),
     path("disputes/<int:dispute_id>/resolve", disputes_api.DisputeResolveView.as_view(), name="dispute-resolve"),

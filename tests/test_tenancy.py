@@ -357,6 +357,12 @@ def check_lifecycle(body: dict, principal: str, target: str | None) -> None:
     assert [(c["status"], c["effective_at"]) for c in body["history"]] == [("suspended", "2026-01-01T00:00:00Z")]
 
 
+def check_attainment(body: dict, principal: str, target: str | None) -> None:
+    # The whole book by month: this month holds the seeded outcomes of both accounts.
+    (row,) = [r for r in body["rows"] if r["period"] == body["period"]]
+    assert (row["segment"], row["not_attempted"]["sandbox"]) == ({}, 1)
+
+
 def check_webhooks(body: dict, principal: str, target: str | None) -> None:
     assert [w["url"] for w in body["results"]] == [f"{WEBHOOK_URL}/{target}"]
     assert all(("secret" in w) is (principal in FINANCE) for w in body["results"])  # the signing secret
@@ -799,6 +805,15 @@ CASES = [
         tenant=True,
         check=check_credits,
         missing_path="/api/v1/accounts/no-such-account/credits",
+    ),
+    # --- finance: the vendor's figures (finance.read) ---
+    Case(
+        "finance-attainment",
+        "GET",
+        f"/api/v1/finance/attainment?months=1&period={period_at(timezone.now(), 'UTC')}",
+        VENDOR,
+        "finance.read",
+        check=check_attainment,
     ),
     # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
     Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),

@@ -9,7 +9,12 @@ from accounts.models import Role, User
 from tests import factories
 from tests.finance.conftest import PAGE_STATUS
 
-FINANCE_PAGES = ["/finance/"]
+FINANCE_PAGES = [
+    "/finance/",
+    "/finance/attainment/",
+    "/finance/attainment/?group_by=tier,account",
+    "/finance/attainment.csv",
+]
 
 
 def test_vendor_finance_reads_every_account_and_the_finance_area_and_changes_nothing():
