@@ -21,9 +21,11 @@ from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_status_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set
 from finance.attainment import DIMENSIONS, group_by_parse
-from finance.selectors import DEFAULT_MONTHS, MAX_MONTHS, attainment_report, default_period
+from finance.margin import MARGIN_DIMENSIONS
+from finance.selectors import DEFAULT_MONTHS, MAX_MONTHS, attainment_report, default_period, margin_report
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError
+from outcomeportal.api.fields import DecimalString
 from outcomeportal.core.periods import period_parse
 from outcomeportal.core.times import rfc3339_parse
 
@@ -182,6 +184,61 @@ class AttainmentView(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         report = attainment_report(
+            period=values.get("period") or default_period(), months=values["months"], group_by=values["group_by"]
+        )
+        return Response(report.as_api())
+
+
+# --- Cost and margin ------------------------------------------------------------------------------
+
+
+class MarginQuery(AttainmentQuery):
+    months = serializers.IntegerField(
+        min_value=1, max_value=MAX_MONTHS, default=1, help_text="How many months, ending with period."
+    )
+    group_by = serializers.ChoiceField(
+        MARGIN_DIMENSIONS, default="outcome_type", help_text="One of " + ", ".join(MARGIN_DIMENSIONS) + "."
+    )
+
+    def validate_group_by(self, value: str) -> tuple[str, ...]:
+        return (value,)
+
+
+class MarginRowDoc(serializers.Serializer):
+    segment = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    period = serializers.CharField()
+    currency = serializers.CharField(help_text="Money of one currency per row.")
+    charged = DecimalString(places=6, allow_negative=True, help_text="What the outcomes earned (docs/finance.md).")
+    cost = DecimalString(places=6, help_text="What delivering every event cost.")
+    gross_margin = serializers.CharField(allow_null=True, help_text="(charged − cost) ÷ charged, 4 decimals.")
+    margin_floor = serializers.CharField(help_text="The floor it is held to, 4 decimals.")
+    below_floor = serializers.BooleanField()
+    loss_outcomes = serializers.IntegerField(help_text="Charged outcomes that cost more than they earned.")
+    uncosted_outcomes = serializers.IntegerField(help_text="Events with no reported nor catalogue cost (cost 0).")
+
+
+class MarginDoc(serializers.Serializer):
+    period = serializers.CharField()
+    months = serializers.IntegerField()
+    group_by = serializers.ListField(child=serializers.ChoiceField(MARGIN_DIMENSIONS))
+    default_margin_floor = serializers.CharField()
+    rows = MarginRowDoc(many=True)
+
+
+class MarginView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        parameters=[MarginQuery],
+        responses={200: MarginDoc, **ERRORS},
+        summary="Charged, cost and gross margin by outcome type, account or segment and month (docs/finance.md)",
+    )
+    def get(self, request):
+        query = MarginQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        report = margin_report(
             period=values.get("period") or default_period(), months=values["months"], group_by=values["group_by"]
         )
         return Response(report.as_api())

@@ -9,6 +9,7 @@ month and outcome type. The figures themselves are defined in the pure modules
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,9 +19,19 @@ from django.utils import timezone
 from accounts.models import Account, AccountLifecycleChange
 from accounts.selectors import account_statuses_at
 from billing.audit.counts import shown_counts_sql
-from finance.attainment import TRAILING_MONTHS, AttainmentRow, Count, attainment_rows
-from metering.models import OutcomeType
-from outcomeportal.core.periods import period_add, period_at, period_first_day, period_of, periods_between
+from billing.invoices.models import InvoiceLine
+from billing.ledger.models import COUNTED_REASONS, COUNTED_STATES
+from finance.attainment import TRAILING_MONTHS, AttainmentRow, Count, attainment_rows, rate_text
+from finance.margin import CostDay, Earned, MarginRow, margin_rows, spread
+from metering.models import OutcomeCost, OutcomeType
+from outcomeportal.core.periods import (
+    period_add,
+    period_at,
+    period_bounds,
+    period_first_day,
+    period_of,
+    periods_between,
+)
 
 MAX_MONTHS = 24
 DEFAULT_MONTHS = 12
@@ -133,3 +144,224 @@ def account_lifecycle_rows(*, now) -> list[dict]:
         }
         for a in Account.objects.order_by("name")
     ]
+
+
+# --- Cost and margin (finance.margin) -------------------------------------------------------------
+
+
+def margin_floor_setting() -> Decimal:
+    """FINANCE_MARGIN_FLOOR: the gross margin below which a type is flagged, where it sets none."""
+    return (Decimal(settings.FINANCE_MARGIN_FLOOR_PERCENT) / 100).quantize(Decimal("0.0001"))
+
+
+def catalogue_costs() -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
+    """Every catalogue cost by (type code, tier), oldest first."""
+    costs: dict[tuple[str, str], list[tuple[date, Decimal]]] = {}
+    rows = OutcomeCost.objects.order_by("effective_from").values_list(
+        "outcome_type__code", "complexity", "effective_from", "amount"
+    )
+    for code, tier, effective_from, amount in rows:
+        costs.setdefault((code, tier), []).append((effective_from, amount))
+    return costs
+
+
+def _accounts_with_currency() -> dict[int, dict[str, str]]:
+    dims = account_dimensions()
+    for pk, currency in Account.objects.values_list("pk", "currency"):
+        dims[pk]["currency"] = currency
+    return dims
+
+
+def cost_days(*, first_day: date, end_day: date, accounts, types) -> list[CostDay]:
+    """The daily rollup's costs per account, local day and type over [first_day, end_day)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, day, outcome_type_id, sum(reported_cost), sum(uncosted), sum(uncosted_simple), "
+            "sum(uncosted_moderate), sum(uncosted_complex) FROM metering_dailyrollup "
+            "WHERE day >= %s AND day < %s GROUP BY 1, 2, 3",
+            [first_day, end_day],
+        )
+        rows = cursor.fetchall()
+    return [
+        CostDay(
+            account=accounts[a],
+            outcome_type=types[t],
+            day=day,
+            reported_cost=reported,
+            uncosted={"": int(n0), "simple": int(n1), "moderate": int(n2), "complex": int(n3)},
+        )
+        for a, day, t, reported, n0, n1, n2, n3 in rows
+    ]
+
+
+def earned(*, first_period: str, last_period: str, accounts, types) -> list[Earned]:
+    """What outcomes earned per account, period and type: their counted charges (the charge rollup) and
+    the period's platform fee spread over the types of its included outcomes (the invoice's lines)."""
+    first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, date_trunc('month', day)::date, outcome_type_id, sum(amount) "
+            "FROM billing_chargerollup WHERE day >= %s AND day < %s AND state = ANY(%s) AND reason = ANY(%s) "
+            "GROUP BY 1, 2, 3",
+            [first_day, end_day, list(COUNTED_STATES), list(COUNTED_REASONS)],
+        )
+        rows = [
+            Earned(account=accounts[a], outcome_type=types[t], period=period_of(month), amount=amount)
+            for a, month, t, amount in cursor.fetchall()
+        ]
+    for (account_id, period), (fee, included) in platform_fees(
+        first_period=first_period, last_period=last_period
+    ).items():
+        for code, share in spread(fee, included).items():
+            rows.append(Earned(account=accounts[account_id], outcome_type=code, period=period, amount=share))
+    return rows
+
+
+def platform_fees(*, first_period: str, last_period: str) -> dict[tuple[int, str], tuple[Decimal, dict[str, int]]]:
+    """(account id, period) → (its platform fees, its included outcomes per type code), from the invoices
+    of those periods (final, or the draft of the month under way)."""
+    lines = (
+        InvoiceLine.objects.filter(
+            invoice__period__gte=first_period,
+            invoice__period__lte=last_period,
+            kind__in=("platform_fee", "included"),
+        )
+        .exclude(invoice__status="void")
+        .values_list("account_id", "invoice__period", "kind", "outcome_type__code", "quantity", "amount")
+    )
+    fees: dict[tuple[int, str], tuple[Decimal, dict[str, int]]] = {}
+    for account_id, period, kind, code, quantity, amount in lines:
+        fee, included = fees.setdefault((account_id, period), (Decimal(0), {}))
+        if kind == "platform_fee":
+            fees[(account_id, period)] = (fee + amount, included)
+        elif code:
+            included[code] = included.get(code, 0) + int(quantity)
+    return {key: value for key, value in fees.items() if value[0]}
+
+
+_EVENT_COST_SQL = (
+    "coalesce(e.cost_amount, (SELECT oc.amount FROM metering_outcomecost oc WHERE oc.outcome_type_id = "
+    "c.outcome_type_id AND oc.complexity IN (c.complexity, '') AND oc.effective_from <= "
+    "(c.occurred_at AT TIME ZONE %(tz)s)::date ORDER BY oc.complexity = c.complexity DESC, oc.effective_from DESC "
+    "LIMIT 1))"
+)
+_EARNED_SQL = "coalesce(c.amount, 0) + CASE WHEN c.reason = 'included' THEN %(fee_unit)s ELSE 0 END"
+
+
+def _loss_sql(columns: str, tail: str) -> str:
+    return (
+        f"SELECT {columns} FROM billing_charge c JOIN metering_event e ON e.id = c.event_id "
+        "WHERE c.account_id = %(account)s AND c.occurred_at >= %(start)s AND c.occurred_at < %(end)s "
+        "AND NOT c.attempt AND c.state = ANY(%(states)s) AND c.reason = ANY(%(reasons)s) "
+        f"AND {_EVENT_COST_SQL} > {_EARNED_SQL} {tail}"
+    )
+
+
+def _loss_params(account: Account, period: str, fee_unit: Decimal) -> dict:
+    start, end = period_bounds(period, account.timezone)
+    return {
+        "account": account.pk,
+        "start": start,
+        "end": end,
+        "tz": account.timezone,
+        "fee_unit": fee_unit,
+        "states": list(COUNTED_STATES),
+        "reasons": list(COUNTED_REASONS),
+    }
+
+
+def _fee_units(*, first_period: str, last_period: str) -> dict[tuple[int, str], Decimal]:
+    """(account id, period) → the platform fee's share of one included outcome."""
+    fees = platform_fees(first_period=first_period, last_period=last_period)
+    return {key: fee / sum(included.values()) for key, (fee, included) in fees.items() if sum(included.values())}
+
+
+def loss_counts(*, periods: list[str], accounts) -> list[tuple[dict[str, str], str, str, int]]:
+    """Charged outcomes that cost more than they earned, per account, type and period: (account, type,
+    period, count). Reads each account's charges of each period with their events (the charge ledger's
+    (account, occurred_at) index) — the one finance figure not in a rollup: it compares event by event."""
+    units = _fee_units(first_period=periods[0], last_period=periods[-1])
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    out = []
+    with connection.cursor() as cursor:
+        for account in Account.objects.filter(pk__in=list(accounts)):
+            for period in periods:
+                params = _loss_params(account, period, units.get((account.pk, period), Decimal(0)))
+                cursor.execute(_loss_sql("c.outcome_type_id, count(*)", "GROUP BY 1"), params)
+                out += [(accounts[account.pk], types[t], period, n) for t, n in cursor.fetchall()]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LossEvent:
+    event_id: str
+    outcome_type: str
+    occurred_at: datetime
+    cost: Decimal
+    earned: Decimal
+
+
+def loss_events(*, account: Account, period: str, outcome_type: str | None = None, limit: int = 500) -> list[LossEvent]:
+    """The charged outcomes of one account and period that cost more than they earned, newest first."""
+    unit = _fee_units(first_period=period, last_period=period).get((account.pk, period), Decimal(0))
+    params = {**_loss_params(account, period, unit), "limit": limit}
+    tail = "ORDER BY c.occurred_at DESC, c.event_id DESC LIMIT %(limit)s"
+    if outcome_type:
+        tail = "AND c.outcome_type_id = %(type)s " + tail
+        params["type"] = OutcomeType.objects.filter(code=outcome_type).values_list("pk", flat=True).first() or 0
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _loss_sql(f"e.event_id, c.outcome_type_id, c.occurred_at, {_EVENT_COST_SQL}, {_EARNED_SQL}", tail), params
+        )
+        return [LossEvent(eid, types[t], at, cost, earned) for eid, t, at, cost, earned in cursor.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class MarginReport:
+    period: str
+    months: int
+    group_by: tuple[str, ...]
+    periods: list[str]
+    default_floor: Decimal
+    rows: list[MarginRow]
+
+    def as_api(self) -> dict:
+        return {
+            "period": self.period,
+            "months": self.months,
+            "group_by": list(self.group_by),
+            "default_margin_floor": rate_text(self.default_floor),
+            "rows": [r.as_api() for r in self.rows],
+        }
+
+    def latest(self) -> list[MarginRow]:
+        return [r for r in self.rows if r.period == self.period]
+
+
+def margin_report(*, period: str, months: int, group_by: tuple[str, ...]) -> MarginReport:
+    """Charged, cost and gross margin per segment, month and currency (the API, the page, the CSV)."""
+    periods = periods_between(period_add(period, -(months - 1)), period)
+    accounts = _accounts_with_currency()
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    floors = {
+        code: floor for code, floor in OutcomeType.objects.values_list("code", "margin_floor") if floor is not None
+    }
+    default = margin_floor_setting()
+    rows = margin_rows(
+        cost_days=cost_days(
+            first_day=period_first_day(periods[0]),
+            end_day=period_first_day(period_add(period, 1)),
+            accounts=accounts,
+            types=types,
+        ),
+        earned=earned(first_period=periods[0], last_period=period, accounts=accounts, types=types),
+        losses=loss_counts(periods=periods, accounts=accounts),
+        costs=catalogue_costs(),
+        floors=floors,
+        default_floor=default,
+        group_by=group_by,
+    )
+    return MarginReport(
+        period=period, months=months, group_by=group_by, periods=periods, default_floor=default, rows=rows
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
 
@@ -107,3 +110,54 @@ class AttainmentTable(tables.Table):
     def render_excluded(self, record):
         n = record.not_attempted
         return f"{n['sandbox']:,} · {n['duplicate_in_session']:,}"
+
+
+class MarginTable(tables.Table):
+    """The last month's margin per segment and currency (rows: finance.margin.MarginRow)."""
+
+    segment = tables.Column(verbose_name="Segment", accessor="segment")
+    currency = tables.Column(verbose_name="Currency")
+    charged = tables.Column(verbose_name="Charged", attrs=NUM)
+    cost = tables.Column(verbose_name="Cost", attrs=NUM)
+    margin = tables.Column(verbose_name="Gross margin", attrs=NUM)
+    floor = tables.Column(verbose_name="Floor", attrs=NUM)
+    below_floor = tables.Column(verbose_name="", orderable=False)
+    loss_outcomes = tables.Column(verbose_name="Loss outcomes", attrs=NUM)
+    uncosted_outcomes = tables.Column(verbose_name="No cost known", attrs=NUM)
+
+    class Meta:
+        attrs = {"class": "table margin"}
+        empty_text = "Nothing charged or costed in this month."
+
+    def render_segment(self, record):
+        return " · ".join(value or "(none)" for _dim, value in record.segment) or "All accounts"
+
+    def render_charged(self, record):
+        return f"{record.charged:,.2f}"
+
+    def render_cost(self, record):
+        return f"{record.cost:,.2f}"
+
+    def render_margin(self, record):
+        return _pct(record.margin)
+
+    def render_floor(self, record):
+        return _pct(record.floor)
+
+    def render_below_floor(self, record):
+        if record.below_floor:
+            return mark_safe('<span class="trend down">▼ below floor</span>')
+        return ""
+
+    def render_loss_outcomes(self, record):
+        if not record.loss_outcomes:
+            return "0"
+        dims = dict(record.segment)
+        query = {"period": record.period, **{k: v for k, v in dims.items() if k in ("account", "outcome_type")}}
+        if "account" not in dims:
+            return _count(record.loss_outcomes)
+        url = reverse("finance:losses") + "?" + urlencode(query)
+        return format_html('<a href="{}">{}</a>', url, _count(record.loss_outcomes))
+
+    def render_uncosted_outcomes(self, record):
+        return _count(record.uncosted_outcomes)

@@ -9,6 +9,9 @@ urlpatterns = [
     path("finance/", views.index, name="index"),
     path("finance/attainment/", views.attainment, name="attainment"),
     path("finance/attainment.csv", views.attainment_csv, name="attainment_csv"),
+    path("finance/margin/", views.margin, name="margin"),
+    path("finance/margin.csv", views.margin_csv, name="margin_csv"),
+    path("finance/margin/losses/", views.losses, name="losses"),
     path("finance/accounts/", views.accounts, name="accounts"),
     path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

@@ -26,7 +26,8 @@ from accounts.services import LifecycleMoveRefused, account_lifecycle_set
 from finance import selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
 from finance.forms import LifecycleForm
-from finance.tables import AttainmentTable, LifecycleTable
+from finance.margin import MARGIN_DIMENSIONS
+from finance.tables import AttainmentTable, LifecycleTable, MarginTable
 from outcomeportal.core import csvsafe
 from outcomeportal.core.periods import period_parse
 
@@ -34,6 +35,7 @@ from outcomeportal.core.periods import period_parse
 SECTIONS = (
     ("finance:index", "Overview", "what each finance page shows"),
     ("finance:attainment", "Attainment", "billable ÷ attempted by segment, 12 months of trend, falling segments"),
+    ("finance:margin", "Margin", "charged, delivery cost and gross margin against the floor; loss outcomes"),
     ("finance:accounts", "Accounts", "each account's lifecycle: active, suspended or churned, and since when"),
 )
 
@@ -226,3 +228,99 @@ def attainment_csv(request):
             ]
         )
     return response
+
+
+# --- Cost and margin ------------------------------------------------------------------------------
+
+
+def _margin_query(request) -> tuple[str, int, tuple[str, ...]]:
+    period = period_parse(request.GET.get("period", "")) or selectors.default_period()
+    try:
+        months = min(max(int(request.GET.get("months", 6)), 1), selectors.MAX_MONTHS)
+    except ValueError:
+        months = 6
+    group = request.GET.get("group_by", "outcome_type")
+    return period, months, (group if group in MARGIN_DIMENSIONS else "outcome_type",)
+
+
+@login_required
+@require_GET
+def margin(request):
+    """Charged, cost and gross margin per segment: the last month in a table, the months before in a chart."""
+    _finance_principal(request)
+    period, months, group_by = _margin_query(request)
+    report = selectors.margin_report(period=period, months=months, group_by=group_by)
+    latest = report.latest()
+    table = MarginTable(latest)
+    RequestConfig(request, paginate=False).configure(table)
+    series: dict = {}
+    for row in report.rows:
+        label = f"{_segment_label(row.segment)} ({row.currency})"
+        series.setdefault(label, dict.fromkeys(report.periods))[row.period] = (
+            None if row.margin is None else float(row.margin)
+        )
+    chart = {
+        "periods": report.periods,
+        "series": [{"name": name, "rates": list(values.values())} for name, values in series.items()],
+        "floor": float(report.default_floor),
+    }
+    context = {
+        "finance_sections": _sections("finance:margin"),
+        "report": report,
+        "table": table,
+        "below": [r for r in latest if r.below_floor],
+        "chart": chart,
+        "group_choices": [(d, DIMENSION_LABELS[d]) for d in MARGIN_DIMENSIONS],
+        "group_by": group_by[0],
+        "months_choices": (1, 3, 6, 12, 24),
+        "csv_query": request.GET.urlencode(),
+    }
+    return render(request, "finance/margin.html", context)
+
+
+MARGIN_CSV_HEADERS = (
+    "period",
+    "currency",
+    "charged",
+    "cost",
+    "gross_margin",
+    "margin_floor",
+    "below_floor",
+    "loss_outcomes",
+    "uncosted_outcomes",
+)
+
+
+@login_required
+@require_GET
+def margin_csv(request):
+    """Every row of the page's report (every month), with the API's figures."""
+    _finance_principal(request)
+    period, months, group_by = _margin_query(request)
+    body = selectors.margin_report(period=period, months=months, group_by=group_by).as_api()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="margin-{period}.csv"'
+    writer = csvsafe.writer(response)
+    writer.writerow([*group_by, *MARGIN_CSV_HEADERS])
+    for row in body["rows"]:
+        writer.writerow([*(row["segment"][d] for d in group_by), *(_cell(row[h]) for h in MARGIN_CSV_HEADERS)])
+    return response
+
+
+@login_required
+@require_GET
+def losses(request):
+    """One account's charged outcomes of a month that cost more than they earned, with links to each event."""
+    principal = _finance_principal(request)
+    account = account_get_for_principal(principal=principal, external_id=request.GET.get("account", ""))
+    period = period_parse(request.GET.get("period", "")) or selectors.default_period()
+    outcome_type = request.GET.get("outcome_type") or None
+    events = selectors.loss_events(account=account, period=period, outcome_type=outcome_type)
+    context = {
+        "finance_sections": _sections("finance:margin"),
+        "account": account,
+        "period": period,
+        "outcome_type": outcome_type,
+        "events": events,
+    }
+    return render(request, "finance/losses.html", context)

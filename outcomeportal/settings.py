@@ -271,6 +271,8 @@ FUTURE_EVENT_TOLERANCE_SECONDS = 300
 # A segment whose attainment falls more than this many percentage points below its trailing
 # 3-month mean is flagged as falling.
 FINANCE_ATTAINMENT_DROP_POINTS = env_int("FINANCE_ATTAINMENT_DROP_POINTS", 5)
+# The gross margin (in percent) below which an outcome type is flagged, unless the type sets its own.
+FINANCE_MARGIN_FLOOR_PERCENT = env_int("FINANCE_MARGIN_FLOOR_PERCENT", 60)
 
 # --- Signed decision certificates (outcomeportal.signing; docs/security.md "Signed decisions") ---
 # The active Ed25519 private key: a PEM file, or its 32 raw bytes in base64 — one of the two. With

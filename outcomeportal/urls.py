@@ -48,6 +48,7 @@ api_v1 = [
     ),
     path("outcome-types", metering_api.OutcomeTypeListView.as_view(), name="outcome-types"),
     path("outcome-types/<slug:code>", metering_api.OutcomeTypeDetailView.as_view(), name="outcome-type"),
+    path("outcome-types/<slug:code>/costs", metering_api.OutcomeCostView.as_view(), name="outcome-type-costs"),
     path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),
     # events: metering's facts and decisions with billing's charges (billing.events_api)
     path("events", events_api.EventsView.as_view(), name="events"),
@@ -77,6 +78,7 @@ api_v1 = [
     # disputes: filing, reading, resolving
     # finance: the vendor's figures (finance.read)
     path("finance/attainment", finance_api.AttainmentView.as_view(), name="finance-attainment"),
+    path("finance/margin", finance_api.MarginView.as_view(), name="finance-margin"),
     path("disputes", disputes_api.DisputeListView.as_view(), name="disputes"),
     path("disputes/<int:dispute_id>", disputes_api.DisputeDetailView.as_view(), name="dispute"),
     path("disputes/<int:dispute_id>/resolve", disputes_api.DisputeResolveView.as_view(), name="dispute-resolve"),

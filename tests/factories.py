@@ -93,10 +93,14 @@ def rollups_match_rows() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, "
-            "e.status, e.non_billable_reason, count(*) FROM metering_event e JOIN accounts_account a "
-            "ON a.id = e.account_id GROUP BY 1, 2, 3, 4, 5"
+            "e.status, e.non_billable_reason, count(*), sum(coalesce(e.cost_amount, 0)), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = ''), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'simple'), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'moderate'), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'complex') "
+            "FROM metering_event e JOIN accounts_account a ON a.id = e.account_id GROUP BY 1, 2, 3, 4, 5"
         )
-        events = {tuple(row[:5]): row[5] for row in cursor.fetchall()}
+        events = {tuple(row[:5]): tuple(row[5:]) for row in cursor.fetchall()}
         cursor.execute(
             "SELECT c.account_id, (c.occurred_at AT TIME ZONE a.timezone)::date, c.outcome_type_id, c.complexity, "
             "c.attempt, c.state, c.reason, count(*), sum(coalesce(c.amount, 0)), sum(coalesce(c.credits, 0)) "
@@ -111,7 +115,14 @@ def rollups_match_rows() -> bool:
         )
         disagreeing = cursor.fetchone()[0]
     daily = {
-        (r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason): r.events
+        (r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason): (
+            r.events,
+            r.reported_cost,
+            r.uncosted,
+            r.uncosted_simple,
+            r.uncosted_moderate,
+            r.uncosted_complex,
+        )
         for r in DailyRollup.objects.all()
         if r.events
     }

@@ -249,11 +249,18 @@ def check_account(body: dict, principal: str, target: str | None) -> None:
 
 def check_outcome_types(body: dict, principal: str, target: str | None) -> None:
     assert [t["code"] for t in body["results"]] == ["resolved_conversation"]
+    # The vendor's delivery costs and margin floor: the vendor's alone.
+    assert ("costs" in body["results"][0]) is ("margin_floor" in body["results"][0]) is (principal == "vendor")
     assert body["results"][0]["criteria"]["account"] is None  # the product definition, not an override
 
 
 def check_outcome_type(body: dict, principal: str, target: str | None) -> None:
     assert (body["code"], body["criteria"]["rule_version"]) == ("resolved_conversation", "resolved_conversation v1")
+    assert ("costs" in body) is ("margin_floor" in body) is (principal == "vendor")
+
+
+def check_cost_added(body: dict, principal: str, target: str | None) -> None:
+    assert body == {"complexity": "complex", "amount": "0.450000", "effective_from": "2026-01-01"}
 
 
 def check_criteria(body: dict, principal: str, target: str | None) -> None:
@@ -361,6 +368,15 @@ def check_attainment(body: dict, principal: str, target: str | None) -> None:
     # The whole book by month: this month holds the seeded outcomes of both accounts.
     (row,) = [r for r in body["rows"] if r["period"] == body["period"]]
     assert (row["segment"], row["not_attempted"]["sandbox"]) == ({}, 1)
+
+
+def check_margin(body: dict, principal: str, target: str | None) -> None:
+    # Every event reported a cost of 0.10: acme's four (sandbox included) and globex's three (this
+    # month and the one before: the settled events are three days old).
+    costs: dict[str, Decimal] = {}
+    for row in body["rows"]:
+        costs[row["segment"]["account"]] = costs.get(row["segment"]["account"], Decimal(0)) + Decimal(row["cost"])
+    assert costs == {"acme": Decimal("0.4"), "globex": Decimal("0.3")}
 
 
 def check_webhooks(body: dict, principal: str, target: str | None) -> None:
@@ -490,6 +506,17 @@ CASES = [
         EVERYONE,
         "events.read",
         check=check_outcome_type,
+    ),
+    Case(
+        "outcome-type-costs",
+        "POST",
+        "/api/v1/outcome-types/resolved_conversation/costs",
+        VENDOR,
+        "catalogue.manage",
+        ok=201,
+        body=lambda now: {"complexity": "complex", "amount": "0.45", "effective_from": "2026-01-01"},
+        check=check_cost_added,
+        creates={"metering.OutcomeCost": 1},
     ),
     Case(
         "outcome-type-criteria",
@@ -814,6 +841,14 @@ CASES = [
         VENDOR,
         "finance.read",
         check=check_attainment,
+    ),
+    Case(
+        "finance-margin",
+        "GET",
+        f"/api/v1/finance/margin?period={period_at(timezone.now(), 'UTC')}&months=2&group_by=account",
+        VENDOR,
+        "finance.read",
+        check=check_margin,
     ),
     # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
     Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),

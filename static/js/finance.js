@@ -39,11 +39,29 @@
     }), CONFIG);
   }
 
+  function drawMargin(el, data) {
+    var traces = data.series.map(function (s) {
+      return { type: "scatter", mode: "lines+markers", name: s.name, x: data.periods, y: s.rates,
+               hovertemplate: s.name + ": %{y:.1%}<extra>%{x}</extra>" };
+    });
+    traces.push({ type: "scatter", mode: "lines", name: "Default floor", x: data.periods,
+                  y: data.periods.map(function () { return data.floor; }),
+                  line: { dash: "dash", color: "#e0675f", width: 1.5 }, hoverinfo: "skip" });
+    Plotly.newPlot(el, traces, layout({
+      hovermode: "x unified",
+      xaxis: { type: "category", gridcolor: GRID, linecolor: "#d5dbe5" },
+      yaxis: { gridcolor: GRID, zeroline: true, tickformat: ".0%", title: { text: "Gross margin", font: FONT } }
+    }), CONFIG);
+  }
+
   function draw() {
     if (typeof Plotly === "undefined") { return; }
     var source = document.getElementById("attainment-data");
     var el = document.getElementById("chart-attainment");
     if (source && el) { drawAttainment(el, JSON.parse(source.textContent)); el.classList.add("drawn"); }
+    var margin = document.getElementById("margin-data");
+    var marginEl = document.getElementById("chart-margin");
+    if (margin && marginEl) { drawMargin(marginEl, JSON.parse(margin.textContent)); marginEl.classList.add("drawn"); }
   }
 
   document.addEventListener("DOMContentLoaded", draw);
