@@ -22,7 +22,15 @@ from accounts.selectors import account_get_for_principal, account_lifecycle_hist
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set
 from finance.attainment import DIMENSIONS, group_by_parse
 from finance.margin import MARGIN_DIMENSIONS
-from finance.selectors import DEFAULT_MONTHS, MAX_MONTHS, attainment_report, default_period, margin_report
+from finance.selectors import (
+    DEFAULT_MONTHS,
+    MAX_MONTHS,
+    attainment_report,
+    default_period,
+    margin_report,
+    revenue_currencies,
+    revenue_report,
+)
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError
 from outcomeportal.api.fields import DecimalString
@@ -242,3 +250,62 @@ class MarginView(APIView):
             period=values.get("period") or default_period(), months=values["months"], group_by=values["group_by"]
         )
         return Response(report.as_api())
+
+
+# --- Revenue --------------------------------------------------------------------------------------
+
+
+class RevenueQuery(serializers.Serializer):
+    months = serializers.IntegerField(
+        min_value=1, max_value=MAX_MONTHS, default=MAX_MONTHS, help_text="How many months, ending with this one."
+    )
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", required=False, help_text="ISO 4217 (default: the currency most accounts are billed in)."
+    )
+
+
+class RevenueMonthDoc(serializers.Serializer):
+    period = serializers.CharField()
+    revenue = DecimalString(places=2, help_text="The invoices' subtotals of the period.")
+    credits = DecimalString(places=2, help_text="The credit notes issued in the period.")
+    net = DecimalString(places=2, allow_negative=True, help_text="revenue − credits.")
+    draft = serializers.BooleanField(help_text="From live drafts: the month is not closed.")
+
+
+class CohortDoc(serializers.Serializer):
+    cohort = serializers.CharField(help_text="The accounts' first invoiced month.")
+    compared_with = serializers.CharField(help_text="The latest closed month, or 12 months after the cohort's first.")
+    accounts = serializers.IntegerField()
+    start = DecimalString(places=2, allow_negative=True)
+    nrr = serializers.CharField(allow_null=True, help_text="4-decimal ratio.")
+    grr = serializers.CharField(allow_null=True, help_text="4-decimal ratio.")
+    expansion = DecimalString(places=2)
+    contraction = DecimalString(places=2)
+    churn = DecimalString(places=2)
+
+
+class RevenueDoc(serializers.Serializer):
+    currency = serializers.CharField()
+    last_closed = serializers.CharField()
+    months = RevenueMonthDoc(many=True)
+    mrr = DecimalString(places=2, allow_negative=True, help_text="The last closed month's net.")
+    arr = DecimalString(places=2, allow_negative=True, help_text="12 × MRR.")
+    contracted_arr = DecimalString(places=2, help_text="12 × the monthly platform fees and commitments in force.")
+    cohorts = CohortDoc(many=True)
+
+
+class RevenueView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        parameters=[RevenueQuery],
+        responses={200: RevenueDoc, **ERRORS},
+        summary="Revenue by month, MRR, ARR, contracted ARR and cohort retention, in one currency (docs/finance.md)",
+    )
+    def get(self, request):
+        query = RevenueQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        currency = values.get("currency") or next(iter(revenue_currencies()), "USD")
+        return Response(revenue_report(months=values["months"], currency=currency).as_api())

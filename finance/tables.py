@@ -161,3 +161,40 @@ class MarginTable(tables.Table):
 
     def render_uncosted_outcomes(self, record):
         return _count(record.uncosted_outcomes)
+
+
+class RevenueMonthTable(tables.Table):
+    period = tables.Column(verbose_name="Month", orderable=False)
+    revenue = tables.Column(verbose_name="Invoiced", attrs=NUM, orderable=False)
+    credits = tables.Column(verbose_name="Credit notes", attrs=NUM, orderable=False)
+    net = tables.Column(verbose_name="Net", attrs=NUM, orderable=False)
+    draft = tables.Column(verbose_name="", orderable=False)
+
+    class Meta:
+        attrs = {"class": "table revenue"}
+        empty_text = "No invoices yet."
+
+    def render_draft(self, value):
+        return "draft — the month is not closed" if value else ""
+
+
+class CohortTable(tables.Table):
+    cohort = tables.Column(verbose_name="Cohort (first invoiced)", orderable=False)
+    compared_with = tables.Column(verbose_name="Compared with", orderable=False)
+    accounts = tables.Column(verbose_name="Accounts", attrs=NUM, orderable=False)
+    start = tables.Column(verbose_name="Start", attrs=NUM, orderable=False)
+    expansion = tables.Column(verbose_name="Expansion", attrs=NUM, orderable=False)
+    contraction = tables.Column(verbose_name="Contraction", attrs=NUM, orderable=False)
+    churn = tables.Column(verbose_name="Churn", attrs=NUM, orderable=False)
+    nrr = tables.Column(verbose_name="NRR", attrs=NUM, orderable=False)
+    grr = tables.Column(verbose_name="GRR", attrs=NUM, orderable=False)
+
+    class Meta:
+        attrs = {"class": "table cohorts"}
+        empty_text = "No closed month with revenue yet."
+
+    def render_nrr(self, value):
+        return f"{float(value) * 100:.1f} %"
+
+    def render_grr(self, value):
+        return f"{float(value) * 100:.1f} %"

@@ -12,6 +12,8 @@ urlpatterns = [
     path("finance/margin/", views.margin, name="margin"),
     path("finance/margin.csv", views.margin_csv, name="margin_csv"),
     path("finance/margin/losses/", views.losses, name="losses"),
+    path("finance/revenue/", views.revenue, name="revenue"),
+    path("finance/revenue.csv", views.revenue_csv, name="revenue_csv"),
     path("finance/accounts/", views.accounts, name="accounts"),
     path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

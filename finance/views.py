@@ -27,7 +27,7 @@ from finance import selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
 from finance.forms import LifecycleForm
 from finance.margin import MARGIN_DIMENSIONS
-from finance.tables import AttainmentTable, LifecycleTable, MarginTable
+from finance.tables import AttainmentTable, CohortTable, LifecycleTable, MarginTable, RevenueMonthTable
 from outcomeportal.core import csvsafe
 from outcomeportal.core.periods import period_parse
 
@@ -36,6 +36,7 @@ SECTIONS = (
     ("finance:index", "Overview", "what each finance page shows"),
     ("finance:attainment", "Attainment", "billable ÷ attempted by segment, 12 months of trend, falling segments"),
     ("finance:margin", "Margin", "charged, delivery cost and gross margin against the floor; loss outcomes"),
+    ("finance:revenue", "Revenue", "revenue by month, MRR, ARR and contracted ARR, cohorts' NRR and GRR"),
     ("finance:accounts", "Accounts", "each account's lifecycle: active, suspended or churned, and since when"),
 )
 
@@ -324,3 +325,66 @@ def losses(request):
         "events": events,
     }
     return render(request, "finance/losses.html", context)
+
+
+# --- Revenue --------------------------------------------------------------------------------------
+
+
+def _revenue_query(request) -> tuple[int, str]:
+    currencies = selectors.revenue_currencies()
+    currency = request.GET.get("currency", "")
+    if currency not in currencies:
+        currency = currencies[0] if currencies else "USD"
+    try:
+        months = min(max(int(request.GET.get("months", selectors.MAX_MONTHS)), 1), selectors.MAX_MONTHS)
+    except ValueError:
+        months = selectors.MAX_MONTHS
+    return months, currency
+
+
+@login_required
+@require_GET
+def revenue(request):
+    """Revenue by month, MRR and ARR, and cohort retention, in one currency."""
+    _finance_principal(request)
+    months, currency = _revenue_query(request)
+    report = selectors.revenue_report(months=months, currency=currency)
+    body = report.as_api()
+    month_table = RevenueMonthTable(list(reversed(body["months"])))
+    cohort_table = CohortTable(body["cohorts"])
+    chart = {
+        "periods": [m["period"] for m in body["months"]],
+        "revenue": [float(m["revenue"]) for m in body["months"]],
+        "credits": [float(m["credits"]) for m in body["months"]],
+        "net": [float(m["net"]) for m in body["months"]],
+        "currency": currency,
+    }
+    context = {
+        "finance_sections": _sections("finance:revenue"),
+        "body": body,
+        "month_table": month_table,
+        "cohort_table": cohort_table,
+        "chart": chart,
+        "currencies": selectors.revenue_currencies(),
+        "currency": currency,
+        "months": months,
+        "csv_query": request.GET.urlencode(),
+    }
+    return render(request, "finance/revenue.html", context)
+
+
+@login_required
+@require_GET
+def revenue_csv(request):
+    """The months of the page (the API's figures)."""
+    _finance_principal(request)
+    months, currency = _revenue_query(request)
+    body = selectors.revenue_report(months=months, currency=currency).as_api()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="revenue-{currency}.csv"'
+    writer = csvsafe.writer(response)
+    headers = ("period", "revenue", "credits", "net", "draft")
+    writer.writerow(["currency", *headers])
+    for row in body["months"]:
+        writer.writerow([currency, *(_cell(row[h]) for h in headers)])
+    return response

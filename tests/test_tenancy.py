@@ -379,6 +379,11 @@ def check_margin(body: dict, principal: str, target: str | None) -> None:
     assert costs == {"acme": Decimal("0.4"), "globex": Decimal("0.3")}
 
 
+def check_revenue(body: dict, principal: str, target: str | None) -> None:
+    # Both accounts' drafts of the month the billed events occurred in (an hour of rounding aside).
+    assert (body["currency"], len(body["months"]), body["cohorts"]) == ("USD", 2, [])
+
+
 def check_webhooks(body: dict, principal: str, target: str | None) -> None:
     assert [w["url"] for w in body["results"]] == [f"{WEBHOOK_URL}/{target}"]
     assert all(("secret" in w) is (principal in FINANCE) for w in body["results"])  # the signing secret
@@ -850,6 +855,7 @@ CASES = [
         "finance.read",
         check=check_margin,
     ),
+    Case("finance-revenue", "GET", "/api/v1/finance/revenue?months=2", VENDOR, "finance.read", check=check_revenue),
     # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
     Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),
     Case(

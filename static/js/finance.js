@@ -54,6 +54,18 @@
     }), CONFIG);
   }
 
+  function drawRevenue(el, data) {
+    Plotly.newPlot(el, [
+      { type: "bar", name: "Invoiced", x: data.periods, y: data.revenue, marker: { color: "#7d97f5" } },
+      { type: "bar", name: "Credit notes", x: data.periods, y: data.credits, marker: { color: "#e0675f" } },
+      { type: "scatter", mode: "lines+markers", name: "Net", x: data.periods, y: data.net, line: { color: "#1d39c4", width: 2.5 } }
+    ], layout({
+      hovermode: "x unified",
+      xaxis: { type: "category", gridcolor: GRID, linecolor: "#d5dbe5" },
+      yaxis: { gridcolor: GRID, zeroline: false, tickformat: ",.0f", title: { text: data.currency, font: FONT } }
+    }), CONFIG);
+  }
+
   function draw() {
     if (typeof Plotly === "undefined") { return; }
     var source = document.getElementById("attainment-data");
@@ -61,6 +73,9 @@
     if (source && el) { drawAttainment(el, JSON.parse(source.textContent)); el.classList.add("drawn"); }
     var margin = document.getElementById("margin-data");
     var marginEl = document.getElementById("chart-margin");
+    var revenue = document.getElementById("revenue-data");
+    var revenueEl = document.getElementById("chart-revenue");
+    if (revenue && revenueEl) { drawRevenue(revenueEl, JSON.parse(revenue.textContent)); revenueEl.classList.add("drawn"); }
     if (margin && marginEl) { drawMargin(marginEl, JSON.parse(margin.textContent)); marginEl.classList.add("drawn"); }
   }
 
