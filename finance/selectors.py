@@ -247,26 +247,32 @@ _EVENT_COST_SQL = (
     "(c.occurred_at AT TIME ZONE %(tz)s)::date ORDER BY oc.complexity = c.complexity DESC, oc.effective_from DESC "
     "LIMIT 1))"
 )
-_EARNED_SQL = "coalesce(c.amount, 0) + CASE WHEN c.reason = 'included' THEN %(fee_unit)s ELSE 0 END"
+_EARNED_SQL = "coalesce(c.amount, 0) + CASE WHEN c.reason = 'included' THEN f.unit ELSE 0 END"
 
 
 def _loss_sql(columns: str, tail: str) -> str:
+    """Charged outcomes of one account over [start, end) that cost more than they earned; ``f`` is the
+    period of each (its local month) with the platform fee's share of one included outcome."""
     return (
         f"SELECT {columns} FROM billing_charge c JOIN metering_event e ON e.id = c.event_id "
+        "JOIN unnest(%(periods)s::text[], %(units)s::numeric[]) AS f(period, unit) "
+        "ON f.period = to_char(c.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') "
         "WHERE c.account_id = %(account)s AND c.occurred_at >= %(start)s AND c.occurred_at < %(end)s "
         "AND NOT c.attempt AND c.state = ANY(%(states)s) AND c.reason = ANY(%(reasons)s) "
         f"AND {_EVENT_COST_SQL} > {_EARNED_SQL} {tail}"
     )
 
 
-def _loss_params(account: Account, period: str, fee_unit: Decimal) -> dict:
-    start, end = period_bounds(period, account.timezone)
+def _loss_params(account: Account, periods: list[str], units: dict[tuple[int, str], Decimal]) -> dict:
+    start, _ = period_bounds(periods[0], account.timezone)
+    _, end = period_bounds(periods[-1], account.timezone)
     return {
         "account": account.pk,
         "start": start,
         "end": end,
         "tz": account.timezone,
-        "fee_unit": fee_unit,
+        "periods": periods,
+        "units": [units.get((account.pk, p), Decimal(0)) for p in periods],
         "states": list(COUNTED_STATES),
         "reasons": list(COUNTED_REASONS),
     }
@@ -280,17 +286,18 @@ def _fee_units(*, first_period: str, last_period: str) -> dict[tuple[int, str], 
 
 def loss_counts(*, periods: list[str], accounts) -> list[tuple[dict[str, str], str, str, int]]:
     """Charged outcomes that cost more than they earned, per account, type and period: (account, type,
-    period, count). Reads each account's charges of each period with their events (the charge ledger's
-    (account, occurred_at) index) — the one finance figure not in a rollup: it compares event by event."""
+    period, count). One query per account over the periods, on the charge ledger's (account,
+    occurred_at) index — the one finance figure not in a rollup: it compares event by event."""
     units = _fee_units(first_period=periods[0], last_period=periods[-1])
     types = dict(OutcomeType.objects.values_list("pk", "code"))
     out = []
     with connection.cursor() as cursor:
         for account in Account.objects.filter(pk__in=list(accounts)):
-            for period in periods:
-                params = _loss_params(account, period, units.get((account.pk, period), Decimal(0)))
-                cursor.execute(_loss_sql("c.outcome_type_id, count(*)", "GROUP BY 1"), params)
-                out += [(accounts[account.pk], types[t], period, n) for t, n in cursor.fetchall()]
+            cursor.execute(
+                _loss_sql("c.outcome_type_id, f.period, count(*)", "GROUP BY 1, 2"),
+                _loss_params(account, periods, units),
+            )
+            out += [(accounts[account.pk], types[t], period, n) for t, period, n in cursor.fetchall()]
     return out
 
 
@@ -305,8 +312,8 @@ class LossEvent:
 
 def loss_events(*, account: Account, period: str, outcome_type: str | None = None, limit: int = 500) -> list[LossEvent]:
     """The charged outcomes of one account and period that cost more than they earned, newest first."""
-    unit = _fee_units(first_period=period, last_period=period).get((account.pk, period), Decimal(0))
-    params = {**_loss_params(account, period, unit), "limit": limit}
+    units = _fee_units(first_period=period, last_period=period)
+    params = {**_loss_params(account, [period], units), "limit": limit}
     tail = "ORDER BY c.occurred_at DESC, c.event_id DESC LIMIT %(limit)s"
     if outcome_type:
         tail = "AND c.outcome_type_id = %(type)s " + tail
