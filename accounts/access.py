@@ -18,7 +18,10 @@ class Perm(StrEnum):
     SPEND_CONTROLS_WRITE = "spend_controls.write"
     INVOICES_READ = "invoices.read"
     KEYS_MANAGE = "keys.manage"  # account keys of one's own account
+    PEOPLE_MANAGE = "people.manage"  # invite, change roles, deactivate: an account's people
+    STAFF_MANAGE = "staff.manage"  # the same for vendor staff
     ALL_ACCOUNTS = "accounts.all"  # vendor side: see every account
+    FINANCE_READ = "finance.read"  # the vendor's finance pages and API: attainment, margin, revenue
     LEDGER_VERIFY = "ledger.verify"  # verify the money log (billing.moneylog): vendor operators and keys
 
 
@@ -28,7 +31,7 @@ _CUSTOMER_READ = {Perm.EVENTS_READ, Perm.DISPUTES_READ, Perm.INVOICES_READ}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     "viewer": frozenset(_CUSTOMER_READ),
     "finance_admin": frozenset(_CUSTOMER_READ | {Perm.SPEND_CONTROLS_WRITE}),
-    "customer_admin": frozenset(_CUSTOMER_READ | {Perm.DISPUTES_FILE, Perm.KEYS_MANAGE}),
+    "customer_admin": frozenset(_CUSTOMER_READ | {Perm.DISPUTES_FILE, Perm.KEYS_MANAGE, Perm.PEOPLE_MANAGE}),
     "vendor_support": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.DISPUTES_RESOLVE, Perm.COST_READ}),
     "vendor_operator": frozenset(
         _CUSTOMER_READ
@@ -38,10 +41,17 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.ACCOUNTS_MANAGE,
             Perm.COST_READ,
             Perm.KEYS_MANAGE,
+            Perm.FINANCE_READ,
+            Perm.PEOPLE_MANAGE,
+            Perm.STAFF_MANAGE,
             Perm.LEDGER_VERIFY,
         }
     ),
-    "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE}),
+    # Vendor finance: reads every account and the finance area; changes nothing.
+    "vendor_finance": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.COST_READ, Perm.FINANCE_READ}),
+    # The vendor's platform may invite an account's first admin, but neither manages keys nor
+    # makes vendor staff: people who act for the vendor are invited by a vendor operator.
+    "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE, Perm.STAFF_MANAGE}),
 }
 
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import CUSTOMER_ROLES, Account, ApiKey, ApiKeyScope, User, Vendor
+from accounts.models import (
+    CUSTOMER_ROLES,
+    Account,
+    AccountLifecycleChange,
+    ApiKey,
+    ApiKeyScope,
+    LifecycleStatus,
+    User,
+    Vendor,
+)
 from outcomeportal.core.currencies import is_currency
 
 KEY_PREFIX = "op_"
@@ -107,3 +117,55 @@ def account_create(
             )
     except IntegrityError as exc:
         raise AccountExists(external_id) from exc
+
+
+# --- The account lifecycle -----------------------------------------------------------------------
+
+# Which moves are allowed, from the status of the last change (an account starts active). A churned
+# account may come back (won back); a suspended one resumes or churns.
+LIFECYCLE_MOVES: dict[str, frozenset[str]] = {
+    LifecycleStatus.ACTIVE: frozenset({LifecycleStatus.SUSPENDED, LifecycleStatus.CHURNED}),
+    LifecycleStatus.SUSPENDED: frozenset({LifecycleStatus.ACTIVE, LifecycleStatus.CHURNED}),
+    LifecycleStatus.CHURNED: frozenset({LifecycleStatus.ACTIVE}),
+}
+
+
+class LifecycleMoveRefused(Exception):
+    """The move is not in :data:`LIFECYCLE_MOVES`, or dated before the account's last change."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def account_lifecycle_set(
+    *, account: Account, status: str, effective_at: datetime, changed_by: str, now: datetime | None = None
+) -> AccountLifecycleChange:
+    """Move the account to ``status`` from ``effective_at`` on, keeping the history.
+
+    Refused (:class:`LifecycleMoveRefused`, nothing written): a status that is not a lifecycle
+    status, a move the table does not allow from the last change's status (the same status again
+    included), or a date before the last change's — history is appended, never rewritten.
+    """
+    if status not in LifecycleStatus.values:
+        raise LifecycleMoveRefused("lifecycle_status_invalid", f"{status!r} is not one of {LifecycleStatus.values}.")
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=account.pk).first()  # one change of an account at a time
+        last = AccountLifecycleChange.objects.filter(account=account).order_by("-effective_at", "-id").first()
+        current = last.status if last else LifecycleStatus.ACTIVE
+        if status not in LIFECYCLE_MOVES[current]:
+            raise LifecycleMoveRefused(
+                "lifecycle_move_refused", f"An account that is {current} cannot become {status}."
+            )
+        if last is not None and effective_at < last.effective_at:
+            raise LifecycleMoveRefused(
+                "lifecycle_out_of_order",
+                f"effective_at is before the last change ({last.effective_at.isoformat()}); history is not rewritten.",
+            )
+        return AccountLifecycleChange.objects.create(
+            account=account,
+            status=status,
+            effective_at=effective_at,
+            changed_by=changed_by,
+            changed_at=now or timezone.now(),
+        )

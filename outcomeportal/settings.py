@@ -55,11 +55,12 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
-    # The product, left to right: data flows accounts → metering → billing → disputes.
+    # The product, left to right: data flows accounts → metering → billing → disputes → finance.
     "accounts",
     "metering",
     "billing",
     "disputes",
+    "finance",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,17 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", True)
 OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "OutcomePortal")
 
+# --- People (accounts.people): invitations and password reset by email ---------------------
+# An invitation link works once, for this many days after it was (last) sent.
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# A password reset link works once, for this many seconds (Django's setting).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60)
+# Reset requests per window: for one email address (whoever asks), and from one client address.
+# Beyond either, the answer is the same and nothing is sent.
+PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 20)
+PASSWORD_RESET_WINDOW_SECONDS = env_int("PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
+
 # --- Outgoing requests (webhooks; accounts.outbound) ------------------------------------
 # Only https to public addresses. For development, http; for on-premises receivers, host
 # names and networks (CIDR) that may be called whatever their address.
@@ -243,6 +255,11 @@ SPECTACULAR_SETTINGS = {
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
+        "LifecycleStatusEnum": ["active", "suspended", "churned"],
+        "InvitationStatusEnum": ["pending", "expired"],
+        # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).
+        "NonBillableReasonEnum": "metering.engine.REASONS",
+        "ShownReasonEnum": "billing.ledger.shown.REASONS",
     },
 }
 
@@ -250,6 +267,21 @@ SPECTACULAR_SETTINGS = {
 # Events older than this are refused with timestamp_out_of_range (contract: 35 days).
 LATE_EVENT_WINDOW_DAYS = env_int("LATE_EVENT_WINDOW_DAYS", 35)
 FUTURE_EVENT_TOLERANCE_SECONDS = 300
+
+# --- Finance (finance/; docs/finance.md) ----------------------------------------------
+# A segment whose attainment falls more than this many percentage points below its trailing
+# 3-month mean is flagged as falling.
+FINANCE_ATTAINMENT_DROP_POINTS = env_int("FINANCE_ATTAINMENT_DROP_POINTS", 5)
+# The gross margin (in percent) below which an outcome type is flagged, unless the type sets its own.
+FINANCE_MARGIN_FLOOR_PERCENT = env_int("FINANCE_MARGIN_FLOOR_PERCENT", 60)
+
+# --- Signed decision certificates (outcomeportal.signing; docs/security.md "Signed decisions") ---
+# The active Ed25519 private key: a PEM file, or its 32 raw bytes in base64 — one of the two. With
+# neither, a key generated once into the data folder (development, tests, a single machine).
+DECISION_SIGNING_KEY_FILE = env_str("DECISION_SIGNING_KEY_FILE")
+DECISION_SIGNING_KEY = env_str("DECISION_SIGNING_KEY")
+# Retired public keys, still listed so that what they signed verifies: "kid:base64,kid:base64".
+DECISION_SIGNING_RETIRED_KEYS = env_list("DECISION_SIGNING_RETIRED_KEYS", [])
 
 # --- Background jobs: django-q2 on the ORM broker -------------------------------------
 # timeout < retry, or a task still running would be handed to a second worker

@@ -66,10 +66,20 @@ def admin_b_client(account_b):
     return key_client(account_b, Role.CUSTOMER_ADMIN)
 
 
+@pytest.fixture
+def signing_key(settings) -> tuple[str, str, str]:
+    """Decision certificates signed with a fresh key (DECISION_SIGNING_KEY), none retired:
+    (base64 private key, kid, base64 public key)."""
+    key = factories.signing_key_new()
+    settings.DECISION_SIGNING_KEY, settings.DECISION_SIGNING_KEY_FILE = key[0], ""
+    settings.DECISION_SIGNING_RETIRED_KEYS = []
+    return key
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _flush_in_maintenance():
     """Transactional tests (``transaction=True``) are cleaned up by Django's flush: a TRUNCATE of
-    every table, which the money tables refuse (migration billing 0008) — save for a superuser
+    every table, which the money tables refuse (migration billing 0009) — save for a superuser
     session that says ``outcomeportal.maintenance``, as the flush does here (docs/security.md)."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 

@@ -5,7 +5,7 @@ Charges, one entry per batch or statement (never per charge): ``count``, ``sums`
 (canonical.charges_digest: event id, amount, credits, state, in event-id order).
 """
 
-GENESIS = "genesis"  # the state found when the log began (migration 0008), per account
+GENESIS = "genesis"  # the state found when the log began (migration 0009), per account
 
 CHARGES_RATED = "charges_rated"  # an ingestion batch's new charges, priced as the period stands
 CHARGES_SETTLED = "charges_settled"  # a settlement chunk: estimated → rated

@@ -170,14 +170,14 @@ BILLING_VIEWS = ("contract_version", "credit_note", "credit_entry", "spend_contr
 
 
 def genesis(apps, schema_editor):
-    genesis_record(registry=apps, views=BILLING_VIEWS, label="billing.0008_money_log", charges=True)
+    genesis_record(registry=apps, views=BILLING_VIEWS, label="billing.0009_money_log", charges=True)
 
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0007_charge_ledger'),
+        ('billing', '0008_charge_reason_account_inactive'),
     ]
 
     operations = [
