@@ -20,7 +20,7 @@ from metering.demo.customers import ACCOUNTS, DEMO_USERS
 from metering.demo.hooks import _hooks_run, _reset_hooks_run, demo_settle
 from metering.demo.report import Progress, SeedReport
 from metering.demo.world import DEMO_KEY_NAME, _Cell, _World
-from metering.models import Event, OutcomeType, SessionClaim, Signal, SuccessCriteria
+from metering.models import Event, OutcomeCost, OutcomeType, SessionClaim, Signal, SuccessCriteria
 
 # --- What exists ---------------------------------------------------------------------------------
 
@@ -80,6 +80,7 @@ def demo_reset(*, progress: Progress = lambda _: None) -> None:
                 "use a fresh database for the demo."
             )
         SuccessCriteria.objects.filter(outcome_type__code__in=codes).delete()
+        OutcomeCost.objects.filter(outcome_type__code__in=codes).delete()  # the vendor's costs protect their types
         OutcomeType.objects.filter(code__in=codes).delete()
         User.objects.filter(username__in=[u.username for u in DEMO_USERS]).delete()
         ApiKey.objects.filter(scope=ApiKeyScope.VENDOR, name=DEMO_KEY_NAME).delete()
