@@ -9,6 +9,8 @@ from billing.invoices.models import (  # noqa: F401
     InvoiceLine,
     InvoiceStatus,
     NumberSeries,
+    PaymentStatus,
+    TaxRate,
 )
 from billing.ledger.models import Charge, ChargeReason, ChargeRollup, ChargeState  # noqa: F401
 from billing.spend.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod  # noqa: F401

@@ -22,5 +22,6 @@ urlpatterns = [
         "account/<str:account>/invoices/<int:invoice_id>/lines/<int:line_id>/", views.invoice_line, name="invoice_line"
     ),
     path("account/<str:account>/plan/", views.plan, name="plan"),
+    path("account/<str:account>/billing-details/", views.billing_details, name="billing_details"),
     path("account/<str:account>/contract/", views.contract, name="contract"),
 ]

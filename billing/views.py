@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,8 +27,10 @@ from accounts.access import Perm, Principal
 from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
+from accounts.services import BillingDetailsInvalid, account_billing_details_update
 from billing import pdf, presenters
 from billing.contracts import TermsInvalid
+from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.ledger.shown import REASONS
 from billing.selectors import (
@@ -102,7 +105,13 @@ def invoices(request, account: str):
     principal = principal_of(request)
     draft = invoice_draft_current(account=account)
     rows = [
-        {"invoice": inv, "lines": _line_rows(inv), "total": money_display(inv.total, inv.currency)}
+        {
+            "invoice": inv,
+            "lines": _line_rows(inv),
+            "total": money_display(inv.total_with_tax, inv.currency),
+            "amount_due": money_display(inv.amount_due, inv.currency),
+            "overdue": invoice_is_overdue(inv, now=timezone.now()),
+        }
         for inv in invoice_list(principal=principal, account=account, limit=60)
     ]
     return _render(request, account, "billing/invoices.html", {"rows": rows, "draft": draft})
@@ -127,9 +136,11 @@ def _invoice_context(invoice: Invoice) -> dict:
     return {
         "invoice": invoice,
         "lines": _line_rows(invoice),
-        "subtotal": money_display(invoice.subtotal, invoice.currency),
-        "credits_applied": money_display(invoice.credits_applied, invoice.currency),
-        "total": money_display(invoice.total, invoice.currency),
+        "totals": presenters.invoice_totals(invoice),
+        "dates": presenters.invoice_dates(invoice),
+        "amount_due": money_display(invoice.amount_due, invoice.currency),
+        "overdue": invoice_is_overdue(invoice, now=timezone.now()),
+        "total": money_display(invoice.total_with_tax, invoice.currency),
         "api_url": reverse("api:invoice", args=[invoice.pk]),
         "events_pending": invoice_events_pending(invoice=invoice),
     }
@@ -365,4 +376,38 @@ def contract(request, account: str):
             "errors": errors,
             "today": datetime.now(ZoneInfo(account.timezone)).date(),
         },
+    )
+
+
+# --- Billing details: the buyer on the account's invoices ----------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def billing_details(request, account: str):
+    """The customer admin (or a vendor operator) edits who the account's next invoices are made out to."""
+    principal, account = _account(request, account)
+    can_edit = principal.can(Perm.BILLING_DETAILS_WRITE)
+    errors: dict[str, list[str]] = {}
+    values = {
+        "billing_name": account.billing_name,
+        "billing_address": account.billing_address,
+        "billing_country": account.billing_country,
+        "tax_id": account.tax_id,
+        "billing_emails": "\n".join(account.billing_emails or []),
+    }
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        values = {key: request.POST.get(key, "") for key in values}
+        emails = [e for e in re.split(r"[\s,;]+", values["billing_emails"]) if e]
+        try:
+            account_billing_details_update(account=account, **{**values, "billing_emails": emails})
+        except BillingDetailsInvalid as exc:
+            errors = exc.fields
+        else:
+            messages.success(request, "Billing details saved. They appear on invoices issued from now on.")
+            return redirect("billing:billing_details", account.external_id)
+    return _render(
+        request, account, "billing/billing_details.html", {"values": values, "errors": errors, "can_edit": can_edit}
     )

@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": ["pending", "billable", "non_billable", "invoiced", "disputed", "credited"],
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
+        "PaymentStatusEnum": ["open", "paid", "void", "uncollectible"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
         "LifecycleStatusEnum": ["active", "suspended", "churned"],
         "InvitationStatusEnum": ["pending", "expired"],
@@ -304,6 +305,18 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "billing@outcomeportal.local")
+
+# --- Invoices: the seller printed on every invoice (billing.invoices.document) --------------
+# The vendor's legal name (the Vendor's name when empty), postal address (lines separated by "\n"
+# or "|"), country (ISO 3166-1 alpha-2), tax id, and how to pay (bank details, a payment link).
+SELLER_LEGAL_NAME = env_str("SELLER_LEGAL_NAME")
+SELLER_ADDRESS = env_str("SELLER_ADDRESS")
+SELLER_COUNTRY = env_str("SELLER_COUNTRY")
+SELLER_TAX_ID = env_str("SELLER_TAX_ID")
+SELLER_EMAIL = env_str("SELLER_EMAIL")
+SELLER_PAYMENT_INSTRUCTIONS = env_str("SELLER_PAYMENT_INSTRUCTIONS")
+# The portal's public address, for links in emails ("https://billing.example.com"); empty: no links.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL")
 
 LOGGING = {
     "version": 1,

@@ -226,7 +226,11 @@ def db_snapshot() -> tuple:
         Event.objects.values_list("account__external_id", "event_id", "status", "non_billable_reason", "window_ends_at")
     )
     charges = sorted(Charge.objects.values_list("event_id", "state", "reason", "amount", "invoice_line_id"))
-    accounts = sorted(Account.objects.values_list("external_id", "name", "currency", "timezone"))
+    accounts = sorted(
+        Account.objects.values_list(
+            "external_id", "name", "currency", "timezone", "billing_name", "billing_country", "billing_emails"
+        )
+    )
     return counts, events, charges, accounts
 
 
@@ -245,6 +249,17 @@ def check_accounts_list(body: dict, principal: str, target: str | None) -> None:
 
 def check_account(body: dict, principal: str, target: str | None) -> None:
     assert (body["external_id"], body["name"]) == (target, NAMES[target])
+
+
+def check_billing_details(body: dict, principal: str, target: str | None) -> None:
+    assert body["billing"] == {
+        "billing_name": f"{target} Ltd",
+        "billing_address": "",
+        "billing_country": "DE",
+        "tax_id": "",
+        "billing_emails": [f"ap@{target}.example"],
+    }
+    assert Account.objects.get(external_id=target).billing_emails == [f"ap@{target}.example"]
 
 
 def check_outcome_types(body: dict, principal: str, target: str | None) -> None:
@@ -491,6 +506,22 @@ CASES = [
         "",
         tenant=True,
         check=check_account,
+        missing_path="/api/v1/accounts/no-such-account",
+    ),
+    # The buyer on the account's invoices: the vendor, or the account's own customer admin.
+    Case(
+        "account",
+        "PATCH",
+        "/api/v1/accounts/{acct}",
+        frozenset({"vendor", "admin_a", "admin_b"}),
+        "billing_details.write",
+        tenant=True,
+        body=lambda now: {
+            "billing_name": "{acct} Ltd",
+            "billing_country": "de",
+            "billing_emails": ["ap@{acct}.example"],
+        },
+        check=check_billing_details,
         missing_path="/api/v1/accounts/no-such-account",
     ),
     Case("outcome-types", "GET", "/api/v1/outcome-types", EVERYONE, "events.read", check=check_outcome_types),
