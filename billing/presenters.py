@@ -103,6 +103,21 @@ def invoice_document_dict(invoice: Invoice) -> dict:
     }
 
 
+def invoice_summary_dict(invoice: Invoice) -> dict:
+    """An invoice without its lines, as webhooks announce it (``invoice.finalized``)."""
+    currency = invoice.currency
+    return {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "account": invoice.account.external_id,
+        "period": invoice.period,
+        "status": invoice.status,
+        "currency": currency,
+        "total": money_str(invoice.total, currency),
+        **invoice_document_dict(invoice),
+    }
+
+
 def credit_note_dict(note: CreditNote) -> dict:
     return {
         "id": note.pk,

@@ -586,7 +586,7 @@ def credit_note_issue(
             return existing
     try:
         with transaction.atomic():
-            return CreditNote.objects.create(
+            note = CreditNote.objects.create(
                 account=account,
                 number=_number_take("credit_note"),
                 invoice_id=invoice_id,
@@ -598,6 +598,9 @@ def credit_note_issue(
                 created_at=now,
                 created_by=created_by,
             )
+            # Emailed (its own PDF) and announced as credit_note.issued by the worker, once committed.
+            transaction.on_commit(lambda: async_task("billing.tasks.credit_note_deliver", note.pk))
+            return note
     except IntegrityError:
         existing = CreditNote.objects.filter(dispute_id=dispute_id).first() if dispute_id is not None else None
         if existing is None:

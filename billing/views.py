@@ -30,6 +30,7 @@ from accounts.selectors import account_get_for_principal
 from accounts.services import BillingDetailsInvalid, account_billing_details_update
 from billing import pdf, presenters
 from billing.contracts import TermsInvalid
+from billing.delivery.selectors import deliveries_list
 from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.ledger.shown import REASONS
@@ -128,8 +129,11 @@ def _invoice(request, account: str, invoice_id: int) -> tuple[Principal, Invoice
 @login_required
 @require_GET
 def invoice_detail(request, account: str, invoice_id: int):
-    _, invoice = _invoice(request, account, invoice_id)
-    return _render(request, invoice.account, "billing/invoice.html", _invoice_context(invoice))
+    principal, invoice = _invoice(request, account, invoice_id)
+    context = _invoice_context(invoice)
+    if principal.is_vendor:  # who it was sent to, and whether it arrived: the vendor's
+        context["deliveries"] = deliveries_list(principal=principal, invoice=invoice, limit=50)
+    return _render(request, invoice.account, "billing/invoice.html", context)
 
 
 def _invoice_context(invoice: Invoice) -> dict:

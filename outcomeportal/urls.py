@@ -10,6 +10,7 @@ from accounts import views as accounts_views
 from billing import api as billing_api
 from billing import events_api
 from billing.credits import api as credit_api
+from billing.delivery import api as delivery_api
 from billing.spend import api as spend_api
 from disputes import api as disputes_api
 from finance import api as finance_api
@@ -70,6 +71,7 @@ api_v1 = [
         name="invoice-line-events",
     ),
     path("credit-notes", billing_api.CreditNoteListView.as_view(), name="credit-notes"),
+    path("deliveries", delivery_api.DeliveryListView.as_view(), name="deliveries"),
     # billing: spend controls and the account status the vendor's platform polls
     path("accounts/<str:external_id>/status", spend_api.AccountStatusView.as_view(), name="account-status"),
     path("accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"),
@@ -96,6 +98,7 @@ urlpatterns = [
     path("", include("billing.spend.urls")),
     path("", include("billing.credits.urls")),
     path("", include("billing.urls")),
+    path("", include("billing.delivery.urls")),
     path("", include("disputes.urls")),
     path("", include("finance.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

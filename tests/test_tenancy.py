@@ -340,6 +340,10 @@ def check_credit_notes(body: dict, principal: str, target: str | None) -> None:
     assert notes == {(a, f"goodwill for {a}") for a in visible_accounts(principal, target)}
 
 
+def check_deliveries(body: dict, principal: str, target: str | None) -> None:
+    assert body == {"results": []}  # the world's invoices are drafts: nothing sent yet
+
+
 def check_status(body: dict, principal: str, target: str | None) -> None:
     assert set(body) >= {"paused", "reason", "period", "period_spend", "cap", "outcomes_this_period", "alerts_fired"}
     assert (body["paused"], body["cap"]) == (False, None)
@@ -824,6 +828,19 @@ CASES = [
         check=check_credit_notes,
         missing_path="/api/v1/credit-notes?account=no-such-account",
         variant="account filter",
+    ),
+    # --- billing: the delivery log (emails and webhooks of invoices and credit notes) is the vendor's ---
+    Case("deliveries", "GET", "/api/v1/deliveries", VENDOR, "accounts.all", check=check_deliveries),
+    Case(
+        "deliveries",
+        "GET",
+        "/api/v1/deliveries?invoice={invoice}",
+        VENDOR,
+        "accounts.all",
+        tenant=True,
+        check=check_deliveries,
+        missing_path="/api/v1/deliveries?invoice=999999999",
+        variant="invoice filter",
     ),
     # --- billing: spend controls and the account status ---
     Case(
