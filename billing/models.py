@@ -14,4 +14,11 @@ from billing.invoices.models import (  # noqa: F401
     TaxRate,
 )
 from billing.ledger.models import Charge, ChargeReason, ChargeRollup, ChargeState  # noqa: F401
+from billing.receivables.models import (  # noqa: F401
+    InvoiceReminder,
+    Payment,
+    PaymentSource,
+    PaymentStatusChange,
+    PaymentWebhookEvent,
+)
 from billing.spend.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod  # noqa: F401

@@ -53,6 +53,7 @@ from billing.pricing import (
     Line,
     credit_postings,
 )
+from billing.receivables.models import PaymentStatusChange
 from metering.models import Event, OutcomeType
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_add, period_at, period_bounds
@@ -529,11 +530,16 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime | None = None) 
     if not reason.strip():
         raise ValueError("A void needs a reason.")
     with transaction.atomic():
+        before = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
         updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
             status=InvoiceStatus.VOID, voided_at=now, void_reason=reason, payment_status=PaymentStatus.VOID
         )
         if updated != 1:
             raise InvoiceImmutable(f"Only a finalized invoice can be voided; {invoice} is {invoice.status}.")
+        PaymentStatusChange.objects.create(
+            account_id=before.account_id, invoice=before, from_status=before.payment_status,
+            to_status=PaymentStatus.VOID, at=now, reason=reason,
+        )  # fmt: skip
     return Invoice.objects.get(pk=invoice.pk)
 
 

@@ -10,6 +10,7 @@ from accounts.jobs import job_run_record
 from billing.delivery import services as delivery
 from billing.ingestion import outcomes_settle
 from billing.invoices.catchup import invoices_catch_up
+from billing.receivables.services import reminders_send
 from billing.services import invoices_build
 
 
@@ -53,3 +54,10 @@ def deliveries_retry() -> int:
     with job_run_record(name="deliveries_retry") as run:
         run.result = {"attempted": delivery.deliveries_retry_due()}
     return run.result["attempted"]
+
+
+def send_reminders(now: datetime | None = None) -> int:
+    """Email a reminder for each overdue invoice at each step of PAYMENT_REMINDER_DAYS, once."""
+    with job_run_record(name="send_reminders", scope=f"now={now.isoformat()}" if now else "now") as run:
+        run.result = {"reminders": reminders_send(now=now)}
+    return run.result["reminders"]

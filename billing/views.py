@@ -34,6 +34,7 @@ from billing.delivery.selectors import deliveries_list
 from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.ledger.shown import REASONS
+from billing.receivables.selectors import invoice_payments, invoice_status_history
 from billing.selectors import (
     billed_charges,
     contract_for_period,
@@ -131,6 +132,17 @@ def _invoice(request, account: str, invoice_id: int) -> tuple[Principal, Invoice
 def invoice_detail(request, account: str, invoice_id: int):
     principal, invoice = _invoice(request, account, invoice_id)
     context = _invoice_context(invoice)
+    if invoice.payment_status:  # where its money stands: everyone of the account sees the payments
+        payments = invoice_payments(invoice=invoice)
+        for p in payments:
+            p.amount_text = money_display(p.amount, p.currency)
+        context |= {
+            "payments": payments,
+            "history": invoice_status_history(invoice=invoice) if principal.is_vendor else [],
+            "can_collect": principal.can(Perm.RECEIVABLES_MANAGE),
+            "amount_due_plain": presenters.money_str(invoice.amount_due, invoice.currency),
+            "today": timezone.localdate(timezone=ZoneInfo(invoice.account.timezone)),
+        }
     if principal.is_vendor:  # who it was sent to, and whether it arrived: the vendor's
         context["deliveries"] = deliveries_list(principal=principal, invoice=invoice, limit=50)
     return _render(request, invoice.account, "billing/invoice.html", context)
