@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -209,7 +210,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         story.append(_p(note, st["small"]))
     if invoice.status == "void":
         story.append(_p(f"This invoice was voided: {invoice.void_reason}", st["body"]))
-    if seller.payment_instructions and invoice.status != "void":
+    if seller.payment_instructions and invoice.status == "finalized" and invoice.payment_status != "paid":
         story += [Spacer(1, 4 * mm), _p("HOW TO PAY", st["label"])]
         reference = f" Please quote {invoice.number}." if invoice.number else ""
         story.append(_p(seller.payment_instructions + reference, st["body"]))
@@ -232,7 +233,8 @@ def credit_note_pdf(note: CreditNote, *, seller: Party, buyer: Party, invoice_nu
     st = _styles()
     buffer = io.BytesIO()
     doc = _doc(buffer, f"Credit note {note.number}")
-    facts = [("Credit note no.", note.number), ("Date", f"{note.created_at:%-d %b %Y}")]
+    issued = note.created_at.astimezone(ZoneInfo(note.account.timezone))
+    facts = [("Credit note no.", note.number), ("Date", f"{issued:%-d %b %Y}")]
     if invoice_number:
         facts.append(("Corrects invoice", invoice_number))
     facts.append(("Currency", note.currency))
