@@ -33,12 +33,14 @@ from billing.contracts import TermsInvalid
 from billing.delivery.selectors import deliveries_list
 from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.invoices.parties import buyer_party, seller_party
 from billing.ledger.shown import REASONS
 from billing.receivables.selectors import invoice_payments, invoice_status_history
 from billing.selectors import (
     billed_charges,
     contract_for_period,
     contract_versions,
+    credit_notes_for_principal,
     invoice_events_pending,
     invoice_get_for_principal,
     invoice_line_get,
@@ -116,7 +118,31 @@ def invoices(request, account: str):
         }
         for inv in invoice_list(principal=principal, account=account, limit=60)
     ]
-    return _render(request, account, "billing/invoices.html", {"rows": rows, "draft": draft})
+    notes = credit_notes_for_principal(principal=principal).filter(account=account).order_by("-number")[:100]
+    credit_notes = [{"note": n, "amount": money_display(n.amount, n.currency)} for n in notes]
+    return _render(
+        request, account, "billing/invoices.html", {"rows": rows, "draft": draft, "credit_notes": credit_notes}
+    )
+
+
+@login_required
+@require_GET
+def credit_note_pdf(request, account: str, credit_note_id: int):
+    """A credit note as a document of its own (the PDF its email carried)."""
+    principal, account_obj = _account(request, account)
+    note = credit_notes_for_principal(principal=principal).filter(account=account_obj, pk=credit_note_id).first()
+    if note is None:
+        raise Http404("No such credit note.")
+    invoice_number = Invoice.objects.filter(pk=note.invoice_id).values_list("number", flat=True).first()
+    body = pdf.credit_note_pdf(
+        note,
+        seller=seller_party(vendor_id=account_obj.vendor_id),
+        buyer=buyer_party(account=account_obj),
+        invoice_number=invoice_number,
+    )
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{note.number}-{account_obj.external_id}.pdf"'
+    return response
 
 
 def _invoice(request, account: str, invoice_id: int) -> tuple[Principal, Invoice]:

@@ -322,6 +322,9 @@ SELLER_PAYMENT_INSTRUCTIONS = env_str("SELLER_PAYMENT_INSTRUCTIONS")
 # Incoming payment webhooks (POST /api/v1/payments/webhook): the shared secret of the HMAC-SHA256
 # signature the processor (or the adapter in front of it) sends; empty: the endpoint refuses everything.
 PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
+# Stripe's endpoint secret (whsec_…) for POST /api/v1/payments/stripe, the adapter for Stripe's own
+# signature header and event shape; empty: that endpoint refuses everything.
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Overdue reminders: emailed this many days after an unpaid invoice's due date, each once.
 PAYMENT_REMINDER_DAYS = env_int_list("PAYMENT_REMINDER_DAYS", [1, 7, 14])

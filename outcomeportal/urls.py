@@ -81,6 +81,7 @@ api_v1 = [
         name="invoice-uncollectible",
     ),
     path("payments/webhook", receivables_api.PaymentWebhookView.as_view(), name="payments-webhook"),
+    path("payments/stripe", receivables_api.StripeWebhookView.as_view(), name="payments-stripe"),
     # billing: spend controls and the account status the vendor's platform polls
     path("accounts/<str:external_id>/status", spend_api.AccountStatusView.as_view(), name="account-status"),
     path("accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"),

@@ -202,7 +202,8 @@ def _module_world(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def world(_module_world, db, settings) -> World:
-    settings.PAYMENT_WEBHOOK_SECRET = "whsec-tenancy"  # the payment webhook is configured (and unsigned here)
+    # The payment webhooks are configured (and the matrix's requests unsigned).
+    settings.PAYMENT_WEBHOOK_SECRET = settings.STRIPE_WEBHOOK_SECRET = "whsec-tenancy"
     return _module_world
 
 
@@ -878,6 +879,17 @@ CASES = [
         "",
         ok=400,
         body=lambda now: {"id": "evt_1", "type": "invoice.paid", "data": {"invoice_number": "INV-000001"}},
+        check=check_invalid_signature,
+        public=True,
+    ),
+    Case(
+        "payments-stripe",
+        "POST",
+        "/api/v1/payments/stripe",
+        EVERYONE,
+        "",
+        ok=400,
+        body=lambda now: {"id": "evt_1", "type": "invoice.paid", "data": {"object": {}}},
         check=check_invalid_signature,
         public=True,
     ),

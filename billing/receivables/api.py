@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -19,7 +20,13 @@ from billing.receivables.services import (
     payment_amount_parse,
 )
 from billing.receivables.states import PaymentStatusRefused
-from billing.receivables.webhook import SIGNATURE_HEADER, WebhookRefused, payment_webhook_receive
+from billing.receivables.webhook import (
+    SIGNATURE_HEADER,
+    STRIPE_SIGNATURE_HEADER,
+    WebhookRefused,
+    payment_webhook_receive,
+    stripe_webhook_receive,
+)
 from billing.selectors import invoice_get_for_principal
 from metering import api_schema as docs
 from outcomeportal.api.errors import ApiError
@@ -192,14 +199,55 @@ class PaymentWebhookView(APIView):
             received = payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER, ""))
         except WebhookRefused as exc:
             raise ApiError(exc.code, str(exc), exc.status, exc.fields) from exc
-        recorded = received.recorded
-        invoice = None
-        if recorded is not None:
-            inv = recorded.invoice
-            invoice = {"number": inv.number, "payment_status": inv.payment_status,
-                       "amount_paid": money_str(inv.amount_paid, inv.currency),
-                       "amount_due": money_str(inv.amount_due, inv.currency)}  # fmt: skip
-        return Response(
-            {"received": received.event_id, "type": received.type,
-             "payment": payment_dict(recorded.payment) if recorded else None, "invoice": invoice}
-        )  # fmt: skip
+        return Response(_received_body(received))
+
+
+def _received_body(received) -> dict:
+    recorded = received.recorded
+    invoice = None
+    if recorded is not None:
+        inv = recorded.invoice
+        invoice = {"number": inv.number, "payment_status": inv.payment_status,
+                   "amount_paid": money_str(inv.amount_paid, inv.currency),
+                   "amount_due": money_str(inv.amount_due, inv.currency)}  # fmt: skip
+    return {
+        "received": received.event_id,
+        "type": received.type,
+        "payment": payment_dict(recorded.payment) if recorded else None,
+        "invoice": invoice,
+    }
+
+
+STRIPE_SIGNATURE_PARAMETER = OpenApiParameter(
+    STRIPE_SIGNATURE_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Stripe's: t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>'> with STRIPE_WEBHOOK_SECRET",
+)
+
+
+class StripeWebhookView(APIView):
+    """Stripe's own event shape and signature header, mapped onto the payment webhook above."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="A Stripe event (invoice.paid, checkout.session.completed, payment_intent.succeeded) paying "
+        "the invoice named in the object's metadata.outcomeportal_invoice",
+        request=OpenApiTypes.OBJECT,
+        auth=[],
+        parameters=[STRIPE_SIGNATURE_PARAMETER],
+        responses=WEBHOOK_RESPONSES,
+        description="The amount is Stripe's, in the currency's minor units (5655 USD → 56.55), in the invoice's "
+        "currency (409 `currency_mismatch` otherwise). Answers as `POST /api/v1/payments/webhook`.",
+    )
+    def post(self, request):
+        try:
+            received = stripe_webhook_receive(
+                body=request.body, signature=request.headers.get(STRIPE_SIGNATURE_HEADER, "")
+            )
+        except WebhookRefused as exc:
+            raise ApiError(exc.code, str(exc), exc.status, exc.fields) from exc
+        return Response(_received_body(received))

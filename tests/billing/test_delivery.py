@@ -303,3 +303,21 @@ def test_a_finalized_invoice_built_by_the_job_is_delivered(acme, monkeypatch, dj
         billing_tasks.invoice_deliver(invoice_id)
     assert queued == [("billing.tasks.invoice_deliver", done.invoice.pk)]
     assert len(mail.outbox) == 2
+
+
+def test_customers_download_their_credit_notes_and_not_anothers(acme):
+    invoice = settle_and_finalize(acme)
+    note = credit_note_issue(account=acme, amount=D("5.00"), reason="Goodwill", invoice_id=invoice.pk)
+    other = factories.make_account("globex", name="Globex")
+    mine, theirs = Client(), Client()
+    mine.force_login(factories.make_user(Role.VIEWER, acme))
+    theirs.force_login(factories.make_user(Role.CUSTOMER_ADMIN, other))
+
+    listing = mine.get("/account/acme/invoices/").content.decode()
+    assert "CN-000001" in listing and f"/account/acme/credit-notes/{note.pk}.pdf" in listing
+    response = mine.get(f"/account/acme/credit-notes/{note.pk}.pdf")
+    assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+    text = pdf_text(response.content)
+    assert "CREDIT NOTE" in text and "CN-000001" in text and "INV-000001" in text and "-$5.00" in text
+    assert theirs.get(f"/account/acme/credit-notes/{note.pk}.pdf").status_code == 404
+    assert theirs.get(f"/account/globex/credit-notes/{note.pk}.pdf").status_code == 404

@@ -8,6 +8,7 @@ PATHS = {
     ("/api/v1/invoices/{invoice_id}/payments", "post"): {"200", "201", "400", "401", "403", "404", "409"},
     ("/api/v1/invoices/{invoice_id}/uncollectible", "post"): {"200", "400", "401", "403", "404", "409"},
     ("/api/v1/payments/webhook", "post"): {"200", "400", "403", "404", "409"},
+    ("/api/v1/payments/stripe", "post"): {"200", "400", "403", "404", "409"},
     ("/api/v1/deliveries", "get"): {"200", "400", "401", "403", "404"},
     ("/api/v1/accounts/{external_id}", "patch"): {"200", "400", "401", "403", "404"},
 }

@@ -418,3 +418,69 @@ def test_a_payment_refused_by_the_service_says_why(invoice):
         invoice_payment_record(
             invoice=invoice, amount=D("1.00"), paid_at=datetime.now(UTC) + timedelta(hours=1), reference="B-1"
         )
+
+
+# --- Stripe's own signature and event shape -------------------------------------------------------------
+
+STRIPE_SECRET = "whsec_stripe_test"
+
+
+def stripe_event(kind="invoice.paid", amount=10000, currency="usd", number="INV-000001", event_id="evt_1Stripe"):
+    amount_field = {"invoice.paid": "amount_paid", "checkout.session.completed": "amount_total",
+                    "payment_intent.succeeded": "amount_received"}.get(kind, "amount")  # fmt: skip
+    return {
+        "id": event_id, "object": "event", "type": kind, "created": 1785312000,
+        "data": {"object": {amount_field: amount, "currency": currency, "payment_status": "paid",
+                            "metadata": {"outcomeportal_invoice": number},
+                            "status_transitions": {"paid_at": 1785225600}}},
+    }  # fmt: skip
+
+
+def stripe_deliver(body: dict, *, secret: str = STRIPE_SECRET):
+    raw, signature = signed(body, secret=secret)
+    return Client().post(
+        "/api/v1/payments/stripe", raw, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature + ",v0=ignored"
+    )
+
+
+@pytest.fixture
+def stripe(settings):
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_SECRET
+
+
+@pytest.mark.parametrize("kind", ["invoice.paid", "checkout.session.completed", "payment_intent.succeeded"])
+def test_a_stripe_payment_pays_the_invoice_in_its_metadata(invoice, stripe, kind):
+    response = stripe_deliver(stripe_event(kind, amount=4050))
+    assert response.status_code == 200, response.content
+    assert response.json()["type"] == kind
+    payment = Payment.objects.get()
+    assert (payment.amount, payment.reference, payment.paid_at) == (
+        D("40.50"),  # 4050 cents
+        "evt_1Stripe",
+        datetime.fromtimestamp(1785225600, tz=UTC),
+    )
+    assert state(invoice) == ("open", D("40.50"), D("59.50"))
+    assert stripe_deliver(stripe_event(kind, amount=4050)).status_code == 409  # Stripe's retry: a replay
+
+
+@pytest.mark.parametrize(
+    ("body", "secret", "status", "code"),
+    [
+        (stripe_event(), "whsec_wrong", 400, "invalid_signature"),
+        (stripe_event(number="INV-424242"), STRIPE_SECRET, 404, "unknown_invoice"),
+        (stripe_event(currency="eur"), STRIPE_SECRET, 409, "currency_mismatch"),
+        (stripe_event(amount=10001), STRIPE_SECRET, 409, "payment_exceeds_amount_due"),
+    ],
+)
+def test_refused_stripe_events_change_nothing(invoice, stripe, body, secret, status, code):
+    response = stripe_deliver(body, secret=secret)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert nothing_changed(invoice)
+
+
+def test_an_unpaid_checkout_or_another_stripe_event_is_only_acknowledged(invoice, stripe):
+    unpaid = stripe_event("checkout.session.completed")
+    unpaid["data"]["object"]["payment_status"] = "unpaid"
+    assert stripe_deliver(unpaid).json()["payment"] is None
+    assert stripe_deliver(stripe_event("customer.created", event_id="evt_2")).json()["payment"] is None
+    assert Payment.objects.count() == 0
