@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -106,8 +107,8 @@ class InvoicePaymentsView(APIView):
     )
     def post(self, request, invoice_id: int):
         principal = principal_of(request)
+        data = PaymentIn(data=request.data)  # the body first: one too large is 413 whatever it names
         invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
-        data = PaymentIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         paid_at = rfc3339_parse(request.data.get("paid_at"))
@@ -137,8 +138,8 @@ class InvoiceUncollectibleView(APIView):
     )
     def post(self, request, invoice_id: int):
         principal = principal_of(request)
-        invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
         data = UncollectibleIn(data=request.data if isinstance(request.data, dict) else {})
+        invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
         data.is_valid(raise_exception=True)
         try:
             invoice = invoice_mark_uncollectible(
@@ -196,10 +197,20 @@ class PaymentWebhookView(APIView):
     )
     def post(self, request):
         try:
-            received = payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER, ""))
+            received = payment_webhook_receive(
+                body=_raw_body(request), signature=request.headers.get(SIGNATURE_HEADER, "")
+            )
         except WebhookRefused as exc:
             raise ApiError(exc.code, str(exc), exc.status, exc.fields) from exc
         return Response(_received_body(received))
+
+
+def _raw_body(request) -> bytes:
+    """The body exactly as sent (the signature covers these bytes), within the API's size limit."""
+    body = request.body
+    if len(body) > settings.API_MAX_BODY_BYTES:
+        raise ApiError("payload_too_large", "The request body is over the 5 MB limit.", 413)
+    return body
 
 
 def _received_body(received) -> dict:
@@ -246,7 +257,7 @@ class StripeWebhookView(APIView):
     def post(self, request):
         try:
             received = stripe_webhook_receive(
-                body=request.body, signature=request.headers.get(STRIPE_SIGNATURE_HEADER, "")
+                body=_raw_body(request), signature=request.headers.get(STRIPE_SIGNATURE_HEADER, "")
             )
         except WebhookRefused as exc:
             raise ApiError(exc.code, str(exc), exc.status, exc.fields) from exc
