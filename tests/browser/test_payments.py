@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import account_billing_details_update
+from billing.delivery.services import invoice_deliver
 from billing.ingestion import outcomes_settle
 from billing.invoices.models import Invoice, TaxRate
 from billing.services import invoice_finalize
@@ -57,6 +58,8 @@ def _world(settings):
     post(acme, 48, at=start)
     outcomes_settle(now=now)
     invoice = invoice_finalize(account=acme, period=period, now=now - timedelta(days=20)).invoice
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    invoice_deliver(invoice_id=invoice.pk)  # what the worker does once the invoice is committed
     factories.make_user(Role.VENDOR_OPERATOR, None, "olivia")
     factories.make_user(Role.CUSTOMER_ADMIN, acme, "alice")
     return acme, invoice
@@ -112,6 +115,12 @@ def test_an_operator_records_a_payment_in_two_parts(live_server, browser, settin
     assert page.locator("[data-amount-due]").inner_text() == "$0.00"
     assert page.get_by_role("form", name="Record a payment").count() == 0  # nothing left to record
     _shot(page, "invoice-paid")
+    page.get_by_role("link", name="Deliveries", exact=True).first.click()
+    page.wait_for_load_state()
+    row = page.locator("tr[data-delivery]")
+    assert row.count() == 1
+    assert "ap@acme.example" in row.inner_text() and "sent" in row.inner_text()
+    _shot(page, "deliveries")
     invoice.refresh_from_db()
     assert (invoice.payment_status, invoice.amount_paid) == ("paid", D("56.55"))
 
@@ -123,4 +132,13 @@ def test_an_operator_records_a_payment_in_two_parts(live_server, browser, settin
     assert customer.get_by_text("Acme Support GmbH").first.is_visible()
     assert customer.get_by_role("form", name="Record a payment").count() == 0
     _shot(customer, "invoice-customer")
+    customer.get_by_role("link", name="Invoices", exact=True).first.click()
+    customer.get_by_role("link", name="Billing details").click()
+    customer.wait_for_load_state()
+    assert customer.get_by_label("Legal name").input_value() == "Acme Support GmbH"
+    customer.get_by_label("Billing emails (one a line)").fill("ap@acme.example\ncfo@acme.example")
+    customer.get_by_role("button", name="Save billing details").click()
+    customer.wait_for_load_state()
+    assert customer.get_by_text("Billing details saved.").is_visible()
+    _shot(customer, "billing-details")
     assert Invoice.objects.get(pk=invoice.pk).amount_due == D("0")
