@@ -20,6 +20,8 @@ class Perm(StrEnum):
     KEYS_MANAGE = "keys.manage"  # account keys of one's own account
     PEOPLE_MANAGE = "people.manage"  # invite, change roles, deactivate: an account's people
     STAFF_MANAGE = "staff.manage"  # the same for vendor staff
+    BILLING_DETAILS_WRITE = "billing_details.write"  # the buyer on one's own account's invoices
+    RECEIVABLES_MANAGE = "receivables.manage"  # vendor side: payments, write-offs, deliveries
     ALL_ACCOUNTS = "accounts.all"  # vendor side: see every account
     FINANCE_READ = "finance.read"  # the vendor's finance pages and API: attainment, margin, revenue
     LEDGER_VERIFY = "ledger.verify"  # verify the money log (billing.moneylog): vendor operators and keys
@@ -31,7 +33,9 @@ _CUSTOMER_READ = {Perm.EVENTS_READ, Perm.DISPUTES_READ, Perm.INVOICES_READ}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     "viewer": frozenset(_CUSTOMER_READ),
     "finance_admin": frozenset(_CUSTOMER_READ | {Perm.SPEND_CONTROLS_WRITE}),
-    "customer_admin": frozenset(_CUSTOMER_READ | {Perm.DISPUTES_FILE, Perm.KEYS_MANAGE, Perm.PEOPLE_MANAGE}),
+    "customer_admin": frozenset(
+        _CUSTOMER_READ | {Perm.DISPUTES_FILE, Perm.KEYS_MANAGE, Perm.PEOPLE_MANAGE, Perm.BILLING_DETAILS_WRITE}
+    ),
     "vendor_support": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.DISPUTES_RESOLVE, Perm.COST_READ}),
     "vendor_operator": frozenset(
         _CUSTOMER_READ
@@ -44,6 +48,8 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.FINANCE_READ,
             Perm.PEOPLE_MANAGE,
             Perm.STAFF_MANAGE,
+            Perm.BILLING_DETAILS_WRITE,
+            Perm.RECEIVABLES_MANAGE,
             Perm.LEDGER_VERIFY,
         }
     ),

@@ -34,6 +34,15 @@ class Account(models.Model):
     industry = models.CharField(max_length=64, blank=True)
     use_case = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Billing details: the buyer on the account's invoices (copied onto each invoice when it is
+    # finalized, so a later change never rewrites an invoice already sent). Edited by the account's
+    # customer admin in the portal and over PATCH /api/v1/accounts/{id}.
+    billing_name = models.CharField(max_length=200, blank=True)  # legal name; the account's name when empty
+    billing_address = models.TextField(blank=True)  # as printed, one line per line
+    billing_country = models.CharField(max_length=2, blank=True)  # ISO 3166-1 alpha-2; chooses the tax rate
+    tax_id = models.CharField(max_length=64, blank=True)  # VAT / GST / EIN number, as the buyer gives it
+    # Where invoices, credit notes and payment reminders are emailed.
+    billing_emails = ArrayField(models.EmailField(max_length=254), default=list, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -169,3 +171,57 @@ def account_lifecycle_set(
             changed_by=changed_by,
             changed_at=now or timezone.now(),
         )
+
+
+BILLING_DETAIL_FIELDS = ("billing_name", "billing_address", "billing_country", "tax_id", "billing_emails")
+MAX_BILLING_EMAILS = 10
+
+
+class BillingDetailsInvalid(ValueError):
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def account_billing_details_update(*, account: Account, **values) -> Account:
+    """Change the buyer details printed on the account's next invoices (never on issued ones).
+
+    Only the fields given change. Raises :class:`BillingDetailsInvalid` with field → messages.
+    """
+    unknown = set(values) - set(BILLING_DETAIL_FIELDS)
+    if unknown:
+        raise BillingDetailsInvalid({k: ["Not a billing detail."] for k in sorted(unknown)})
+    errors: dict[str, list[str]] = {}
+    if "billing_country" in values:
+        country = (values["billing_country"] or "").strip().upper()
+        if country and not (len(country) == 2 and country.isalpha() and country.isascii()):
+            errors["billing_country"] = ["A two-letter ISO 3166-1 country code, e.g. DE, or empty."]
+        values["billing_country"] = country
+    if "billing_emails" in values:
+        emails = [e.strip().lower() for e in values["billing_emails"] or [] if e and e.strip()]
+        bad = [e for e in emails if not _email_ok(e)]
+        if bad:
+            errors["billing_emails"] = [f"Not an email address: {', '.join(bad)}."]
+        elif len(emails) > MAX_BILLING_EMAILS:
+            errors["billing_emails"] = [f"At most {MAX_BILLING_EMAILS} addresses."]
+        values["billing_emails"] = list(dict.fromkeys(emails))
+    for name, limit in (("billing_name", 200), ("tax_id", 64), ("billing_address", 1000)):
+        if name in values:
+            values[name] = (values[name] or "").strip()
+            if len(values[name]) > limit:
+                errors[name] = [f"At most {limit} characters."]
+    if errors:
+        raise BillingDetailsInvalid(errors)
+    if values:
+        Account.objects.filter(pk=account.pk).update(**values)
+        for key, value in values.items():
+            setattr(account, key, value)
+    return account
+
+
+def _email_ok(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True

@@ -141,7 +141,7 @@ def reset_events() -> None:
 
 
 def truncate(cursor, sql: str) -> None:
-    """TRUNCATE money tables: refused by their triggers (billing 0009) but to a superuser session
+    """TRUNCATE money tables: refused by their triggers (billing 0013) but to a superuser session
     in maintenance — the bench's role on its own database (docs/security.md)."""
     cursor.execute("SET outcomeportal.maintenance = on")
     try:

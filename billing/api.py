@@ -140,6 +140,15 @@ class InvoiceLineOut(serializers.Serializer):
     events_url = serializers.CharField(allow_null=True)
 
 
+class PartyOut(serializers.Serializer):
+    name = serializers.CharField()
+    address = serializers.CharField(help_text="Lines separated by newlines.")
+    country = serializers.CharField(help_text="ISO 3166-1 alpha-2, or empty.")
+    tax_id = serializers.CharField()
+    emails = serializers.ListField(child=serializers.CharField())
+    payment_instructions = serializers.CharField(help_text="The seller's: how to pay. Empty for the buyer.")
+
+
 class InvoiceOut(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField(allow_null=True)
@@ -149,8 +158,31 @@ class InvoiceOut(serializers.Serializer):
     currency = serializers.CharField()
     subtotal = serializers.CharField()
     credits_applied = serializers.CharField()
-    total = serializers.CharField()
+    total = serializers.CharField(help_text="Before tax: subtotal − credits_applied.")
     lines = InvoiceLineOut(many=True)
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    finalized_at = serializers.DateTimeField(allow_null=True)
+    voided_at = serializers.DateTimeField(allow_null=True)
+    refreshed_at = serializers.DateTimeField()
+    contract_version = serializers.IntegerField(allow_null=True)
+    notes = serializers.ListField(child=serializers.CharField())
+    issued_at = serializers.DateTimeField(allow_null=True, help_text="The issue date; null while a draft.")
+    due_at = serializers.DateTimeField(allow_null=True, help_text="issued_at + payment_terms_days.")
+    payment_terms_days = serializers.IntegerField(help_text="Net N days, from the contract.")
+    seller = PartyOut(allow_null=True)
+    buyer = PartyOut(allow_null=True)
+    tax_rate = serializers.CharField(help_text='A percentage, e.g. "20" or "0".')
+    tax_amount = serializers.CharField(help_text="On total, rounded once to the currency's minor unit.")
+    tax_note = serializers.CharField(help_text="E.g. the reverse-charge mention; empty when none.")
+    total_with_tax = serializers.CharField(help_text="total + tax_amount: what the invoice asks for.")
+    amount_credited = serializers.CharField(help_text="Credit notes applied on this invoice (in credits_applied).")
+    amount_paid = serializers.CharField()
+    amount_due = serializers.CharField(help_text="total_with_tax − amount_paid; 0 when void.")
+    payment_status = serializers.ChoiceField(
+        choices=["open", "paid", "void", "uncollectible"], allow_null=True, help_text="Null while a draft."
+    )
+    paid_at = serializers.DateTimeField(allow_null=True)
 
 
 class InvoiceListOut(serializers.Serializer):

@@ -22,7 +22,8 @@ statement: :data:`metering.services.SETTLE_CTES`) and their charges become ``rat
 statement.
 
 **Signals** — a reopen, reversal or escalation inside the window rules the outcome out in metering
-(:func:`metering.services.signal_apply`) and its charge becomes ``void``, in one transaction.
+(:func:`metering.services.signal_apply`) and its charge becomes ``void``; a confirmation that closes
+the window settles it billable and its charge becomes ``rated`` — each in one transaction.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from django.utils import timezone
 from accounts.models import LifecycleStatus
 from billing.charges import Charging
 from billing.ledger.models import INACTIVE_REASONS, ChargeReason
-from billing.ledger.services import NewCharge, charges_void, charges_write
+from billing.ledger.services import NewCharge, charges_settled, charges_void, charges_write
 from billing.moneylog import kinds
 from billing.moneylog.services import charges_chunk_record, charges_summary_sql
 from billing.onboarding import onboarding_rule_out
@@ -158,7 +159,8 @@ def signal_record(
     *, event: Event, type: str, occurred_at: datetime, note: str = "", now: datetime | None = None
 ) -> SignalOutcome:
     """Record a signal, apply it to the event's decision if it arrived inside the window, and void
-    the charge of an outcome it rules out — one transaction.
+    the charge of an outcome it rules out, or rate the charge of one a confirmation settled — one
+    transaction.
 
     Raises :class:`~metering.services.WindowClosed` (after recording it) when the window had
     already closed: the charge stands; a dispute is the way to contest it.
@@ -168,6 +170,8 @@ def signal_record(
         outcome = signal_apply(event=event, type=type, occurred_at=occurred_at, note=note, now=now)
         if outcome.ruled_out:
             charges_void(event_ids=[event.pk])
+        elif outcome.settled:
+            charges_settled(event_ids=[event.pk])
     if outcome.signal.effect == Signal.Effect.WINDOW_CLOSED:
         # Raised once the transaction has committed: the late signal stays recorded.
         raise WindowClosed(outcome.signal)

@@ -2,6 +2,7 @@
 # the charge ledger, the money log, spend controls and the credit ledger have their own modules, re-exported
 # the same way.
 from billing.credits.models import CreditKind, CreditLedgerEntry  # noqa: F401
+from billing.delivery.models import Delivery, DeliveryKind, DeliveryStatus  # noqa: F401
 from billing.invoices.models import (  # noqa: F401
     ContractVersion,
     CreditNote,
@@ -10,7 +11,16 @@ from billing.invoices.models import (  # noqa: F401
     InvoiceLine,
     InvoiceStatus,
     NumberSeries,
+    PaymentStatus,
+    TaxRate,
 )
 from billing.ledger.models import Charge, ChargeReason, ChargeRollup, ChargeState  # noqa: F401
 from billing.moneylog.models import MoneyLogEntry, MoneyLogPending  # noqa: F401
+from billing.receivables.models import (  # noqa: F401
+    InvoiceReminder,
+    Payment,
+    PaymentSource,
+    PaymentStatusChange,
+    PaymentWebhookEvent,
+)
 from billing.spend.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod  # noqa: F401

@@ -147,6 +147,8 @@ class NotAttemptedDoc(serializers.Serializer):
     pilot_free = serializers.IntegerField()
     cap_reached = serializers.IntegerField()
     dispute_credited = serializers.IntegerField()
+    account_suspended = serializers.IntegerField()
+    account_churned = serializers.IntegerField()
     sandbox = serializers.IntegerField()
     duplicate_in_session = serializers.IntegerField()
     pending = serializers.IntegerField()

@@ -12,7 +12,8 @@ A pure core (no Django): it takes counts of outcomes by the status and reason cu
   hand-off, criteria not met, verification failed, reopened / reversed / escalated in the window…);
 * *not attempted* — counted apart, by reason word, never in either side: ``sandbox`` and
   ``duplicate_in_session`` (not real or not separate work), ``training_window``, ``pilot_free``,
-  ``cap_reached`` (the AI did its work; the plan made it free) and ``dispute_credited`` (shown
+  ``cap_reached`` (the AI did its work; the plan made it free), ``account_suspended`` and
+  ``account_churned`` (the account was not active: nothing it did was billed) and ``dispute_credited`` (shown
   ``credited``, or not billable for that reason), plus ``pending`` (the window is still open).
 
 A rate is a 4-decimal ratio, rounded half away from zero (``0.5385``); no attempted outcome, no rate.
@@ -37,6 +38,8 @@ NOT_ATTEMPTED = (
     "pilot_free",
     "cap_reached",
     "dispute_credited",
+    "account_suspended",
+    "account_churned",
     "sandbox",
     "duplicate_in_session",
     "pending",

@@ -97,11 +97,18 @@ class AttainmentTable(tables.Table):
     def render_plan_free(self, record):
         n = record.not_attempted
         return format_html(
-            '<span title="training window {} · pilot {} · cap reached {}">{}</span>',
+            '<span title="training window {} · pilot {} · cap reached {} · account not active {}">{}</span>',
             n["training_window"],
             n["pilot_free"],
             n["cap_reached"],
-            _count(n["training_window"] + n["pilot_free"] + n["cap_reached"]),
+            n["account_suspended"] + n["account_churned"],
+            _count(
+                n["training_window"]
+                + n["pilot_free"]
+                + n["cap_reached"]
+                + n["account_suspended"]
+                + n["account_churned"]
+            ),
         )
 
     def render_credited(self, value):

@@ -127,6 +127,7 @@ class SignalOutcome:
     signal: Signal
     created: bool  # False: the same signal had been recorded before (no second effect)
     ruled_out: bool = False  # the signal made the outcome non-billable (its charge is void)
+    settled: bool = False  # the signal closed the window and settled the outcome billable (a confirmation)
 
 
 def signal_apply(*, event: Event, type: str, occurred_at: datetime, note: str = "", now: datetime) -> SignalOutcome:
@@ -176,7 +177,8 @@ def signal_apply(*, event: Event, type: str, occurred_at: datetime, note: str = 
     if changed:
         _event_apply_decision(event=event, decision=decision, now=now)
     ruled_out = changed and decision.status == EventStatus.NON_BILLABLE
-    return SignalOutcome(signal=signal, created=True, ruled_out=ruled_out)
+    settled = changed and decision.status == EventStatus.BILLABLE
+    return SignalOutcome(signal=signal, created=True, ruled_out=ruled_out, settled=settled)
 
 
 def _event_apply_decision(*, event: Event, decision: engine.Decision, now: datetime) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from outcomeportal.env import env_bool, env_int, env_list, env_str
+from outcomeportal.env import env_bool, env_int, env_int_list, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("OUTCOMEPORTAL_DATA_DIR", str(BASE_DIR / ".data")))
@@ -254,6 +254,11 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": ["pending", "billable", "non_billable", "invoiced", "disputed", "credited"],
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
+        "PaymentStatusEnum": ["open", "paid", "void", "uncollectible"],
+        "PaymentSourceEnum": ["operator", "api", "webhook"],
+        "DeliveryStatusEnum": ["pending", "sent", "failed"],
+        "DeliveryKindEnum": ["email", "webhook"],
+        "DeliveryEventEnum": ["invoice.finalized", "credit_note.issued", "invoice.overdue"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
         "LifecycleStatusEnum": ["active", "suspended", "churned"],
         "InvitationStatusEnum": ["pending", "expired"],
@@ -305,6 +310,27 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "billing@outcomeportal.local")
+
+# --- Invoices: the seller printed on every invoice (billing.invoices.document) --------------
+# The vendor's legal name (the Vendor's name when empty), postal address (lines separated by "\n"
+# or "|"), country (ISO 3166-1 alpha-2), tax id, and how to pay (bank details, a payment link).
+SELLER_LEGAL_NAME = env_str("SELLER_LEGAL_NAME")
+SELLER_ADDRESS = env_str("SELLER_ADDRESS")
+SELLER_COUNTRY = env_str("SELLER_COUNTRY")
+SELLER_TAX_ID = env_str("SELLER_TAX_ID")
+SELLER_EMAIL = env_str("SELLER_EMAIL")
+SELLER_PAYMENT_INSTRUCTIONS = env_str("SELLER_PAYMENT_INSTRUCTIONS")
+# Incoming payment webhooks (POST /api/v1/payments/webhook): the shared secret of the HMAC-SHA256
+# signature the processor (or the adapter in front of it) sends; empty: the endpoint refuses everything.
+PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
+# Stripe's endpoint secret (whsec_…) for POST /api/v1/payments/stripe, the adapter for Stripe's own
+# signature header and event shape; empty: that endpoint refuses everything.
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Overdue reminders: emailed this many days after an unpaid invoice's due date, each once.
+PAYMENT_REMINDER_DAYS = env_int_list("PAYMENT_REMINDER_DAYS", [1, 7, 14])
+# The portal's public address, for links in emails ("https://billing.example.com"); empty: no links.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL")
 
 LOGGING = {
     "version": 1,

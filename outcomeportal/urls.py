@@ -10,7 +10,9 @@ from accounts import views as accounts_views
 from billing import api as billing_api
 from billing import events_api
 from billing.credits import api as credit_api
+from billing.delivery import api as delivery_api
 from billing.moneylog import api as moneylog_api
+from billing.receivables import api as receivables_api
 from billing.spend import api as spend_api
 from disputes import api as disputes_api
 from finance import api as finance_api
@@ -71,6 +73,16 @@ api_v1 = [
         name="invoice-line-events",
     ),
     path("credit-notes", billing_api.CreditNoteListView.as_view(), name="credit-notes"),
+    path("deliveries", delivery_api.DeliveryListView.as_view(), name="deliveries"),
+    # billing: payments, write-offs and a payment processor's signed webhook
+    path("invoices/<int:invoice_id>/payments", receivables_api.InvoicePaymentsView.as_view(), name="invoice-payments"),
+    path(
+        "invoices/<int:invoice_id>/uncollectible",
+        receivables_api.InvoiceUncollectibleView.as_view(),
+        name="invoice-uncollectible",
+    ),
+    path("payments/webhook", receivables_api.PaymentWebhookView.as_view(), name="payments-webhook"),
+    path("payments/stripe", receivables_api.StripeWebhookView.as_view(), name="payments-stripe"),
     # billing: spend controls and the account status the vendor's platform polls
     path("accounts/<str:external_id>/status", spend_api.AccountStatusView.as_view(), name="account-status"),
     path("accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"),
@@ -99,6 +111,8 @@ urlpatterns = [
     path("", include("billing.spend.urls")),
     path("", include("billing.credits.urls")),
     path("", include("billing.urls")),
+    path("", include("billing.delivery.urls")),
+    path("", include("billing.receivables.urls")),
     path("", include("disputes.urls")),
     path("", include("finance.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

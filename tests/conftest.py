@@ -79,7 +79,7 @@ def signing_key(settings) -> tuple[str, str, str]:
 @pytest.fixture(autouse=True, scope="session")
 def _flush_in_maintenance():
     """Transactional tests (``transaction=True``) are cleaned up by Django's flush: a TRUNCATE of
-    every table, which the money tables refuse (migration billing 0009) — save for a superuser
+    every table, which the money tables refuse (migration billing 0013) — save for a superuser
     session that says ``outcomeportal.maintenance``, as the flush does here (docs/security.md)."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 

@@ -5,6 +5,7 @@ state is left alone, so a rerun (or a race with invoicing) never moves a charge 
 
     estimated ──settled──▶ rated ──finalized──▶ invoiced ──dispute filed──▶ disputed
     (settling rates charges in settlement's own statement: billing.ingestion.outcomes_settle)
+    estimated ──confirmed inside the window──▶ rated
     estimated ──ruled out by a signal──▶ void                 disputed ──rejected──▶ invoiced
     invoiced | disputed ──credit note──▶ credited   (stays on its final invoice line)
     estimated | rated, not on a line ──credited after a dispute──▶ credited, reason dispute_credited
@@ -109,6 +110,17 @@ def charges_void(*, event_ids: Iterable[int]) -> list[int]:
     return _ids_update(
         "UPDATE billing_charge SET state = 'void' WHERE event_id = ANY(%(ids)s) AND state IN ('estimated', 'rated') "
         "AND invoice_line_id IS NULL RETURNING event_id",
+        event_ids,
+    )
+
+
+@charges_moved(kinds.CHARGES_SETTLED)
+def charges_settled(*, event_ids: Iterable[int]) -> list[int]:
+    """Their outcomes settled billable outside settlement's run (a confirmation closed the window):
+    ``estimated`` → ``rated``, so the invoice bills them."""
+    return _ids_update(
+        "UPDATE billing_charge SET state = 'rated' WHERE event_id = ANY(%(ids)s) AND state = 'estimated' "
+        "RETURNING event_id",
         event_ids,
     )
 

@@ -28,6 +28,7 @@ class ProblemDoc(serializers.Serializer):
             "row_missing",
             "invoice_sum",
             "invoice_charges",
+            "invoice_paid",
             "credit_note_overapplied",
             "charge_orphan",
             "charges_unrecorded",

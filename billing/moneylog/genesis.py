@@ -1,6 +1,6 @@
 """The log's first entries on a database that already holds money: the state as found.
 
-Run by the migrations that start the log (billing 0009; disputes 0003 for its own views). One
+Run by the migrations that start the log (billing 0013; disputes 0003 for its own views). One
 entry ``genesis`` for the start, then one per account with what verify_ledger will check:
 
 * ``charges`` — the account's charges: currency, count, Σ amount, Σ credits;

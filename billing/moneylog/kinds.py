@@ -5,7 +5,7 @@ Charges, one entry per batch or statement (never per charge): ``count``, ``sums`
 (canonical.charges_digest: event id, amount, credits, state, in event-id order).
 """
 
-GENESIS = "genesis"  # the state found when the log began (migration 0009), per account
+GENESIS = "genesis"  # the state found when the log began (migration 0013), per account
 
 CHARGES_RATED = "charges_rated"  # an ingestion batch's new charges, priced as the period stands
 CHARGES_SETTLED = "charges_settled"  # a settlement chunk: estimated → rated
@@ -18,6 +18,8 @@ CHARGES_CREDITED_UNBILLED = "charges_credited_unbilled"  # not yet invoiced, cre
 
 INVOICE_FINALIZED = "invoice_finalized"  # totals, lines, the credit-ledger entries it posted
 INVOICE_VOIDED = "invoice_voided"
+INVOICE_PAID = "invoice_paid"  # a payment recorded against a final invoice (whole or part)
+INVOICE_PAYMENT_STATUS = "invoice_payment_status"  # open → paid | uncollectible | void, and back
 CREDIT_NOTE_ISSUED = "credit_note_issued"
 CREDITS_GRANTED = "credits_granted"  # prepaid credits: a top-up, a dispute credit, a positive adjustment
 CREDITS_DEDUCTED = "credits_deducted"  # a negative adjustment
@@ -49,6 +51,8 @@ ALL = frozenset(
         CHARGES_CREDITED_UNBILLED,
         INVOICE_FINALIZED,
         INVOICE_VOIDED,
+        INVOICE_PAID,
+        INVOICE_PAYMENT_STATUS,
         CREDIT_NOTE_ISSUED,
         CREDITS_GRANTED,
         CREDITS_DEDUCTED,

@@ -1,7 +1,7 @@
 """The money log's tables: the chain itself, and the rows waiting for their place in it.
 
 A money act writes a :class:`MoneyLogPending` row in its own transaction (no lock taken); a
-deferred trigger chains it when that transaction commits (migration ``0009_money_log``): under a
+deferred trigger chains it when that transaction commits (migration ``0013_money_log``): under a
 transaction-level advisory lock it reads the last entry, computes the hash and inserts the
 :class:`MoneyLogEntry` — so the lock is held only while the transaction commits, and the chain
 never forks. Both tables refuse UPDATE, DELETE and TRUNCATE (triggers).
@@ -48,7 +48,7 @@ class MoneyLogPending(models.Model):
     """A money act recorded by a transaction that has not committed yet (see the module docstring).
 
     Rows exist only inside their transaction: the chaining trigger moves each into the log at
-    commit. The table is UNLOGGED (migration 0009): nothing in it ever outlives a commit.
+    commit. The table is UNLOGGED (migration 0013): nothing in it ever outlives a commit.
     """
 
     seq = models.BigAutoField(primary_key=True)

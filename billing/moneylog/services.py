@@ -2,7 +2,7 @@
 
 :func:`money_act_record` is the one door. It writes the entry's fields and body into
 ``billing_moneylogpending`` — no lock, no read of the chain — and the database chains it when the
-transaction commits (a deferred trigger, migration ``0009_money_log``): the advisory lock that
+transaction commits (a deferred trigger, migration ``0013_money_log``): the advisory lock that
 keeps the chain from forking is taken then, after every other statement of the transaction, and
 released by the commit itself. A transaction that rolls back leaves nothing.
 

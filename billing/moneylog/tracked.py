@@ -133,6 +133,27 @@ for _view in (
         (("lines", Children("billing.InvoiceLine", "invoice_id", _LINE_FIELDS, ("position", "id"))),),
     ),
     Tracked("invoice_void", "billing.Invoice", ("id", "status", "voided_at", "void_reason"), Q(status="void")),
+    Tracked(
+        "payment",
+        "billing.Payment",
+        (
+            "id",
+            "account_id",
+            "invoice_id",
+            "amount",
+            "currency",
+            "paid_at",
+            "reference",
+            "source",
+            "created_at",
+            "created_by",
+        ),
+    ),
+    Tracked(
+        "payment_status_change",
+        "billing.PaymentStatusChange",
+        ("id", "account_id", "invoice_id", "from_status", "to_status", "at", "by", "reason"),
+    ),
 ):
     tracked_register(_view)
 

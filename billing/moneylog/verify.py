@@ -13,6 +13,8 @@ The money rows, against what the entries recorded:
 * every row the log vouches for (:mod:`billing.moneylog.tracked`: final invoices and their lines,
   void invoices, credit notes, credit-ledger entries, contract versions, spend-control changes,
   resolved and credited disputes) is recorded, unchanged, and still there;
+* each final invoice's amount paid against its payments (the payments themselves are rows the log
+  vouches for);
 * each final invoice's totals from its lines and its charges: subtotal = Σ its lines but credit
   notes, credits applied = Σ its credit-note lines, total = subtotal − credits applied, and the
   lines that bill charges in money sum to what those charges sum to (each line rounded once);
@@ -110,6 +112,7 @@ class _Recorded:
     # invoice → [count, amount, credits, digests, entry, account]
     invoiced: dict[int, list] = field(default_factory=dict)
     states: dict[int, tuple] = field(default_factory=dict)  # event → (state, entry id, entry hash, account)
+    paid: dict[int, tuple[int, str]] = field(default_factory=dict)  # invoice → its last payment's entry
 
     def forget(self, accounts: set[int]) -> None:
         """Accounts deleted with their money (a recorded act): their records no longer meet rows."""
@@ -241,6 +244,8 @@ def _gather(recorded: _Recorded, kind: str, account_id: int | None, data: dict, 
             Decimal(s["credits"]) - Decimal(before["credits"]), entry,
         )  # fmt: skip
         _invoiced_add(recorded, int(data["invoice_id"]), {**s, "digest": data["digest"]}, entry, int(acc))
+    elif kind == kinds.INVOICE_PAID:
+        recorded.paid[int(data["row"]["invoice_id"])] = entry
     elif kind in kinds.INVOICED_CHARGE_STATES:
         state = kinds.INVOICED_CHARGE_STATES[kind]
         for event_id in data["event_ids"]:
@@ -322,7 +327,8 @@ def _late_check(report: _Report, late: list[tuple[str, int]]) -> None:
 _INVOICE_SUMS_SQL = """
 SELECT i.id, i.number, i.subtotal, i.credits_applied, i.total,
        coalesce(sum(l.amount) FILTER (WHERE l.kind <> 'credit_note'), 0),
-       coalesce(-sum(l.amount) FILTER (WHERE l.kind = 'credit_note'), 0)
+       coalesce(-sum(l.amount) FILTER (WHERE l.kind = 'credit_note'), 0),
+       i.amount_paid, (SELECT coalesce(sum(p.amount), 0) FROM billing_payment p WHERE p.invoice_id = i.id)
 FROM billing_invoice i LEFT JOIN billing_invoiceline l ON l.invoice_id = i.id
 WHERE i.status <> 'draft' GROUP BY i.id ORDER BY i.id
 """
@@ -360,7 +366,7 @@ def _invoices(result: Verification, report: _Report, recorded: _Recorded) -> Non
                     stamped_by.get(invoice_id) or entry_of.get(invoice_id),
                 )
         cursor.execute(_INVOICE_SUMS_SQL)
-        for invoice_id, number, subtotal, applied, total, lines, notes in cursor.fetchall():
+        for invoice_id, number, subtotal, applied, total, lines, notes, paid, payments in cursor.fetchall():
             result.invoices += 1
             entry = entry_of.get(invoice_id)
             if subtotal != lines:
@@ -371,6 +377,9 @@ def _invoices(result: Verification, report: _Report, recorded: _Recorded) -> Non
                            f"lines, {notes}.", entry)  # fmt: skip
             if total != subtotal - applied:
                 report.add("invoice_sum", f"Invoice {number}: total {total} is not {subtotal} − {applied}.", entry)
+            if paid != payments:
+                report.add("invoice_paid", f"Invoice {number}: amount paid {paid} is not its payments, {payments}.",
+                           recorded.paid.get(invoice_id, entry))  # fmt: skip
 
 
 _CREDIT_NOTES_SQL = """

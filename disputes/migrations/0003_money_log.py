@@ -3,7 +3,7 @@
 * A resolved dispute's resolution (status, when, by whom, the note, the amount and events it
   concerned) and an issued credit (money, credits, credit note) never change, and a resolved
   dispute is never deleted; a decided dispute item neither.
-* TRUNCATE is refused on the disputes' tables (``billing_refuse_truncate()``, billing 0009: a
+* TRUNCATE is refused on the disputes' tables (``billing_refuse_truncate()``, billing 0013: a
   superuser session with ``outcomeportal.maintenance`` on may — the test suite's flush).
 * The genesis: one entry per account with the digests of its resolved and credited disputes as
   found (``disputes.moneylog``'s views), so that verify_ledger passes right after migrating.
@@ -74,7 +74,7 @@ def genesis(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0009_money_log"),
+        ("billing", "0013_money_log"),
         ("disputes", "0002_credits_back"),
     ]
 

@@ -31,6 +31,7 @@ from billing.moneylog.canonical import (
 from billing.moneylog.models import MoneyLogEntry
 from billing.moneylog.services import money_act_record, moneylog_flush
 from billing.moneylog.verify import ledger_verify
+from billing.receivables.services import invoice_payment_record
 from billing.services import credit_note_issue, invoice_events_link, invoice_finalize, invoice_void
 from billing.spend.models import SpendControlChange
 from billing.spend.services import spend_controls_set
@@ -180,6 +181,7 @@ def test_every_money_act_is_in_the_log_once(june):
         "spend_controls_changed",
         "credit_note_issued",
         "invoice_voided",
+        "invoice_payment_status",  # open → void
     ]
     assert (kinds.CREDIT_NOTE_ISSUED, f"credit_note:{note.pk}") in seen
     assert (kinds.SPEND_CONTROLS_CHANGED, f"spend_control_change:{change.pk}") in seen
@@ -239,6 +241,8 @@ REFUSED = {
     "truncate credit notes": "TRUNCATE billing_creditnote CASCADE",
     "truncate contract versions": "TRUNCATE billing_contractversion CASCADE",
     "truncate the credit ledger": "TRUNCATE billing_creditledgerentry",
+    "truncate payments": "TRUNCATE billing_payment CASCADE",
+    "truncate the payment status history": "TRUNCATE billing_paymentstatuschange",
     "truncate accounts, cascading into money": "TRUNCATE accounts_account CASCADE",
     "update a final invoice's total": "UPDATE billing_invoice SET subtotal = subtotal + 1, total = total + 1",
     "delete a final invoice": "DELETE FROM billing_invoice",
@@ -480,3 +484,25 @@ def test_verify_streams_the_log_in_chunks(june, monkeypatch):
     monkeypatch.setattr(verify, "CHUNK", 2)  # the log arrives two entries at a time
     result = ledger_verify()
     assert result.ok and result.entries == len(_entries()) > 2
+
+
+def test_a_payment_is_recorded_and_a_superuser_changing_it_is_named(june):
+    invoice_payment_record(invoice=june, amount=D("5.94"), paid_at=AFTER_JUNE, reference="wire-1", now=AFTER_JUNE)
+    (paid,) = _entries(kinds.INVOICE_PAID)
+    (status,) = _entries(kinds.INVOICE_PAYMENT_STATUS)
+    assert (paid.ref, paid.data["row"]["amount"], status.data["row"]["to_status"]) == (
+        f"payment:{paid.data['row']['id']}",
+        "5.9400",
+        "paid",
+    )
+    assert ledger_verify().ok
+    _as_superuser_without_triggers(f"UPDATE billing_payment SET amount = 59.40 WHERE id = {paid.data['row']['id']}")
+    result = ledger_verify()
+    assert (result.first.code, result.first.entry_id, result.first.entry_hash) == ("row_changed", paid.id, paid.hash)
+
+
+def test_an_amount_paid_that_is_not_the_payments_is_reported(june):
+    (final,) = _entries(kinds.INVOICE_FINALIZED)
+    _as_superuser_without_triggers(f"UPDATE billing_invoice SET amount_paid = 5.94 WHERE id = {june.pk}")
+    first = _first()
+    assert (first.code, first.entry_id) == ("invoice_paid", final.id)

@@ -1,4 +1,4 @@
-"""Migrations billing 0009 and disputes 0003 start the money log on an install that already holds money:
+"""Migrations billing 0013 and disputes 0003 start the money log on an install that already holds money:
 a genesis entry, then one per account with the state as found — and verify_ledger passes right after."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from disputes.services import credits_issue, dispute_file, dispute_resolve
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, contract, post, settle_and_finalize
 
-BEFORE = [("billing", "0008_charge_reason_account_inactive"), ("disputes", "0002_credits_back")]
+BEFORE = [("billing", "0012_charges_confirmed_rated"), ("disputes", "0002_credits_back")]
 JULY_6 = datetime(2026, 7, 6, tzinfo=UTC)
 
 
@@ -69,7 +69,7 @@ def test_the_log_starts_with_the_state_as_found_and_verifies_right_after():
         (kinds.GENESIS, globex.pk),
         (kinds.GENESIS, acme.pk),  # disputes 0003: acme's resolved and credited dispute
     ]
-    assert {e.actor_label for e in entries} == {"migration billing.0009_money_log", "migration disputes.0003_money_log"}
+    assert {e.actor_label for e in entries} == {"migration billing.0013_money_log", "migration disputes.0003_money_log"}
     found = entries[1].data
     assert found["charges"] == {"currency": "USD", "count": 4, "amount": "3.960000", "credits": "0"}
     (invoiced,) = found["invoices"].values()

@@ -71,6 +71,8 @@ def _counts():
         (ACME, "resolved_conversation", "2026-03", "non_billable", "cap_reached", 2),
         (ACME, "resolved_conversation", "2026-03", "credited", "", 1),
         (ACME, "resolved_conversation", "2026-03", "non_billable", "dispute_credited", 1),
+        (ACME, "resolved_conversation", "2026-03", "non_billable", "account_suspended", 2),
+        (ACME, "resolved_conversation", "2026-03", "non_billable", "account_churned", 1),
         (ACME, "resolved_conversation", "2026-03", "non_billable", "sandbox", 9),
         (ACME, "resolved_conversation", "2026-03", "non_billable", "duplicate_in_session", 4),
         (ACME, "resolved_conversation", "2026-03", "pending", "", 6),
@@ -103,6 +105,8 @@ def test_rows_by_tier_with_every_exclusion_counted_apart():
                 "pilot_free": 1,
                 "cap_reached": 2,
                 "dispute_credited": 2,  # shown credited, or not billable for that reason
+                "account_suspended": 2,  # the account was not active: not a failure of the AI
+                "account_churned": 1,
                 "sandbox": 9,
                 "duplicate_in_session": 4,
                 "pending": 6,
@@ -122,6 +126,8 @@ def test_rows_by_tier_with_every_exclusion_counted_apart():
                     "pilot_free",
                     "cap_reached",
                     "dispute_credited",
+                    "account_suspended",
+                    "account_churned",
                     "sandbox",
                     "duplicate_in_session",
                     "pending",

@@ -65,6 +65,7 @@ def _invoice(account, period: str, subtotal: str, status: str = "finalized") -> 
         account=account, period=period, period_start=start, period_end=end, status=status,
         number=None if status == "draft" else f"INV-{account.external_id}-{period}", currency=account.currency,
         subtotal=D(subtotal), total=D(subtotal), refreshed_at=timezone.now(),
+        payment_status=None if status == "draft" else ("void" if status == "void" else "open"),
     )  # fmt: skip
 
 

@@ -117,7 +117,7 @@ def test_truncating_the_events_empties_the_queue(account_a):
 
     with connection.cursor() as cursor:
         # Event ids restart: a queue row outliving its event would settle a stranger. The cascade reaches
-        # the disputes' money tables, which only a superuser's maintenance session may empty (billing 0009).
+        # the disputes' money tables, which only a superuser's maintenance session may empty (billing 0013).
         cursor.execute("SET outcomeportal.maintenance = on")
         try:
             cursor.execute("TRUNCATE metering_event RESTART IDENTITY CASCADE")

@@ -114,7 +114,7 @@ END $$;
 TRUNCATE_GUARDED = (
     "billing_moneylogentry", "billing_moneylogpending", "billing_charge", "billing_invoice", "billing_invoiceline",
     "billing_invoiceeventspending", "billing_creditnote", "billing_contractversion", "billing_creditledgerentry",
-    "billing_spendcontrolchange",
+    "billing_spendcontrolchange", "billing_payment", "billing_paymentstatuschange",
 )  # fmt: skip
 
 TRIGGERS_SQL = (
@@ -166,18 +166,21 @@ DROP_SQL = [
 ]
 
 
-BILLING_VIEWS = ("contract_version", "credit_note", "credit_entry", "spend_control_change", "invoice", "invoice_void")
+BILLING_VIEWS = (
+    "contract_version", "credit_note", "credit_entry", "spend_control_change", "invoice", "invoice_void", "payment",
+    "payment_status_change",
+)  # fmt: skip
 
 
 def genesis(apps, schema_editor):
-    genesis_record(registry=apps, views=BILLING_VIEWS, label="billing.0009_money_log", charges=True)
+    genesis_record(registry=apps, views=BILLING_VIEWS, label="billing.0013_money_log", charges=True)
 
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0008_charge_reason_account_inactive'),
+        ('billing', '0012_charges_confirmed_rated'),
     ]
 
     operations = [
