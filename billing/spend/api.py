@@ -14,17 +14,26 @@ from billing import caps
 from billing.spend.services import account_spend_status, spend_controls_get, spend_controls_set
 from outcomeportal.api.fields import DecimalString
 from outcomeportal.core.money import minor_units
+from outcomeportal.core.numbers import INTEGER_MAX
 
 
 class SpendControlsSerializer(serializers.Serializer):
     monthly_cap = DecimalString(
         places=4,
+        max_digits=16,  # below 10^12, as every amount a client writes (the column holds more)
         allow_null=True,
         required=False,
         default=None,
         help_text="Money cap per period, in the account's currency; null for none.",
     )
-    monthly_cap_outcomes = serializers.IntegerField(min_value=0, allow_null=True, required=False, default=None)
+    monthly_cap_outcomes = serializers.IntegerField(
+        min_value=0,
+        max_value=INTEGER_MAX,  # SpendControl.monthly_cap_outcomes, a PostgreSQL integer
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Outcome cap per period; null for none.",
+    )
     alert_thresholds = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=100),
         max_length=10,

@@ -6,6 +6,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 
+from outcomeportal.api.fields import RESPONSE_DECIMAL_PATTERN
+
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.ApiKeyAuthentication"
@@ -24,6 +26,8 @@ class DecimalStringFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "outcomeportal.api.fields.DecimalString"
 
     def map_serializer_field(self, auto_schema, direction):
+        # A request's amount is exactly the grammar the field accepts; a response's may carry a sign.
+        pattern = self.target.pattern if direction == "request" else RESPONSE_DECIMAL_PATTERN
         schema = build_basic_type(OpenApiTypes.STR)
-        schema.update({"format": "decimal", "pattern": r"^-?\d+(\.\d+)?$", "example": "0.99"})
+        schema.update({"format": "decimal", "pattern": pattern, "example": "0.99"})
         return schema
