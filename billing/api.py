@@ -20,6 +20,7 @@ from billing.invoices.models import Invoice
 from billing.selectors import (
     contract_for_period,
     contract_versions,
+    credit_note_event_ids,
     credit_notes_for_principal,
     invoice_get_for_principal,
     invoice_line_get,
@@ -249,4 +250,6 @@ class CreditNoteListView(APIView):
         if request.query_params.get("account"):
             account = account_get_for_principal(principal=principal, external_id=request.query_params["account"])
             qs = qs.filter(account=account)
-        return Response({"results": [presenters.credit_note_dict(n) for n in qs.order_by("-number")[:1000]]})
+        notes = list(qs.order_by("-number")[:1000])
+        event_ids = credit_note_event_ids(notes=notes)
+        return Response({"results": [presenters.credit_note_dict(n, event_ids=event_ids[n.pk]) for n in notes]})
