@@ -218,7 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["outcomeportal.api.parsers.ORJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "outcomeportal.api.negotiation.JSONForBrowsers",
     "EXCEPTION_HANDLER": "outcomeportal.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "outcomeportal.api.schema.ApiAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"principal": env_str("API_RATE_LIMIT", "6000/min")},
     "UNAUTHENTICATED_USER": None,
@@ -242,6 +242,7 @@ SPECTACULAR_SETTINGS = {
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
+        "ComplexityEnum": ["complex", "moderate", "simple"],
     },
 }
 

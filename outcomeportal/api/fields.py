@@ -13,6 +13,7 @@ from outcomeportal.core.numbers import (
     decimal_parse,
     decimal_pattern,
 )
+from outcomeportal.core.times import rfc3339_parse
 
 # How amounts read in responses: a decimal string, signed where a line can be (a discount).
 RESPONSE_DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -51,3 +52,62 @@ class DecimalString(serializers.Field):
 
     def to_representation(self, value):
         return None if value is None else str(value)
+
+
+class Rfc3339Field(serializers.Field):
+    """An instant as the contract writes it: RFC 3339 with a time zone; an aware UTC datetime inside."""
+
+    default_error_messages = {"invalid": "Must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T12:00:00Z."}
+
+    def to_internal_value(self, data):
+        parsed = rfc3339_parse(data)
+        if parsed is None:
+            self.fail("invalid")
+        return parsed
+
+    def to_representation(self, value):
+        return value.isoformat().replace("+00:00", "Z")
+
+
+# --- Strict JSON types ----------------------------------------------------------------------------
+#
+# DRF reads a body loosely: a CharField takes 12 and makes it "12", a BooleanField takes "yes" and
+# 1, an IntegerField takes "12" and 12.0. The API takes each field in the JSON type its schema
+# gives, as the contract says, and refuses anything else with the field named. Input serializers
+# use these; a value of the right type then goes through DRF's own checks.
+
+
+class _JsonTyped:
+    json_types: tuple[type, ...] = (str,)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, self.json_types) or (bool not in self.json_types and isinstance(data, bool)):
+            # The field's own message for a value it cannot read ("A valid integer is required.").
+            if "invalid" in self.error_messages:
+                self.fail("invalid")
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class CharField(_JsonTyped, serializers.CharField):
+    pass
+
+
+class RegexField(_JsonTyped, serializers.RegexField):
+    pass
+
+
+class SlugField(_JsonTyped, serializers.SlugField):
+    pass
+
+
+class ChoiceField(_JsonTyped, serializers.ChoiceField):
+    """A choice of words (every choice of the API is a string)."""
+
+
+class BooleanField(_JsonTyped, serializers.BooleanField):
+    json_types = (bool,)
+
+
+class IntegerField(_JsonTyped, serializers.IntegerField):
+    json_types = (int,)

@@ -50,3 +50,40 @@ def test_the_lists_own_cursors_are_read(vendor_client, account_a, line_url):
 @pytest.mark.parametrize("big", [2**63, 10**30])
 def test_an_id_beyond_bigint_in_a_path_is_not_found(vendor_client, path, big):
     assert_error(vendor_client.get(f"/api/v1/{path.format(big=big)}"), 404, "not_found", fields=None)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"monthly_cap_outcomes": "5"}, "monthly_cap_outcomes"),  # DRF alone reads "5" as 5
+        ({"monthly_cap_outcomes": 5.0}, "monthly_cap_outcomes"),
+        ({"monthly_cap_outcomes": True}, "monthly_cap_outcomes"),
+        ({"alert_thresholds": ["50"]}, "alert_thresholds.0"),
+        ({"at_cap": 1}, "at_cap"),
+        ({"monthly_cap": 5}, "monthly_cap"),
+    ],
+)
+def test_a_value_of_another_json_type_is_refused(vendor_client, account_a, body, field):
+    response = vendor_client.put(
+        f"/api/v1/accounts/{account_a.external_id}/spend-controls", body, content_type="application/json"
+    )
+    assert field in assert_error(response, 400, "validation_error")["fields"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"external_id": "x1", "name": 12}, "name"),  # DRF alone reads 12 as "12"
+        ({"external_id": "x1", "name": "A\x00B"}, "name"),  # PostgreSQL text cannot hold NUL
+        ({"external_id": "x1", "name": "X", "segment": {"tier": 1}}, "segment.tier"),
+    ],
+)
+def test_text_is_a_json_string_without_nul(vendor_client, body, field):
+    response = vendor_client.post("/api/v1/accounts", body, content_type="application/json")
+    assert field in assert_error(response, 400, "validation_error")["fields"]
+
+
+@pytest.mark.parametrize("query", ["account=", "cursor=", "limit=", "limit=+5", "limit= 5", "from=", "status="])
+def test_a_query_parameter_given_empty_is_not_ignored(vendor_client, query):
+    response = vendor_client.get(f"/api/v1/events?{query}")
+    assert response.status_code in (400, 404)
