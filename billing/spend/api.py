@@ -35,7 +35,7 @@ class SpendControlsSerializer(serializers.Serializer):
         default=None,
         help_text="Outcome cap per period; null for none.",
     )
-    alert_thresholds = serializers.ListField(
+    alert_thresholds = strict.UniqueListField(
         child=strict.IntegerField(min_value=1, max_value=100),
         max_length=10,
         required=False,

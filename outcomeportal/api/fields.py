@@ -90,7 +90,12 @@ class _JsonTyped:
 
 
 class CharField(_JsonTyped, serializers.CharField):
-    pass
+    """Text as written: not trimmed (DRF trims by default, so "   " would pass the schema's
+    ``minLength`` and then be refused as blank)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
 
 class RegexField(_JsonTyped, serializers.RegexField):
@@ -111,3 +116,8 @@ class BooleanField(_JsonTyped, serializers.BooleanField):
 
 class IntegerField(_JsonTyped, serializers.IntegerField):
     json_types = (int,)
+
+
+class UniqueListField(serializers.ListField):
+    """A list whose items may each appear once (``uniqueItems`` in the schema); the serializer says
+    which duplicate in its own words."""

@@ -143,6 +143,20 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         }
 
 
+class UniqueListFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "outcomeportal.api.fields.UniqueListField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = {"type": "array", "items": auto_schema._map_serializer_field(field.child, direction)}
+        if field.min_length is not None:
+            schema["minItems"] = field.min_length
+        if field.max_length is not None:
+            schema["maxItems"] = field.max_length
+        schema["uniqueItems"] = True
+        return schema
+
+
 class Rfc3339FieldExtension(OpenApiSerializerFieldExtension):
     target_class = "outcomeportal.api.fields.Rfc3339Field"
 
