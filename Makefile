@@ -102,8 +102,9 @@ pytest: install-dev ## The test suite only (PYTEST_ARGS="-k ingest -x" to narrow
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 fuzz: install-dev ## The API fuzz run at length: FUZZ_EXAMPLES=100 per operation, every phase, vendor and customer keys
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_COVERAGE=1 \
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_COVERAGE=1 FUZZ_REPORT=$(or $(FUZZ_REPORT),.data/fuzz-report.tsv) \
 		$(VENV)/bin/pytest tests/api/test_schema_fuzz.py --durations=5 $(PYTEST_ARGS)
+	@$(PY) bench/fuzz_report.py $(or $(FUZZ_REPORT),.data/fuzz-report.tsv)
 
 # --- benchmarks (their own databases; see bench/README.md) ----------------------------------
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 
 import jsonschema
 import pytest
@@ -42,6 +43,7 @@ from referencing.jsonschema import DRAFT4
 
 from accounts import outbound
 from accounts.models import Role
+from accounts.services import KEY_PREFIX
 from tests import factories
 from tests.api.openapi import json_schema
 
@@ -295,10 +297,28 @@ def refusals_of_valid_requests_are_state_rules(ctx, response, case):
     return True
 
 
+# Requests sent, by operation and status: FUZZ_REPORT=path writes them when the module ends
+# (make fuzz: the figures in bench/README.md).
+SENT: Counter[tuple[str, str, int]] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report():
+    yield
+    if path := os.environ.get("FUZZ_REPORT"):
+        with open(path, "w") as out:
+            for (key, label, status), n in sorted(SENT.items()):
+                out.write(f"{key}\t{label}\t{status}\t{n}\n")
+
+
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
 def test_api(case, api_key):
-    case.call_and_validate(
+    response = case.call(headers={"Authorization": f"Bearer {api_key}"})
+    who = "vendor" if api_key.startswith(f"{KEY_PREFIX}v_") else "customer"
+    SENT[(who, f"{case.method} {case.path}", response.status_code)] += 1
+    case.validate_response(
+        response,
         headers={"Authorization": f"Bearer {api_key}"},
         additional_checks=[invalid_events_are_rejected, refusals_of_valid_requests_are_state_rules],
     )
