@@ -19,6 +19,7 @@ from disputes.services import MAX_EVENTS, MAX_TEXT, DisputeRefused, dispute_file
 from outcomeportal.api import fields as strict
 from outcomeportal.api.errors import ApiError
 from outcomeportal.api.schema import error_response
+from outcomeportal.core.numbers import BIGINT_MAX
 
 
 class DisputeIn(serializers.Serializer):
@@ -30,7 +31,10 @@ class DisputeIn(serializers.Serializer):
         help_text="The events to dispute (their event_id). Or give invoice_line_id.",
     )
     invoice_line_id = strict.IntegerField(
-        required=False, min_value=1, max_value=2**62, help_text="Dispute every still-disputable event of this line."
+        required=False,
+        min_value=1,
+        max_value=BIGINT_MAX,  # an id the column holds
+        help_text="Dispute every still-disputable event of this line.",
     )
     reason_code = strict.ChoiceField(choices=ReasonCode.values)
     message = strict.CharField(max_length=MAX_TEXT)
