@@ -9,8 +9,9 @@ view declares (``extend_schema(responses=…)``: its success, and a ``409`` wher
 403    a key or user without the operation's right (and a signed-in browser's unsafe request
        without its CSRF token)
 404    an operation with a path parameter or an ``account`` filter: missing, or not yours
-400    an operation that reads a body or query parameters: ``validation_error`` with ``fields``,
-       ``invalid_json``, ``invalid_cursor``…
+400    every operation: a NUL character anywhere in the URL (outcomeportal.middleware); and one that
+       reads a body or query parameters: ``validation_error`` with ``fields``, ``invalid_json``,
+       ``invalid_cursor``…
 413    a body over 5 MB
 415    a body that is not declared ``application/json``
 406    an ``Accept`` header that asks for anything but JSON
@@ -92,7 +93,7 @@ class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, with the error answers every operation can give (module docstring)."""
 
     def _error_statuses(self) -> list[int]:
-        statuses = [401, 406, 429]
+        statuses = [400, 401, 406, 429]  # 400: a NUL in the URL, whatever the operation
         default_only = all(
             type(p).__name__ == "IsAuthenticatedPrincipal" for p in self.view.get_permissions()
         )  # any valid key may call it
@@ -103,8 +104,6 @@ class ApiAutoSchema(AutoSchema):
             p["in"] == "query" and p["name"] == "account" for p in parameters
         ):
             statuses.append(404)
-        if any(p["in"] == "query" for p in parameters) or self._reads_body():
-            statuses.append(400)
         if self._reads_body():
             statuses += [413, 415]
         return statuses

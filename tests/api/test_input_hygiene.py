@@ -87,3 +87,8 @@ def test_text_is_a_json_string_without_nul(vendor_client, body, field):
 def test_a_query_parameter_given_empty_is_not_ignored(vendor_client, query):
     response = vendor_client.get(f"/api/v1/events?{query}")
     assert response.status_code in (400, 404)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/accounts?x=%00", "/api/v1/accounts/ac%00me", "/api/v1/invoices/1?a=b%00"])
+def test_a_nul_anywhere_in_the_url_is_400_on_any_operation(vendor_client, url):
+    assert vendor_client.get(url).status_code == 400

@@ -36,7 +36,7 @@ def test_the_account_list_is_documented_as_it_answers(vendor_client, account_a):
 @pytest.mark.parametrize(
     ("method", "path", "statuses"),
     [
-        ("GET", "/api/v1/accounts/{external_id}", {"200", "401", "404", "406", "429"}),
+        ("GET", "/api/v1/accounts/{external_id}", {"200", "400", "401", "404", "406", "429"}),
         ("POST", "/api/v1/accounts", {"201", "400", "401", "403", "406", "409", "413", "415", "429"}),
         ("PUT", "/api/v1/accounts/{external_id}/spend-controls", {"200", "400", "401", "403", "404", "413", "415"}),
         ("GET", "/api/v1/events", {"200", "400", "401", "403", "404", "429"}),
@@ -57,7 +57,7 @@ def test_error_answers_are_documented_with_the_error_body(method, path, statuses
 def test_every_operation_documents_its_errors():
     for path, operations in SCHEMA["paths"].items():
         for method, operation in operations.items():
-            assert {"401", "406", "429"} <= set(operation["responses"]), (method, path)
+            assert {"400", "401", "406", "429"} <= set(operation["responses"]), (method, path)
             if "{" in path:
                 assert "404" in operation["responses"], (method, path)
 
