@@ -18,7 +18,12 @@ class Perm(StrEnum):
     SPEND_CONTROLS_WRITE = "spend_controls.write"
     INVOICES_READ = "invoices.read"
     KEYS_MANAGE = "keys.manage"  # account keys of one's own account
+    PEOPLE_MANAGE = "people.manage"  # invite, change roles, deactivate: an account's people
+    STAFF_MANAGE = "staff.manage"  # the same for vendor staff
+    BILLING_DETAILS_WRITE = "billing_details.write"  # the buyer on one's own account's invoices
+    RECEIVABLES_MANAGE = "receivables.manage"  # vendor side: payments, write-offs, deliveries
     ALL_ACCOUNTS = "accounts.all"  # vendor side: see every account
+    FINANCE_READ = "finance.read"  # the vendor's finance pages and API: attainment, margin, revenue
 
 
 _CUSTOMER_READ = {Perm.EVENTS_READ, Perm.DISPUTES_READ, Perm.INVOICES_READ}
@@ -27,13 +32,30 @@ _CUSTOMER_READ = {Perm.EVENTS_READ, Perm.DISPUTES_READ, Perm.INVOICES_READ}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     "viewer": frozenset(_CUSTOMER_READ),
     "finance_admin": frozenset(_CUSTOMER_READ | {Perm.SPEND_CONTROLS_WRITE}),
-    "customer_admin": frozenset(_CUSTOMER_READ | {Perm.DISPUTES_FILE, Perm.KEYS_MANAGE}),
+    "customer_admin": frozenset(
+        _CUSTOMER_READ | {Perm.DISPUTES_FILE, Perm.KEYS_MANAGE, Perm.PEOPLE_MANAGE, Perm.BILLING_DETAILS_WRITE}
+    ),
     "vendor_support": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.DISPUTES_RESOLVE, Perm.COST_READ}),
     "vendor_operator": frozenset(
         _CUSTOMER_READ
-        | {Perm.ALL_ACCOUNTS, Perm.CATALOGUE_MANAGE, Perm.ACCOUNTS_MANAGE, Perm.COST_READ, Perm.KEYS_MANAGE}
+        | {
+            Perm.ALL_ACCOUNTS,
+            Perm.CATALOGUE_MANAGE,
+            Perm.ACCOUNTS_MANAGE,
+            Perm.COST_READ,
+            Perm.KEYS_MANAGE,
+            Perm.FINANCE_READ,
+            Perm.PEOPLE_MANAGE,
+            Perm.STAFF_MANAGE,
+            Perm.BILLING_DETAILS_WRITE,
+            Perm.RECEIVABLES_MANAGE,
+        }
     ),
-    "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE}),
+    # Vendor finance: reads every account and the finance area; changes nothing.
+    "vendor_finance": frozenset(_CUSTOMER_READ | {Perm.ALL_ACCOUNTS, Perm.COST_READ, Perm.FINANCE_READ}),
+    # The vendor's platform may invite an account's first admin, but neither manages keys nor
+    # makes vendor staff: people who act for the vendor are invited by a vendor operator.
+    "vendor": frozenset(set(Perm) - {Perm.KEYS_MANAGE, Perm.STAFF_MANAGE}),
 }
 
 

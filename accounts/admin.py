@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import Account, ApiKey, JobRun, User, Vendor
+from accounts.models import Account, ApiKey, Invitation, JobRun, PeopleChange, User, Vendor
 from accounts.services import CurrencyInvalid, currency_check
 
 
@@ -60,3 +60,31 @@ class JobRunAdmin(admin.ModelAdmin):
     list_display = ("name", "scope", "status", "started_at", "finished_at")
     list_filter = ("name", "status")
     readonly_fields = ("name", "scope", "status", "started_at", "finished_at", "result", "error")
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Seen here, changed only through accounts.people (the People pages and the API)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(_ReadOnly):
+    list_display = ("email", "role", "account", "invited_by", "sent_at", "expires_at", "accepted_at", "revoked_at")
+    list_filter = ("role",)
+    search_fields = ("email",)
+    exclude = ("nonce",)
+
+
+@admin.register(PeopleChange)
+class PeopleChangeAdmin(_ReadOnly):
+    list_display = ("at", "account", "actor_name", "action", "subject", "detail")
+    list_filter = ("action",)
+    search_fields = ("subject", "actor_name")

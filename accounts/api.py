@@ -20,7 +20,15 @@ from accounts.selectors import (
     webhook_endpoint_get_for_account,
     webhook_endpoints_of,
 )
-from accounts.services import AccountExists, CurrencyInvalid, account_create, currency_check
+from accounts.services import (
+    BILLING_DETAIL_FIELDS,
+    AccountExists,
+    BillingDetailsInvalid,
+    CurrencyInvalid,
+    account_billing_details_update,
+    account_create,
+    currency_check,
+)
 from outcomeportal.api import fields as strict
 from outcomeportal.api.errors import ApiError
 from outcomeportal.api.schema import error_response
@@ -89,6 +97,36 @@ class SegmentOutSerializer(serializers.Serializer):
     use_case = serializers.CharField()
 
 
+class AccountErrorDetail(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class AccountErrorBody(serializers.Serializer):
+    """The API's error body (the same shape on every endpoint)."""
+
+    error = AccountErrorDetail()
+
+
+class BillingDetailsSerializer(serializers.Serializer):
+    """The buyer printed on the account's invoices (each invoice keeps the details it was issued with)."""
+
+    billing_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Legal name; the account's name when empty."
+    )
+    billing_address = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, help_text="As printed, lines separated by newlines."
+    )
+    billing_country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2; chooses the tax rate."
+    )
+    tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    billing_emails = serializers.ListField(
+        child=serializers.EmailField(), required=False, max_length=10, help_text="Invoices are emailed here."
+    )
+
+
 class AccountOutSerializer(serializers.Serializer):
     external_id = serializers.CharField()
     name = serializers.CharField()
@@ -96,10 +134,21 @@ class AccountOutSerializer(serializers.Serializer):
     timezone = serializers.CharField()
     segment = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
+    billing = serializers.SerializerMethodField()
 
     @extend_schema_field(SegmentOutSerializer)
     def get_segment(self, account: Account) -> dict:
         return {"tier": account.tier, "industry": account.industry, "use_case": account.use_case}
+
+    @extend_schema_field(BillingDetailsSerializer)
+    def get_billing(self, account: Account) -> dict:
+        return {
+            "billing_name": account.billing_name,
+            "billing_address": account.billing_address,
+            "billing_country": account.billing_country,
+            "tax_id": account.tax_id,
+            "billing_emails": list(account.billing_emails or []),
+        }
 
 
 class AccountListSerializer(serializers.Serializer):
@@ -149,9 +198,41 @@ class AccountListView(APIView):
 
 
 class AccountDetailView(APIView):
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [require(Perm.BILLING_DETAILS_WRITE)()]
+        return super().get_permissions()
+
     @extend_schema(responses={200: AccountOutSerializer}, summary="One account")
     def get(self, request, external_id: str):
         account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
+        return Response(AccountOutSerializer(account).data)
+
+    @extend_schema(
+        summary="Change the account's billing details (the buyer on its next invoices)",
+        request=BillingDetailsSerializer,
+        responses={200: AccountOutSerializer, 400: AccountErrorBody, 401: AccountErrorBody, 403: AccountErrorBody,
+                   404: AccountErrorBody},
+    )  # fmt: skip
+    def patch(self, request, external_id: str):
+        account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
+        if not isinstance(request.data, dict):
+            raise ApiError("validation_error", "A JSON object.", status.HTTP_400_BAD_REQUEST)
+        unknown = sorted(set(request.data) - set(BILLING_DETAIL_FIELDS))
+        if unknown:
+            raise ApiError(
+                "validation_error", "Only billing details can be changed here.", status.HTTP_400_BAD_REQUEST,
+                fields={k: ["Not a billing detail."] for k in unknown},
+            )  # fmt: skip
+        data = BillingDetailsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            account = account_billing_details_update(account=account, **data.validated_data)
+        except BillingDetailsInvalid as exc:
+            raise ApiError(
+                "validation_error", "The billing details have invalid fields.", status.HTTP_400_BAD_REQUEST,
+                fields=exc.fields,
+            ) from exc  # fmt: skip
         return Response(AccountOutSerializer(account).data)
 
 

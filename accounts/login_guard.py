@@ -64,6 +64,13 @@ def login_attempt_succeeded(attempt: Attempt) -> None:
         ratelimit.refund(key, window=attempt.window, now=attempt.at)
 
 
+def login_failures_forget(*, username: str, address: str) -> None:
+    """Forget the failures counted for ``username`` (everywhere, and from ``address``): its password
+    was just replaced through a reset link, so the guesses at the old one no longer matter."""
+    for key, _limit in _counters(username, address):
+        ratelimit.reset(key)
+
+
 def login_failures(*, username: str, address: str | None = None) -> int:
     """Failures counted now for ``username`` (from ``address`` when given)."""
     key = _counters(username, address)[0][0] if address is not None else _counters(username, "")[1][0]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 
 
 class Vendor(models.Model):
@@ -31,6 +34,15 @@ class Account(models.Model):
     industry = models.CharField(max_length=64, blank=True)
     use_case = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Billing details: the buyer on the account's invoices (copied onto each invoice when it is
+    # finalized, so a later change never rewrites an invoice already sent). Edited by the account's
+    # customer admin in the portal and over PATCH /api/v1/accounts/{id}.
+    billing_name = models.CharField(max_length=200, blank=True)  # legal name; the account's name when empty
+    billing_address = models.TextField(blank=True)  # as printed, one line per line
+    billing_country = models.CharField(max_length=2, blank=True)  # ISO 3166-1 alpha-2; chooses the tax rate
+    tax_id = models.CharField(max_length=64, blank=True)  # VAT / GST / EIN number, as the buyer gives it
+    # Where invoices, credit notes and payment reminders are emailed.
+    billing_emails = ArrayField(models.EmailField(max_length=254), default=list, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -39,16 +51,46 @@ class Account(models.Model):
         return f"{self.name} ({self.external_id})"
 
 
+class LifecycleStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    CHURNED = "churned", "Churned"
+
+
+class AccountLifecycleChange(models.Model):
+    """One move of an account's lifecycle, from ``effective_at`` on: the history is the rows.
+
+    An account with no row is ``active``. Rows are never edited or deleted; each is set by an
+    operator (portal) or the vendor's key (API) through ``accounts.services.account_lifecycle_set``,
+    which refuses illegal moves and changes dated before the last one. What the account's status was
+    at any instant: ``accounts.selectors.account_status_at``.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="lifecycle_changes")
+    status = models.CharField(max_length=16, choices=LifecycleStatus.choices)
+    effective_at = models.DateTimeField()  # from this instant on (a churn date: its local midnight)
+    changed_by = models.CharField(max_length=150)  # who set it: a username or an API key's label
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account", "effective_at", "id"]
+        indexes = [models.Index(fields=["account", "effective_at", "id"], name="lifecycle_account_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.status} from {self.effective_at:%Y-%m-%d}"
+
+
 class Role(models.TextChoices):
     CUSTOMER_ADMIN = "customer_admin", "Customer admin"
     FINANCE_ADMIN = "finance_admin", "Finance admin"
     VIEWER = "viewer", "Viewer"
     VENDOR_SUPPORT = "vendor_support", "Vendor support"
     VENDOR_OPERATOR = "vendor_operator", "Vendor operator"
+    VENDOR_FINANCE = "vendor_finance", "Vendor finance"
 
 
 CUSTOMER_ROLES = (Role.CUSTOMER_ADMIN, Role.FINANCE_ADMIN, Role.VIEWER)
-VENDOR_ROLES = (Role.VENDOR_SUPPORT, Role.VENDOR_OPERATOR)
+VENDOR_ROLES = (Role.VENDOR_SUPPORT, Role.VENDOR_OPERATOR, Role.VENDOR_FINANCE)
 
 
 class User(AbstractUser):
@@ -56,6 +98,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.VIEWER)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+    # Raised when the person is deactivated (accounts.people): every session signed in before no
+    # longer matches its hash and ends at its next request, even if the person is reactivated.
+    session_epoch = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -65,6 +110,23 @@ class User(AbstractUser):
                 | (Q(role__in=VENDOR_ROLES) & Q(account__isnull=True)),
             )
         ]
+
+    # Django keeps an HMAC of the password hash in each session and ends the session when it no
+    # longer matches. Mixing in the epoch ends sessions without touching the password; at epoch 0
+    # the hash is Django's own, so sessions from before the epoch existed stay valid.
+    def _session_hash(self, secret: str | None = None) -> str:
+        salt = "accounts.User.session_epoch"
+        return salted_hmac(salt, f"{self.password}|{self.session_epoch}", secret=secret, algorithm="sha256").hexdigest()
+
+    def get_session_auth_hash(self) -> str:
+        return self._session_hash() if self.session_epoch else super().get_session_auth_hash()
+
+    def get_session_auth_fallback_hash(self):
+        if not self.session_epoch:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret)
 
 
 class ApiKeyScope(models.TextChoices):
@@ -211,3 +273,80 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["attempted_at", "id"]
+
+
+class Invitation(models.Model):
+    """An emailed, single-use link that lets a person set a password and join with a role.
+
+    ``account`` is the customer account joined (a customer role), or empty for vendor staff (a
+    vendor role), as on :class:`User`. The link carries a token signed with ``SECRET_KEY`` over
+    the invitation and its ``nonce`` (accounts.people); sending it again draws a new nonce, so
+    only the latest link works. Accepted, revoked and expired invitations stay as they are.
+    """
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=32, choices=Role.choices)
+    nonce = models.CharField(max_length=32)  # random; changes on every send
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField()  # the latest send
+    send_count = models.PositiveSmallIntegerField(default=1)
+    expires_at = models.DateTimeField()  # of the latest link
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="invitation_account_matches_role",
+                condition=(Q(role__in=CUSTOMER_ROLES) & Q(account__isnull=False))
+                | (Q(role__in=VENDOR_ROLES) & Q(account__isnull=True)),
+            ),
+            # One open invitation per address and account (vendor staff: account empty, one scope).
+            models.UniqueConstraint(
+                "account",
+                Lower("email"),
+                name="invitation_open_once",
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role})"
+
+
+class PeopleChange(models.Model):
+    """Who changed whose access, when, and how: appended by accounts.people, never edited.
+
+    ``account`` is the account whose people changed, or empty for vendor staff.
+    """
+
+    class Action(models.TextChoices):
+        INVITED = "invited", "Invited"
+        INVITATION_RESENT = "invitation_resent", "Invitation sent again"
+        INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+        INVITATION_ACCEPTED = "invitation_accepted", "Joined"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+        PASSWORD_RESET = "password_reset", "Password reset by email"
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150)  # the actor's username then; kept if the actor goes
+    action = models.CharField(max_length=32, choices=Action.choices)
+    subject = models.CharField(max_length=254)  # the person's username, or the invited address
+    subject_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.CharField(max_length=200, blank=True)  # e.g. "Viewer → Finance admin"
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"], name="people_change_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.subject}"

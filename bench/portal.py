@@ -339,9 +339,14 @@ def fill(n_events: int, big_events: int | None = None, jobs: int = 2) -> None:
         t = time.perf_counter()
         cursor.execute(
             """
-            INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, status, non_billable_reason, events)
+            INSERT INTO metering_dailyrollup (account_id, day, outcome_type_id, status, non_billable_reason, events,
+                reported_cost, uncosted, uncosted_simple, uncosted_moderate, uncosted_complex)
             SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, e.status,
-                e.non_billable_reason, count(*)
+                e.non_billable_reason, count(*), coalesce(sum(e.cost_amount), 0),
+                count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = ''),
+                count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'simple'),
+                count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'moderate'),
+                count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'complex')
             FROM metering_event e JOIN accounts_account a ON a.id = e.account_id
             GROUP BY 1, 2, 3, 4, 5
             """

@@ -127,6 +127,9 @@ class ContractView(APIView):
         return Response(contract_body(account, version, terms, versions=versions), status=status.HTTP_201_CREATED)
 
 
+InvoiceOut = docs.Invoice  # (billing.receivables.api answers with the invoice too)
+
+
 def _line_events_url(invoice: Invoice, line) -> str | None:
     if not line.alloc:
         return None

@@ -167,6 +167,15 @@ class InvoiceLine(serializers.Serializer):
     events_url = serializers.CharField(allow_null=True, help_text="The events behind the line, when it has any.")
 
 
+class Party(serializers.Serializer):
+    name = serializers.CharField(allow_blank=True)
+    address = serializers.CharField(allow_blank=True, help_text="Lines separated by newlines.")
+    country = serializers.CharField(allow_blank=True, help_text="ISO 3166-1 alpha-2, or empty.")
+    tax_id = serializers.CharField(allow_blank=True)
+    emails = serializers.ListField(child=serializers.CharField())
+    payment_instructions = serializers.CharField(allow_blank=True, help_text="The seller's: how to pay.")
+
+
 class Invoice(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField(allow_null=True, help_text="null while a draft.")
@@ -185,6 +194,22 @@ class Invoice(serializers.Serializer):
     refreshed_at = serializers.DateTimeField(allow_null=True)
     contract_version = serializers.IntegerField(allow_null=True)
     notes = serializers.ListField(child=serializers.CharField(), help_text="Notes printed on the invoice.")
+    issued_at = serializers.DateTimeField(allow_null=True, help_text="The issue date; null while a draft.")
+    due_at = serializers.DateTimeField(allow_null=True, help_text="issued_at + payment_terms_days.")
+    payment_terms_days = serializers.IntegerField(help_text="Net N days, from the contract.")
+    seller = Party(allow_null=True)
+    buyer = Party(allow_null=True)
+    tax_rate = _decimal(help_text='A percentage, e.g. "20" or "0".')
+    tax_amount = _decimal(help_text="On total, rounded once to the currency's minor unit.")
+    tax_note = serializers.CharField(allow_blank=True, help_text="E.g. the reverse-charge mention; empty when none.")
+    total_with_tax = _decimal(help_text="total + tax_amount: what the invoice asks for.")
+    amount_credited = _decimal(help_text="Credit notes applied on this invoice (in credits_applied).")
+    amount_paid = _decimal()
+    amount_due = _decimal(help_text="total_with_tax − amount_paid; 0 when void.")
+    payment_status = serializers.ChoiceField(
+        choices=["open", "paid", "void", "uncollectible"], allow_null=True, help_text="Null while a draft."
+    )
+    paid_at = serializers.DateTimeField(allow_null=True)
 
 
 class InvoiceList(serializers.Serializer):

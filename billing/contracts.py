@@ -50,6 +50,7 @@ from billing.pricing.terms import (
 )
 from outcomeportal.core.periods import period_parse
 
+DEFAULT_PAYMENT_TERMS_DAYS = 30  # net 30 where a contract says nothing else
 _EPOCH = date(1970, 1, 1)  # a placeholder date where the document had an invalid one (it is refused anyway)
 
 __all__ = [
@@ -95,6 +96,7 @@ _TOP = {
     "price_lock",
     "monthly_minimum",
     "notes",
+    "payment_terms_days",
 }
 
 
@@ -133,6 +135,9 @@ def terms_parse(raw: object, *, known_types: set[str] | None = None) -> Terms:
         price_lock=_price_lock(raw, effective_from, errors),
         monthly_minimum=dec(raw.get("monthly_minimum"), "monthly_minimum", errors),
         notes=notes,
+        payment_terms_days=integer(
+            raw.get("payment_terms_days"), "payment_terms_days", errors, default=DEFAULT_PAYMENT_TERMS_DAYS, maximum=365
+        ),
     )
     if errors.fields:
         raise TermsInvalid(errors.fields)
@@ -251,6 +256,7 @@ def terms_json(terms: Terms) -> dict:
         "price_lock": None,
         "monthly_minimum": _s(terms.monthly_minimum),
         "notes": terms.notes,
+        "payment_terms_days": terms.payment_terms_days,
     }
     if (pf := terms.platform_fee) is not None:
         doc["platform_fee"] = {

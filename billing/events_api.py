@@ -19,6 +19,8 @@ from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
 from billing import api_schema as schema_docs
 from billing.audit.detail import decision_explained
+from billing.certificate_schema import CertificateDoc
+from billing.certificates import certificate_issue
 from billing.ingestion import events_ingest, signal_record
 from billing.invoices.models import InvoiceLine
 from billing.ledger.selectors import attach_charges, shown_reason_q, shown_status_q
@@ -179,6 +181,27 @@ class EventDetailView(EventRows, APIView):
             for s in event.signals.all()
         ]
         return Response(body)
+
+
+class EventCertificateView(APIView):
+    """``GET /events/{account}/{event_id}/certificate`` — the event's decision, signed (billing.certificates)."""
+
+    permission_classes = [require(Perm.EVENTS_READ)]
+
+    @extend_schema(
+        responses={
+            200: CertificateDoc,
+            401: docs.ErrorBodyDoc,
+            403: docs.ErrorBodyDoc,
+            404: docs.ErrorBodyDoc,
+        },
+        operation_id="events_certificate",
+        summary="The event's decision as a signed, re-playable certificate",
+    )
+    def get(self, request, account: str, event_id: str):
+        principal = principal_of(request)
+        event = event_get_for_principal(principal=principal, account_external_id=account, event_id=event_id)
+        return Response(certificate_issue(event=event, principal=principal))
 
 
 class SignalInSerializer(serializers.Serializer):

@@ -10,9 +10,10 @@ and metering never calls back.
    it and claims sessions (:func:`~metering.ingest.events_store`);
 2. for every stored event that can cost money — an outcome billable now or once its window closes,
    an attempt that did not succeed where the contract charges a fee for it — billing makes a charge
-   (:class:`~billing.ledger.services.NewCharge`): the onboarding allowances first
-   (:mod:`billing.onboarding`: ``training_window``, ``pilot_free``), then the price of the rest as
-   the period stands (:mod:`billing.rating`), then the spend cap
+   (:class:`~billing.ledger.services.NewCharge`): nothing billed when the account was suspended or
+   churned at the event's time (``account_suspended``, ``account_churned``), then the onboarding
+   allowances (:mod:`billing.onboarding`: ``training_window``, ``pilot_free``), then the price of
+   the rest as the period stands (:mod:`billing.rating`), then the spend cap
    (:func:`billing.spend.services.spend_cap_rule_out`: ``cap_reached``);
 3. the charges are written in one ``COPY`` (:func:`~billing.ledger.services.charges_write`).
 
@@ -33,8 +34,9 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import LifecycleStatus
 from billing.charges import Charging
-from billing.ledger.models import ChargeReason
+from billing.ledger.models import INACTIVE_REASONS, ChargeReason
 from billing.ledger.services import NewCharge, charges_void, charges_write
 from billing.onboarding import onboarding_rule_out
 from billing.rating import charges_rate
@@ -79,7 +81,11 @@ def _charges_for(stored, *, now: datetime) -> list[NewCharge]:
                       c.reason, c.value_amount, contracts[c.account_id].currency, c.occurred_at_iso, version_id,
                       terms)
         )  # fmt: skip
-    free = onboarding_rule_out(charges=charges, contracts=contracts)
+    for c in charges:  # an account that was not active when the event occurred is not billed
+        status = contracts.status(c.account_id, c.occurred_at)
+        if status != LifecycleStatus.ACTIVE:
+            c.charge_reason = INACTIVE_REASONS[status]
+    free = onboarding_rule_out(charges=[c for c in charges if not c.charge_reason], contracts=contracts)
     for c in charges:
         if c.pk in free:
             c.charge_reason = free[c.pk]

@@ -6,11 +6,14 @@ Shared by the API, the portal pages, the CSV and the PDF, so that all four say t
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from accounts.access import Principal
 from accounts.models import Account
 from billing.contracts import Terms
+from billing.invoices.document import rate_str
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine
 from billing.ledger.shown import REASONS
 from billing.pricing.models import model_of
@@ -75,6 +78,43 @@ def invoice_dict(invoice: Invoice, *, events_url: Callable[[Invoice, InvoiceLine
         "refreshed_at": _iso(invoice.refreshed_at),
         "contract_version": invoice.contract_version.version if invoice.contract_version_id else None,
         "notes": invoice.notes,
+        **invoice_document_dict(invoice),
+    }
+
+
+def invoice_document_dict(invoice: Invoice) -> dict:
+    """The document's fields (billing.invoices.document): dates, parties, tax, what is paid and due."""
+    currency = invoice.currency
+    return {
+        "issued_at": _iso(invoice.issued_at),
+        "due_at": _iso(invoice.due_at),
+        "payment_terms_days": invoice.payment_terms_days,
+        "seller": invoice.seller or None,
+        "buyer": invoice.buyer or None,
+        "tax_rate": rate_str(invoice.tax_rate),
+        "tax_amount": money_str(invoice.tax_amount, currency),
+        "tax_note": invoice.tax_note,
+        "total_with_tax": money_str(invoice.total_with_tax, currency),
+        "amount_credited": money_str(invoice.amount_credited, currency),
+        "amount_paid": money_str(invoice.amount_paid, currency),
+        "amount_due": money_str(invoice.amount_due, currency),
+        "payment_status": invoice.payment_status,
+        "paid_at": _iso(invoice.paid_at),
+    }
+
+
+def invoice_summary_dict(invoice: Invoice) -> dict:
+    """An invoice without its lines, as webhooks announce it (``invoice.finalized``)."""
+    currency = invoice.currency
+    return {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "account": invoice.account.external_id,
+        "period": invoice.period,
+        "status": invoice.status,
+        "currency": currency,
+        "total": money_str(invoice.total, currency),
+        **invoice_document_dict(invoice),
     }
 
 
@@ -252,3 +292,48 @@ NOT_CHARGED = [
         "cap_reached",
     )
 ]
+
+
+# --- The invoice document's totals, as the page, the PDF and the email print them ----------------
+
+
+def invoice_totals(invoice: Invoice) -> list[tuple[str, str, bool]]:
+    """(label, amount for people, emphasised) from the invoice's stored figures, top to bottom."""
+    cur = invoice.currency
+    rows = [
+        ("Subtotal", money_display(invoice.subtotal, cur), False),
+        ("Credits applied", money_display(-invoice.credits_applied, cur), False),
+        ("Total before tax", money_display(invoice.total, cur), False),
+        (f"Tax ({rate_str(invoice.tax_rate)} %)", money_display(invoice.tax_amount, cur), False),
+        ("Total", money_display(invoice.total_with_tax, cur), True),
+    ]
+    if invoice.payment_status is not None:
+        rows.append(("Amount paid", money_display(-invoice.amount_paid, cur), False))
+        rows.append(("Amount due", money_display(invoice.amount_due, cur), True))
+    return rows
+
+
+def invoice_dates(invoice: Invoice) -> list[tuple[str, str]]:
+    """(label, date) of the document: issue date, due date, service period, in the account's zone."""
+    from_ = invoice.period_start.astimezone(_zone(invoice)).date()
+    to = (invoice.period_end.astimezone(_zone(invoice)) - _ONE_DAY).date()
+    rows = []
+    if invoice.issued_at:
+        rows.append(("Issue date", _day(invoice.issued_at, invoice)))
+    if invoice.due_at:
+        rows.append(("Due date", f"{_day(invoice.due_at, invoice)} (net {invoice.payment_terms_days})"))
+    else:
+        rows.append(("Payment terms", f"net {invoice.payment_terms_days} days from issue"))
+    rows.append(("Service period", f"{from_:%-d %b %Y} – {to:%-d %b %Y}"))
+    return rows
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _zone(invoice: Invoice) -> ZoneInfo:
+    return ZoneInfo(invoice.account.timezone)
+
+
+def _day(value, invoice: Invoice) -> str:
+    return f"{value.astimezone(_zone(invoice)):%-d %b %Y}"

@@ -27,11 +27,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from accounts.models import Account
 from billing.charges import Assembly, period_assemble
-from billing.contracts import COMPLEXITIES, TermsInvalid, terms_json, terms_parse
+from billing.contracts import COMPLEXITIES, DEFAULT_PAYMENT_TERMS_DAYS, TermsInvalid, terms_json, terms_parse
 from billing.credits.models import CreditLedgerEntry
+from billing.invoices.document import due_at, tax_apply
 from billing.invoices.models import (
     ContractVersion,
     CreditNote,
@@ -40,7 +42,9 @@ from billing.invoices.models import (
     InvoiceLine,
     InvoiceStatus,
     NumberSeries,
+    PaymentStatus,
 )
+from billing.invoices.parties import buyer_party, seller_party, tax_rule_for
 from billing.invoices.selection import LineLink, Selection, charges_freeze_sql, charges_invoice_listed
 from billing.models import SpendPeriod
 from billing.pricing import (
@@ -49,6 +53,7 @@ from billing.pricing import (
     Line,
     credit_postings,
 )
+from billing.receivables.models import PaymentStatusChange
 from metering.models import Event, OutcomeType
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_add, period_at, period_bounds
@@ -152,6 +157,8 @@ def _refresh_locked(invoice: Invoice, *, now: datetime) -> Assembly:
         SpendPeriod.objects.filter(account_id=invoice.account_id, period=period_add(invoice.period, 1)).update(
             bound_stamp=None
         )
+    terms = asm.terms_by_segment.get(invoice.period)
+    tax = tax_apply(net=asm.priced.total, currency=account.currency, rule=tax_rule_for(account=account))
     Invoice.objects.filter(pk=invoice.pk).update(
         contract_version=asm.version,
         currency=account.currency,
@@ -162,6 +169,13 @@ def _refresh_locked(invoice: Invoice, *, now: datetime) -> Assembly:
         carry_out=carry_out,
         notes=list(asm.priced.notes),
         refreshed_at=now,
+        # The document: what it would say if issued now (fixed when it is finalized).
+        payment_terms_days=terms.payment_terms_days if terms else DEFAULT_PAYMENT_TERMS_DAYS,
+        seller=seller_party(vendor_id=account.vendor_id).as_dict(),
+        buyer=buyer_party(account=account).as_dict(),
+        tax_rate=tax.rate,
+        tax_amount=tax.amount,
+        tax_note=tax.note,
     )
     return asm
 
@@ -388,7 +402,18 @@ def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
         billed = _events_freeze(invoice, asm.selection, _links(invoice, type_ids), sizes)
         number = _number_take("invoice")
         _credits_post(invoice, asm, number=number, now=now)
-        Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.FINALIZED, number=number, finalized_at=now)
+        terms_days = Invoice.objects.values_list("payment_terms_days", flat=True).get(pk=invoice.pk)
+        Invoice.objects.filter(pk=invoice.pk).update(
+            status=InvoiceStatus.FINALIZED,
+            number=number,
+            finalized_at=now,
+            issued_at=now,
+            due_at=due_at(issued_at=now, payment_terms_days=terms_days),
+            payment_status=PaymentStatus.OPEN,
+        )
+        # Emailed and announced by the worker once the invoice is committed (never inside this transaction).
+        invoice_id = invoice.pk
+        transaction.on_commit(lambda: async_task("billing.tasks.invoice_deliver", invoice_id))
     return Finalized(Invoice.objects.select_related("account").get(pk=invoice.pk), created=True, events_billed=billed)
 
 
@@ -505,11 +530,16 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime | None = None) 
     if not reason.strip():
         raise ValueError("A void needs a reason.")
     with transaction.atomic():
+        before = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
         updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
-            status=InvoiceStatus.VOID, voided_at=now, void_reason=reason
+            status=InvoiceStatus.VOID, voided_at=now, void_reason=reason, payment_status=PaymentStatus.VOID
         )
         if updated != 1:
             raise InvoiceImmutable(f"Only a finalized invoice can be voided; {invoice} is {invoice.status}.")
+        PaymentStatusChange.objects.create(
+            account_id=before.account_id, invoice=before, from_status=before.payment_status,
+            to_status=PaymentStatus.VOID, at=now, reason=reason,
+        )  # fmt: skip
     return Invoice.objects.get(pk=invoice.pk)
 
 
@@ -562,7 +592,7 @@ def credit_note_issue(
             return existing
     try:
         with transaction.atomic():
-            return CreditNote.objects.create(
+            note = CreditNote.objects.create(
                 account=account,
                 number=_number_take("credit_note"),
                 invoice_id=invoice_id,
@@ -574,6 +604,9 @@ def credit_note_issue(
                 created_at=now,
                 created_by=created_by,
             )
+            # Emailed (its own PDF) and announced as credit_note.issued by the worker, once committed.
+            transaction.on_commit(lambda: async_task("billing.tasks.credit_note_deliver", note.pk))
+            return note
     except IntegrityError:
         existing = CreditNote.objects.filter(dispute_id=dispute_id).first() if dispute_id is not None else None
         if existing is None:

@@ -7,8 +7,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from accounts.jobs import job_run_record
+from billing.delivery import services as delivery
 from billing.ingestion import outcomes_settle
 from billing.invoices.catchup import invoices_catch_up
+from billing.receivables.services import reminders_send
 from billing.services import invoices_build
 
 
@@ -33,3 +35,29 @@ def build_invoices(period: str | None = None, now: datetime | None = None) -> di
         result = invoices_build(period=period, now=now) if period else invoices_catch_up(now=now)
         run.result = result.as_dict()
     return result.as_dict()
+
+
+def invoice_deliver(invoice_id: int) -> int:
+    """Email a finalized invoice (PDF attached) and send its ``invoice.finalized`` webhooks."""
+    planned = delivery.invoice_deliver(invoice_id=invoice_id)
+    return len(planned.emails) + planned.webhooks
+
+
+def credit_note_deliver(credit_note_id: int) -> int:
+    """Email a credit note (PDF attached) and send its ``credit_note.issued`` webhooks."""
+    planned = delivery.credit_note_deliver(credit_note_id=credit_note_id)
+    return len(planned.emails) + planned.webhooks
+
+
+def deliveries_retry() -> int:
+    """Every email whose next attempt is due (failed attempts back off: 1, 2, 4, 8, 16 minutes)."""
+    with job_run_record(name="deliveries_retry") as run:
+        run.result = {"attempted": delivery.deliveries_retry_due()}
+    return run.result["attempted"]
+
+
+def send_reminders(now: datetime | None = None) -> int:
+    """Email a reminder for each overdue invoice at each step of PAYMENT_REMINDER_DAYS, once."""
+    with job_run_record(name="send_reminders", scope=f"now={now.isoformat()}" if now else "now") as run:
+        run.result = {"reminders": reminders_send(now=now)}
+    return run.result["reminders"]

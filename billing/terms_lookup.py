@@ -1,4 +1,5 @@
-"""Which contract version governs an instant, for a batch's accounts — read once, kept until they change."""
+"""Which contract version governs an instant, and whether the account was active then, for a batch's
+accounts — read once, kept until they change."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from accounts import refcache
-from accounts.models import Account
+from accounts.models import Account, AccountLifecycleChange, LifecycleStatus
 from billing.contracts import Terms, terms_load, version_for_period
 from billing.invoices.models import ContractVersion
 from outcomeportal.core.periods import period_of
@@ -15,12 +16,14 @@ from outcomeportal.core.periods import period_of
 
 @dataclass(slots=True)
 class Contracts:
-    """An account's time zone, currency and contract versions, and the versions found so far per month."""
+    """An account's time zone, currency, contract versions and lifecycle moves, and the versions
+    found so far per month."""
 
     tzinfo: ZoneInfo
     currency: str
     versions: list  # (effective_from, version, ContractVersion), as version_for_period takes them
     by_month: dict[tuple[int, int], tuple[int | None, Terms | None]]
+    lifecycle: tuple[tuple[datetime, str], ...] = ()  # (effective_at, status), oldest first; none: active
 
 
 class ContractsAt:
@@ -48,6 +51,15 @@ class ContractsAt:
     def terms(self, account_id: int, at: datetime) -> Terms | None:
         return self.version(account_id, at)[1]
 
+    def status(self, account_id: int, at: datetime) -> str:
+        """The account's lifecycle status at the instant ``at`` (``active`` before any move)."""
+        status = LifecycleStatus.ACTIVE
+        for effective_at, moved_to in self.known[account_id].lifecycle:
+            if effective_at > at:
+                break
+            status = moved_to
+        return status
+
 
 def terms_lookup(account_ids: set[int]) -> ContractsAt:
     """The contracts of these accounts. Each account's are read once and kept in the process until
@@ -60,7 +72,14 @@ def _contracts_read(account_ids: set[int]) -> dict[int, Contracts]:
     versions: dict[int, list] = {}
     for v in ContractVersion.objects.filter(account_id__in=account_ids):
         versions.setdefault(v.account_id, []).append((v.effective_from, v.version, v))
+    moves: dict[int, list] = {}
+    for account_id, effective_at, status in (
+        AccountLifecycleChange.objects.filter(account_id__in=account_ids)
+        .order_by("effective_at", "id")
+        .values_list("account_id", "effective_at", "status")
+    ):
+        moves.setdefault(account_id, []).append((effective_at, status))
     return {
-        pk: Contracts(ZoneInfo(zone), currency, versions.get(pk, []), {})
+        pk: Contracts(ZoneInfo(zone), currency, versions.get(pk, []), {}, tuple(moves.get(pk, ())))
         for pk, zone, currency in Account.objects.filter(pk__in=account_ids).values_list("pk", "timezone", "currency")
     }

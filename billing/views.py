@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,14 +27,20 @@ from accounts.access import Perm, Principal
 from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
+from accounts.services import BillingDetailsInvalid, account_billing_details_update
 from billing import pdf, presenters
 from billing.contracts import TermsInvalid
+from billing.delivery.selectors import deliveries_list
+from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.invoices.parties import buyer_party, seller_party
 from billing.ledger.shown import REASONS
+from billing.receivables.selectors import invoice_payments, invoice_status_history
 from billing.selectors import (
     billed_charges,
     contract_for_period,
     contract_versions,
+    credit_notes_for_principal,
     invoice_events_pending,
     invoice_get_for_principal,
     invoice_line_get,
@@ -102,10 +109,40 @@ def invoices(request, account: str):
     principal = principal_of(request)
     draft = invoice_draft_current(account=account)
     rows = [
-        {"invoice": inv, "lines": _line_rows(inv), "total": money_display(inv.total, inv.currency)}
+        {
+            "invoice": inv,
+            "lines": _line_rows(inv),
+            "total": money_display(inv.total_with_tax, inv.currency),
+            "amount_due": money_display(inv.amount_due, inv.currency),
+            "overdue": invoice_is_overdue(inv, now=timezone.now()),
+        }
         for inv in invoice_list(principal=principal, account=account, limit=60)
     ]
-    return _render(request, account, "billing/invoices.html", {"rows": rows, "draft": draft})
+    notes = credit_notes_for_principal(principal=principal).filter(account=account).order_by("-number")[:100]
+    credit_notes = [{"note": n, "amount": money_display(n.amount, n.currency)} for n in notes]
+    return _render(
+        request, account, "billing/invoices.html", {"rows": rows, "draft": draft, "credit_notes": credit_notes}
+    )
+
+
+@login_required
+@require_GET
+def credit_note_pdf(request, account: str, credit_note_id: int):
+    """A credit note as a document of its own (the PDF its email carried)."""
+    principal, account_obj = _account(request, account)
+    note = credit_notes_for_principal(principal=principal).filter(account=account_obj, pk=credit_note_id).first()
+    if note is None:
+        raise Http404("No such credit note.")
+    invoice_number = Invoice.objects.filter(pk=note.invoice_id).values_list("number", flat=True).first()
+    body = pdf.credit_note_pdf(
+        note,
+        seller=seller_party(vendor_id=account_obj.vendor_id),
+        buyer=buyer_party(account=account_obj),
+        invoice_number=invoice_number,
+    )
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{note.number}-{account_obj.external_id}.pdf"'
+    return response
 
 
 def _invoice(request, account: str, invoice_id: int) -> tuple[Principal, Invoice]:
@@ -119,17 +156,33 @@ def _invoice(request, account: str, invoice_id: int) -> tuple[Principal, Invoice
 @login_required
 @require_GET
 def invoice_detail(request, account: str, invoice_id: int):
-    _, invoice = _invoice(request, account, invoice_id)
-    return _render(request, invoice.account, "billing/invoice.html", _invoice_context(invoice))
+    principal, invoice = _invoice(request, account, invoice_id)
+    context = _invoice_context(invoice)
+    if invoice.payment_status:  # where its money stands: everyone of the account sees the payments
+        payments = invoice_payments(invoice=invoice)
+        for p in payments:
+            p.amount_text = money_display(p.amount, p.currency)
+        context |= {
+            "payments": payments,
+            "history": invoice_status_history(invoice=invoice) if principal.is_vendor else [],
+            "can_collect": principal.can(Perm.RECEIVABLES_MANAGE),
+            "amount_due_plain": presenters.money_str(invoice.amount_due, invoice.currency),
+            "today": timezone.localdate(timezone=ZoneInfo(invoice.account.timezone)),
+        }
+    if principal.is_vendor:  # who it was sent to, and whether it arrived: the vendor's
+        context["deliveries"] = deliveries_list(principal=principal, invoice=invoice, limit=50)
+    return _render(request, invoice.account, "billing/invoice.html", context)
 
 
 def _invoice_context(invoice: Invoice) -> dict:
     return {
         "invoice": invoice,
         "lines": _line_rows(invoice),
-        "subtotal": money_display(invoice.subtotal, invoice.currency),
-        "credits_applied": money_display(invoice.credits_applied, invoice.currency),
-        "total": money_display(invoice.total, invoice.currency),
+        "totals": presenters.invoice_totals(invoice),
+        "dates": presenters.invoice_dates(invoice),
+        "amount_due": money_display(invoice.amount_due, invoice.currency),
+        "overdue": invoice_is_overdue(invoice, now=timezone.now()),
+        "total": money_display(invoice.total_with_tax, invoice.currency),
         "api_url": reverse("api:invoice", args=[invoice.pk]),
         "events_pending": invoice_events_pending(invoice=invoice),
     }
@@ -365,4 +418,38 @@ def contract(request, account: str):
             "errors": errors,
             "today": datetime.now(ZoneInfo(account.timezone)).date(),
         },
+    )
+
+
+# --- Billing details: the buyer on the account's invoices ----------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def billing_details(request, account: str):
+    """The customer admin (or a vendor operator) edits who the account's next invoices are made out to."""
+    principal, account = _account(request, account)
+    can_edit = principal.can(Perm.BILLING_DETAILS_WRITE)
+    errors: dict[str, list[str]] = {}
+    values = {
+        "billing_name": account.billing_name,
+        "billing_address": account.billing_address,
+        "billing_country": account.billing_country,
+        "tax_id": account.tax_id,
+        "billing_emails": "\n".join(account.billing_emails or []),
+    }
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        values = {key: request.POST.get(key, "") for key in values}
+        emails = [e for e in re.split(r"[\s,;]+", values["billing_emails"]) if e]
+        try:
+            account_billing_details_update(account=account, **{**values, "billing_emails": emails})
+        except BillingDetailsInvalid as exc:
+            errors = exc.fields
+        else:
+            messages.success(request, "Billing details saved. They appear on invoices issued from now on.")
+            return redirect("billing:billing_details", account.external_id)
+    return _render(
+        request, account, "billing/billing_details.html", {"values": values, "errors": errors, "can_edit": can_edit}
     )

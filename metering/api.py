@@ -14,11 +14,13 @@ from accounts.access import Perm
 from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
-from metering.models import OutcomeType, ReopenPolicy, ValueType
+from metering.models import OutcomeCost, OutcomeType, ReopenPolicy, ValueType
 from metering.presenters import iso as _iso
 from metering.services import (
+    OutcomeCostExists,
     OutcomeTypeExists,
     criteria_version_create,
+    outcome_cost_create,
     outcome_type_create,
 )
 from outcomeportal.api import fields as strict
@@ -95,8 +97,23 @@ class OutcomeTypeDoc(serializers.Serializer):
     criteria = CriteriaDoc(allow_null=True, help_text="The current product definition; null before any.")
 
 
+class OutcomeCostSerializer(serializers.Serializer):
+    complexity = strict.ChoiceField(
+        choices=list(OutcomeCost.COMPLEXITIES), default="", help_text="Empty: every tier without a cost of its own."
+    )
+    amount = DecimalString(places=6, max_digits=18, help_text="In the account's currency, like unit_price.")
+    effective_from = serializers.DateField(help_text="Applies to outcomes that occurred from this (local) date.")
+
+
+class OutcomeTypeCostDoc(OutcomeTypeDoc):
+    costs = OutcomeCostSerializer(many=True, required=False, help_text="Vendor principals only: delivery costs.")
+    margin_floor = serializers.CharField(
+        allow_null=True, required=False, help_text="Vendor principals only: the type's margin floor (null: default)."
+    )
+
+
 class OutcomeTypeListDoc(serializers.Serializer):
-    results = OutcomeTypeDoc(many=True)
+    results = OutcomeTypeCostDoc(many=True)
 
 
 def criteria_body(criteria) -> dict:
@@ -114,8 +131,23 @@ def criteria_body(criteria) -> dict:
     }
 
 
-def outcome_type_body(outcome_type: OutcomeType) -> dict:
+def cost_body(cost: OutcomeCost) -> dict:
+    return {
+        "complexity": cost.complexity,
+        "amount": f"{cost.amount:.6f}",
+        "effective_from": cost.effective_from.isoformat(),
+    }
+
+
+def outcome_type_body(outcome_type: OutcomeType, *, with_cost: bool = False) -> dict:
+    """The type as the API shows it; ``with_cost`` (vendor principals): its delivery costs and margin floor."""
     current = outcome_type.criteria.filter(account=None).order_by("-version").first()
+    cost = {}
+    if with_cost:
+        cost = {
+            "costs": [cost_body(c) for c in outcome_type.costs.order_by("complexity", "effective_from")],
+            "margin_floor": None if outcome_type.margin_floor is None else str(outcome_type.margin_floor),
+        }
     return {
         "code": outcome_type.code,
         "name": outcome_type.name,
@@ -127,6 +159,7 @@ def outcome_type_body(outcome_type: OutcomeType) -> dict:
         "one_per_session": current.one_per_session if current else None,
         "required_verification_methods": current.required_verification_methods if current else [],
         "criteria": criteria_body(current) if current else None,
+        **cost,
     }
 
 
@@ -139,7 +172,9 @@ class OutcomeTypeListView(APIView):
         responses={200: OutcomeTypeListDoc}, operation_id="outcome_types_list", summary="The outcome catalogue"
     )
     def get(self, request):
-        return Response({"results": [outcome_type_body(t) for t in OutcomeType.objects.order_by("code")]})
+        with_cost = principal_of(request).can(Perm.COST_READ)
+        types = OutcomeType.objects.order_by("code")
+        return Response({"results": [outcome_type_body(t, with_cost=with_cost) for t in types]})
 
     @extend_schema(
         request=OutcomeTypeInSerializer,
@@ -163,12 +198,39 @@ class OutcomeTypeListView(APIView):
 class OutcomeTypeDetailView(APIView):
     permission_classes = [require(Perm.EVENTS_READ)]
 
-    @extend_schema(responses={200: OutcomeTypeDoc}, summary="One outcome type")
+    @extend_schema(responses={200: OutcomeTypeCostDoc}, summary="One outcome type")
     def get(self, request, code: str):
         outcome_type = OutcomeType.objects.filter(code=code).first()
         if outcome_type is None:
             raise ApiError("not_found", f"No outcome type {code!r}.", 404)
-        return Response(outcome_type_body(outcome_type))
+        return Response(outcome_type_body(outcome_type, with_cost=principal_of(request).can(Perm.COST_READ)))
+
+
+class OutcomeCostView(APIView):
+    """A delivery cost of the type from a date (the vendor's; finance's margin)."""
+
+    permission_classes = [require(Perm.CATALOGUE_MANAGE)]
+
+    @extend_schema(
+        request=OutcomeCostSerializer,
+        responses={201: OutcomeCostSerializer, 409: error_response(409, "`outcome_cost_exists`: one starts that day.")},
+        summary="Set a delivery cost of the type (and tier) from a date (409: one already starts that day)",
+    )
+    def post(self, request, code: str):
+        outcome_type = OutcomeType.objects.filter(code=code).first()
+        if outcome_type is None:
+            raise ApiError("not_found", f"No outcome type {code!r}.", 404)
+        data = OutcomeCostSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            cost = outcome_cost_create(
+                outcome_type=outcome_type, created_by=principal_of(request).label, **data.validated_data
+            )
+        except OutcomeCostExists as exc:
+            raise ApiError(
+                "outcome_cost_exists", f"A cost of {exc} exists; costs are never edited.", status.HTTP_409_CONFLICT
+            ) from exc
+        return Response(cost_body(cost), status=status.HTTP_201_CREATED)
 
 
 class CriteriaView(APIView):

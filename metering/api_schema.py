@@ -12,7 +12,7 @@ from rest_framework import serializers
 from metering import engine
 from metering.validation import COMPLEXITIES, MAX_ATTRIBUTES_BYTES
 from outcomeportal.api.fields import DecimalString
-from outcomeportal.api.schema import ClosedDoc, ErrorSerializer
+from outcomeportal.api.schema import ClosedDoc, ErrorBodySerializer, ErrorSerializer
 
 _FAILURES = list(engine.FAILURE_REASONS)
 
@@ -65,3 +65,6 @@ class IngestResponse(serializers.Serializer):
     conflicts = serializers.IntegerField(min_value=0)
     rejected = serializers.IntegerField(min_value=0)
     results = IngestResult(many=True, help_text="One per submitted event, in order.")
+
+
+ErrorBodyDoc = ErrorBodySerializer  # the contract's error body (outcomeportal.api.schema), by its older name

@@ -39,6 +39,7 @@ from metering.fields import checks_encode
 from metering.models import OutcomeType
 from metering.selectors import criteria_current, criteria_for, rules_from_criteria
 from metering.validation import EventError, ParsedEvent, event_parse
+from outcomeportal.core.copy_text import flag, number, text
 
 MAX_BATCH = 1000
 
@@ -301,37 +302,20 @@ def _insert(rows: list[_Row], *, now: datetime, result: IngestResult) -> dict[tu
         )
         checks_index: dict[tuple, int] = {}  # distinct checks -> 1-based index into the INSERT's array
         raw = cursor.cursor  # the psycopg cursor, for COPY
+        lines = []
+        for r in rows:
+            p, d, t = r.parsed, r.decision, r.target
+            checks = checks_index.get(d.checks) or checks_index.setdefault(d.checks, len(checks_index) + 1)
+            lines.append(
+                f"{r.index}\t{checks}\t{t.account_id}\t{text(p.event_id)}\t{t.outcome_type_id}\t{p.occurred_at_iso}\t"
+                f"{flag(p.success_criteria_met)}\t{flag(p.human_handoff)}\t{text(p.channel)}\t{text(p.workflow)}\t"
+                f"{text(p.session_id)}\t{text(p.complexity)}\t{text(p.verification_method)}\t{text(p.source_url)}\t"
+                f"{flag(p.sandbox)}\t{text(p.failure_reason)}\t{number(p.value_amount)}\t{number(p.cost_amount)}\t"
+                f"{text(p.attributes_json.decode())}\t{p.payload_hash}\t{d.status}\t{d.reason}\t"
+                f"{d.window_ends_at.isoformat()}\t{number(t.criteria_id)}\n"
+            )
         with raw.copy(f"COPY {_STAGE} (batch_index, checks_index, {_COLUMN_LIST}) FROM STDIN") as copy:
-            for r in rows:
-                p, d = r.parsed, r.decision
-                copy.write_row(
-                    (
-                        r.index,
-                        checks_index.get(d.checks) or checks_index.setdefault(d.checks, len(checks_index) + 1),
-                        r.target.account_id,
-                        p.event_id,
-                        r.target.outcome_type_id,
-                        p.occurred_at_iso,
-                        p.success_criteria_met,
-                        p.human_handoff,
-                        p.channel,
-                        p.workflow,
-                        p.session_id,
-                        p.complexity,
-                        p.verification_method,
-                        p.source_url,
-                        p.sandbox,
-                        p.failure_reason,
-                        p.value_amount,
-                        p.cost_amount,
-                        p.attributes_json.decode(),
-                        p.payload_hash,
-                        d.status,
-                        d.reason,
-                        d.window_ends_at.isoformat(),
-                        r.target.criteria_id,
-                    )
-                )
+            copy.write("".join(lines).encode())
         cursor.execute(
             f"INSERT INTO metering_event ({_COLUMN_LIST}, checks, received_at, decided_at, state, settled_at) "
             f"SELECT {_COLUMN_LIST}, (%s::text[])[checks_index], %s::timestamptz, %s::timestamptz, '{{}}'::jsonb, "

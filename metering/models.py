@@ -37,6 +37,9 @@ class OutcomeType(models.Model):
     # Never negative: an amount only ever adds to a period's spend (billing.caps relies on it).
     unit_price = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(0)])
     value_type = models.CharField(max_length=32, choices=ValueType.choices, default=ValueType.LABOR_SAVINGS)
+    # The gross margin below which finance flags this type (a ratio, 0.6000 = 60 %); empty: the
+    # FINANCE_MARGIN_FLOOR setting.
+    margin_floor = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -99,6 +102,40 @@ class SuccessCriteria(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class OutcomeCost(models.Model):
+    """What delivering one outcome of a type costs the vendor, per complexity tier, from a date.
+
+    The vendor's figure (finance's margin), used for an event that reports no ``cost_amount`` of its
+    own. ``complexity`` empty: every tier without a cost of its own. Rows are never edited: a new
+    cost is a new row from its ``effective_from``, and an outcome takes the cost in force on its
+    local date. Amounts are in the account's currency, like ``OutcomeType.unit_price``.
+    """
+
+    COMPLEXITIES = ("", "simple", "moderate", "complex")
+
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, related_name="costs")
+    complexity = models.CharField(max_length=16, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=6, validators=[MinValueValidator(0)])
+    effective_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["outcome_type", "complexity", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["outcome_type", "complexity", "effective_from"], name="outcome_cost_once_per_day"
+            ),
+            models.CheckConstraint(name="outcome_cost_not_negative", condition=Q(amount__gte=0)),
+            models.CheckConstraint(
+                name="outcome_cost_known_tier", condition=Q(complexity__in=["", "simple", "moderate", "complex"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome_type_id} {self.complexity or 'any tier'} {self.amount} from {self.effective_from}"
 
 
 class EventStatus(models.TextChoices):
@@ -280,6 +317,14 @@ class DailyRollup(models.Model):
     status = models.CharField(max_length=16)
     non_billable_reason = models.CharField(max_length=32)
     events = models.BigIntegerField()
+    # The vendor's delivery cost (finance's margin; migration 0015): the sum of the costs the events
+    # reported, and how many events reported none, by complexity tier — those are costed from the
+    # catalogue (OutcomeCost) by finance. Vendor eyes only, like Event.cost_amount.
+    reported_cost = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    uncosted = models.BigIntegerField(default=0)  # no reported cost, no complexity
+    uncosted_simple = models.BigIntegerField(default=0)
+    uncosted_moderate = models.BigIntegerField(default=0)
+    uncosted_complex = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from metering import engine
-from metering.models import Event, EventStatus, OutcomeType, Signal, SignalType, SuccessCriteria
+from metering.models import Event, EventStatus, OutcomeCost, OutcomeType, Signal, SignalType, SuccessCriteria
 from metering.selectors import event_facts, rules_from_criteria, signal_facts
 
 SETTLE_CHUNK = 50_000
@@ -292,3 +292,40 @@ def decision_replay(*, event: Event, now: datetime | None = None) -> ReplayDiffe
     if stored != replayed or stored_checks != list(decision.checks):
         return ReplayDifference(event.pk, event.event_id, stored, replayed)
     return None
+
+
+# --- Delivery costs (the vendor's; finance's margin) ----------------------------------------------
+
+
+class OutcomeCostExists(Exception):
+    pass
+
+
+def outcome_cost_create(
+    *,
+    outcome_type: OutcomeType,
+    complexity: str,
+    amount: Decimal,
+    effective_from: date,
+    created_by: str = "",
+) -> OutcomeCost:
+    """A delivery cost of the type (and tier; empty: every tier without its own) from ``effective_from``.
+    Earlier costs stay as they were; the same type, tier and date twice is :class:`OutcomeCostExists`."""
+    try:
+        with transaction.atomic():
+            return OutcomeCost.objects.create(
+                outcome_type=outcome_type,
+                complexity=complexity,
+                amount=amount,
+                effective_from=effective_from,
+                created_by=created_by,
+            )
+    except IntegrityError as exc:
+        raise OutcomeCostExists(f"{outcome_type.code} {complexity or 'any tier'} from {effective_from}") from exc
+
+
+def outcome_type_margin_floor_set(*, outcome_type: OutcomeType, margin_floor: Decimal | None) -> None:
+    """The type's margin floor (a ratio, 0–1), or None for the FINANCE_MARGIN_FLOOR setting."""
+    if margin_floor is not None and not Decimal(0) <= margin_floor <= Decimal(1):
+        raise ValueError("A margin floor is a ratio from 0 to 1, e.g. 0.6000 for 60 %.")
+    OutcomeType.objects.filter(pk=outcome_type.pk).update(margin_floor=margin_floor)

@@ -45,3 +45,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    """Comma-separated integers, e.g. ``1,7,14``."""
+    items = env_list(name, [str(d) for d in default])
+    try:
+        return [int(item) for item in items]
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{name} must be integers separated by commas, not {os.environ.get(name)!r}"
+        ) from exc

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from outcomeportal.env import env_bool, env_int, env_list, env_str
+from outcomeportal.env import env_bool, env_int, env_int_list, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("OUTCOMEPORTAL_DATA_DIR", str(BASE_DIR / ".data")))
@@ -55,11 +55,12 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
-    # The product, left to right: data flows accounts → metering → billing → disputes.
+    # The product, left to right: data flows accounts → metering → billing → disputes → finance.
     "accounts",
     "metering",
     "billing",
     "disputes",
+    "finance",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,17 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", True)
 OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "OutcomePortal")
 
+# --- People (accounts.people): invitations and password reset by email ---------------------
+# An invitation link works once, for this many days after it was (last) sent.
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# A password reset link works once, for this many seconds (Django's setting).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60)
+# Reset requests per window: for one email address (whoever asks), and from one client address.
+# Beyond either, the answer is the same and nothing is sent.
+PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 20)
+PASSWORD_RESET_WINDOW_SECONDS = env_int("PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
+
 # --- Outgoing requests (webhooks; accounts.outbound) ------------------------------------
 # Only https to public addresses. For development, http; for on-premises receivers, host
 # names and networks (CIDR) that may be called whatever their address.
@@ -241,8 +253,18 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": ["pending", "billable", "non_billable", "invoiced", "disputed", "credited"],
         "IngestStatusEnum": ["accepted", "duplicate", "conflict", "rejected"],
         "InvoiceStatusEnum": ["draft", "finalized", "void"],
+        "PaymentStatusEnum": ["open", "paid", "void", "uncollectible"],
+        "PaymentSourceEnum": ["operator", "api", "webhook"],
+        "DeliveryStatusEnum": ["pending", "sent", "failed"],
+        "DeliveryKindEnum": ["email", "webhook"],
+        "DeliveryEventEnum": ["invoice.finalized", "credit_note.issued", "invoice.overdue"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
         "ComplexityEnum": ["complex", "moderate", "simple"],
+        "LifecycleStatusEnum": ["active", "suspended", "churned"],
+        "InvitationStatusEnum": ["pending", "expired"],
+        # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).
+        "NonBillableReasonEnum": "metering.engine.REASONS",
+        "ShownReasonEnum": "billing.ledger.shown.REASONS",
     },
 }
 
@@ -250,6 +272,21 @@ SPECTACULAR_SETTINGS = {
 # Events older than this are refused with timestamp_out_of_range (contract: 35 days).
 LATE_EVENT_WINDOW_DAYS = env_int("LATE_EVENT_WINDOW_DAYS", 35)
 FUTURE_EVENT_TOLERANCE_SECONDS = 300
+
+# --- Finance (finance/; docs/finance.md) ----------------------------------------------
+# A segment whose attainment falls more than this many percentage points below its trailing
+# 3-month mean is flagged as falling.
+FINANCE_ATTAINMENT_DROP_POINTS = env_int("FINANCE_ATTAINMENT_DROP_POINTS", 5)
+# The gross margin (in percent) below which an outcome type is flagged, unless the type sets its own.
+FINANCE_MARGIN_FLOOR_PERCENT = env_int("FINANCE_MARGIN_FLOOR_PERCENT", 60)
+
+# --- Signed decision certificates (outcomeportal.signing; docs/security.md "Signed decisions") ---
+# The active Ed25519 private key: a PEM file, or its 32 raw bytes in base64 — one of the two. With
+# neither, a key generated once into the data folder (development, tests, a single machine).
+DECISION_SIGNING_KEY_FILE = env_str("DECISION_SIGNING_KEY_FILE")
+DECISION_SIGNING_KEY = env_str("DECISION_SIGNING_KEY")
+# Retired public keys, still listed so that what they signed verifies: "kid:base64,kid:base64".
+DECISION_SIGNING_RETIRED_KEYS = env_list("DECISION_SIGNING_RETIRED_KEYS", [])
 
 # --- Background jobs: django-q2 on the ORM broker -------------------------------------
 # timeout < retry, or a task still running would be handed to a second worker
@@ -273,6 +310,27 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "billing@outcomeportal.local")
+
+# --- Invoices: the seller printed on every invoice (billing.invoices.document) --------------
+# The vendor's legal name (the Vendor's name when empty), postal address (lines separated by "\n"
+# or "|"), country (ISO 3166-1 alpha-2), tax id, and how to pay (bank details, a payment link).
+SELLER_LEGAL_NAME = env_str("SELLER_LEGAL_NAME")
+SELLER_ADDRESS = env_str("SELLER_ADDRESS")
+SELLER_COUNTRY = env_str("SELLER_COUNTRY")
+SELLER_TAX_ID = env_str("SELLER_TAX_ID")
+SELLER_EMAIL = env_str("SELLER_EMAIL")
+SELLER_PAYMENT_INSTRUCTIONS = env_str("SELLER_PAYMENT_INSTRUCTIONS")
+# Incoming payment webhooks (POST /api/v1/payments/webhook): the shared secret of the HMAC-SHA256
+# signature the processor (or the adapter in front of it) sends; empty: the endpoint refuses everything.
+PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
+# Stripe's endpoint secret (whsec_…) for POST /api/v1/payments/stripe, the adapter for Stripe's own
+# signature header and event shape; empty: that endpoint refuses everything.
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Overdue reminders: emailed this many days after an unpaid invoice's due date, each once.
+PAYMENT_REMINDER_DAYS = env_int_list("PAYMENT_REMINDER_DAYS", [1, 7, 14])
+# The portal's public address, for links in emails ("https://billing.example.com"); empty: no links.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL")
 
 LOGGING = {
     "version": 1,

@@ -32,7 +32,7 @@ def _banner(host: str, port: int, worker: bool) -> str:
         f"OutcomePortal: http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/, admin: /admin/)",
         "Background jobs: django-q2 worker (qcluster) running" if worker else "Background jobs: worker not started",
         "Demo logins (password demo-pass-2026): acme-admin, acme-finance, acme-viewer, northwind-admin, "
-        "vendor-support, vendor-operator",
+        "vendor-support, vendor-finance, vendor-operator",
         "Press Ctrl-C to stop.",
         "",
     ]

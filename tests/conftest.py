@@ -64,3 +64,13 @@ def viewer_a_client(account_a):
 @pytest.fixture
 def admin_b_client(account_b):
     return key_client(account_b, Role.CUSTOMER_ADMIN)
+
+
+@pytest.fixture
+def signing_key(settings) -> tuple[str, str, str]:
+    """Decision certificates signed with a fresh key (DECISION_SIGNING_KEY), none retired:
+    (base64 private key, kid, base64 public key)."""
+    key = factories.signing_key_new()
+    settings.DECISION_SIGNING_KEY, settings.DECISION_SIGNING_KEY_FILE = key[0], ""
+    settings.DECISION_SIGNING_RETIRED_KEYS = []
+    return key

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
 from accounts.models import Account, Role, User
@@ -13,6 +15,7 @@ from accounts.services import account_create, api_key_create
 from billing.ingestion import events_ingest
 from metering.models import OutcomeType
 from metering.services import outcome_type_create
+from outcomeportal import signing
 
 _seq = itertools.count(1)
 
@@ -46,6 +49,13 @@ def vendor_key() -> str:
 
 def account_key(account: Account, role: str = Role.CUSTOMER_ADMIN) -> str:
     return api_key_create(name=f"test {role}", account=account, role=role).secret
+
+
+def signing_key_new() -> tuple[str, str, str]:
+    """A certificate signing key pair: (base64 private key, kid, base64 public key)."""
+    private = Ed25519PrivateKey.generate()
+    public = signing.public_raw(private)
+    return signing.private_raw_b64(private), signing.key_id(public), base64.b64encode(public).decode()
 
 
 def event_payload(
@@ -83,10 +93,14 @@ def rollups_match_rows() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT e.account_id, (e.occurred_at AT TIME ZONE a.timezone)::date, e.outcome_type_id, "
-            "e.status, e.non_billable_reason, count(*) FROM metering_event e JOIN accounts_account a "
-            "ON a.id = e.account_id GROUP BY 1, 2, 3, 4, 5"
+            "e.status, e.non_billable_reason, count(*), sum(coalesce(e.cost_amount, 0)), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = ''), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'simple'), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'moderate'), "
+            "count(*) FILTER (WHERE e.cost_amount IS NULL AND e.complexity = 'complex') "
+            "FROM metering_event e JOIN accounts_account a ON a.id = e.account_id GROUP BY 1, 2, 3, 4, 5"
         )
-        events = {tuple(row[:5]): row[5] for row in cursor.fetchall()}
+        events = {tuple(row[:5]): tuple(row[5:]) for row in cursor.fetchall()}
         cursor.execute(
             "SELECT c.account_id, (c.occurred_at AT TIME ZONE a.timezone)::date, c.outcome_type_id, c.complexity, "
             "c.attempt, c.state, c.reason, count(*), sum(coalesce(c.amount, 0)), sum(coalesce(c.credits, 0)) "
@@ -101,7 +115,14 @@ def rollups_match_rows() -> bool:
         )
         disagreeing = cursor.fetchone()[0]
     daily = {
-        (r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason): r.events
+        (r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason): (
+            r.events,
+            r.reported_cost,
+            r.uncosted,
+            r.uncosted_simple,
+            r.uncosted_moderate,
+            r.uncosted_complex,
+        )
         for r in DailyRollup.objects.all()
         if r.events
     }

@@ -1,6 +1,6 @@
 """The architecture holds: apps depend one way, pure cores stay pure (docs: ../shared/style.md).
 
-``accounts ← metering ← billing ← disputes``: an app imports only from apps to its left —
+``accounts ← metering ← billing ← disputes ← finance``: an app imports only from apps to its left —
 their services, selectors, models and pure modules, never their views, APIs, URLs or
 tasks. The decision engine and the other pure cores import nothing from Django, directly
 or through another project module. A short AST walk over the source, no import-linter.
@@ -18,7 +18,7 @@ import pytest
 from django.apps import apps as django_apps
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "metering", "billing", "disputes")  # left to right
+APPS = ("accounts", "metering", "billing", "disputes", "finance")  # left to right
 SKIPPED_DIRS = {"migrations", "tests", "__pycache__"}
 # Entry points of an app: nobody else imports them (tasks are enqueued by dotted path).
 ENTRY_POINT = re.compile(r"^(\w+_)?(views|api|apis|tasks|urls)$")
@@ -38,9 +38,16 @@ PURE_CORES = (
     "outcomeportal/core/csvsafe.py",
     "outcomeportal/core/currencies.py",
 )
-# What an app may use of the project package: its kernel and the API plumbing (errors, cursors,
-# renderers…). Settings, URLs and the rest of the package compose the apps; the apps never import them.
-PROJECT_HELPERS = ("outcomeportal.core", "outcomeportal.api", "outcomeportal.cli", "outcomeportal.env")
+# What an app may use of the project package: its kernel, the API plumbing (errors, cursors,
+# renderers…) and the portal's signing keys. Settings, URLs and the rest of the package compose the
+# apps; the apps never import them.
+PROJECT_HELPERS = (
+    "outcomeportal.core",
+    "outcomeportal.api",
+    "outcomeportal.cli",
+    "outcomeportal.env",
+    "outcomeportal.signing",
+)
 # Only these project modules may import the apps: they compose them.
 COMPOSERS = {"outcomeportal/urls.py", "outcomeportal/settings.py"}
 FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "django_q", "psycopg")

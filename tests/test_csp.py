@@ -101,6 +101,9 @@ def pages(account_a, outcome_type):
         "/disputes/queue/": operator,
         "/disputes/trust/": operator,
         "/accounts/api-keys/": admin,
+        "/account/acme/people/": admin,  # htmx forms, hx-confirm
+        "/vendor/people/": operator,
+        "/accounts/password-reset/": Client(),
         "/api/docs/": Client(),
     }
 

@@ -132,7 +132,7 @@ def test_404_missing_object(vendor_client, seeded, path, message):
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("DELETE", "/api/v1/accounts/acme", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/api/v1/accounts/acme", "GET, PATCH, HEAD, OPTIONS"),
         ("PUT", "/api/v1/events", "GET, POST, HEAD, OPTIONS"),
         ("PATCH", "/api/v1/accounts", "GET, POST, HEAD, OPTIONS"),
         ("GET", "/api/v1/events/acme/evt-1/signals", "POST, OPTIONS"),

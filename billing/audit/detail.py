@@ -27,6 +27,8 @@ BILLING_CHECKS = (
     ("beyond_pilot_allowance", "pilot_free", "Beyond the free pilot allowance"),
     ("within_spend_cap", "cap_reached", "Within the monthly spend cap"),
     ("not_credited", "dispute_credited", "Not credited after a dispute"),
+    ("account_not_suspended", "account_suspended", "The account was not suspended when it occurred"),
+    ("account_not_churned", "account_churned", "The account had not churned when it occurred"),
 )
 
 

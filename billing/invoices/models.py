@@ -13,6 +13,8 @@ re-exports them. Invariants are held by the database, not by ``save()``:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
@@ -59,6 +61,20 @@ class InvoiceStatus(models.TextChoices):
     VOID = "void", "Void"
 
 
+class PaymentStatus(models.TextChoices):
+    """Where the money of a final invoice stands (beside the document's own ``status``).
+
+    ``open`` → ``paid`` (payments reached the amount due) | ``uncollectible`` (written off; a
+    payment may still arrive and make it paid) | ``void`` (the invoice was voided). The moves are
+    billing.receivables.states; a draft has none (null).
+    """
+
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+    UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+
+
 class Invoice(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.CharField(max_length=7)  # YYYY-MM, a whole month in the account's time zone
@@ -85,6 +101,29 @@ class Invoice(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.TextField(blank=True)
 
+    # --- The invoice as a document (billing.invoices.document). Set at finalization, with the number;
+    # a draft carries what it would say today. Never changed afterwards (the guard trigger).
+    issued_at = models.DateTimeField(null=True, blank=True)  # = finalized_at: the issue date
+    due_at = models.DateTimeField(null=True, blank=True)  # issued_at + payment_terms_days
+    payment_terms_days = models.PositiveSmallIntegerField(default=30)  # net N, from the contract version
+    # Who sells and who buys, as printed: copied from the settings and the account's billing
+    # details when finalized, so a later change of address never rewrites an invoice already sent.
+    seller = models.JSONField(default=dict, blank=True)
+    buyer = models.JSONField(default=dict, blank=True)
+    # Tax on the total (subtotal − credits applied), rounded once to the currency: a percentage
+    # from the operators' rule for the account or the buyer's country (billing.invoices.tax).
+    tax_rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)  # percent: 20.0000 = 20 %
+    tax_amount = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    tax_note = models.CharField(max_length=300, blank=True)  # e.g. the reverse-charge mention
+
+    # --- Collection: the only columns of a final invoice that still move (billing.receivables).
+    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices, null=True, blank=True)
+    # The sum of the invoice's Payment rows (the ledger is the truth; this is kept with it, under the
+    # invoice row's lock, so receivables read one row per invoice).
+    amount_paid = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    paid_at = models.DateTimeField(null=True, blank=True)  # when payments reached the amount due
+    uncollectible_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-period", "account_id"]
         constraints = [
@@ -96,10 +135,35 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 name="invoice_total_is_sum", condition=Q(total=models.F("subtotal") - models.F("credits_applied"))
             ),
+            models.CheckConstraint(
+                name="invoice_payment_status_iff_final",
+                condition=(Q(status="draft") & Q(payment_status__isnull=True))
+                | (~Q(status="draft") & Q(payment_status__isnull=False)),
+            ),
+            models.CheckConstraint(name="invoice_amount_paid_not_negative", condition=Q(amount_paid__gte=0)),
+        ]
+        indexes = [
+            models.Index(fields=["payment_status", "due_at"], name="invoice_receivable_idx"),
         ]
 
     def __str__(self) -> str:
         return self.number or f"draft {self.period}"
+
+    # What a customer owes, from the stored figures (the same on the page, the PDF and the API).
+    @property
+    def total_with_tax(self):
+        return self.total + self.tax_amount
+
+    @property
+    def amount_credited(self):
+        """Credit notes applied on this invoice as credit lines (already taken off its total)."""
+        return self.credits_applied
+
+    @property
+    def amount_due(self):
+        if self.payment_status == PaymentStatus.VOID:
+            return Decimal(0)
+        return max(self.total_with_tax - self.amount_paid, Decimal(0))
 
 
 class InvoiceLine(models.Model):
@@ -174,3 +238,40 @@ class CreditNote(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class TaxRate(models.Model):
+    """A tax rate set by the vendor's operators: for one account, or for buyers in one country.
+
+    The account's own rule wins over its country's; with neither, no tax. A zero rate marked
+    ``reverse_charge`` prints the reverse-charge note (B2B across EU borders, say): the buyer
+    accounts for the tax.
+    """
+
+    account = models.OneToOneField(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    country = models.CharField(max_length=2, blank=True)  # ISO 3166-1 alpha-2, upper case
+    name = models.CharField(max_length=60, default="VAT")  # what the invoice calls the tax
+    rate = models.DecimalField(max_digits=7, decimal_places=4)  # percent: 20.0000 = 20 %
+    reverse_charge = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True)  # printed on the invoice; a default for reverse charge
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "account_id"]
+        constraints = [
+            models.CheckConstraint(
+                name="tax_rate_account_xor_country",
+                condition=(Q(account__isnull=False) & Q(country="")) | (Q(account__isnull=True) & ~Q(country="")),
+            ),
+            models.UniqueConstraint(fields=["country"], condition=~Q(country=""), name="tax_rate_country_uniq"),
+            models.CheckConstraint(name="tax_rate_range", condition=Q(rate__gte=0) & Q(rate__lte=100)),
+            models.CheckConstraint(
+                name="tax_rate_reverse_charge_is_zero", condition=Q(reverse_charge=False) | Q(rate=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.country or f"account {self.account_id}"
+        return f"{self.name} {self.rate.normalize():f} % ({who})"

@@ -13,7 +13,9 @@ stores the event (:mod:`billing.ingestion`):
   ``invoiced`` on a final invoice, ``disputed`` while a dispute about it is open, ``credited`` after
   one was approved, ``void`` when a signal ruled its outcome out inside the window;
 * its reason when it costs nothing: ``included`` in the platform fee, or one of billing's rulings
-  (``training_window``, ``pilot_free``, ``cap_reached``) and disputes' (``dispute_credited``).
+  (``training_window``, ``pilot_free``, ``cap_reached``, and ``account_suspended`` /
+  ``account_churned`` for an account that was not active when the event occurred) and disputes'
+  (``dispute_credited``).
 
 :class:`ChargeRollup` keeps the charges' counts and sums per account, local day, type, complexity,
 kind, state and reason (statement-level triggers, migration 0007): every period figure reads a
@@ -46,6 +48,8 @@ class ChargeReason(models.TextChoices):
     PILOT_FREE = "pilot_free", "Free pilot allowance"
     CAP_REACHED = "cap_reached", "Monthly spend cap reached (automation paused)"
     DISPUTE_CREDITED = "dispute_credited", "Credited after a dispute"
+    ACCOUNT_SUSPENDED = "account_suspended", "Account suspended: stored, not billed"
+    ACCOUNT_CHURNED = "account_churned", "Account churned: stored, not billed"
 
 
 # The reasons that make an outcome cost nothing although metering decided it billable: the
@@ -55,7 +59,11 @@ FREE_REASONS = (
     ChargeReason.PILOT_FREE,
     ChargeReason.CAP_REACHED,
     ChargeReason.DISPUTE_CREDITED,
+    ChargeReason.ACCOUNT_SUSPENDED,
+    ChargeReason.ACCOUNT_CHURNED,
 )
+# The reason of a charge whose account was not active when its event occurred, by lifecycle status.
+INACTIVE_REASONS = {"suspended": ChargeReason.ACCOUNT_SUSPENDED, "churned": ChargeReason.ACCOUNT_CHURNED}
 # Charges that the invoice counts: charged, or inside the platform fee's allowance.
 COUNTED_REASONS = (ChargeReason.NONE, ChargeReason.INCLUDED)
 

@@ -24,6 +24,7 @@ from django.db import connection
 
 from billing.ledger.models import ChargeReason, ChargeState
 from metering.services import session_claims_release
+from outcomeportal.core.copy_text import flag, number, text
 
 _COLUMNS = (
     "event_id",
@@ -76,16 +77,17 @@ def charges_write(charges: list[NewCharge]) -> None:
     """Write new charges (``COPY``, one round trip for a batch), in event order."""
     if not charges:
         return
+    rows = "".join(
+        f"{c.pk}\t{c.account_id}\t{c.outcome_type_id}\t{c.occurred_at_iso or c.occurred_at.isoformat()}\t"
+        f"{text(c.complexity)}\t{number(c.value_amount)}\t{flag(c.attempt)}\t{number(c.contract_version_id)}\t"
+        f"{number(c.amount)}\t{number(c.credits)}\t{c.currency}\t{c.state}\t{c.charge_reason}\n"
+        for c in sorted(charges, key=lambda c: c.pk)
+    )
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY billing_charge ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
     ):
-        for c in sorted(charges, key=lambda c: c.pk):
-            copy.write_row(
-                (c.pk, c.account_id, c.outcome_type_id, c.occurred_at_iso or c.occurred_at, c.complexity,
-                 c.value_amount, c.attempt,
-                 c.contract_version_id, c.amount, c.credits, c.currency, c.state, c.charge_reason)
-            )  # fmt: skip
+        copy.write(rows.encode())
 
 
 def _ids_update(sql: str, event_ids: Iterable[int], params: dict | None = None) -> list[int]:

@@ -103,6 +103,8 @@ class Terms:
     price_lock: PriceLock | None = None
     monthly_minimum: Decimal | None = None
     notes: str = ""
+    # Net N: an invoice of a period governed by this version is due N days after it is issued.
+    payment_terms_days: int = 30
 
     def price_for(self, outcome_type: str) -> TypePrice | None:
         for p in self.prices:

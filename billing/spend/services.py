@@ -26,10 +26,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import refcache
-from accounts.models import Account
+from accounts.models import Account, LifecycleStatus
 from accounts.notify import notification_send, webhooks_enqueue
+from accounts.selectors import account_status_at
 from billing import caps
 from billing.charges import Charging, PeriodCharges, cap_periods, catalogue, groups_plus, period_charges
+from billing.ledger.models import INACTIVE_REASONS
 from billing.ledger.services import NewCharge
 from billing.models import SpendAlert, SpendControl, SpendControlChange, SpendPeriod
 from billing.pricing import marginal_bound
@@ -117,9 +119,13 @@ def account_spend_status(*, account: Account, now: datetime | None = None) -> Ac
         )
     )
     paused = bool(state and state.paused_at)
+    reason = (state.pause_reason or PAUSE_REASON) if paused else None
+    standing = account_status_at(account_id=account.pk, at=now)
+    if standing != LifecycleStatus.ACTIVE:  # nothing it does now is billed: the platform should not automate
+        paused, reason = True, INACTIVE_REASONS[standing].value
     return AccountSpendStatus(
         paused=paused,
-        reason=(state.pause_reason or PAUSE_REASON) if paused else None,
+        reason=reason,
         period=period,
         period_spend=charges.spend_with_pending,
         invoice_total=charges.total,

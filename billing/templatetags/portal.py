@@ -106,7 +106,11 @@ def portal_header(context) -> dict:
     try:
         principal = principal_of(request)
         account = context.get("portal_account")
-        header = {"is_vendor": principal.is_vendor, "can_overview": principal.can(Perm.ALL_ACCOUNTS)}
+        header = {
+            "is_vendor": principal.is_vendor,
+            "can_overview": principal.can(Perm.ALL_ACCOUNTS),
+            "can_finance": principal.can(Perm.FINANCE_READ),
+        }
         if principal.is_vendor:
             if account is None and request.session.get(SESSION_ACCOUNT_KEY):
                 account = Account.objects.filter(external_id=request.session[SESSION_ACCOUNT_KEY]).first()

@@ -241,6 +241,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
         "northwind-admin", Role.CUSTOMER_ADMIN, SECOND_ACCOUNT, "Tom", "Becker", "customer admin, Northwind Outfitters"
     ),
     DemoUser("vendor-support", Role.VENDOR_SUPPORT, None, "Sam", "Rivera", "vendor support (dispute queue)"),
+    DemoUser("vendor-finance", Role.VENDOR_FINANCE, None, "Ana", "Moreau", "vendor finance (the finance area)"),
     DemoUser(
         "vendor-operator",
         Role.VENDOR_OPERATOR,

@@ -34,19 +34,24 @@ class DecimalString(serializers.Field):
         TOO_LARGE: "Must be below {limit}.",
     }
 
-    def __init__(self, *, places: int = 4, max_digits: int = 16, **kwargs):
+    def __init__(self, *, places: int = 4, max_digits: int = 16, allow_negative: bool = False, **kwargs):
         self.places = places
         # As the model's DecimalField: larger values would overflow the database column.
         self.whole_digits = max_digits - places
+        self.allow_negative = allow_negative  # a response's figure that can be below zero (a net)
         super().__init__(**kwargs)
 
     @property
     def pattern(self) -> str:
-        return decimal_pattern(whole_digits=self.whole_digits, places=self.places)
+        unsigned = decimal_pattern(whole_digits=self.whole_digits, places=self.places)
+        return f"^-?{unsigned[1:]}" if self.allow_negative else unsigned
 
     def to_internal_value(self, data):
+        sign = 1
+        if self.allow_negative and isinstance(data, str) and data.startswith("-"):
+            sign, data = -1, data[1:]
         try:
-            return decimal_parse(data, whole_digits=self.whole_digits, places=self.places)
+            return sign * decimal_parse(data, whole_digits=self.whole_digits, places=self.places)
         except DecimalRefused as refused:
             self.fail(refused.reason, places=self.places, limit=f"{10**self.whole_digits:,}")
 

@@ -31,6 +31,13 @@ def account_body(account: Account) -> dict:
         "timezone": account.timezone,
         "segment": {"tier": account.tier, "industry": account.industry, "use_case": account.use_case},
         "created_at": iso(account.created_at),
+        "billing": {
+            "billing_name": "",
+            "billing_address": "",
+            "billing_country": "",
+            "tax_id": "",
+            "billing_emails": [],
+        },
     }
 
 
@@ -62,6 +69,14 @@ def test_vendor_creates_an_account_with_the_contract_fields(vendor_client):
         "timezone": "Europe/Paris",
         "segment": {"tier": "enterprise", "industry": "software", "use_case": "support"},
         "created_at": iso(account.created_at),
+        # The buyer on its invoices: empty until the account's customer admin (or the vendor) sets it.
+        "billing": {
+            "billing_name": "",
+            "billing_address": "",
+            "billing_country": "",
+            "tax_id": "",
+            "billing_emails": [],
+        },
     }
     assert (account.currency, account.timezone, account.tier, account.industry, account.use_case) == (
         "EUR",
@@ -83,6 +98,13 @@ def test_create_defaults_to_usd_utc_and_an_empty_segment(vendor_client):
         "currency": "USD",
         "timezone": "UTC",
         "segment": {"tier": "", "industry": "", "use_case": ""},
+        "billing": {
+            "billing_name": "",
+            "billing_address": "",
+            "billing_country": "",
+            "tax_id": "",
+            "billing_emails": [],
+        },
     }
 
 

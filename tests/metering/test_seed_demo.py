@@ -23,14 +23,15 @@ def test_a_small_demo_world_has_every_reason_and_refuses_a_second_seed():
         "acme-viewer",
         "northwind-admin",
         "vendor-support",
+        "vendor-finance",
         "vendor-operator",
     }
     reasons = set(Event.objects.exclude(non_billable_reason="").values_list("non_billable_reason", flat=True))
     assert set(engine.REASONS) <= reasons  # every reason of metering's decisions
     # Billing's, on the charges: cap_reached needs a demo large enough for brightpath to cross its
-    # $600 month (20,000+ events).
+    # $600 month (20,000+ events); no demo account is suspended or churned while it posts events.
     charged = set(Charge.objects.exclude(reason__in=["", "included"]).values_list("reason", flat=True))
-    assert set(BILLING_REASONS) - {"cap_reached"} <= charged
+    assert set(BILLING_REASONS) - {"cap_reached", "account_suspended", "account_churned"} <= charged
     assert "demo-pass-2026" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("seed_demo", events=6000, workers=1, stdout=StringIO())

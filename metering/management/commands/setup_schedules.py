@@ -8,6 +8,9 @@ SCHEDULES = [
     ("build_invoices", "billing.tasks.build_invoices", Schedule.MINUTES, 60),  # every closed month not final yet
     ("issue_credits", "disputes.tasks.issue_credits", Schedule.MINUTES, 5),  # approved disputes; SLA warnings
     ("prune_rate_counters", "accounts.tasks.rate_counters_prune", Schedule.MINUTES, 60),  # API and sign-in limits
+    ("deliveries_retry", "billing.tasks.deliveries_retry", Schedule.MINUTES, 1),  # invoice emails that failed
+    ("send_reminders", "billing.tasks.send_reminders", Schedule.MINUTES, 60),  # overdue invoices, each step once
+    ("webhooks_retry", "accounts.tasks.webhooks_deliver_due", Schedule.MINUTES, 1),  # webhooks that failed
 ]
 
 

@@ -16,7 +16,7 @@ CONSTRAINTS = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [("metering", "0014_rollup_without_complexity")]
+    dependencies = [("metering", "0016_rollup_delivery_cost")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -1,0 +1,313 @@
+"""API of the vendor's finance area: the account lifecycle, attainment (and growing).
+
+Vendor principals only: the lifecycle is changed with ``accounts.manage`` (the vendor key, vendor
+operators), the figures are read with ``finance.read``; account keys and customer users get 403.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import Perm
+from accounts.models import Account, LifecycleStatus
+from accounts.permissions import principal_of, require
+from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_status_at
+from accounts.services import LifecycleMoveRefused, account_lifecycle_set
+from finance.attainment import DIMENSIONS, group_by_parse
+from finance.margin import MARGIN_DIMENSIONS
+from finance.selectors import (
+    DEFAULT_MONTHS,
+    MAX_MONTHS,
+    attainment_report,
+    default_period,
+    margin_report,
+    revenue_currencies,
+    revenue_report,
+)
+from metering.api_schema import ErrorBodyDoc
+from outcomeportal.api.errors import ApiError
+from outcomeportal.api.fields import DecimalString
+from outcomeportal.core.periods import period_parse
+from outcomeportal.core.times import rfc3339_parse
+
+ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBodyDoc}
+
+
+# --- The account lifecycle ------------------------------------------------------------------------
+
+
+class LifecycleInSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(LifecycleStatus.values)
+    effective_at = serializers.CharField(
+        max_length=40,
+        help_text="From when: an RFC 3339 timestamp with an offset, or a date (YYYY-MM-DD), which means its "
+        "midnight in the account's time zone. Not before the account's last change.",
+    )
+
+
+class LifecycleChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(LifecycleStatus.values)
+    effective_at = serializers.DateTimeField()
+    changed_by = serializers.CharField()
+    changed_at = serializers.DateTimeField()
+
+
+class LifecycleOutSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    status = serializers.ChoiceField(LifecycleStatus.values, help_text="The status in force now.")
+    history = LifecycleChangeSerializer(many=True, help_text="Every change, oldest first.")
+
+
+def _effective_at(value: str, account: Account) -> datetime:
+    parsed = rfc3339_parse(value)
+    if parsed is not None:
+        return parsed
+    try:
+        day = date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        message = "An RFC 3339 timestamp with an offset, or a date YYYY-MM-DD."
+        raise ApiError("validation_error", message, fields={"effective_at": [message]})
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(account.timezone))
+
+
+class AccountLifecycleView(APIView):
+    def get_permissions(self):
+        return [require(Perm.ACCOUNTS_MANAGE)()]
+
+    @extend_schema(
+        request=LifecycleInSerializer,
+        responses={200: LifecycleOutSerializer, 409: ErrorBodyDoc, **ERRORS},
+        summary="Set the account's lifecycle: active, suspended or churned from an instant (409: a refused move)",
+    )
+    def put(self, request, external_id: str):
+        principal = principal_of(request)
+        account = account_get_for_principal(principal=principal, external_id=external_id)
+        data = LifecycleInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            account_lifecycle_set(
+                account=account,
+                status=values["status"],
+                effective_at=_effective_at(values["effective_at"], account),
+                changed_by=principal.label,
+            )
+        except LifecycleMoveRefused as exc:
+            raise ApiError(exc.code, str(exc), status.HTTP_409_CONFLICT) from exc
+        body = {
+            "account": account.external_id,
+            "status": account_status_at(account_id=account.pk, at=timezone.now()),
+            "history": account_lifecycle_history(account=account),
+        }
+        return Response(LifecycleOutSerializer(body).data)
+
+
+# --- Attainment -----------------------------------------------------------------------------------
+
+
+class AttainmentQuery(serializers.Serializer):
+    period = serializers.RegexField(
+        r"^\d{4}-\d{2}$",
+        required=False,
+        help_text="The last month shown, YYYY-MM (default: the last closed month, UTC).",
+    )
+    months = serializers.IntegerField(
+        min_value=1, max_value=MAX_MONTHS, default=DEFAULT_MONTHS, help_text="How many months, ending with period."
+    )
+    group_by = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=f"Up to two of {', '.join(DIMENSIONS)}, comma-separated (none: the whole book).",
+    )
+
+    def validate_period(self, value: str) -> str:
+        if period_parse(value) is None:
+            raise serializers.ValidationError("A month, YYYY-MM.")
+        return value
+
+    def validate_group_by(self, value: str) -> tuple[str, ...]:
+        try:
+            return group_by_parse(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class NotAttemptedDoc(serializers.Serializer):
+    training_window = serializers.IntegerField()
+    pilot_free = serializers.IntegerField()
+    cap_reached = serializers.IntegerField()
+    dispute_credited = serializers.IntegerField()
+    account_suspended = serializers.IntegerField()
+    account_churned = serializers.IntegerField()
+    sandbox = serializers.IntegerField()
+    duplicate_in_session = serializers.IntegerField()
+    pending = serializers.IntegerField()
+
+
+class AttainmentRowDoc(serializers.Serializer):
+    segment = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text='Keyed by the group_by dimensions, e.g. {"tier": "enterprise", "outcome_type": "qualified_lead"}.',
+    )
+    period = serializers.CharField(help_text="YYYY-MM, each account's local month.")
+    attempted = serializers.IntegerField(help_text="Billable plus the outcomes the AI failed on.")
+    billable = serializers.IntegerField()
+    attainment_rate = serializers.CharField(
+        allow_null=True, help_text='billable ÷ attempted, 4 decimals ("0.5385"); null when nothing was attempted.'
+    )
+    not_attempted = NotAttemptedDoc(help_text="Outcomes counted apart, by reason word, and pending ones.")
+    trailing_rate = serializers.CharField(
+        allow_null=True, help_text="The mean of the rates of the three months before (those that have one)."
+    )
+    falling = serializers.BooleanField(help_text="More than drop_points points below trailing_rate.")
+
+
+class AttainmentDoc(serializers.Serializer):
+    period = serializers.CharField()
+    months = serializers.IntegerField()
+    group_by = serializers.ListField(child=serializers.ChoiceField(DIMENSIONS))
+    drop_points = serializers.CharField(help_text="FINANCE_ATTAINMENT_DROP_POINTS: the falling flag's threshold.")
+    rows = AttainmentRowDoc(many=True, help_text="One per segment and month: by segment, then oldest month first.")
+
+
+class AttainmentView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        parameters=[AttainmentQuery],
+        responses={200: AttainmentDoc, **ERRORS},
+        summary="Attainment by segment and month (billable ÷ attempted; docs/finance.md)",
+    )
+    def get(self, request):
+        query = AttainmentQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        report = attainment_report(
+            period=values.get("period") or default_period(), months=values["months"], group_by=values["group_by"]
+        )
+        return Response(report.as_api())
+
+
+# --- Cost and margin ------------------------------------------------------------------------------
+
+
+class MarginQuery(AttainmentQuery):
+    months = serializers.IntegerField(
+        min_value=1, max_value=MAX_MONTHS, default=1, help_text="How many months, ending with period."
+    )
+    group_by = serializers.ChoiceField(
+        MARGIN_DIMENSIONS, default="outcome_type", help_text="One of " + ", ".join(MARGIN_DIMENSIONS) + "."
+    )
+
+    def validate_group_by(self, value: str) -> tuple[str, ...]:
+        return (value,)
+
+
+class MarginRowDoc(serializers.Serializer):
+    segment = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    period = serializers.CharField()
+    currency = serializers.CharField(help_text="Money of one currency per row.")
+    charged = DecimalString(places=6, allow_negative=True, help_text="What the outcomes earned (docs/finance.md).")
+    cost = DecimalString(places=6, help_text="What delivering every event cost.")
+    gross_margin = serializers.CharField(allow_null=True, help_text="(charged − cost) ÷ charged, 4 decimals.")
+    margin_floor = serializers.CharField(help_text="The floor it is held to, 4 decimals.")
+    below_floor = serializers.BooleanField()
+    loss_outcomes = serializers.IntegerField(help_text="Charged outcomes that cost more than they earned.")
+    uncosted_outcomes = serializers.IntegerField(help_text="Events with no reported nor catalogue cost (cost 0).")
+
+
+class MarginDoc(serializers.Serializer):
+    period = serializers.CharField()
+    months = serializers.IntegerField()
+    group_by = serializers.ListField(child=serializers.ChoiceField(MARGIN_DIMENSIONS))
+    default_margin_floor = serializers.CharField()
+    rows = MarginRowDoc(many=True)
+
+
+class MarginView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        parameters=[MarginQuery],
+        responses={200: MarginDoc, **ERRORS},
+        summary="Charged, cost and gross margin by outcome type, account or segment and month (docs/finance.md)",
+    )
+    def get(self, request):
+        query = MarginQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        report = margin_report(
+            period=values.get("period") or default_period(), months=values["months"], group_by=values["group_by"]
+        )
+        return Response(report.as_api())
+
+
+# --- Revenue --------------------------------------------------------------------------------------
+
+
+class RevenueQuery(serializers.Serializer):
+    months = serializers.IntegerField(
+        min_value=1, max_value=MAX_MONTHS, default=MAX_MONTHS, help_text="How many months, ending with this one."
+    )
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", required=False, help_text="ISO 4217 (default: the currency most accounts are billed in)."
+    )
+
+
+class RevenueMonthDoc(serializers.Serializer):
+    period = serializers.CharField()
+    revenue = DecimalString(places=2, help_text="The invoices' subtotals of the period.")
+    credits = DecimalString(places=2, help_text="The credit notes issued in the period.")
+    net = DecimalString(places=2, allow_negative=True, help_text="revenue − credits.")
+    draft = serializers.BooleanField(help_text="From live drafts: the month is not closed.")
+
+
+class CohortDoc(serializers.Serializer):
+    cohort = serializers.CharField(help_text="The accounts' first invoiced month.")
+    compared_with = serializers.CharField(help_text="The latest closed month, or 12 months after the cohort's first.")
+    accounts = serializers.IntegerField()
+    start = DecimalString(places=2, allow_negative=True)
+    nrr = serializers.CharField(allow_null=True, help_text="4-decimal ratio.")
+    grr = serializers.CharField(allow_null=True, help_text="4-decimal ratio.")
+    expansion = DecimalString(places=2)
+    contraction = DecimalString(places=2)
+    churn = DecimalString(places=2)
+
+
+class RevenueDoc(serializers.Serializer):
+    currency = serializers.CharField()
+    last_closed = serializers.CharField()
+    months = RevenueMonthDoc(many=True)
+    mrr = DecimalString(places=2, allow_negative=True, help_text="The last closed month's net.")
+    arr = DecimalString(places=2, allow_negative=True, help_text="12 × MRR.")
+    contracted_arr = DecimalString(places=2, help_text="12 × the monthly platform fees and commitments in force.")
+    cohorts = CohortDoc(many=True)
+
+
+class RevenueView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        parameters=[RevenueQuery],
+        responses={200: RevenueDoc, **ERRORS},
+        summary="Revenue by month, MRR, ARR, contracted ARR and cohort retention, in one currency (docs/finance.md)",
+    )
+    def get(self, request):
+        query = RevenueQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        currency = values.get("currency") or next(iter(revenue_currencies()), "USD")
+        return Response(revenue_report(months=values["months"], currency=currency).as_api())

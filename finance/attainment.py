@@ -1,0 +1,194 @@
+"""Attainment: the one definition of the figure, for the finance page, its CSV and the API.
+
+A pure core (no Django): it takes counts of outcomes by the status and reason customers see
+(``billing.ledger.shown``; read from the two rollups by :mod:`finance.selectors`) and returns rows.
+
+**Attainment rate = billable ÷ attempted**, where
+
+* *billable* — outcomes shown ``billable``, ``invoiced`` or ``disputed`` (a disputed charge stands
+  until the dispute is resolved);
+* *attempted* — billable plus the outcomes the AI failed on: shown ``non_billable`` for any of
+  metering's reasons except ``sandbox`` and ``duplicate_in_session`` (abandoned, failed workflow,
+  hand-off, criteria not met, verification failed, reopened / reversed / escalated in the window…);
+* *not attempted* — counted apart, by reason word, never in either side: ``sandbox`` and
+  ``duplicate_in_session`` (not real or not separate work), ``training_window``, ``pilot_free``,
+  ``cap_reached`` (the AI did its work; the plan made it free), ``account_suspended`` and
+  ``account_churned`` (the account was not active: nothing it did was billed) and ``dispute_credited`` (shown
+  ``credited``, or not billable for that reason), plus ``pending`` (the window is still open).
+
+A rate is a 4-decimal ratio, rounded half away from zero (``0.5385``); no attempted outcome, no rate.
+A segment is *falling* in a month when its rate is more than ``drop_points`` percentage points below
+its trailing mean: the mean of its 4-decimal rates of the three months before (those that have one;
+none, no flag), itself rounded to 4 decimals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from outcomeportal.core.periods import period_add
+
+DIMENSIONS = ("tier", "industry", "use_case", "outcome_type", "account")
+# The reasons an outcome is not attempted, in the order they are shown (the API's words).
+NOT_ATTEMPTED = (
+    "training_window",
+    "pilot_free",
+    "cap_reached",
+    "dispute_credited",
+    "account_suspended",
+    "account_churned",
+    "sandbox",
+    "duplicate_in_session",
+    "pending",
+)
+BILLABLE_STATUSES = ("billable", "invoiced", "disputed")
+TRAILING_MONTHS = 3
+RATE_PLACES = Decimal("0.0001")
+BILLABLE, FAILED = "billable", "failed"
+
+
+def classify(status: str, reason: str) -> str:
+    """Where an outcome shown with ``status`` and ``reason`` counts: ``billable``, ``failed`` or the
+    word of :data:`NOT_ATTEMPTED` it is counted under."""
+    if status in BILLABLE_STATUSES:
+        return BILLABLE
+    if status == "pending":
+        return "pending"
+    if status == "credited":
+        return "dispute_credited"
+    if reason in NOT_ATTEMPTED:
+        return reason
+    return FAILED
+
+
+def rate(billable: int, attempted: int) -> Decimal | None:
+    """billable ÷ attempted as a 4-decimal ratio (None when nothing was attempted)."""
+    if attempted <= 0:
+        return None
+    return (Decimal(billable) / Decimal(attempted)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def rate_text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.4f}"
+
+
+def trailing_mean(rates: Sequence[Decimal | None]) -> Decimal | None:
+    """The mean of the rates that exist (4 decimals), None when none does."""
+    known = [r for r in rates if r is not None]
+    if not known:
+        return None
+    return (sum(known, Decimal(0)) / len(known)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def is_falling(current: Decimal | None, mean: Decimal | None, drop_points: Decimal) -> bool:
+    """More than ``drop_points`` percentage points below the trailing mean."""
+    if current is None or mean is None:
+        return False
+    return current < mean - drop_points / 100
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Outcomes of one account, local month and outcome type shown with one status and reason."""
+
+    account: dict[str, str]  # the account's dimensions: account (external id), tier, industry, use_case
+    outcome_type: str
+    period: str  # YYYY-MM, the account's local month
+    status: str
+    reason: str
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttainmentRow:
+    segment: tuple[tuple[str, str], ...]  # (dimension, value) in group_by order
+    period: str
+    attempted: int
+    billable: int
+    not_attempted: dict[str, int]  # every word of NOT_ATTEMPTED, 0 included
+    rate: Decimal | None
+    trailing_rate: Decimal | None  # the mean of the three months before
+    falling: bool
+
+    @property
+    def failed(self) -> int:
+        return self.attempted - self.billable
+
+    @property
+    def segment_dict(self) -> dict[str, str]:
+        return dict(self.segment)
+
+    def as_api(self) -> dict:
+        """The row as the API and the CSV give it: counts as integers, rates as 4-decimal strings."""
+        return {
+            "segment": self.segment_dict,
+            "period": self.period,
+            "attempted": self.attempted,
+            "billable": self.billable,
+            "attainment_rate": rate_text(self.rate),
+            "not_attempted": dict(self.not_attempted),
+            "trailing_rate": rate_text(self.trailing_rate),
+            "falling": self.falling,
+        }
+
+
+def group_by_parse(value: str) -> tuple[str, ...]:
+    """``"tier,industry"`` → ("tier", "industry"): at most two known dimensions, no repeat.
+    Raises ValueError with a message for anything else. Empty: the whole book (no dimension)."""
+    dims = tuple(d.strip() for d in value.split(",") if d.strip()) if value else ()
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"Unknown dimension {unknown[0]!r}: one or two of {', '.join(DIMENSIONS)}.")
+    if len(dims) > 2:
+        raise ValueError("At most two dimensions, e.g. tier,industry.")
+    if len(set(dims)) != len(dims):
+        raise ValueError("A dimension may appear once.")
+    return dims
+
+
+def attainment_rows(
+    counts: Iterable[Count],
+    *,
+    group_by: Sequence[str],
+    periods: Sequence[str],
+    drop_points: Decimal,
+) -> list[AttainmentRow]:
+    """One row per segment and period of ``periods`` (oldest first, consecutive), for every segment
+    that has an outcome in the range or the three months before it; ordered by segment, then period.
+    ``counts`` may reach back three months before ``periods[0]`` for the trailing mean."""
+    tallies: dict[tuple, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for c in counts:
+        values = {**c.account, "outcome_type": c.outcome_type}
+        segment = tuple((d, values[d]) for d in group_by)
+        tallies[segment][c.period][classify(c.status, c.reason)] += c.n
+
+    rows: list[AttainmentRow] = []
+    for segment in sorted(tallies):
+        by_period = tallies[segment]
+
+        def rate_of(period: str, by_period=by_period) -> Decimal | None:
+            t = by_period.get(period, {})
+            return rate(t.get(BILLABLE, 0), t.get(BILLABLE, 0) + t.get(FAILED, 0))
+
+        for period in periods:
+            t = by_period.get(period, {})
+            billable = t.get(BILLABLE, 0)
+            attempted = billable + t.get(FAILED, 0)
+            current = rate(billable, attempted)
+            mean = trailing_mean([rate_of(period_add(period, -k)) for k in range(1, TRAILING_MONTHS + 1)])
+            rows.append(
+                AttainmentRow(
+                    segment=segment,
+                    period=period,
+                    attempted=attempted,
+                    billable=billable,
+                    not_attempted={w: t.get(w, 0) for w in NOT_ATTEMPTED},
+                    rate=current,
+                    trailing_rate=mean,
+                    falling=is_falling(current, mean, drop_points),
+                )
+            )
+    return rows

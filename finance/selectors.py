@@ -1,0 +1,487 @@
+"""The finance figures' inputs, read from the rollups — never by scanning events.
+
+Counts come from metering's ``DailyRollup`` and billing's ``ChargeRollup`` through billing's shown
+counts (:mod:`billing.audit.counts`): the status and reason customers see, per account, local
+month and outcome type. The figures themselves are defined in the pure modules
+(:mod:`finance.attainment`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Account, AccountLifecycleChange
+from accounts.selectors import account_statuses_at
+from billing.audit.counts import shown_counts_sql
+from billing.invoices.models import CreditNote, Invoice, InvoiceLine
+from billing.ledger.models import COUNTED_REASONS, COUNTED_STATES
+from billing.selectors import contract_for_period
+from finance.attainment import TRAILING_MONTHS, AttainmentRow, Count, attainment_rows, rate_text
+from finance.margin import CostDay, Earned, MarginRow, margin_rows, spread
+from finance.revenue import COHORT_MONTHS, AccountMonth, Cohort, cohorts, months_table
+from metering.models import OutcomeCost, OutcomeType
+from outcomeportal.core.periods import (
+    period_add,
+    period_at,
+    period_bounds,
+    period_first_day,
+    period_of,
+    periods_between,
+)
+
+MAX_MONTHS = 24
+DEFAULT_MONTHS = 12
+
+
+def current_period() -> str:
+    """This month, in UTC (each account's own months are its local ones)."""
+    return period_at(timezone.now(), "UTC")
+
+
+def default_period() -> str:
+    """The finance area's default last month: the last closed one (UTC). The month under way is
+    provisional — its failures are decided at once, its successes only when their windows close."""
+    return period_add(current_period(), -1)
+
+
+def drop_points_setting() -> Decimal:
+    """FINANCE_ATTAINMENT_DROP_POINTS: how many points below its trailing mean a segment is falling."""
+    return Decimal(str(settings.FINANCE_ATTAINMENT_DROP_POINTS))
+
+
+def account_dimensions() -> dict[int, dict[str, str]]:
+    """Every account's segment values by id: account (external id), tier, industry, use_case."""
+    return {
+        pk: {"account": external_id, "tier": tier, "industry": industry, "use_case": use_case}
+        for pk, external_id, tier, industry, use_case in Account.objects.values_list(
+            "pk", "external_id", "tier", "industry", "use_case"
+        )
+    }
+
+
+def shown_month_counts(*, first_period: str, last_period: str) -> list[Count]:
+    """Outcomes per account, local month, outcome type, shown status and reason, over the periods."""
+    first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
+    sql = shown_counts_sql(
+        where="r.day >= %(first)s AND r.day < %(end)s",
+        group="account_id, date_trunc('month', day)::date, outcome_type_id, status, reason",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"first": first_day, "end": end_day})
+        rows = cursor.fetchall()
+    accounts = account_dimensions()
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    return [
+        Count(
+            account=accounts[account_id],
+            outcome_type=types[type_id],
+            period=period_of(month),
+            status=status,
+            reason=reason,
+            n=int(n),
+        )
+        for account_id, month, type_id, status, reason, n in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class AttainmentReport:
+    period: str  # the last month shown
+    months: int
+    group_by: tuple[str, ...]
+    periods: list[str]  # oldest first
+    drop_points: Decimal
+    rows: list[AttainmentRow]
+
+    def as_api(self) -> dict:
+        """The API's answer (the CSV writes the same rows)."""
+        return {
+            "period": self.period,
+            "months": self.months,
+            "group_by": list(self.group_by),
+            "drop_points": str(self.drop_points),
+            "rows": [row.as_api() for row in self.rows],
+        }
+
+    def latest(self) -> list[AttainmentRow]:
+        """The rows of the last month, one per segment."""
+        return [r for r in self.rows if r.period == self.period]
+
+
+def attainment_report(*, period: str, months: int, group_by: tuple[str, ...]) -> AttainmentReport:
+    """Attainment per segment for the ``months`` months ending with ``period`` (the API, the page, the CSV)."""
+    periods = periods_between(period_add(period, -(months - 1)), period)
+    counts = shown_month_counts(first_period=period_add(periods[0], -TRAILING_MONTHS), last_period=period)
+    drop = drop_points_setting()
+    rows = attainment_rows(counts, group_by=group_by, periods=periods, drop_points=drop)
+    return AttainmentReport(
+        period=period, months=months, group_by=group_by, periods=periods, drop_points=drop, rows=rows
+    )
+
+
+def account_lifecycle_rows(*, now) -> list[dict]:
+    """Every account with its lifecycle status at ``now`` and the date it took effect."""
+    statuses = account_statuses_at(at=now)
+    since: dict[int, object] = dict(
+        AccountLifecycleChange.objects.filter(effective_at__lte=now)
+        .order_by("account_id", "-effective_at", "-id")
+        .distinct("account_id")
+        .values_list("account_id", "effective_at")
+    )
+    return [
+        {
+            "external_id": a.external_id,
+            "name": a.name,
+            "tier": a.tier,
+            "industry": a.industry,
+            "use_case": a.use_case,
+            "status": statuses[a.pk],
+            "since": since.get(a.pk),
+        }
+        for a in Account.objects.order_by("name")
+    ]
+
+
+# --- Cost and margin (finance.margin) -------------------------------------------------------------
+
+
+def margin_floor_setting() -> Decimal:
+    """FINANCE_MARGIN_FLOOR: the gross margin below which a type is flagged, where it sets none."""
+    return (Decimal(settings.FINANCE_MARGIN_FLOOR_PERCENT) / 100).quantize(Decimal("0.0001"))
+
+
+def catalogue_costs() -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
+    """Every catalogue cost by (type code, tier), oldest first."""
+    costs: dict[tuple[str, str], list[tuple[date, Decimal]]] = {}
+    rows = OutcomeCost.objects.order_by("effective_from").values_list(
+        "outcome_type__code", "complexity", "effective_from", "amount"
+    )
+    for code, tier, effective_from, amount in rows:
+        costs.setdefault((code, tier), []).append((effective_from, amount))
+    return costs
+
+
+def _accounts_with_currency() -> dict[int, dict[str, str]]:
+    dims = account_dimensions()
+    for pk, currency in Account.objects.values_list("pk", "currency"):
+        dims[pk]["currency"] = currency
+    return dims
+
+
+def cost_days(*, first_day: date, end_day: date, accounts, types) -> list[CostDay]:
+    """The daily rollup's costs per account, local day and type over [first_day, end_day)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, day, outcome_type_id, sum(reported_cost), sum(uncosted), sum(uncosted_simple), "
+            "sum(uncosted_moderate), sum(uncosted_complex) FROM metering_dailyrollup "
+            "WHERE day >= %s AND day < %s GROUP BY 1, 2, 3",
+            [first_day, end_day],
+        )
+        rows = cursor.fetchall()
+    return [
+        CostDay(
+            account=accounts[a],
+            outcome_type=types[t],
+            day=day,
+            reported_cost=reported,
+            uncosted={"": int(n0), "simple": int(n1), "moderate": int(n2), "complex": int(n3)},
+        )
+        for a, day, t, reported, n0, n1, n2, n3 in rows
+    ]
+
+
+def earned(*, first_period: str, last_period: str, accounts, types) -> list[Earned]:
+    """What outcomes earned per account, period and type: their counted charges (the charge rollup) and
+    the period's platform fee spread over the types of its included outcomes (the invoice's lines)."""
+    first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, date_trunc('month', day)::date, outcome_type_id, sum(amount) "
+            "FROM billing_chargerollup WHERE day >= %s AND day < %s AND state = ANY(%s) AND reason = ANY(%s) "
+            "GROUP BY 1, 2, 3",
+            [first_day, end_day, list(COUNTED_STATES), list(COUNTED_REASONS)],
+        )
+        rows = [
+            Earned(account=accounts[a], outcome_type=types[t], period=period_of(month), amount=amount)
+            for a, month, t, amount in cursor.fetchall()
+        ]
+    for (account_id, period), (fee, included) in platform_fees(
+        first_period=first_period, last_period=last_period
+    ).items():
+        for code, share in spread(fee, included).items():
+            rows.append(Earned(account=accounts[account_id], outcome_type=code, period=period, amount=share))
+    return rows
+
+
+def platform_fees(*, first_period: str, last_period: str) -> dict[tuple[int, str], tuple[Decimal, dict[str, int]]]:
+    """(account id, period) → (its platform fees, its included outcomes per type code), from the invoices
+    of those periods (final, or the draft of the month under way)."""
+    lines = (
+        InvoiceLine.objects.filter(
+            invoice__period__gte=first_period,
+            invoice__period__lte=last_period,
+            kind__in=("platform_fee", "included"),
+        )
+        .exclude(invoice__status="void")
+        .values_list("account_id", "invoice__period", "kind", "outcome_type__code", "quantity", "amount")
+    )
+    fees: dict[tuple[int, str], tuple[Decimal, dict[str, int]]] = {}
+    for account_id, period, kind, code, quantity, amount in lines:
+        fee, included = fees.setdefault((account_id, period), (Decimal(0), {}))
+        if kind == "platform_fee":
+            fees[(account_id, period)] = (fee + amount, included)
+        elif code:
+            included[code] = included.get(code, 0) + int(quantity)
+    return {key: value for key, value in fees.items() if value[0]}
+
+
+_EVENT_COST_SQL = (
+    "coalesce(e.cost_amount, (SELECT oc.amount FROM metering_outcomecost oc WHERE oc.outcome_type_id = "
+    "c.outcome_type_id AND oc.complexity IN (c.complexity, '') AND oc.effective_from <= "
+    "(c.occurred_at AT TIME ZONE %(tz)s)::date ORDER BY oc.complexity = c.complexity DESC, oc.effective_from DESC "
+    "LIMIT 1))"
+)
+_EARNED_SQL = "coalesce(c.amount, 0) + CASE WHEN c.reason = 'included' THEN f.unit ELSE 0 END"
+
+
+def _loss_sql(columns: str, tail: str) -> str:
+    """Charged outcomes of one account over [start, end) that cost more than they earned; ``f`` is the
+    period of each (its local month) with the platform fee's share of one included outcome."""
+    return (
+        f"SELECT {columns} FROM billing_charge c JOIN metering_event e ON e.id = c.event_id "
+        "JOIN unnest(%(periods)s::text[], %(units)s::numeric[]) AS f(period, unit) "
+        "ON f.period = to_char(c.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') "
+        "WHERE c.account_id = %(account)s AND c.occurred_at >= %(start)s AND c.occurred_at < %(end)s "
+        "AND NOT c.attempt AND c.state = ANY(%(states)s) AND c.reason = ANY(%(reasons)s) "
+        f"AND {_EVENT_COST_SQL} > {_EARNED_SQL} {tail}"
+    )
+
+
+def _loss_params(account: Account, periods: list[str], units: dict[tuple[int, str], Decimal]) -> dict:
+    start, _ = period_bounds(periods[0], account.timezone)
+    _, end = period_bounds(periods[-1], account.timezone)
+    return {
+        "account": account.pk,
+        "start": start,
+        "end": end,
+        "tz": account.timezone,
+        "periods": periods,
+        "units": [units.get((account.pk, p), Decimal(0)) for p in periods],
+        "states": list(COUNTED_STATES),
+        "reasons": list(COUNTED_REASONS),
+    }
+
+
+def _fee_units(*, first_period: str, last_period: str) -> dict[tuple[int, str], Decimal]:
+    """(account id, period) → the platform fee's share of one included outcome."""
+    fees = platform_fees(first_period=first_period, last_period=last_period)
+    return {key: fee / sum(included.values()) for key, (fee, included) in fees.items() if sum(included.values())}
+
+
+def loss_counts(*, periods: list[str], accounts) -> list[tuple[dict[str, str], str, str, int]]:
+    """Charged outcomes that cost more than they earned, per account, type and period: (account, type,
+    period, count). One query per account over the periods, on the charge ledger's (account,
+    occurred_at) index — the one finance figure not in a rollup: it compares event by event."""
+    units = _fee_units(first_period=periods[0], last_period=periods[-1])
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    out = []
+    with connection.cursor() as cursor:
+        for account in Account.objects.filter(pk__in=list(accounts)):
+            cursor.execute(
+                _loss_sql("c.outcome_type_id, f.period, count(*)", "GROUP BY 1, 2"),
+                _loss_params(account, periods, units),
+            )
+            out += [(accounts[account.pk], types[t], period, n) for t, period, n in cursor.fetchall()]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LossEvent:
+    event_id: str
+    outcome_type: str
+    occurred_at: datetime
+    cost: Decimal
+    earned: Decimal
+
+
+def loss_events(*, account: Account, period: str, outcome_type: str | None = None, limit: int = 500) -> list[LossEvent]:
+    """The charged outcomes of one account and period that cost more than they earned, newest first."""
+    units = _fee_units(first_period=period, last_period=period)
+    params = {**_loss_params(account, [period], units), "limit": limit}
+    tail = "ORDER BY c.occurred_at DESC, c.event_id DESC LIMIT %(limit)s"
+    if outcome_type:
+        tail = "AND c.outcome_type_id = %(type)s " + tail
+        params["type"] = OutcomeType.objects.filter(code=outcome_type).values_list("pk", flat=True).first() or 0
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _loss_sql(f"e.event_id, c.outcome_type_id, c.occurred_at, {_EVENT_COST_SQL}, {_EARNED_SQL}", tail), params
+        )
+        return [LossEvent(eid, types[t], at, cost, earned) for eid, t, at, cost, earned in cursor.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class MarginReport:
+    period: str
+    months: int
+    group_by: tuple[str, ...]
+    periods: list[str]
+    default_floor: Decimal
+    rows: list[MarginRow]
+
+    def as_api(self) -> dict:
+        return {
+            "period": self.period,
+            "months": self.months,
+            "group_by": list(self.group_by),
+            "default_margin_floor": rate_text(self.default_floor),
+            "rows": [r.as_api() for r in self.rows],
+        }
+
+    def latest(self) -> list[MarginRow]:
+        return [r for r in self.rows if r.period == self.period]
+
+
+def margin_report(*, period: str, months: int, group_by: tuple[str, ...]) -> MarginReport:
+    """Charged, cost and gross margin per segment, month and currency (the API, the page, the CSV)."""
+    periods = periods_between(period_add(period, -(months - 1)), period)
+    accounts = _accounts_with_currency()
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    floors = {
+        code: floor for code, floor in OutcomeType.objects.values_list("code", "margin_floor") if floor is not None
+    }
+    default = margin_floor_setting()
+    rows = margin_rows(
+        cost_days=cost_days(
+            first_day=period_first_day(periods[0]),
+            end_day=period_first_day(period_add(period, 1)),
+            accounts=accounts,
+            types=types,
+        ),
+        earned=earned(first_period=periods[0], last_period=period, accounts=accounts, types=types),
+        losses=loss_counts(periods=periods, accounts=accounts),
+        costs=catalogue_costs(),
+        floors=floors,
+        default_floor=default,
+        group_by=group_by,
+    )
+    return MarginReport(
+        period=period, months=months, group_by=group_by, periods=periods, default_floor=default, rows=rows
+    )
+
+
+# --- Revenue (finance.revenue) --------------------------------------------------------------------
+
+
+def _status_at(history: list[tuple[datetime, str]], at: datetime) -> str:
+    status = "active"
+    for effective_at, value in history:
+        if effective_at <= at:
+            status = value
+    return status
+
+
+def revenue_currencies() -> list[str]:
+    """The currencies the accounts are billed in, the most common first."""
+    counts: dict[str, int] = {}
+    for currency in Account.objects.values_list("currency", flat=True):
+        counts[currency] = counts.get(currency, 0) + 1
+    return sorted(counts, key=lambda c: (-counts[c], c))
+
+
+@dataclass(frozen=True, slots=True)
+class RevenueReport:
+    currency: str
+    periods: list[str]
+    last_closed: str
+    months: list[dict]
+    mrr: Decimal
+    contracted_monthly: Decimal
+    cohorts: list[Cohort]
+
+    def as_api(self) -> dict:
+        return {
+            "currency": self.currency,
+            "last_closed": self.last_closed,
+            "months": self.months,
+            "mrr": f"{self.mrr:.2f}",
+            "arr": f"{self.mrr * 12:.2f}",
+            "contracted_arr": f"{self.contracted_monthly * 12:.2f}",
+            "cohorts": [c.as_api() for c in self.cohorts],
+        }
+
+
+def revenue_report(*, months: int, currency: str) -> RevenueReport:
+    """Revenue by month (the months ending with this one, UTC), MRR, ARR and cohorts, in one currency."""
+    now = timezone.now()
+    current = current_period()
+    periods = periods_between(period_add(current, -(months - 1)), current)
+    last_closed = period_add(current, -1)
+    accounts = {a.pk: a for a in Account.objects.filter(currency=currency)}
+    history: dict[int, list[tuple[datetime, str]]] = {}
+    for account_id, effective_at, status in (
+        AccountLifecycleChange.objects.filter(account_id__in=list(accounts))
+        .order_by("effective_at", "id")
+        .values_list("account_id", "effective_at", "status")
+    ):
+        history.setdefault(account_id, []).append((effective_at, status))
+    first_period = min(periods[0], period_add(last_closed, -COHORT_MONTHS))
+
+    def churned(account_id: int, period: str) -> bool:
+        start, _end = period_bounds(period, accounts[account_id].timezone)
+        return _status_at(history.get(account_id, []), start) == "churned"
+
+    cells: dict[tuple[int, str], list] = {}
+    invoices = (
+        Invoice.objects.filter(account_id__in=list(accounts), currency=currency, period__gte=first_period)
+        .exclude(status="void")
+        .values_list("account_id", "period", "subtotal", "status")
+    )
+    for account_id, period, subtotal, status in invoices:
+        cells[(account_id, period)] = [subtotal, Decimal(0), status == "draft"]
+    notes = CreditNote.objects.filter(account_id__in=list(accounts), currency=currency).values_list(
+        "account_id", "created_at", "amount"
+    )
+    for account_id, created_at, amount in notes:
+        period = period_at(created_at, accounts[account_id].timezone)
+        if period >= first_period:
+            cells.setdefault((account_id, period), [Decimal(0), Decimal(0), period > last_closed])[1] += amount
+    rows = [
+        AccountMonth(accounts[a].external_id, p, revenue, credits, draft)
+        for (a, p), (revenue, credits, draft) in cells.items()
+        if not churned(a, p)
+    ]
+    table = months_table([r for r in rows if r.period >= periods[0]], periods)
+    mrr = next((Decimal(m["net"]) for m in table if m["period"] == last_closed), Decimal(0))
+    churned_by = {
+        period: {accounts[a].external_id for a in accounts if churned(a, period)}
+        for period in periods_between(first_period, last_closed)
+    }
+    contracted = Decimal(0)
+    for account_id in accounts:
+        if _status_at(history.get(account_id, []), now) == "churned":
+            continue
+        _version, terms = contract_for_period(
+            account_id=account_id, period=period_at(now, accounts[account_id].timezone)
+        )
+        if terms is None:
+            continue
+        if terms.platform_fee is not None and terms.unit == "money":
+            contracted += terms.platform_fee.amount
+        if terms.commitment is not None and terms.commitment.months:
+            contracted += terms.commitment.amount / terms.commitment.months
+    return RevenueReport(
+        currency=currency,
+        periods=periods,
+        last_closed=last_closed,
+        months=table,
+        mrr=mrr,
+        contracted_monthly=contracted.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        cohorts=cohorts(rows, latest_closed=last_closed, churned_by=churned_by),
+    )

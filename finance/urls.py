@@ -1,0 +1,19 @@
+"""Portal URLs of the finance area, under /finance/ (vendor staff with finance.read)."""
+
+from django.urls import path
+
+from finance import views
+
+app_name = "finance"
+urlpatterns = [
+    path("finance/", views.index, name="index"),
+    path("finance/attainment/", views.attainment, name="attainment"),
+    path("finance/attainment.csv", views.attainment_csv, name="attainment_csv"),
+    path("finance/margin/", views.margin, name="margin"),
+    path("finance/margin.csv", views.margin_csv, name="margin_csv"),
+    path("finance/margin/losses/", views.losses, name="losses"),
+    path("finance/revenue/", views.revenue, name="revenue"),
+    path("finance/revenue.csv", views.revenue_csv, name="revenue_csv"),
+    path("finance/accounts/", views.accounts, name="accounts"),
+    path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
+]
