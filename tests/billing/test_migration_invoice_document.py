@@ -1,4 +1,4 @@
-"""Migration billing 0008 carries invoices finalized before it over to the invoice as a document:
+"""Migration billing 0009 carries invoices finalized before it over to the invoice as a document:
 issued when finalized, due net 30, open (or void), the buyer as the account is named; drafts stay drafts.
 And the guard trigger it installs lets a final invoice's collection columns move, nothing else."""
 
@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from billing.invoices.models import Invoice
 
-BEFORE = [("billing", "0007_charge_ledger"), ("accounts", "0004_rate_counters")]
+BEFORE = [("billing", "0008_charge_reason_account_inactive"), ("accounts", "0009_invitation_roles_with_vendor_finance")]
 FINALIZED_AT = datetime(2026, 7, 1, 1, tzinfo=UTC)
 
 

@@ -17,8 +17,8 @@ APPEND_ONLY_DROP = [
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_account_billing_details'),
-        ('billing', '0009_deliveries'),
+        ('accounts', '0010_account_billing_details'),
+        ('billing', '0010_deliveries'),
     ]
 
     operations = [

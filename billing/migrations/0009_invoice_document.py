@@ -67,8 +67,8 @@ GUARD_SQL_BEFORE = _guard(void_also="", collection=" nothing else.", columns="",
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_account_billing_details"),
-        ("billing", "0007_charge_ledger"),
+        ("accounts", "0010_account_billing_details"),
+        ("billing", "0008_charge_reason_account_inactive"),
     ]
 
     operations = [

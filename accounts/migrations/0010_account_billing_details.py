@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_rate_counters"),
+        ("accounts", "0009_invitation_roles_with_vendor_finance"),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_account_billing_details'),
-        ('billing', '0008_invoice_document'),
+        ('accounts', '0010_account_billing_details'),
+        ('billing', '0009_invoice_document'),
     ]
 
     operations = [
