@@ -31,7 +31,7 @@ from accounts.services import (
 )
 from outcomeportal.api import fields as strict
 from outcomeportal.api.errors import ApiError
-from outcomeportal.api.schema import error_response
+from outcomeportal.api.schema import ClosedDoc, error_response
 from outcomeportal.core.currencies import MINOR_UNITS
 
 _TIMEZONES = frozenset(available_timezones())
@@ -109,7 +109,7 @@ class AccountErrorBody(serializers.Serializer):
     error = AccountErrorDetail()
 
 
-class BillingDetailsSerializer(serializers.Serializer):
+class BillingDetailsSerializer(ClosedDoc):
     """The buyer printed on the account's invoices (each invoice keeps the details it was issued with)."""
 
     billing_name = serializers.CharField(

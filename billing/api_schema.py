@@ -399,6 +399,9 @@ class ContractDocument(ClosedDoc):
     price_lock = PriceLock(required=False, allow_null=True)
     monthly_minimum = _amount(required=False, allow_null=True)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    payment_terms_days = serializers.IntegerField(
+        min_value=0, max_value=365, required=False, allow_null=True, help_text="Net N days (default 30)."
+    )
 
 
 class ContractVersion(serializers.Serializer):

@@ -93,6 +93,14 @@ STATE_RULES: dict[tuple[str, str], dict[str, list[str]]] = {
         "codes": [],
         "fields": [r"event_ids", r"note"],  # the events of this dispute; a note is required to reject
     },
+    ("POST", "/api/v1/invoices/{invoice_id}/payments"): {
+        "codes": [],
+        "fields": [r"amount", r"paid_at"],  # finer than the invoice's currency; an instant Python cannot hold
+    },
+    ("PUT", "/api/v1/accounts/{external_id}/lifecycle"): {
+        "codes": [],
+        "fields": [r"effective_at"],  # a day that does not exist (2026-02-30), before the last change
+    },
     # A cursor is one this API wrote: any other string is refused.
     ("GET", "/api/v1/events"): {
         "codes": ["invalid_cursor"],
