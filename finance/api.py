@@ -33,7 +33,7 @@ from finance.selectors import (
 )
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError
-from outcomeportal.api.fields import DecimalString
+from outcomeportal.api.fields import DecimalString, PatternedCharField
 from outcomeportal.core.periods import PERIOD_PATTERN, period_parse
 from outcomeportal.core.times import rfc3339_parse
 
@@ -45,9 +45,10 @@ ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBod
 
 class LifecycleInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(LifecycleStatus.values)
-    effective_at = serializers.RegexField(
+    effective_at = PatternedCharField(
         # RFC 3339 with an offset, or a date (outcomeportal.core.times; the day then must exist).
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
         max_length=40,
         help_text="From when: an RFC 3339 timestamp with an offset, or a date (YYYY-MM-DD), which means its "
         "midnight in the account's time zone. Not before the account's last change.",
@@ -116,22 +117,23 @@ class AccountLifecycleView(APIView):
 # --- Attainment -----------------------------------------------------------------------------------
 
 
-# One or two dimensions, comma-separated (finance.attainment.group_by_parse refuses a repeat).
-_DIMENSION = "(" + "|".join(DIMENSIONS) + ")"
-_GROUP_BY_PATTERN = rf"^({_DIMENSION}(,{_DIMENSION})?)?$"
+# None, one, or two different dimensions, comma-separated (as finance.attainment.group_by_parse reads them).
+_GROUP_BY_PATTERN = (
+    "^(" + "|".join([*DIMENSIONS, *(f"{a},{b}" for a in DIMENSIONS for b in DIMENSIONS if a != b)]) + ")?$"
+)
 
 
 class AttainmentQuery(serializers.Serializer):
-    period = serializers.RegexField(
-        PERIOD_PATTERN,
+    period = PatternedCharField(
+        pattern=PERIOD_PATTERN,
         required=False,
         help_text="The last month shown, YYYY-MM (default: the last closed month, UTC).",
     )
     months = serializers.IntegerField(
         min_value=1, max_value=MAX_MONTHS, default=DEFAULT_MONTHS, help_text="How many months, ending with period."
     )
-    group_by = serializers.RegexField(
-        _GROUP_BY_PATTERN,
+    group_by = PatternedCharField(
+        pattern=_GROUP_BY_PATTERN,
         required=False,
         allow_blank=True,
         default="",

@@ -126,3 +126,12 @@ class IntegerField(_JsonTyped, serializers.IntegerField):
 class UniqueListField(serializers.ListField):
     """A list whose items may each appear once (``uniqueItems`` in the schema); the serializer says
     which duplicate in its own words."""
+
+
+class PatternedCharField(serializers.CharField):
+    """Text whose schema carries ``pattern``, refused by the serializer's own validator in its own words
+    (a RegexField would answer "does not match the required pattern" instead)."""
+
+    def __init__(self, *, pattern: str, **kwargs):
+        self.pattern = pattern
+        super().__init__(**kwargs)

@@ -5,7 +5,7 @@ authentication and fields appear in it (drf-spectacular).
 view declares (``extend_schema(responses=…)``: its success, and a ``409`` where it has one):
 
 =====  =====================================================================================
-401    every operation: no key, or a key that is not valid
+401    every operation that asks for a key: no key, or a key that is not valid
 403    a key or user without the operation's right (and a signed-in browser's unsafe request
        without its CSRF token)
 404    an operation with a path parameter or an ``account`` filter: missing, or not yours
@@ -15,7 +15,7 @@ view declares (``extend_schema(responses=…)``: its success, and a ``409`` wher
 413    a body over 5 MB
 415    a body that is not declared ``application/json``
 406    an ``Accept`` header that asks for anything but JSON
-429    over the rate limit, with ``Retry-After`` (seconds)
+429    every throttled operation: over the rate limit, with ``Retry-After`` (seconds)
 =====  =====================================================================================
 
 Every error body is the contract's ``{"error": {"code", "message", "fields"?}}``
@@ -34,6 +34,7 @@ from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 
 from outcomeportal.api.fields import RESPONSE_DECIMAL_PATTERN
 
@@ -93,12 +94,16 @@ class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, with the error answers every operation can give (module docstring)."""
 
     def _error_statuses(self) -> list[int]:
-        statuses = [400, 401, 406, 429]  # 400: a NUL in the URL, whatever the operation
-        default_only = all(
-            type(p).__name__ == "IsAuthenticatedPrincipal" for p in self.view.get_permissions()
-        )  # any valid key may call it
-        if self.method in _UNSAFE or not default_only:
-            statuses.append(403)
+        statuses = [400, 406]  # 400: a NUL in the URL, whatever the operation
+        permissions = self.view.get_permissions()
+        public = all(isinstance(p, AllowAny) for p in permissions)  # no key asked for (published keys, webhooks)
+        if not public:
+            statuses.append(401)
+            default_only = all(type(p).__name__ == "IsAuthenticatedPrincipal" for p in permissions)
+            if self.method in _UNSAFE or not default_only:  # any valid key may call it, or not
+                statuses.append(403)
+        if self.view.get_throttles():
+            statuses.append(429)
         parameters = self._get_parameters()
         if any(p["in"] == "path" for p in parameters) or any(
             p["in"] == "query" and p["name"] == "account" for p in parameters
@@ -153,6 +158,17 @@ class UniqueListFieldExtension(OpenApiSerializerFieldExtension):
         if field.max_length is not None:
             schema["maxItems"] = field.max_length
         schema["uniqueItems"] = True
+        return schema
+
+
+class PatternedCharFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "outcomeportal.api.fields.PatternedCharField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = build_basic_type(OpenApiTypes.STR)
+        schema["pattern"] = self.target.pattern
+        if self.target.max_length is not None:
+            schema["maxLength"] = self.target.max_length
         return schema
 
 
