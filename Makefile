@@ -18,10 +18,12 @@ DAYS ?= 90
 SEED ?= 42
 PYTEST_ARGS ?=
 BENCH_EVENTS ?=
+FUZZ_EXAMPLES ?= 100
+FUZZ_SEED ?= 20261101
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev demo run run-all worker migrate seed schedules test lint format check-migrations \
-	pytest bench bench-portal backup restore db-stop clean-venv
+	pytest fuzz bench bench-portal backup restore db-stop clean-venv
 
 help: ## List the targets
 	@echo "OutcomePortal — make targets:"
@@ -98,6 +100,11 @@ check-migrations: install-dev ## Fail if a model change has no migration
 
 pytest: install-dev ## The test suite only (PYTEST_ARGS="-k ingest -x" to narrow it)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+fuzz: install-dev ## The API fuzz run at length: FUZZ_EXAMPLES=100 per operation, every phase, vendor and customer keys
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_COVERAGE=1 FUZZ_REPORT=$(or $(FUZZ_REPORT),.data/fuzz-report.tsv) \
+		$(VENV)/bin/pytest tests/api/test_schema_fuzz.py --durations=5 $(PYTEST_ARGS)
+	@$(PY) bench/fuzz_report.py $(or $(FUZZ_REPORT),.data/fuzz-report.tsv)
 
 # --- benchmarks (their own databases; see bench/README.md) ----------------------------------
 

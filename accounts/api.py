@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import available_timezones
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -28,24 +29,59 @@ from accounts.services import (
     account_create,
     currency_check,
 )
+from outcomeportal.api import fields as strict
 from outcomeportal.api.errors import ApiError
+from outcomeportal.api.schema import ClosedDoc, error_response
+from outcomeportal.core.currencies import MINOR_UNITS
 
 _TIMEZONES = frozenset(available_timezones())
 
 
 class SegmentSerializer(serializers.Serializer):
-    tier = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    industry = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    use_case = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    tier = strict.CharField(max_length=64, required=False, allow_blank=True, default="")
+    industry = strict.CharField(max_length=64, required=False, allow_blank=True, default="")
+    use_case = strict.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class _CodeChoiceField(strict.ChoiceField):
+    """A word from a list (enumerated in the schema, so a body valid by it is one this accepts), with a
+    message for a value not shaped like one and another for a well-shaped value not in the list."""
+
+    def __init__(self, *, shape: str, **kwargs):
+        self.shape = re.compile(shape)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if data == "":
+            self.fail("blank")
+        if not isinstance(data, str) or not self.shape.fullmatch(data):
+            self.fail("shape")
+        return super().to_internal_value(data)
 
 
 class AccountInSerializer(serializers.Serializer):
-    external_id = serializers.RegexField(r"^[A-Za-z0-9._:-]+$", max_length=128)
-    name = serializers.CharField(max_length=200)
-    currency = serializers.RegexField(
-        r"^[A-Z]{3}$", default="USD", error_messages={"invalid": "A three-letter ISO 4217 code, e.g. USD."}
+    external_id = strict.RegexField(r"^[A-Za-z0-9._:-]+$", max_length=128)
+    name = strict.CharField(max_length=200)
+    currency = _CodeChoiceField(
+        shape=r"[A-Z]{3}",
+        choices=sorted(MINOR_UNITS),  # the active ISO 4217 codes (accounts.services.currency_check)
+        default="USD",
+        error_messages={
+            "blank": "A three-letter ISO 4217 code, e.g. USD.",
+            "shape": "A three-letter ISO 4217 code, e.g. USD.",
+            "invalid_choice": "Not an active ISO 4217 currency code, e.g. USD, EUR or JPY.",
+        },
     )
-    timezone = serializers.CharField(max_length=64, default="UTC")
+    timezone = _CodeChoiceField(
+        shape=r".{1,64}",
+        choices=sorted(_TIMEZONES),
+        default="UTC",
+        error_messages={
+            "blank": "This field may not be blank.",
+            "shape": "An IANA time zone name, e.g. Europe/Paris.",
+            "invalid_choice": "An IANA time zone name, e.g. Europe/Paris.",
+        },
+    )
     segment = SegmentSerializer(required=False)
 
     def validate_currency(self, value: str) -> str:
@@ -54,10 +90,11 @@ class AccountInSerializer(serializers.Serializer):
         except CurrencyInvalid as exc:
             raise serializers.ValidationError("Not an active ISO 4217 currency code, e.g. USD, EUR or JPY.") from exc
 
-    def validate_timezone(self, value: str) -> str:
-        if value not in _TIMEZONES:
-            raise serializers.ValidationError("An IANA time zone name, e.g. Europe/Paris.")
-        return value
+
+class SegmentOutSerializer(serializers.Serializer):
+    tier = serializers.CharField()
+    industry = serializers.CharField()
+    use_case = serializers.CharField()
 
 
 class AccountErrorDetail(serializers.Serializer):
@@ -72,7 +109,7 @@ class AccountErrorBody(serializers.Serializer):
     error = AccountErrorDetail()
 
 
-class BillingDetailsSerializer(serializers.Serializer):
+class BillingDetailsSerializer(ClosedDoc):
     """The buyer printed on the account's invoices (each invoice keeps the details it was issued with)."""
 
     billing_name = serializers.CharField(
@@ -99,6 +136,7 @@ class AccountOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     billing = serializers.SerializerMethodField()
 
+    @extend_schema_field(SegmentOutSerializer)
     def get_segment(self, account: Account) -> dict:
         return {"tier": account.tier, "industry": account.industry, "use_case": account.use_case}
 
@@ -113,18 +151,28 @@ class AccountOutSerializer(serializers.Serializer):
         }
 
 
+class AccountListSerializer(serializers.Serializer):
+    results = AccountOutSerializer(many=True, help_text="At most 1,000, by external_id.")
+
+
 class AccountListView(APIView):
     def get_permissions(self):
         if self.request.method == "POST":
             return [require(Perm.ACCOUNTS_MANAGE)()]
         return super().get_permissions()
 
-    @extend_schema(responses=AccountOutSerializer(many=True))
+    @extend_schema(
+        responses={200: AccountListSerializer}, operation_id="accounts_list", summary="The accounts this key can see"
+    )
     def get(self, request):
         accounts = accounts_visible_to(principal=principal_of(request)).order_by("external_id")[:1000]
         return Response({"results": AccountOutSerializer(accounts, many=True).data})
 
-    @extend_schema(request=AccountInSerializer, responses={201: AccountOutSerializer})
+    @extend_schema(
+        request=AccountInSerializer,
+        responses={201: AccountOutSerializer, 409: error_response(409, "An account with this external_id exists.")},
+        summary="Create a customer account",
+    )
     def post(self, request):
         data = AccountInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,7 +203,7 @@ class AccountDetailView(APIView):
             return [require(Perm.BILLING_DETAILS_WRITE)()]
         return super().get_permissions()
 
-    @extend_schema(responses=AccountOutSerializer)
+    @extend_schema(responses={200: AccountOutSerializer}, summary="One account")
     def get(self, request, external_id: str):
         account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
         return Response(AccountOutSerializer(account).data)
@@ -192,7 +240,7 @@ class AccountDetailView(APIView):
 
 
 class WebhookInSerializer(serializers.Serializer):
-    url = serializers.CharField(
+    url = strict.CharField(
         max_length=2048, help_text="An https URL on a public address (the operator may allow others)."
     )
 

@@ -26,6 +26,7 @@ from accounts.selectors import (
     person_get_for_scope,
 )
 from outcomeportal.api.errors import ApiError
+from outcomeportal.api.schema import error_response
 
 _ROLES = [(r.value, r.label) for r in CUSTOMER_ROLES]
 
@@ -120,7 +121,10 @@ class UserListView(_PeopleView):
 
     @extend_schema(
         request=InviteSerializer,
-        responses={201: InvitationOutSerializer},
+        responses={
+            201: InvitationOutSerializer,
+            409: error_response(409, "`people_conflict`: already here, or invited already."),
+        },
         summary="Invite someone by email (409 people_conflict: already here, or invited already)",
     )
     def post(self, request, external_id: str):
@@ -140,7 +144,7 @@ class UserListView(_PeopleView):
 class UserDetailView(_PeopleView):
     @extend_schema(
         request=PersonPatchSerializer,
-        responses=PersonOutSerializer,
+        responses={200: PersonOutSerializer, 409: error_response(409, "`last_admin`: the last customer admin.")},
         summary="Change a person's role, deactivate or reactivate them (409 last_admin for the last customer admin)",
     )
     def patch(self, request, external_id: str, user_id: int):

@@ -66,7 +66,7 @@ def totp_qr_data_uri(url: str) -> str:
 
 def _clean(code: str) -> int | None:
     digits = "".join(code.split())
-    return int(digits) if len(digits) == CODE_DIGITS and digits.isdigit() else None
+    return int(digits) if len(digits) == CODE_DIGITS and digits.isascii() and digits.isdigit() else None
 
 
 def totp_enrol(*, user: User, key: str, code: str, now: float | None = None) -> TOTPDevice | None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,12 +13,14 @@ from accounts.access import Perm, Principal
 from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
+from billing import api_schema as docs
 from billing import presenters
 from billing.contracts import TermsInvalid
 from billing.invoices.models import Invoice
 from billing.selectors import (
     contract_for_period,
     contract_versions,
+    credit_note_event_ids,
     credit_notes_for_principal,
     invoice_get_for_principal,
     invoice_line_get,
@@ -90,12 +91,12 @@ class ContractView(APIView):
 
     @extend_schema(
         summary="The account's contract: the version governing the current period, and all versions",
-        responses={200: OpenApiTypes.OBJECT},
-        parameters=[OpenApiParameter("period", str, description="YYYY-MM: the version governing that period")],
+        responses={200: docs.Contract},
+        parameters=[docs.PeriodQuery],
     )
     def get(self, request, external_id: str):
         account = account_get_for_principal(principal=principal_of(request), external_id=external_id)
-        period = request.query_params.get("period") or period_at(timezone.now(), account.timezone)
+        period = request.query_params.get("period", period_at(timezone.now(), account.timezone))
         if period_parse(period) is None:
             raise ApiError("validation_error", "The query has invalid parameters.", 400, {"period": ["YYYY-MM."]})
         versions = contract_versions(account=account)
@@ -107,8 +108,8 @@ class ContractView(APIView):
 
     @extend_schema(
         summary="Create or replace the account's contract (a new version from effective_from)",
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
+        request=docs.ContractDocument,
+        responses={201: docs.Contract},
         examples=[
             OpenApiExample("Platform fee, tiers, onboarding, price lock", value=CONTRACT_EXAMPLE, request_only=True),
             OpenApiExample("Credits bundle with rollover", value=CREDITS_EXAMPLE, request_only=True),
@@ -126,67 +127,7 @@ class ContractView(APIView):
         return Response(contract_body(account, version, terms, versions=versions), status=status.HTTP_201_CREATED)
 
 
-class InvoiceLineOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    description = serializers.CharField()
-    outcome_type = serializers.CharField(allow_null=True)
-    quantity = serializers.CharField(help_text='A decimal string, e.g. "48".')
-    unit_price = serializers.CharField(allow_null=True, help_text='Unrounded, e.g. "0.99" or "0.0125".')
-    amount = serializers.CharField(help_text="Rounded once to the currency's minor unit.")
-    kind = serializers.CharField()
-    credits = serializers.CharField(allow_null=True)
-    unit_credits = serializers.CharField(allow_null=True)
-    period_of_events = serializers.CharField(allow_null=True)
-    events_url = serializers.CharField(allow_null=True)
-
-
-class PartyOut(serializers.Serializer):
-    name = serializers.CharField()
-    address = serializers.CharField(help_text="Lines separated by newlines.")
-    country = serializers.CharField(help_text="ISO 3166-1 alpha-2, or empty.")
-    tax_id = serializers.CharField()
-    emails = serializers.ListField(child=serializers.CharField())
-    payment_instructions = serializers.CharField(help_text="The seller's: how to pay. Empty for the buyer.")
-
-
-class InvoiceOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.CharField(allow_null=True)
-    account = serializers.CharField()
-    period = serializers.CharField()
-    status = serializers.ChoiceField(choices=["draft", "finalized", "void"])
-    currency = serializers.CharField()
-    subtotal = serializers.CharField()
-    credits_applied = serializers.CharField()
-    total = serializers.CharField(help_text="Before tax: subtotal − credits_applied.")
-    lines = InvoiceLineOut(many=True)
-    period_start = serializers.DateTimeField()
-    period_end = serializers.DateTimeField()
-    finalized_at = serializers.DateTimeField(allow_null=True)
-    voided_at = serializers.DateTimeField(allow_null=True)
-    refreshed_at = serializers.DateTimeField()
-    contract_version = serializers.IntegerField(allow_null=True)
-    notes = serializers.ListField(child=serializers.CharField())
-    issued_at = serializers.DateTimeField(allow_null=True, help_text="The issue date; null while a draft.")
-    due_at = serializers.DateTimeField(allow_null=True, help_text="issued_at + payment_terms_days.")
-    payment_terms_days = serializers.IntegerField(help_text="Net N days, from the contract.")
-    seller = PartyOut(allow_null=True)
-    buyer = PartyOut(allow_null=True)
-    tax_rate = serializers.CharField(help_text='A percentage, e.g. "20" or "0".')
-    tax_amount = serializers.CharField(help_text="On total, rounded once to the currency's minor unit.")
-    tax_note = serializers.CharField(help_text="E.g. the reverse-charge mention; empty when none.")
-    total_with_tax = serializers.CharField(help_text="total + tax_amount: what the invoice asks for.")
-    amount_credited = serializers.CharField(help_text="Credit notes applied on this invoice (in credits_applied).")
-    amount_paid = serializers.CharField()
-    amount_due = serializers.CharField(help_text="total_with_tax − amount_paid; 0 when void.")
-    payment_status = serializers.ChoiceField(
-        choices=["open", "paid", "void", "uncollectible"], allow_null=True, help_text="Null while a draft."
-    )
-    paid_at = serializers.DateTimeField(allow_null=True)
-
-
-class InvoiceListOut(serializers.Serializer):
-    results = InvoiceOut(many=True)
+InvoiceOut = docs.Invoice  # (billing.receivables.api answers with the invoice too)
 
 
 def _line_events_url(invoice: Invoice, line) -> str | None:
@@ -205,17 +146,17 @@ class InvoiceListView(APIView):
     @extend_schema(
         summary="Invoices, newest period first; the current period's draft is the upcoming invoice",
         operation_id="invoices_list",
-        parameters=[OpenApiParameter("account", str), OpenApiParameter("period", str, description="YYYY-MM")],
-        responses={200: InvoiceListOut},
+        parameters=[docs.InvoicesQuery],
+        responses={200: docs.InvoiceList},
     )
     def get(self, request):
         principal = principal_of(request)
         query = request.query_params
         account = None
-        if query.get("account"):
+        if "account" in query:
             account = account_get_for_principal(principal=principal, external_id=query["account"])
-        period = query.get("period") or None
-        if period and period_parse(period) is None:
+        period = query.get("period")
+        if period is not None and period_parse(period) is None:
             raise ApiError("validation_error", "The query has invalid parameters.", 400, {"period": ["YYYY-MM."]})
         target = account or _own_account(principal)
         if target is not None:
@@ -233,7 +174,7 @@ def _own_account(principal: Principal):
 class InvoiceDetailView(APIView):
     permission_classes = [require(Perm.INVOICES_READ)]
 
-    @extend_schema(summary="One invoice with its lines", responses={200: InvoiceOut})
+    @extend_schema(summary="One invoice with its lines", responses={200: docs.Invoice})
     def get(self, request, invoice_id: int):
         invoice = invoice_get_for_principal(principal=principal_of(request), invoice_id=invoice_id)
         invoice = invoice_draft_current(account=invoice.account, invoice=invoice)
@@ -245,8 +186,8 @@ class InvoiceLineEventsView(APIView):
 
     @extend_schema(
         summary="The events behind an invoice line, newest first (keyset pagination, like /events)",
-        responses={200: OpenApiTypes.OBJECT},
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
+        responses={200: docs.LineEventPage},
+        parameters=[docs.PageQuery],
     )
     def get(self, request, invoice_id: int, line_id: int):
         principal = principal_of(request)
@@ -272,13 +213,15 @@ class CreditNoteListView(APIView):
 
     @extend_schema(
         summary="Credit notes (corrections), applied to the next invoice as a credit line",
-        responses={200: OpenApiTypes.OBJECT},
-        parameters=[OpenApiParameter("account", str)],
+        responses={200: docs.CreditNoteList},
+        parameters=[docs.AccountQuery],
     )
     def get(self, request):
         principal = principal_of(request)
         qs = credit_notes_for_principal(principal=principal)
-        if request.query_params.get("account"):
+        if "account" in request.query_params:
             account = account_get_for_principal(principal=principal, external_id=request.query_params["account"])
             qs = qs.filter(account=account)
-        return Response({"results": [presenters.credit_note_dict(n) for n in qs.order_by("-number")[:1000]]})
+        notes = list(qs.order_by("-number")[:1000])
+        event_ids = credit_note_event_ids(notes=notes)
+        return Response({"results": [presenters.credit_note_dict(n, event_ids=event_ids[n.pk]) for n in notes]})

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
+from billing import api_schema as schema_docs
 from billing.audit.detail import decision_explained
 from billing.certificate_schema import CertificateDoc
 from billing.certificates import certificate_issue
@@ -34,10 +34,10 @@ from metering.presenters import iso as _iso
 from metering.selectors import event_get_for_principal, event_list
 from metering.services import WindowClosed
 from metering.validation import parse_timestamp
+from outcomeportal.api import fields as strict
 from outcomeportal.api.cursor import cursor_decode, cursor_encode, page_limit
 from outcomeportal.api.errors import ApiError, error_body
-
-ERRORS = {400: docs.ErrorBodyDoc, 401: docs.ErrorBodyDoc, 403: docs.ErrorBodyDoc, 404: docs.ErrorBodyDoc}
+from outcomeportal.api.fields import Rfc3339Field
 
 
 class EventRows:
@@ -82,8 +82,8 @@ class EventsView(EventRows, APIView):
         return [require(perm)()]
 
     @extend_schema(
-        request=docs.IngestRequestDoc,
-        responses={200: docs.IngestResponseDoc, 413: docs.ErrorBodyDoc, **ERRORS},
+        request=docs.EventBatch,
+        responses={200: docs.IngestResponse},
         summary="Post 1 to 1,000 outcome events",
     )
     def post(self, request):
@@ -91,17 +91,8 @@ class EventsView(EventRows, APIView):
         return Response(result.as_response())
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("account", str),
-            OpenApiParameter("status", str, enum=list(STATUSES)),
-            OpenApiParameter("outcome_type", str),
-            OpenApiParameter("reason", str, enum=list(REASONS)),
-            OpenApiParameter("from", OpenApiTypes.DATETIME),
-            OpenApiParameter("to", OpenApiTypes.DATETIME),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int),
-        ],
-        responses={200: docs.EventPageDoc, **ERRORS},
+        parameters=[schema_docs.EventsQuery],
+        responses={200: schema_docs.EventPage},
         operation_id="events_list",
         summary="List events, newest first (keyset pagination)",
     )
@@ -110,16 +101,16 @@ class EventsView(EventRows, APIView):
         query = request.query_params
         fields: dict[str, list[str]] = {}
         account = None
-        if query.get("account"):
+        if "account" in query:
             account = account_get_for_principal(principal=principal, external_id=query["account"])
-        status_filter = query.get("status") or None
-        if status_filter and status_filter not in STATUSES:
+        status_filter = query.get("status")
+        if status_filter is not None and status_filter not in STATUSES:
             fields["status"] = [f"One of {', '.join(STATUSES)}."]
-        reason = query.get("reason") or None
-        if reason and reason not in REASONS:
+        reason = query.get("reason")
+        if reason is not None and reason not in REASONS:
             fields["reason"] = ["Not a non-billable reason word."]
         outcome_type_id = None
-        if query.get("outcome_type"):
+        if "outcome_type" in query:
             outcome_type_id = (
                 OutcomeType.objects.filter(code=query["outcome_type"]).values_list("pk", flat=True).first()
             )
@@ -127,7 +118,7 @@ class EventsView(EventRows, APIView):
                 fields["outcome_type"] = ["Unknown outcome type."]
         bounds = {}
         for name in ("from", "to"):
-            if query.get(name):
+            if name in query:
                 bounds[name] = parse_timestamp(query[name])
                 if bounds[name] is None:
                     fields[name] = ["An RFC 3339 timestamp, e.g. 2026-11-01T00:00:00Z."]
@@ -136,7 +127,7 @@ class EventsView(EventRows, APIView):
             fields["limit"] = ["An integer from 1 to 500."]
         if fields:
             raise ApiError("validation_error", "The query has invalid parameters.", 400, fields)
-        before = cursor_decode(query["cursor"]) if query.get("cursor") else None
+        before = cursor_decode(query["cursor"]) if "cursor" in query else None
         account_id = account.pk if account else None
         where = Q()
         if status_filter:
@@ -166,7 +157,7 @@ class EventDetailView(EventRows, APIView):
     permission_classes = [require(Perm.EVENTS_READ)]
 
     @extend_schema(
-        responses={200: docs.EventDetailDoc, **ERRORS}, summary="One event with its decision, criterion by criterion"
+        responses={200: schema_docs.EventDetail}, summary="One event with its decision, criterion by criterion"
     )
     def get(self, request, account: str, event_id: str):
         principal = principal_of(request)
@@ -214,18 +205,9 @@ class EventCertificateView(APIView):
 
 
 class SignalInSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=SignalType.values)
-    occurred_at = serializers.CharField(help_text="RFC 3339 with a time zone, e.g. 2026-11-01T12:00:00Z.")
-
-    def validate_occurred_at(self, value: str):
-        parsed = parse_timestamp(value)
-        if parsed is None:
-            raise serializers.ValidationError(
-                "Must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T12:00:00Z."
-            )
-        return parsed
-
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    type = strict.ChoiceField(choices=SignalType.values)
+    occurred_at = Rfc3339Field(help_text="RFC 3339 with a time zone; at most 5 minutes ahead.")
+    note = strict.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class SignalView(EventRows, APIView):
@@ -233,7 +215,14 @@ class SignalView(EventRows, APIView):
 
     @extend_schema(
         request=SignalInSerializer,
-        responses={201: docs.SignalResponseDoc, 200: docs.SignalResponseDoc, 409: docs.ErrorBodyDoc, **ERRORS},
+        responses={
+            201: schema_docs.SignalResponse,
+            200: schema_docs.SignalResponse,
+            409: OpenApiResponse(
+                schema_docs.WindowClosed,
+                description="`window_closed`: the signal is recorded but changes nothing billed.",
+            ),
+        },
         summary="Report a reopen, reversal, escalation or confirmation",
     )
     def post(self, request, account: str, event_id: str):

@@ -118,7 +118,8 @@ def invoice_summary_dict(invoice: Invoice) -> dict:
     }
 
 
-def credit_note_dict(note: CreditNote) -> dict:
+def credit_note_dict(note: CreditNote, *, event_ids: list[str]) -> dict:
+    """``event_ids``: the platform's event ids of the credited events (billing.selectors.credit_note_event_ids)."""
     return {
         "id": note.pk,
         "number": note.number,
@@ -127,7 +128,7 @@ def credit_note_dict(note: CreditNote) -> dict:
         "amount": money_str(note.amount, note.currency),
         "currency": note.currency,
         "reason": note.reason,
-        "event_ids": note.event_ids,
+        "event_ids": event_ids,
         "dispute_id": note.dispute_id,
         "created_at": _iso(note.created_at),
     }

@@ -236,6 +236,14 @@ def credit_notes_for_principal(*, principal: Principal) -> QuerySet[CreditNote]:
     return qs if principal.is_vendor else qs.filter(account_id=principal.account_id)
 
 
+def credit_note_event_ids(*, notes: list[CreditNote]) -> dict[int, list[str]]:
+    """The events each credit note credits, by the platform's ``event_id`` (the note keeps row ids,
+    which mean nothing outside this database), in the note's order. One query for all the notes."""
+    pks = {pk for note in notes for pk in note.event_ids}
+    names = dict(Event.objects.filter(pk__in=pks).values_list("pk", "event_id")) if pks else {}
+    return {note.pk: [names[pk] for pk in note.event_ids if pk in names] for note in notes}
+
+
 def invoice_events_pending(*, invoice: Invoice) -> int:
     """How many events of a final invoice are frozen on its lines, waiting to be stamped (0: none)."""
     rows = InvoiceEventsPending.objects.filter(invoice=invoice)

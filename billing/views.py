@@ -49,8 +49,8 @@ from billing.selectors import (
 )
 from billing.services import contract_version_create, invoice_draft_current
 from metering.models import Event, OutcomeType, SuccessCriteria
-from outcomeportal.api.cursor import cursor_decode, cursor_encode
 from outcomeportal.core import csvsafe
+from outcomeportal.core.cursors import keyset_decode, keyset_encode
 from outcomeportal.core.money import money_display, price_display
 from outcomeportal.core.periods import period_at
 
@@ -293,7 +293,7 @@ def invoice_line(request, account: str, invoice_id: int, line_id: int):
     """The exact events behind one line — with a day-by-day summary ("48 on June 12th")."""
     principal, invoice = _invoice(request, account, invoice_id)
     line = invoice_line_get(invoice=invoice, line_id=line_id)
-    before = cursor_decode(request.GET["cursor"]) if request.GET.get("cursor") else None
+    before = keyset_decode(request.GET.get("cursor", ""))  # a cursor not written here: the first page
     events = line_events(invoice=invoice, line=line, before=before, limit=PAGE + 1)
     page, more = events[:PAGE], len(events) > PAGE
     zone = ZoneInfo(invoice.account.timezone)
@@ -310,7 +310,7 @@ def invoice_line(request, account: str, invoice_id: int, line_id: int):
             "reasons": REASONS,
             "days": days,
             "show_cost": principal.can(Perm.COST_READ),
-            "next_url": f"?cursor={cursor_encode(page[-1].occurred_at, page[-1].pk)}" if more else None,
+            "next_url": f"?cursor={keyset_encode(page[-1].occurred_at, page[-1].pk)}" if more else None,
             "api_url": reverse("api:invoice-line-events", args=[invoice.pk, line.pk]),
             "audit_url": reverse("audit:events", args=[invoice.account.external_id]) + f"?line={line.pk}",
         },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,35 +16,41 @@ from disputes import presenters
 from disputes.models import DisputeStatus, ReasonCode
 from disputes.selectors import dispute_event_ids, dispute_get_for_principal, dispute_list
 from disputes.services import MAX_EVENTS, MAX_TEXT, DisputeRefused, dispute_file, dispute_resolve
+from outcomeportal.api import fields as strict
 from outcomeportal.api.errors import ApiError
+from outcomeportal.api.schema import error_response
+from outcomeportal.core.numbers import BIGINT_MAX
 
 
 class DisputeIn(serializers.Serializer):
-    account = serializers.CharField(max_length=128, required=False, help_text="The account's external_id.")
+    account = strict.CharField(max_length=128, required=False, help_text="The account's external_id.")
     event_ids = serializers.ListField(
-        child=serializers.CharField(max_length=128),
+        child=strict.CharField(max_length=128),
         required=False,
         max_length=MAX_EVENTS,
         help_text="The events to dispute (their event_id). Or give invoice_line_id.",
     )
-    invoice_line_id = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**62, help_text="Dispute every still-disputable event of this line."
+    invoice_line_id = strict.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=BIGINT_MAX,  # an id the column holds
+        help_text="Dispute every still-disputable event of this line.",
     )
-    reason_code = serializers.ChoiceField(choices=ReasonCode.values)
-    message = serializers.CharField(max_length=MAX_TEXT)
+    reason_code = strict.ChoiceField(choices=ReasonCode.values)
+    message = strict.CharField(max_length=MAX_TEXT)
 
 
 class ResolveIn(serializers.Serializer):
-    decision = serializers.ChoiceField(
+    decision = strict.ChoiceField(
         choices=[DisputeStatus.APPROVED, DisputeStatus.PARTIALLY_APPROVED, DisputeStatus.REJECTED]
     )
     event_ids = serializers.ListField(
-        child=serializers.CharField(max_length=128),
+        child=strict.CharField(max_length=128),
         required=False,
         max_length=MAX_EVENTS,
         help_text="partially_approved: the events credited (the others are rejected).",
     )
-    note = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    note = strict.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
 
 
 class DisputeOut(serializers.Serializer):
@@ -75,6 +81,11 @@ class DisputeOut(serializers.Serializer):
     credited_credits = serializers.CharField(
         allow_null=True, help_text="Contracts priced in credits: credits given back."
     )
+
+
+class DisputesQuery(serializers.Serializer):
+    account = serializers.CharField(required=False, help_text="The account's external_id.")
+    status = serializers.ChoiceField(choices=DisputeStatus.values, required=False)
 
 
 class DisputeListOut(serializers.Serializer):
@@ -112,19 +123,16 @@ class DisputeListView(APIView):
     @extend_schema(
         operation_id="disputes_list",
         summary="Disputes, newest first",
-        parameters=[
-            OpenApiParameter("account", str, description="The account's external_id."),
-            OpenApiParameter("status", str, enum=DisputeStatus.values),
-        ],
+        parameters=[DisputesQuery],
         responses={200: DisputeListOut},
     )
     def get(self, request):
         principal = principal_of(request)
         query = request.query_params
         account = None
-        if query.get("account"):
+        if "account" in query:
             account = account_get_for_principal(principal=principal, external_id=query["account"])
-        status_word = query.get("status") or None
+        status_word = query.get("status")
         if status_word is not None and status_word not in DisputeStatus.values:
             raise ApiError(
                 "validation_error",
@@ -141,7 +149,10 @@ class DisputeListView(APIView):
         operation_id="disputes_create",
         summary="File a dispute over billed events, or over an invoice line",
         request=DisputeIn,
-        responses={201: DisputeOut},
+        responses={
+            201: DisputeOut,
+            404: error_response(404, "The account, an event or the invoice line: missing, or not yours."),
+        },
         examples=[
             OpenApiExample(
                 "Events",
@@ -202,7 +213,7 @@ class DisputeResolveView(APIView):
         operation_id="disputes_resolve",
         summary="Resolve a dispute: approve, partially approve (event_ids credited) or reject, with a note",
         request=ResolveIn,
-        responses={200: DisputeOut},
+        responses={200: DisputeOut, 409: error_response(409, "`dispute_not_open`: it was already resolved.")},
         examples=[
             OpenApiExample(
                 "Partial approval",

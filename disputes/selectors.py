@@ -150,7 +150,7 @@ def dispute_queue(*, filters: QueueFilters, principal: Principal, now: datetime,
         qs = qs.filter(assignee_id=principal.user_id)
     elif filters.assignee == "none":
         qs = qs.filter(assignee__isnull=True)
-    elif filters.assignee.isdigit():
+    elif filters.assignee.isascii() and filters.assignee.isdigit():
         qs = qs.filter(assignee_id=int(filters.assignee))
     if filters.reason_code:
         qs = qs.filter(reason_code=filters.reason_code)

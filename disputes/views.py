@@ -104,7 +104,7 @@ def _selection(request, account: Account) -> dict:
         )
         out["events"] = events
         out["missing"] = sorted(set(event_ids) - {e.event_id for e in events})
-    elif line_id.isdigit():
+    elif line_id.isascii() and line_id.isdigit():
         line = selectors.invoice_line_for_account(account=account, line_id=int(line_id))
         if line is None:
             raise Http404("No such invoice line.")
@@ -255,7 +255,7 @@ def dispute_assign(request, account: str, dispute_id: int):
     raw = request.POST.get("assignee", "")
     if raw == "me":
         raw = str(principal.user_id or "")
-    assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    assignee = User.objects.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
     if raw and assignee is None:
         raise Http404("No such person.")
     try:

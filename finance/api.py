@@ -33,8 +33,8 @@ from finance.selectors import (
 )
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError
-from outcomeportal.api.fields import DecimalString
-from outcomeportal.core.periods import period_parse
+from outcomeportal.api.fields import DecimalString, PatternedCharField
+from outcomeportal.core.periods import PERIOD_PATTERN, period_parse
 from outcomeportal.core.times import rfc3339_parse
 
 ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBodyDoc}
@@ -45,7 +45,10 @@ ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBod
 
 class LifecycleInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(LifecycleStatus.values)
-    effective_at = serializers.CharField(
+    effective_at = PatternedCharField(
+        # RFC 3339 with an offset, or a date (outcomeportal.core.times; the day then must exist).
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
         max_length=40,
         help_text="From when: an RFC 3339 timestamp with an offset, or a date (YYYY-MM-DD), which means its "
         "midnight in the account's time zone. Not before the account's last change.",
@@ -114,20 +117,27 @@ class AccountLifecycleView(APIView):
 # --- Attainment -----------------------------------------------------------------------------------
 
 
+# None, one, or two different dimensions, comma-separated (as finance.attainment.group_by_parse reads them).
+_GROUP_BY_PATTERN = (
+    "^(" + "|".join([*DIMENSIONS, *(f"{a},{b}" for a in DIMENSIONS for b in DIMENSIONS if a != b)]) + ")?$"
+)
+
+
 class AttainmentQuery(serializers.Serializer):
-    period = serializers.RegexField(
-        r"^\d{4}-\d{2}$",
+    period = PatternedCharField(
+        pattern=PERIOD_PATTERN,
         required=False,
         help_text="The last month shown, YYYY-MM (default: the last closed month, UTC).",
     )
     months = serializers.IntegerField(
         min_value=1, max_value=MAX_MONTHS, default=DEFAULT_MONTHS, help_text="How many months, ending with period."
     )
-    group_by = serializers.CharField(
+    group_by = PatternedCharField(
+        pattern=_GROUP_BY_PATTERN,
         required=False,
         allow_blank=True,
         default="",
-        help_text=f"Up to two of {', '.join(DIMENSIONS)}, comma-separated (none: the whole book).",
+        help_text=f"Up to two of {', '.join(DIMENSIONS)}, comma-separated, each once (none: the whole book).",
     )
 
     def validate_period(self, value: str) -> str:

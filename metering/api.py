@@ -14,7 +14,6 @@ from accounts.access import Perm
 from accounts.models import Account
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
-from metering import api_schema as docs
 from metering.models import OutcomeCost, OutcomeType, ReopenPolicy, ValueType
 from metering.presenters import iso as _iso
 from metering.services import (
@@ -24,10 +23,10 @@ from metering.services import (
     outcome_cost_create,
     outcome_type_create,
 )
+from outcomeportal.api import fields as strict
 from outcomeportal.api.errors import ApiError
 from outcomeportal.api.fields import DecimalString
-
-ERRORS = {400: docs.ErrorBodyDoc, 401: docs.ErrorBodyDoc, 403: docs.ErrorBodyDoc, 404: docs.ErrorBodyDoc}
+from outcomeportal.api.schema import error_response
 
 
 def _price(value: Decimal) -> str:
@@ -42,33 +41,33 @@ def _price(value: Decimal) -> str:
 class CriteriaFieldsSerializer(serializers.Serializer):
     """The versioned definition of success (product or enterprise override)."""
 
-    measurement_window_hours = serializers.IntegerField(min_value=0, max_value=24 * 366, required=False)
-    one_per_session = serializers.BooleanField(required=False)
+    measurement_window_hours = strict.IntegerField(min_value=0, max_value=24 * 366, required=False)
+    one_per_session = strict.BooleanField(required=False)
     required_verification_methods = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, max_length=20
+        child=strict.CharField(max_length=64), required=False, max_length=20
     )
-    excluded_workflows = serializers.ListField(child=serializers.CharField(max_length=128), required=False)
-    excluded_channels = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-    handoff_is_billable = serializers.BooleanField(required=False)
-    confirm_closes_window = serializers.BooleanField(required=False)
-    reopen_after_window = serializers.ChoiceField(choices=ReopenPolicy.values, required=False)
-    system_action = serializers.CharField(max_length=300, required=False)
-    customer_result = serializers.CharField(max_length=300, required=False)
-    failure_condition = serializers.CharField(max_length=300, required=False)
-    verification_source = serializers.CharField(max_length=300, required=False)
-    dispute_process = serializers.CharField(required=False, allow_blank=True)
+    excluded_workflows = serializers.ListField(child=strict.CharField(max_length=128), required=False)
+    excluded_channels = serializers.ListField(child=strict.CharField(max_length=64), required=False)
+    handoff_is_billable = strict.BooleanField(required=False)
+    confirm_closes_window = strict.BooleanField(required=False)
+    reopen_after_window = strict.ChoiceField(choices=ReopenPolicy.values, required=False)
+    system_action = strict.CharField(max_length=300, required=False)
+    customer_result = strict.CharField(max_length=300, required=False)
+    failure_condition = strict.CharField(max_length=300, required=False)
+    verification_source = strict.CharField(max_length=300, required=False)
+    dispute_process = strict.CharField(required=False, allow_blank=True)
 
 
 class OutcomeTypeInSerializer(CriteriaFieldsSerializer):
-    code = serializers.SlugField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    code = strict.SlugField(max_length=64)
+    name = strict.CharField(max_length=200)
+    description = strict.CharField(required=False, allow_blank=True, default="")
     unit_price = DecimalString(places=4, max_digits=12)  # OutcomeType.unit_price
-    value_type = serializers.ChoiceField(choices=ValueType.values, default=ValueType.LABOR_SAVINGS)
+    value_type = strict.ChoiceField(choices=ValueType.values, default=ValueType.LABOR_SAVINGS)
 
 
 class CriteriaInSerializer(CriteriaFieldsSerializer):
-    account = serializers.CharField(
+    account = strict.CharField(
         required=False, allow_null=True, default=None, help_text="An account's external_id for an enterprise override."
     )
 
@@ -92,14 +91,14 @@ class OutcomeTypeDoc(serializers.Serializer):
     unit_price = DecimalString()
     value_type = serializers.ChoiceField(ValueType.values)
     active = serializers.BooleanField()
-    measurement_window_hours = serializers.IntegerField()
-    one_per_session = serializers.BooleanField()
+    measurement_window_hours = serializers.IntegerField(allow_null=True, help_text="null before any criteria.")
+    one_per_session = serializers.BooleanField(allow_null=True)
     required_verification_methods = serializers.ListField(child=serializers.CharField())
-    criteria = CriteriaDoc()
+    criteria = CriteriaDoc(allow_null=True, help_text="The current product definition; null before any.")
 
 
 class OutcomeCostSerializer(serializers.Serializer):
-    complexity = serializers.ChoiceField(
+    complexity = strict.ChoiceField(
         choices=list(OutcomeCost.COMPLEXITIES), default="", help_text="Empty: every tier without a cost of its own."
     )
     amount = DecimalString(places=6, max_digits=18, help_text="In the account's currency, like unit_price.")
@@ -179,7 +178,7 @@ class OutcomeTypeListView(APIView):
 
     @extend_schema(
         request=OutcomeTypeInSerializer,
-        responses={201: OutcomeTypeDoc, 409: docs.ErrorBodyDoc, **ERRORS},
+        responses={201: OutcomeTypeDoc, 409: error_response(409, "An outcome type with this code exists.")},
         summary="Define an outcome type (version 1 of its criteria)",
     )
     def post(self, request):
@@ -199,7 +198,7 @@ class OutcomeTypeListView(APIView):
 class OutcomeTypeDetailView(APIView):
     permission_classes = [require(Perm.EVENTS_READ)]
 
-    @extend_schema(responses={200: OutcomeTypeCostDoc, **ERRORS})
+    @extend_schema(responses={200: OutcomeTypeCostDoc}, summary="One outcome type")
     def get(self, request, code: str):
         outcome_type = OutcomeType.objects.filter(code=code).first()
         if outcome_type is None:
@@ -214,7 +213,7 @@ class OutcomeCostView(APIView):
 
     @extend_schema(
         request=OutcomeCostSerializer,
-        responses={201: OutcomeCostSerializer, 409: docs.ErrorBodyDoc, **ERRORS},
+        responses={201: OutcomeCostSerializer, 409: error_response(409, "`outcome_cost_exists`: one starts that day.")},
         summary="Set a delivery cost of the type (and tier) from a date (409: one already starts that day)",
     )
     def post(self, request, code: str):
@@ -247,7 +246,7 @@ class CriteriaView(APIView):
             raise ApiError("not_found", f"No outcome type {code!r}.", 404)
         return outcome_type
 
-    @extend_schema(responses={200: CriteriaListDoc, **ERRORS})
+    @extend_schema(responses={200: CriteriaListDoc}, summary="Versions of the definition of success")
     def get(self, request, code: str):
         principal = principal_of(request)
         rows = self._outcome_type(code).criteria.select_related("outcome_type", "account")
@@ -255,7 +254,11 @@ class CriteriaView(APIView):
             rows = rows.filter(account__isnull=True) | rows.filter(account_id=principal.account_id)
         return Response({"results": [criteria_body(c) for c in rows.order_by("account_id", "-version")]})
 
-    @extend_schema(request=CriteriaInSerializer, responses={201: CriteriaDoc, **ERRORS})
+    @extend_schema(
+        request=CriteriaInSerializer,
+        responses={201: CriteriaDoc},
+        summary="A new version of the definition of success (or an account's override)",
+    )
     def post(self, request, code: str):
         outcome_type = self._outcome_type(code)
         data = CriteriaInSerializer(data=request.data)

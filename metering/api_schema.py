@@ -1,7 +1,8 @@
-"""Serializers that document the events API in the OpenAPI schema.
+"""Serializers that document the ingestion API in the OpenAPI schema.
 
-The hot paths do not run these: ingestion validates in metering.validation and rows are
-rendered by metering.presenters.event_row (tests keep both in step with these declarations).
+The hot path does not run these: ingestion validates in metering.validation (a test keeps both in
+step: tests/api/test_schema_fuzz.py posts what this schema allows and what it forbids). The rows the
+events API lists are billing's (billing.api_schema): they join each event with its charge.
 """
 
 from __future__ import annotations
@@ -9,109 +10,61 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from metering import engine
-from metering.models import EventStatus, SignalType
+from metering.validation import COMPLEXITIES, MAX_ATTRIBUTES_BYTES
 from outcomeportal.api.fields import DecimalString
+from outcomeportal.api.schema import ClosedDoc, ErrorBodySerializer, ErrorSerializer
 
 _FAILURES = list(engine.FAILURE_REASONS)
 
 
-class EventInDoc(serializers.Serializer):
+class EventIn(ClosedDoc):
     event_id = serializers.CharField(max_length=128, help_text="Unique per account: the idempotency key.")
-    account = serializers.CharField(help_text="The account's external_id.")
-    outcome_type = serializers.CharField(help_text="A catalogue code.")
-    occurred_at = serializers.DateTimeField(help_text="RFC 3339; ≤ 5 min ahead, ≤ 35 days old.")
+    account = serializers.CharField(max_length=128, help_text="The account's external_id.")
+    outcome_type = serializers.CharField(max_length=64, help_text="A catalogue code.")
+    occurred_at = serializers.DateTimeField(
+        help_text="RFC 3339 with a time zone; at most 5 minutes ahead and 35 days old, else `timestamp_out_of_range`."
+    )
     success_criteria_met = serializers.BooleanField()
-    human_handoff = serializers.BooleanField(default=False)
-    channel = serializers.CharField(max_length=64, required=False)
-    workflow = serializers.CharField(max_length=128, required=False)
-    session_id = serializers.CharField(max_length=128, required=False)
-    complexity = serializers.ChoiceField(["simple", "moderate", "complex"], required=False)
-    verification_method = serializers.CharField(max_length=64, required=False)
-    source_url = serializers.URLField(max_length=2048, required=False)
-    sandbox = serializers.BooleanField(default=False)
-    failure_reason = serializers.ChoiceField(_FAILURES, required=False)
-    value_amount = DecimalString(places=6, required=False)
-    cost_amount = DecimalString(places=6, required=False, help_text="Vendor's cost; never shown to customers.")
-    attributes = serializers.DictField(required=False, help_text="Free metadata, ≤ 8 KB.")
+    human_handoff = serializers.BooleanField(required=False, help_text="Default false.")
+    channel = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    workflow = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
+    session_id = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
+    complexity = serializers.ChoiceField(sorted(COMPLEXITIES), required=False, allow_blank=True, allow_null=True)
+    verification_method = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    source_url = serializers.URLField(max_length=2048, required=False, allow_null=True, help_text="http(s) only.")
+    sandbox = serializers.BooleanField(required=False, help_text="Default false; never billable.")
+    failure_reason = serializers.ChoiceField(_FAILURES, required=False, allow_blank=True, allow_null=True)
+    value_amount = DecimalString(places=6, max_digits=18, required=False, allow_null=True)
+    cost_amount = DecimalString(
+        places=6, max_digits=18, required=False, allow_null=True, help_text="Vendor's cost; never shown to customers."
+    )
+    attributes = serializers.DictField(
+        required=False, allow_null=True, help_text=f"Free metadata, at most {MAX_ATTRIBUTES_BYTES:,} bytes as JSON."
+    )
 
 
-class IngestRequestDoc(serializers.Serializer):
-    events = EventInDoc(many=True, help_text="1 to 1,000 events.")
+class EventBatch(serializers.Serializer):
+    events = serializers.ListField(
+        child=EventIn(),
+        min_length=1,
+        max_length=1000,
+        help_text="1 to 1,000 events. An event that breaks a rule is `rejected` in the answer; the others "
+        "are still processed.",
+    )
 
 
-class ErrorDoc(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-
-
-class IngestResultDoc(serializers.Serializer):
-    event_id = serializers.CharField(allow_null=True)
+class IngestResult(serializers.Serializer):
+    event_id = serializers.CharField(allow_null=True, help_text="null when the event had none (it is rejected).")
     status = serializers.ChoiceField(["accepted", "duplicate", "conflict", "rejected"])
-    error = ErrorDoc(required=False)
+    error = ErrorSerializer(required=False, help_text="`rejected` and `conflict` only.")
 
 
-class IngestResponseDoc(serializers.Serializer):
-    accepted = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
-    conflicts = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    results = IngestResultDoc(many=True, help_text="One per submitted event, in order.")
+class IngestResponse(serializers.Serializer):
+    accepted = serializers.IntegerField(min_value=0)
+    duplicates = serializers.IntegerField(min_value=0)
+    conflicts = serializers.IntegerField(min_value=0)
+    rejected = serializers.IntegerField(min_value=0)
+    results = IngestResult(many=True, help_text="One per submitted event, in order.")
 
 
-class EventRowDoc(EventInDoc):
-    received_at = serializers.DateTimeField()
-    status = serializers.ChoiceField(EventStatus.values)
-    measurement_window_ends_at = serializers.DateTimeField()
-    non_billable_reason = serializers.ChoiceField(list(engine.REASONS), allow_null=True)
-    amount = DecimalString(places=6, allow_null=True)
-    currency = serializers.CharField()
-    credits = DecimalString(places=4, allow_null=True)
-    invoice_id = serializers.IntegerField(allow_null=True)
-    invoice_line_id = serializers.IntegerField(allow_null=True)
-    rule_version = serializers.CharField()
-
-
-class EventPageDoc(serializers.Serializer):
-    results = EventRowDoc(many=True)
-    next_cursor = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for the next (older) page.")
-
-
-class CriterionDoc(serializers.Serializer):
-    code = serializers.ChoiceField(list(engine.CHECKS))
-    description = serializers.CharField()
-    outcome = serializers.ChoiceField([engine.PASSED, engine.FAILED, engine.NOT_APPLICABLE])
-
-
-class DecisionDoc(serializers.Serializer):
-    status = serializers.ChoiceField(EventStatus.values)
-    non_billable_reason = serializers.CharField(allow_null=True)
-    reason_text = serializers.CharField(allow_null=True)
-    rule_version = serializers.CharField()
-    engine_version = serializers.IntegerField()
-    decided_at = serializers.DateTimeField()
-    settled_at = serializers.DateTimeField(allow_null=True)
-    criteria = CriterionDoc(many=True)
-    state = serializers.DictField()
-
-
-class SignalDoc(serializers.Serializer):
-    type = serializers.ChoiceField(SignalType.values)
-    occurred_at = serializers.DateTimeField()
-    received_at = serializers.DateTimeField()
-    note = serializers.CharField()
-    effect = serializers.ChoiceField(["applied", "window_closed", "no_effect"])
-
-
-class EventDetailDoc(EventRowDoc):
-    decision = DecisionDoc()
-    signals = SignalDoc(many=True)
-
-
-class SignalResponseDoc(serializers.Serializer):
-    signal = SignalDoc()
-    event = EventRowDoc()
-
-
-class ErrorBodyDoc(serializers.Serializer):
-    error = ErrorDoc()
+ErrorBodyDoc = ErrorBodySerializer  # the contract's error body (outcomeportal.api.schema), by its older name

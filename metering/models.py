@@ -197,7 +197,12 @@ class Event(models.Model):
     # so settling an event — and billing it later — is a HOT update that touches no index when
     # its page has room. Migration 0006 sets a fillfactor that leaves that room.
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "event_id"], name="event_account_event_id_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "event_id"], name="event_account_event_id_uniq"),
+            # A value created and a cost are never negative (metering.validation refuses them).
+            models.CheckConstraint(name="event_value_amount_not_negative", condition=Q(value_amount__gte=0)),
+            models.CheckConstraint(name="event_cost_amount_not_negative", condition=Q(cost_amount__gte=0)),
+        ]
         indexes = [
             # The audit table and API list: keyset on (occurred_at, id), newest first.
             models.Index(fields=["account", "-occurred_at", "-id"], name="event_account_recent_idx"),

@@ -6,7 +6,7 @@ rules are exactly those of api-v1.md; every failure names its field.
 
 Each rule is written once, and the common case costs little: a well-formed value passes a cheap
 test (a text: ``type(value) is str``, its length, no NUL; a flag: ``type(value) is bool``; an
-amount: the pattern of a plain decimal), and only a value that fails it goes through the checks
+amount: the pattern of a plain, unsigned decimal), and only a value that fails it goes through the checks
 that work out which rule it breaks and record the error (``_text``, ``_flags``, the rest of ``_amount``).
 The checks run in whichever order is cheapest; an event's errors are then listed in a fixed order.
 """
@@ -17,10 +17,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import orjson
 
+from outcomeportal.core.numbers import NEGATIVE, NOT_DECIMAL, TOO_LARGE, TOO_PRECISE, decimal_pattern, decimal_refusal
 from outcomeportal.core.times import rfc3339_parse
 
 COMPLEXITIES = frozenset({"simple", "moderate", "complex"})
@@ -47,7 +48,6 @@ KNOWN_FIELDS = frozenset(
         "attributes",
     }
 )
-_MAX_DECIMAL = Decimal("1e12")
 
 
 @dataclass(slots=True)
@@ -102,30 +102,23 @@ def _utc_isoformat(at: datetime, text: str) -> str:
     return f"{text[:10]}T{text[11:19]}+00:00"
 
 
-# At most 12 integer digits and 6 decimal places, plain ASCII: finite, below 10^12, exponent ≥ -6 —
-# valid by construction, so the common case skips the checks below (``as_tuple`` is the costly one).
-_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{0,6})?\Z")
+# The grammar of an amount (outcomeportal.core.numbers): at most 12 digits before the point and 6
+# after it, plain ASCII, never negative — valid by construction, so the common case skips the rest.
+_PLAIN_DECIMAL = re.compile(decimal_pattern(whole_digits=12, places=6))
+_AMOUNT_MESSAGES = {
+    NOT_DECIMAL: 'Must be a decimal string such as "12.50".',
+    NEGATIVE: "Must not be negative.",
+    TOO_LARGE: "Must be a finite decimal below 10^12.",
+    TOO_PRECISE: "At most 6 decimal places.",
+}
 
 
 def _amount(name: str, value: object, errors: dict) -> Decimal | None:
     """A posted amount (not null) as a Decimal; None, with its error recorded, if it is not a valid one."""
-    if not isinstance(value, str):
-        errors[name] = ['Must be a decimal string such as "12.50".']
-        return None
-    if _PLAIN_DECIMAL.match(value):
+    if type(value) is str and _PLAIN_DECIMAL.match(value):
         return Decimal(value)
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        errors[name] = ['Must be a decimal string such as "12.50".']
-        return None
-    if not amount.is_finite() or abs(amount) >= _MAX_DECIMAL:
-        errors[name] = ["Must be a finite decimal below 10^12."]
-        return None
-    if amount.as_tuple().exponent < -6:
-        errors[name] = ["At most 6 decimal places."]
-        return None
-    return amount
+    errors[name] = [_AMOUNT_MESSAGES[decimal_refusal(value, whole_digits=12, places=6)]]
+    return None
 
 
 def _hashed(amount: Decimal | None) -> str:

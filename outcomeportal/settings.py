@@ -231,7 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["outcomeportal.api.parsers.ORJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "outcomeportal.api.negotiation.JSONForBrowsers",
     "EXCEPTION_HANDLER": "outcomeportal.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "outcomeportal.api.schema.ApiAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"principal": env_str("API_RATE_LIMIT", "6000/min")},
     "UNAUTHENTICATED_USER": None,
@@ -260,6 +260,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryKindEnum": ["email", "webhook"],
         "DeliveryEventEnum": ["invoice.finalized", "credit_note.issued", "invoice.overdue"],
         "DisputeStatusEnum": ["open", "approved", "partially_approved", "rejected"],
+        "ComplexityEnum": ["complex", "moderate", "simple"],
         "LifecycleStatusEnum": ["active", "suspended", "churned"],
         "InvitationStatusEnum": ["pending", "expired"],
         # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).

@@ -35,6 +35,7 @@ PURE_CORES = (
     "outcomeportal/core/money.py",
     "outcomeportal/core/periods.py",
     "outcomeportal/core/cursors.py",
+    "outcomeportal/core/numbers.py",
     "outcomeportal/core/csvsafe.py",
     "outcomeportal/core/currencies.py",
 )

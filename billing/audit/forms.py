@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from billing.audit.table import AuditFilters
 from billing.ledger.shown import REASONS, STATUS_LABELS
 from metering.models import OutcomeType
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 # Query-string names, as they appear in bookmarked and shared URLs.
 FILTER_PARAMS = ("from", "to", "type", "status", "reason", "channel", "workflow", "verification", "q")
@@ -19,11 +24,17 @@ class AuditFilterForm(forms.Form):
         super().__init__(data)
         self._type_ids = {t.code: t.pk for t in outcome_types}
         date_widget = {"type": "date"}
+        # Days whose local start (and the next day's, for "to") any time zone can hold: year 1
+        # or 9999 would overflow once the account's offset is applied.
+        bounds = [MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)]
         self.fields["from"] = forms.DateField(
-            label="From", required=False, widget=forms.DateInput(attrs=date_widget, format="%Y-%m-%d")
+            label="From",
+            required=False,
+            validators=bounds,
+            widget=forms.DateInput(attrs=date_widget, format="%Y-%m-%d"),
         )
         self.fields["to"] = forms.DateField(
-            label="To", required=False, widget=forms.DateInput(attrs=date_widget, format="%Y-%m-%d")
+            label="To", required=False, validators=bounds, widget=forms.DateInput(attrs=date_widget, format="%Y-%m-%d")
         )
         self.fields["type"] = forms.ChoiceField(
             label="Outcome type",

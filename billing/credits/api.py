@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal
+from billing import api_schema as docs
 from billing.credits.services import LedgerLine, credit_ledger, credit_summary
 from outcomeportal.api.cursor import cursor_encode, page_request
 from outcomeportal.core.money import money_str
@@ -44,8 +44,8 @@ class AccountCreditsView(APIView):
 
     @extend_schema(
         summary="The prepaid credit balance and its ledger, newest line first (keyset pagination)",
-        responses={200: OpenApiTypes.OBJECT},
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int, description="1 to 500")],
+        responses={200: docs.AccountCredits},
+        parameters=[docs.PageQuery],
     )
     def get(self, request, external_id: str):
         account = account_get_for_principal(principal=principal_of(request), external_id=external_id)

@@ -70,7 +70,9 @@ class DeliveryListView(APIView):
         summary="Emails and webhooks sent for invoices and credit notes, newest first (vendor keys)",
         operation_id="deliveries_list",
         parameters=[
-            OpenApiParameter("invoice", int, description="Only this invoice's deliveries."),
+            OpenApiParameter(
+                "invoice", {"type": "integer", "minimum": 0}, description="Only this invoice's deliveries."
+            ),
             OpenApiParameter("account", str, description="Only this account's."),
             OpenApiParameter("status", str, enum=DeliveryStatus.values),
         ],
@@ -81,7 +83,7 @@ class DeliveryListView(APIView):
         query = request.query_params
         invoice = account = None
         if query.get("invoice"):
-            if not query["invoice"].isdigit():
+            if not (query["invoice"].isascii() and query["invoice"].isdigit()):
                 raise ApiError("validation_error", "The query has invalid parameters.", 400, {"invoice": ["An id."]})
             invoice = invoice_get_for_principal(principal=principal, invoice_id=int(query["invoice"]))
         if query.get("account"):

@@ -35,6 +35,7 @@ from billing.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from billing.invoices.document import Party
 from billing.invoices.models import CreditNote, Invoice, InvoiceStatus
 from billing.invoices.parties import buyer_party, seller_party
+from billing.selectors import credit_note_event_ids
 from outcomeportal.core.money import money_display
 
 MAX_ATTEMPTS = 6
@@ -131,7 +132,9 @@ def credit_note_deliver(*, credit_note_id: int, now: datetime | None = None) -> 
         account=note.account, event=CREDIT_NOTE_ISSUED, reference=f"credit_note:{note.pk}",
         recipients=billing_recipients(account=note.account), now=now, credit_note=note,
         invoice=Invoice.objects.filter(pk=note.invoice_id).first() if note.invoice_id else None,
-        webhook_payload={"credit_note": presenters.credit_note_dict(note)},
+        webhook_payload={
+            "credit_note": presenters.credit_note_dict(note, event_ids=credit_note_event_ids(notes=[note])[note.pk])
+        },
     )  # fmt: skip
     for delivery_id in planned.emails:
         delivery_send(delivery_id=delivery_id, now=now)

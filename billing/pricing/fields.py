@@ -4,7 +4,23 @@ what is wrong with it (the API's ``fields`` of a 400). Pure — no Django."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+
+from outcomeportal.core.numbers import (
+    INTEGER_MAX,
+    NEGATIVE,
+    NOT_DECIMAL,
+    TOO_LARGE,
+    TOO_PRECISE,
+    DecimalRefused,
+    decimal_parse,
+)
+
+_DECIMAL_MESSAGES = {
+    NOT_DECIMAL: 'A decimal string such as "0.99".',
+    TOO_LARGE: "Out of range.",
+    NEGATIVE: "Must not be negative.",
+    TOO_PRECISE: "At most {places} decimal places.",
+}
 
 
 class Errors:
@@ -24,26 +40,17 @@ def dec(raw, name: str, errors: Errors, *, required: bool = False, places: int =
         errors.add(name, 'A decimal string such as "0.99" (never a JSON number).')
         return None
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        errors.add(name, 'A decimal string such as "0.99".')
-        return None
-    if not value.is_finite() or abs(value) >= Decimal("1e12"):
-        errors.add(name, "Out of range.")
-        return None
-    if value < 0:
-        errors.add(name, "Must not be negative.")
+        value = decimal_parse(raw, whole_digits=12, places=places)
+    except DecimalRefused as refused:
+        errors.add(name, _DECIMAL_MESSAGES[refused.reason].format(places=places))
         return None
     if positive and value == 0:
         errors.add(name, "Must be greater than zero.")
         return None
-    if value.as_tuple().exponent < -places:
-        errors.add(name, f"At most {places} decimal places.")
-        return None
     return value
 
 
-def integer(raw, name: str, errors: Errors, *, default: int | None = 0, minimum: int = 0, maximum: int = 10**12):
+def integer(raw, name: str, errors: Errors, *, default: int | None = 0, minimum: int = 0, maximum: int = INTEGER_MAX):
     if raw is None:
         return default
     if not isinstance(raw, int) or isinstance(raw, bool) or not minimum <= raw <= maximum:

@@ -15,6 +15,7 @@ from accounts.permissions import principal_of, require
 from billing.api import InvoiceOut, invoice_body
 from billing.receivables.models import Payment, PaymentSource
 from billing.receivables.services import (
+    PAYMENT_AMOUNT_PATTERN,
     PaymentRefused,
     invoice_mark_uncollectible,
     invoice_payment_record,
@@ -38,7 +39,10 @@ ERRORS = {400: docs.ErrorBodyDoc, 401: docs.ErrorBodyDoc, 403: docs.ErrorBodyDoc
 
 
 class PaymentIn(serializers.Serializer):
-    amount = serializers.CharField(help_text='A decimal string with at most the currency\'s places, e.g. "120.00".')
+    amount = serializers.RegexField(
+        PAYMENT_AMOUNT_PATTERN,
+        help_text='A positive decimal string with at most the currency\'s places, e.g. "120.00".',
+    )
     paid_at = serializers.DateTimeField(help_text="When the money moved (RFC 3339 with its offset).")
     reference = serializers.CharField(
         max_length=200, help_text="The bank's or processor's reference: the same reference again records nothing."

@@ -25,8 +25,11 @@ from billing.moneylog.services import row_act_record
 from billing.receivables.models import InvoiceReminder, Payment, PaymentSource
 from billing.receivables.states import PaymentStatusRefused, payment_status_move
 from outcomeportal.core.money import ZERO, quantum
+from outcomeportal.core.numbers import decimal_pattern
 
-_DECIMAL = re.compile(r"-?\d{1,15}(\.\d{1,6})?")  # plain digits: no exponent, no sign but for a refusal
+# A payment amount as written: plain ASCII digits, no sign or exponent (outcomeportal.core.numbers).
+PAYMENT_AMOUNT_PATTERN = decimal_pattern(whole_digits=15, places=6)
+_DECIMAL = re.compile(PAYMENT_AMOUNT_PATTERN)
 FUTURE_TOLERANCE = timedelta(minutes=5)  # a payment's date may not be later than now (clocks differ a little)
 
 
@@ -47,7 +50,7 @@ class Recorded:
 
 def payment_amount_parse(*, value: object, currency: str) -> Decimal:
     """A payment amount: a decimal string, positive, with at most the currency's places."""
-    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+    if not isinstance(value, str) or not _DECIMAL.match(value):
         raise PaymentRefused("validation_error", 'A decimal string such as "120.00".', "amount")
     amount = Decimal(value)
     if not amount.is_finite() or amount <= 0:

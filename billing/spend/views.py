@@ -7,7 +7,7 @@ controls or the webhook endpoints — the POST handlers check it again below the
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -36,6 +36,7 @@ from billing.credits.services import (
 from billing.models import SpendAlert, SpendControl, SpendControlChange
 from billing.spend.services import account_spend_status, forecast_day, spend_controls_set
 from outcomeportal.core.money import minor_units, money_display
+from outcomeportal.core.numbers import INTEGER_MAX, DecimalRefused, decimal_parse
 from outcomeportal.core.periods import period_days
 
 
@@ -43,12 +44,17 @@ class SpendControlsForm(forms.Form):
     monthly_cap = forms.DecimalField(
         required=False,
         min_value=0,
-        max_digits=16,
+        max_digits=16,  # below 10^12, as over the API
+        decimal_places=4,
         label="Monthly cap (money)",
         help_text="Leave empty for no money cap.",
     )
     monthly_cap_outcomes = forms.IntegerField(
-        required=False, min_value=0, label="Monthly cap (outcomes)", help_text="Leave empty for no outcome cap."
+        required=False,
+        min_value=0,
+        max_value=INTEGER_MAX,  # what the column holds
+        label="Monthly cap (outcomes)",
+        help_text="Leave empty for no outcome cap.",
     )
     alert_thresholds = forms.CharField(
         initial="50, 80, 100",
@@ -201,9 +207,9 @@ def spend_controls_update(request, account: str):
 def cap_preview(request, account: str):
     """htmx: warn before saving when the typed cap is at or below this period's spend."""
     _principal, account = _account(request, account)
-    try:
-        cap = Decimal(request.GET.get("monthly_cap", "").strip())
-    except InvalidOperation:
+    try:  # what the form would take (it strips spaces); anything else previews nothing
+        cap = decimal_parse(request.GET.get("monthly_cap", "").strip(), whole_digits=12, places=4)
+    except DecimalRefused:
         cap = None
     usage = account_spend_status(account=account).usage
     return render(

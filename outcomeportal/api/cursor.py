@@ -23,11 +23,12 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
 
 
 def page_limit(query) -> int | None:
-    """The ``limit`` of a list request (default 100); None unless it is an integer from 1 to 500."""
-    try:
-        limit = int(query.get("limit", 100))
-    except ValueError:
+    """The ``limit`` of a list request (default 100); None unless it is an integer from 1 to 500, written
+    in plain ASCII digits (int() alone would also read " 5", "+5" and "5_0")."""
+    raw = query.get("limit", "100")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:
         return None
+    limit = int(raw)
     return limit if 1 <= limit <= 500 else None
 
 
@@ -36,4 +37,4 @@ def page_request(query) -> tuple[int, tuple[datetime, int] | None]:
     limit = page_limit(query)
     if limit is None:
         raise ApiError("validation_error", "The query has invalid parameters.", 400, {"limit": ["1 to 500."]})
-    return limit, cursor_decode(query["cursor"]) if query.get("cursor") else None
+    return limit, cursor_decode(query["cursor"]) if "cursor" in query else None

@@ -1,7 +1,8 @@
 """Keyset cursors: the position (a timestamp and a row id) after which the next page starts.
 
 Opaque in URLs and API responses (URL-safe base64 of ``"<RFC 3339>|<id>"``), and validated
-completely when read back: an aware timestamp and an id a ``bigint`` holds. Anything else —
+completely when read back: an aware timestamp and an id a ``bigint`` holds, written exactly as
+:func:`keyset_encode` writes them. Anything else —
 tampered, truncated, naive, out of range — decodes to None, and each caller says what that
 means for it (the API answers ``invalid_cursor``; a portal page starts from the newest rows).
 """
@@ -12,7 +13,7 @@ import base64
 import binascii
 from datetime import datetime
 
-BIGINT_MAX = 2**63 - 1
+from outcomeportal.core.numbers import BIGINT_MAX
 
 
 def keyset_encode(at: datetime, pk: int) -> str:
@@ -30,5 +31,9 @@ def keyset_decode(token: str) -> tuple[datetime, int] | None:
     except (ValueError, UnicodeDecodeError, binascii.Error):
         return None
     if at.tzinfo is None or not 0 < pk <= BIGINT_MAX:
+        return None
+    # Exactly the text the encoder writes: int() and fromisoformat() also read spaces, signs, "1_0",
+    # leading zeros, other scripts' digits and other spellings of a time, which no cursor holds.
+    if keyset_encode(at, pk) != token:
         return None
     return at, pk

@@ -7,6 +7,7 @@ caps, metering's dashboards), so no two screens can cut a month differently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -45,15 +46,14 @@ def period_bounds(period: str, tz: str) -> tuple[datetime, datetime]:
     return datetime.combine(first, time(), tzinfo=zone), datetime.combine(nxt, time(), tzinfo=zone)
 
 
+# A period as written: "YYYY-MM", ASCII digits, 1970-01 to 9999-12 (the OpenAPI schema's pattern too).
+PERIOD_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
+_PERIOD = re.compile(PERIOD_PATTERN)
+
+
 def period_parse(value: object) -> str | None:
     """``value`` when it is a period ("YYYY-MM", 1970–9999), else None."""
-    if not isinstance(value, str) or len(value) != 7 or value[4] != "-":
-        return None
-    try:
-        year, month = int(value[:4]), int(value[5:7])
-    except ValueError:
-        return None
-    return value if 1 <= month <= 12 and 1970 <= year <= 9999 else None
+    return value if isinstance(value, str) and _PERIOD.match(value) else None
 
 
 def periods_between(first: str, last: str) -> list[str]:

@@ -253,3 +253,12 @@ def test_signing_in_as_someone_else_drops_an_unfinished_sign_in(sam, ada):
     assert signed_in_as(client) == str(ada.pk)
     assert "login_pending" not in client.session
     assert client.get(CODE)["Location"] == LOGIN  # nothing left to finish
+
+
+@pytest.mark.parametrize("typed", ["12345²", "١٢٣٤٥٦", "12 34 5⁶"])
+def test_a_code_of_other_digits_is_simply_wrong(sam, typed):
+    device_for(sam)
+    client, _ = password_step("sam")
+    response = client.post(CODE, {"code": typed})
+    assert response.status_code == 400
+    assert signed_in_as(client) is None

@@ -569,10 +569,10 @@ def test_the_schema_documents_both_endpoints_exactly(vendor_client):
     cert = schema["paths"]["/api/v1/events/{account}/{event_id}/certificate"]
     keys = schema["paths"]["/.well-known/outcomeportal-keys.json"]
 
-    assert sorted(cert["get"]["responses"]) == ["200", "401", "403", "404"]
+    assert {"200", "401", "403", "404"} <= set(cert["get"]["responses"])  # and the errors every operation has
     ok = cert["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ok == "#/components/schemas/CertificateDoc"
-    assert sorted(keys["get"]["responses"]) == ["200"]
+    assert {"401", "403"}.isdisjoint(keys["get"]["responses"])  # public: no key asked for
     assert "security" not in keys["get"] and "security" not in schema  # no key asked for
     payload = schema["components"]["schemas"]["CertificatePayloadDoc"]
     assert set(payload["properties"]) == {

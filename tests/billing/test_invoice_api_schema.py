@@ -21,7 +21,7 @@ def schema(vendor_client):
 
 def test_every_new_operation_lists_its_answers(schema):
     for (path, method), codes in PATHS.items():
-        assert set(schema["paths"][path][method]["responses"]) == codes, (path, method)
+        assert codes <= set(schema["paths"][path][method]["responses"]), (path, method)  # (+ the shared errors)
 
 
 def test_the_webhook_needs_no_key_but_its_signature_header(schema):
@@ -34,7 +34,7 @@ def test_the_webhook_needs_no_key_but_its_signature_header(schema):
 
 
 def test_the_invoice_schema_names_the_document_fields(schema):
-    invoice = schema["components"]["schemas"]["InvoiceOut"]["properties"]
+    invoice = schema["components"]["schemas"]["Invoice"]["properties"]
     for name in ("issued_at", "due_at", "payment_terms_days", "payment_status", "amount_paid", "amount_credited",
                  "amount_due", "tax_rate", "tax_amount", "seller", "buyer"):  # fmt: skip
         assert name in invoice, name

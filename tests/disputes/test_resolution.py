@@ -138,6 +138,8 @@ def test_approving_invoiced_events_issues_a_credit_note_applied_to_the_next_invo
     assert [(n["number"], n["amount"], n["invoice_id"], n["dispute_id"]) for n in notes] == [
         ("CN-000001", "1.98", world.june_invoice_a.pk, dispute.pk)
     ]
+    # The events it credits by the platform's event_id, as every other endpoint names them (never row ids).
+    assert notes[0]["event_ids"] == ["jun-0", "jun-1"]
 
 
 def test_the_job_output_and_a_second_run(world, api):

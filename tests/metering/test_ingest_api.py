@@ -706,3 +706,36 @@ def test_a_new_outcome_after_the_window_does_not_depend_on_batching(account_a):
     reasons = dict(Event.objects.values_list("event_id", "non_billable_reason"))
     assert reasons == {"first": "", "inside": "duplicate_in_session", "after": ""}
     assert SessionClaim.objects.get().event_key == "after"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("value_amount", "-1.00", "Must not be negative."),
+        ("cost_amount", "-0.000001", "Must not be negative."),
+        ("value_amount", " 1", 'Must be a decimal string such as "12.50".'),
+        ("cost_amount", "1 ", 'Must be a decimal string such as "12.50".'),
+        ("value_amount", "1_000", 'Must be a decimal string such as "12.50".'),
+    ],
+)
+def test_a_negative_or_padded_amount_rejects_that_event_only(
+    vendor_client, account_a, outcome_type, field, value, message
+):
+    bad = factories.event_payload(account_a, "evt-bad", **{field: value})
+    ok = factories.event_payload(account_a, "evt-ok", **{field: "1.50"})
+    response = vendor_client.post(EVENTS_URL, {"events": [bad, ok]}, content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["results"] == [
+        {
+            "event_id": "evt-bad",
+            "status": "rejected",
+            "error": {
+                "code": "validation_error",
+                "message": "The event has invalid fields.",
+                "fields": {field: [message]},
+            },
+        },
+        {"event_id": "evt-ok", "status": "accepted"},
+    ]
+    assert stored_ids() == ["evt-ok"]

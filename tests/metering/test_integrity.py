@@ -54,3 +54,17 @@ def test_releasing_claims_frees_only_the_sessions_the_given_events_hold(account_
 
     session_claims_release([pk["holder-1"]])
     assert dict(SessionClaim.objects.values_list("session_id", "event_key")) == {"s2": "holder-2"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column", ["value_amount", "cost_amount"])
+def test_the_database_refuses_a_negative_value_or_cost(account_a, column):
+    factories.make_outcome_type()
+    factories.ingest(
+        factories.event_payload(account_a, "e1", occurred_at=T0, **{column: "1.50"}), now=T0 + timedelta(hours=1)
+    )
+
+    with pytest.raises(IntegrityError, match=f"event_{column}_not_negative"), transaction.atomic():
+        Event.objects.filter(account=account_a).update(**{column: -1})
+
+    assert str(getattr(Event.objects.get(account=account_a), column)) == "1.500000"

@@ -225,6 +225,19 @@ def test_deeply_nested_attributes_are_refused_not_a_server_error():
         ("Infinity", "Must be a finite decimal below 10^12."),
         ("1e12", "Must be a finite decimal below 10^12."),
         ("0.1234567", "At most 6 decimal places."),
+        # Decimal() alone takes all of these; an amount is plain unsigned digits and nothing else.
+        ("-0.01", "Must not be negative."),
+        ("-120.50", "Must not be negative."),
+        (" 1", DECIMAL),
+        ("1 ", DECIMAL),
+        ("\t1", DECIMAL),
+        ("1_000", DECIMAL),
+        ("+1", DECIMAL),
+        ("1e3", DECIMAL),
+        ("1.", DECIMAL),
+        (".5", DECIMAL),
+        ("-0", DECIMAL),
+        ("\u0661", DECIMAL),  # an Arabic-Indic digit one
     ],
 )
 def test_decimal_strings(name, value, message):

@@ -67,6 +67,7 @@ RFC3339 = "Must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T12:00
 DECIMAL = 'Must be a decimal string such as "12.50".'
 FINITE = "Must be a finite decimal below 10^12."
 PLACES = "At most 6 decimal places."
+NEGATIVE = "Must not be negative."
 URL = "Must be an http(s) URL."
 COMPLEXITY = "Must be one of simple, moderate, complex."
 FAILURE_REASON = "Must be one of abandoned, greeting_only, no_show, unanswered_question, workflow_failed."
@@ -123,7 +124,7 @@ urls = st.builds(
 )
 plain_amounts = st.builds(
     lambda sign, whole, places: f"{sign}{whole}" + (f".{places}" if places is not None else ""),
-    st.sampled_from(["", "-"]),
+    st.just(""),
     st.integers(0, 10**12 - 1),
     st.none() | st.text("0123456789", min_size=1, max_size=6),
 )
@@ -226,13 +227,17 @@ amount_defects = st.tuples(
     st.sampled_from(["value_amount", "cost_amount"]),
     st.one_of(
         st.tuples(st.sampled_from([1, 0, 0.99, 12.5, True, [], {"a": "1"}]), st.just(DECIMAL)),
-        st.tuples(st.sampled_from(["", "abc", "1,50", "0x10", "1.2.3", "12 50", "--1"]), st.just(DECIMAL)),
+        st.tuples(
+            st.sampled_from(["", "abc", "1,50", "0x10", "1.2.3", "12 50", "--1", " 1", "1_0", "+1", "1e3", "-0"]),
+            st.just(DECIMAL),
+        ),
+        st.tuples(st.sampled_from(["-1", "-0.5", "-999999999999.999999", "-0.0000001"]), st.just(NEGATIVE)),
         st.tuples(
             st.sampled_from(["NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "1e12", "-1e12", "1000000000000"]),
             st.just(FINITE),
         ),
         st.builds(lambda n: (str(Decimal(10) ** 12 + n), FINITE), st.integers(0, 10**20)),
-        st.tuples(st.sampled_from(["0.1234567", "1E-7", "0.1230000", "5e-9", "-0.0000001"]), st.just(PLACES)),
+        st.tuples(st.sampled_from(["0.1234567", "1E-7", "0.1230000", "5e-9"]), st.just(PLACES)),
         st.builds(lambda n, k: (f"0.{n:0{k}d}", PLACES), st.integers(1, 10**9), st.integers(9, 12)),
     ),
 ).map(lambda t: (t[0], t[1][0], t[1][1]))
@@ -352,7 +357,8 @@ def test_the_payload_hash_ignores_how_the_same_values_are_written(case, zeros, o
         if amount is not None:
             places = len(amount.partition(".")[2])
             padding = "0" * min(zeros, 6 - places)
-            rewritten[name] = amount + padding if "." in amount else f"{amount}.{padding}"
+            if padding:  # "12" and "12.000" are the same amount ("12." is not an amount at all)
+                rewritten[name] = amount + padding if "." in amount else f"{amount}.{padding}"
     local = occurred_at.astimezone(timezone(offset))
     rewritten["occurred_at"] = local.isoformat().replace("+00:00", random.choice(["Z", "+00:00", "-00:00"]))
     if isinstance(event.get("attributes"), dict):

@@ -241,6 +241,13 @@ def test_another_accounts_controls_are_not_found(account_a, account_b):
         ({"monthly_cap": 12.5}, "monthly_cap"),
         ({"monthly_cap": "1.005"}, "monthly_cap"),
         ({"monthly_cap_outcomes": -1}, "monthly_cap_outcomes"),
+        # Beyond what the column (a PostgreSQL integer) holds: once a server error.
+        ({"monthly_cap_outcomes": 2147483648}, "monthly_cap_outcomes"),
+        ({"monthly_cap_outcomes": 10**30}, "monthly_cap_outcomes"),
+        ({"monthly_cap": "1000000000000"}, "monthly_cap"),
+        ({"monthly_cap": " 5.00"}, "monthly_cap"),
+        ({"monthly_cap": "5e2"}, "monthly_cap"),
+        ({"alert_thresholds": [2**63]}, "alert_thresholds.0"),
         ({"alert_thresholds": [0, 50]}, "alert_thresholds.0"),
         ({"alert_thresholds": [50, 101]}, "alert_thresholds.1"),
         ({"alert_thresholds": [50, 50]}, "alert_thresholds"),
@@ -370,6 +377,32 @@ def test_form_errors_name_the_field(account_a):
     assert not SpendControl.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("monthly_cap_outcomes", "2147483648"),
+        ("monthly_cap_outcomes", "99999999999999999999"),
+        ("monthly_cap", "100000000000000"),
+        ("monthly_cap", "99999999999999999"),
+        ("alert_thresholds", "50, 99999999999999999999"),
+    ],
+)
+def test_form_refuses_numbers_the_database_cannot_hold(account_a, field, value):
+    client = login(account_a, Role.FINANCE_ADMIN)
+    data = {"alert_thresholds": "50, 80, 100", "at_cap": "pause", field: value}
+    response = client.post(f"/account/{account_a.external_id}/spend/controls", data)
+    assert response.status_code == 400
+    assert not SpendControl.objects.exists()
+
+
+def test_the_database_refuses_a_negative_cap(account_a):
+    from django.db import IntegrityError, transaction
+
+    for values in ({"monthly_cap": D("-1")}, {"monthly_cap_outcomes": -1}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            SpendControl.objects.create(account=account_a, updated_at=timezone.now(), updated_by="t", **values)
+
+
 @pytest.mark.parametrize("role", [Role.CUSTOMER_ADMIN, Role.VIEWER])
 def test_other_roles_see_but_cannot_change(account_a, role):
     client = login(account_a, role)
@@ -426,3 +459,12 @@ def test_outcomes_given_free_by_a_pilot_do_not_count_against_the_cap(account_a, 
     cap(account_a, "1.98")  # two charged outcomes
     post(account_a, 4)  # two free (pilot), then two charged: exactly at the cap, none ruled out
     assert statuses(account_a) == [("non_billable", "pilot_free")] * 2 + [("pending", "")] * 2
+
+
+@pytest.mark.parametrize("typed", ["NaN", "sNaN", "-Infinity", "1e999999", "abc", "-5"])
+def test_cap_preview_of_something_that_is_not_a_cap_previews_nothing(account_a, outcome_type, typed):
+    post(account_a, 1)
+    client = login(account_a, Role.FINANCE_ADMIN)
+    response = client.get(f"/account/{account_a.external_id}/spend/preview", {"monthly_cap": typed})
+    assert response.status_code == 200
+    assert b"pauses automation" not in response.content
