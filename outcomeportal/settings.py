@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
         "ComplexityEnum": ["complex", "moderate", "simple"],
         "LifecycleStatusEnum": ["active", "suspended", "churned"],
         "InvitationStatusEnum": ["pending", "expired"],
+        "LedgerProblemCodeEnum": "billing.moneylog.api.PROBLEM_CODES",
         # Reason words: metering's alone (a decision), and every word a customer reads (with billing's).
         "NonBillableReasonEnum": "metering.engine.REASONS",
         "ShownReasonEnum": "billing.ledger.shown.REASONS",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -13,30 +15,35 @@ from billing.moneylog.verify import ledger_verify
 from metering import api_schema as docs
 from outcomeportal.api.errors import ApiError
 
+# An anchor: an entry id (at most 18 digits: a bigint) and its hash, 64 lower-case hex digits.
+ANCHOR_PATTERN = re.compile(r"^[0-9]{1,18}:[0-9a-f]{64}\Z")
+
+
+# What verify_ledger can find wrong (billing.moneylog.verify), as the API names it.
+PROBLEM_CODES = [
+    "entry_altered",
+    "entry_missing",
+    "chain_broken",
+    "chain_order",
+    "anchor_mismatch",
+    "anchor_missing",
+    "row_unrecorded",
+    "row_changed",
+    "row_missing",
+    "invoice_sum",
+    "invoice_charges",
+    "invoice_paid",
+    "credit_note_overapplied",
+    "charge_orphan",
+    "charges_unrecorded",
+    "invoiced_charges_changed",
+    "charge_state_changed",
+    "charges_total",
+]
+
 
 class ProblemDoc(serializers.Serializer):
-    code = serializers.ChoiceField(
-        [
-            "entry_altered",
-            "entry_missing",
-            "chain_broken",
-            "chain_order",
-            "anchor_mismatch",
-            "anchor_missing",
-            "row_unrecorded",
-            "row_changed",
-            "row_missing",
-            "invoice_sum",
-            "invoice_charges",
-            "invoice_paid",
-            "credit_note_overapplied",
-            "charge_orphan",
-            "charges_unrecorded",
-            "invoiced_charges_changed",
-            "charge_state_changed",
-            "charges_total",
-        ]
-    )
+    code = serializers.ChoiceField(PROBLEM_CODES)
     message = serializers.CharField()
     entry_id = serializers.IntegerField(allow_null=True, help_text="The log entry the problem names; null: none.")
     entry_hash = serializers.CharField(allow_null=True)
@@ -100,6 +107,7 @@ class LedgerVerifyView(APIView):
                 "anchor",
                 str,
                 many=True,
+                pattern=ANCHOR_PATTERN.pattern,
                 description="ID:HASH of an entry kept outside the database (a head returned earlier): the log "
                 "must still hold that entry with that hash. Repeatable.",
             ),
@@ -114,7 +122,7 @@ class LedgerVerifyView(APIView):
         anchors = []
         for value in request.query_params.getlist("anchor"):
             entry_id, _, digest = value.partition(":")
-            if not (entry_id.isdigit() and len(digest) == 64 and all(ch in "0123456789abcdef" for ch in digest)):
+            if not ANCHOR_PATTERN.match(value):
                 raise ApiError(
                     "validation_error", "The query has invalid parameters.", 400,
                     {"anchor": ["ID:HASH, the hash as 64 lower-case hex digits."]},
