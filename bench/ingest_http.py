@@ -378,6 +378,7 @@ class _Timers:
         self.totals: dict[str, list[float]] = {}
         self.phase = "lookups"
         self.backend_pid: int | None = None
+        self.statements: dict[str, int] | None = None  # with --sql: calls per statement
 
     def clear(self) -> None:
         self.totals.clear()
@@ -438,6 +439,9 @@ class _Timers:
             return execute(sql, params, many, context)
         finally:
             self.add(f"sql:{self.phase}", start)
+            if self.statements is not None:
+                self.add(f"statement:{' '.join(sql.split())[:90]}", start)
+                self.statements[sql] = self.statements.get(sql, 0) + 1
 
 
 def _wsgi_post(app, body: bytes, key: str) -> bytes:
@@ -501,7 +505,7 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     for attr, label, phase in steps:
         if hasattr(ingest, attr):
             setattr(ingest, attr, timers.wrap(label, getattr(ingest, attr), phase=phase))
-    for attr, label in (("batch_prices", "price"), ("onboarding_rule_out", "hooks"), ("spend_cap_rule_out", "hooks")):
+    for attr, label in (("_charges_for", "charges"), ("charges_write", "charges write")):
         if hasattr(use_case, attr):
             setattr(use_case, attr, timers.wrap(label, getattr(use_case, attr), phase=label))
     billing.events_api.events_ingest = timers.wrap("view: events_ingest", use_case.events_ingest)
@@ -522,6 +526,8 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
         ingest_total(raw_events=orjson.loads(body)["events"])
     timers.track(connection)
     has_backend = timers.snap()[2] > 0
+    if args.sql:
+        timers.statements = {}
     per = 1000 / n  # seconds over n batches → ms per batch of 1,000
 
     print(f"\nIn-process, one process, {n} batches of {args.batch} ({args.dup_ratio:.0%} re-posted).")
@@ -576,7 +582,7 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
 
     total = vec("all")
     lookups = plus(vec("sql:lookups"), vec("criteria"))
-    accounted = [vec(k) for k in ("parse", "price", "insert", "repeats", "sessions", "hooks", "commit")]
+    accounted = [vec(k) for k in ("parse", "charges", "charges write", "insert", "repeats", "sessions", "commit")]
     rest = minus(vec("events_ingest"), lookups, *accounted)
     print(f"\nA. events_ingest called directly: {n * args.batch / total[0]:,.0f} events/s (wall, one process)")
     print(f"  {'':<58} {'wall':>8} {'app CPU':>8} {'DB CPU':>8}")
@@ -584,11 +590,12 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     line("parse + validate (event_parse × 1,000; CPU measured apart)", vec("parse"))
     line("lookups: accounts, outcome types, criteria", lookups)
     line("decide (engine), build rows, bookkeeping (the remainder)", rest)
-    line("price (billing.rating, as the period stands)", vec("price"))
     line("DB: COPY + INSERT … ON CONFLICT RETURNING + result loop", vec("insert"))
     line("    of which SQL statements run through Django's cursor", vec("sql:insert"))
     line("DB: session claims", vec("sessions"))
-    line("allowances and caps (billing)", vec("hooks"))
+    line("charges: contract, lifecycle, allowances, price, cap (billing)", vec("charges"))
+    line("    of which SQL statements run through Django's cursor", vec("sql:charges"))
+    line("DB: charges COPY, their rollup, the money log entry (billing)", vec("charges write"))
     line("DB: commit (deferred FK checks, WAL flush)", vec("commit"))
     line("classify in-batch repeats", vec("repeats"))
     line("JSON encode of the response (orjson)", vec("json out"))
@@ -599,6 +606,17 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
         f"  CPU per 1,000 events: {total[1] * per:.1f} ms app + {total[2] * per:.1f} ms PostgreSQL = "
         f"{cpu * per:.1f} ms → at most {2 * n * args.batch / cpu:,.0f} events/s on 2 fully used cores"
     )
+
+    if timers.statements is not None:
+        print(f"\n  Statements through Django's cursor, by PostgreSQL CPU ({'':<36} wall   app CPU   DB CPU; calls per batch)")
+        ranked = sorted(
+            ((k, v) for k, v in timers.totals.items() if k.startswith("statement:")), key=lambda kv: -kv[1][2]
+        )
+        calls = {" ".join(k.split())[:90]: n for k, n in timers.statements.items()}
+        for name, v in ranked[:15]:
+            text = name.removeprefix("statement:")
+            print(f"  {text[:86]:<86} {v[0] * per:6.1f} {v[1] * per:6.1f} {v[2] * per:6.1f}  {calls.get(text, 0) / n:4.1f}")
+        timers.statements = None
 
     timers.clear()
     timers.track(connection)
@@ -688,6 +706,7 @@ def main() -> None:
     parser.add_argument("--inprocess", action="store_true", help="time events_ingest in this process instead")
     parser.add_argument("--inprocess-batches", type=int, default=50, help="batches for --inprocess (default 50)")
     parser.add_argument("--profile", action="store_true", help="with --inprocess: add a cProfile listing")
+    parser.add_argument("--sql", action="store_true", help="with --inprocess: list the statements by their cost")
     args = parser.parse_args()
     if args.profile:
         args.inprocess = True
