@@ -608,14 +608,16 @@ def run_inprocess(args, *, key: str, base: datetime, tag: str) -> None:
     )
 
     if timers.statements is not None:
-        print(f"\n  Statements through Django's cursor, by PostgreSQL CPU ({'':<36} wall   app CPU   DB CPU; calls per batch)")
+        heading = "Statements through Django's cursor, by PostgreSQL CPU"
+        print(f"\n  {heading:<86}   wall    app     DB  calls per batch")
         ranked = sorted(
             ((k, v) for k, v in timers.totals.items() if k.startswith("statement:")), key=lambda kv: -kv[1][2]
         )
         calls = {" ".join(k.split())[:90]: n for k, n in timers.statements.items()}
         for name, v in ranked[:15]:
             text = name.removeprefix("statement:")
-            print(f"  {text[:86]:<86} {v[0] * per:6.1f} {v[1] * per:6.1f} {v[2] * per:6.1f}  {calls.get(text, 0) / n:4.1f}")
+            times = f"{v[0] * per:6.1f} {v[1] * per:6.1f} {v[2] * per:6.1f}"
+            print(f"  {text[:86]:<86} {times}  {calls.get(text, 0) / n:4.1f}")
         timers.statements = None
 
     timers.clear()
