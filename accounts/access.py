@@ -22,6 +22,7 @@ class Perm(StrEnum):
     STAFF_MANAGE = "staff.manage"  # the same for vendor staff
     BILLING_DETAILS_WRITE = "billing_details.write"  # the buyer on one's own account's invoices
     RECEIVABLES_MANAGE = "receivables.manage"  # vendor side: payments, write-offs, deliveries
+    INVOICES_CORRECT = "invoices.correct"  # vendor side: credit notes on final invoices, top-ups sold
     ALL_ACCOUNTS = "accounts.all"  # vendor side: see every account
     FINANCE_READ = "finance.read"  # the vendor's finance pages and API: attainment, margin, revenue
     LEDGER_VERIFY = "ledger.verify"  # verify the money log (billing.moneylog): vendor operators and keys
@@ -50,6 +51,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.STAFF_MANAGE,
             Perm.BILLING_DETAILS_WRITE,
             Perm.RECEIVABLES_MANAGE,
+            Perm.INVOICES_CORRECT,
             Perm.LEDGER_VERIFY,
         }
     ),

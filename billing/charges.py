@@ -26,7 +26,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import refcache
-from accounts.models import Account
+from accounts.models import Account, LifecycleStatus
+from accounts.selectors import account_status_at
 from billing.contracts import ATTEMPT_REASONS, Terms
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import ContractVersion, CreditNote, Invoice
@@ -140,6 +141,8 @@ def period_assemble(
         late=late,
         credit_notes=tuple(CreditNoteIn(n.pk, n.number, remaining) for n, remaining in notes),
         prepaid=prepaid,
+        # Plan credits roll over only for an account active at the period's end (its last instant).
+        active=account_status_at(account_id=account.pk, at=end - timedelta(microseconds=1)) == LifecycleStatus.ACTIVE,
     )
     return Assembly(
         account,

@@ -11,6 +11,7 @@ from billing import api as billing_api
 from billing import events_api
 from billing.credits import api as credit_api
 from billing.delivery import api as delivery_api
+from billing.invoices import api as invoice_api
 from billing.moneylog import api as moneylog_api
 from billing.receivables import api as receivables_api
 from billing.spend import api as spend_api
@@ -73,6 +74,11 @@ api_v1 = [
         name="invoice-line-events",
     ),
     path("credit-notes", billing_api.CreditNoteListView.as_view(), name="credit-notes"),
+    path(
+        "invoices/<int:invoice_id>/credit-notes",
+        invoice_api.InvoiceCreditNotesView.as_view(),
+        name="invoice-credit-notes",
+    ),
     path("deliveries", delivery_api.DeliveryListView.as_view(), name="deliveries"),
     # billing: payments, write-offs and a payment processor's signed webhook
     path("invoices/<int:invoice_id>/payments", receivables_api.InvoicePaymentsView.as_view(), name="invoice-payments"),
@@ -88,6 +94,7 @@ api_v1 = [
     path("accounts/<str:external_id>/spend-controls", spend_api.SpendControlsView.as_view(), name="spend-controls"),
     # billing: the prepaid credit balance and its ledger
     path("accounts/<str:external_id>/credits", credit_api.AccountCreditsView.as_view(), name="account-credits"),
+    path("accounts/<str:external_id>/topups", credit_api.TopUpsView.as_view(), name="account-topups"),
     # disputes: filing, reading, resolving
     # finance: the vendor's figures (finance.read)
     path("finance/attainment", finance_api.AttainmentView.as_view(), name="finance-attainment"),

@@ -354,6 +354,10 @@ def check_payment_status_refused(body: dict, principal: str, target: str | None)
     assert body["error"]["code"] == "payment_status_refused"
 
 
+def check_topup_refused(body: dict, principal: str, target: str | None) -> None:
+    assert body["error"]["code"] == "topup_refused"
+
+
 def check_invalid_signature(body: dict, principal: str, target: str | None) -> None:
     assert body["error"]["code"] == "invalid_signature"
 
@@ -875,6 +879,19 @@ CASES = [
         check=check_payment_status_refused,
         missing_path="/api/v1/invoices/999999999/uncollectible",
     ),
+    # Corrections (the vendor's): a credit note on a draft is refused after the lookup, as payments are.
+    Case(
+        "invoice-credit-notes",
+        "POST",
+        "/api/v1/invoices/{invoice}/credit-notes",
+        VENDOR,
+        "invoices.correct",
+        ok=409,
+        tenant=True,
+        body=lambda now: {"amount": "1.00", "reason": "Goodwill"},
+        check=check_invoice_not_final,
+        missing_path="/api/v1/invoices/999999999/credit-notes",
+    ),
     # A processor's webhook takes no key: its HMAC signature is its authentication (none here: 400).
     Case(
         "payments-webhook",
@@ -954,6 +971,19 @@ CASES = [
         tenant=True,
         check=check_credits,
         missing_path="/api/v1/accounts/no-such-account/credits",
+    ),
+    # A top-up: the world's contracts are priced in money, so the vendor's call is refused after the lookup.
+    Case(
+        "account-topups",
+        "POST",
+        "/api/v1/accounts/{acct}/topups",
+        VENDOR,
+        "invoices.correct",
+        ok=409,
+        tenant=True,
+        body=lambda now: {"pack": "500"},
+        check=check_topup_refused,
+        missing_path="/api/v1/accounts/no-such-account/topups",
     ),
     # --- finance: the vendor's figures (finance.read) ---
     Case(

@@ -36,7 +36,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, LifecycleStatus
+from accounts.selectors import account_status_at
 from billing.contracts import Terms
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import Invoice
@@ -120,13 +121,21 @@ def _n(value: Decimal) -> str:
 
 
 def topup_buy(
-    *, account: Account, credits: Decimal, key: str, bought_by: str, now: datetime | None = None
+    *,
+    account: Account,
+    credits: Decimal,
+    key: str,
+    bought_by: str,
+    any_amount: bool = False,
+    now: datetime | None = None,
 ) -> tuple[CreditLedgerEntry, bool]:
     """Buy a top-up pack: a ``topup`` ledger entry and a *Top-up* line on the open draft invoice.
 
     ``key`` is the purchase's one-time key (the form's): the same key again returns the same
     entry (``created`` False) — a double submit buys once. Raises :class:`CreditsRefused` when
-    the contract is not priced in credits or the pack is not on sale.
+    the contract is not priced in credits or the pack is not on sale. ``any_amount`` (the
+    vendor, over the API): any positive number of credits, at the contract's published
+    conversion with no discount, when it is not one of the packs.
     """
     now = now or timezone.now()
     if not _KEY.match(key or ""):
@@ -143,6 +152,10 @@ def topup_buy(
         if not packs:
             raise CreditsRefused("Top-ups are sold with contracts priced in credits.")
         pack = packs.get(credits)
+        if pack is None and any_amount and credits > 0:
+            price = pack_price(credits=credits, credit_price=terms.credit_price, discount_percent=ZERO,
+                               currency=account.currency)  # fmt: skip
+            pack = TopUpPack(credits, price)
         if pack is None:
             raise CreditsRefused("That pack is not on sale; choose one of the packs listed.")
         entry = CreditLedgerEntry.objects.create(
@@ -358,6 +371,7 @@ def credit_summary(*, account: Account, now: datetime | None = None) -> CreditSu
         if cls is not None:
             used["P" if cls == "P" else "R"] += credits
     agg = CreditLedgerEntry.objects.filter(account=account).aggregate(s=Sum("credits"), n=Count("id"))
+    active = account_status_at(account_id=account.pk, at=now) == LifecycleStatus.ACTIVE  # plan credits roll over
     return CreditSummary(
         account=account,
         period=period,
@@ -365,7 +379,7 @@ def credit_summary(*, account: Account, now: datetime | None = None) -> CreditSu
         credit_price=terms.credit_price if in_credits else None,
         balance=agg["s"] if agg["s"] is not None else ZERO,
         included=pf.included_credits if pf else ZERO,
-        rollover=bool(pf and pf.rollover),
+        rollover=bool(pf and pf.rollover) and active,
         pending=used["P"],
         billed=used["R"],
         packs=topup_packs(terms=terms, currency=account.currency),

@@ -74,8 +74,18 @@ def _outcome_lines(inp: PeriodInput, terms: Terms | None, groups: tuple[Group, .
     return lines
 
 
+def _rolls_over(terms: Terms | None, inp: PeriodInput) -> bool:
+    """Unused plan credits roll over: the contract says so and the account was active at the period's end."""
+    return bool(terms and terms.in_credits and terms.platform_fee and terms.platform_fee.rollover and inp.active)
+
+
 def _credits_draw(
-    terms: Terms | None, lines: list[Line], carry_in: Carry, added: Decimal, late_demands: tuple[Decimal, ...]
+    terms: Terms | None,
+    lines: list[Line],
+    carry_in: Carry,
+    added: Decimal,
+    late_demands: tuple[Decimal, ...],
+    rollover: bool,
 ) -> tuple[CreditUse | None, Decimal, list[Decimal]]:
     """Draw the period's credits: plan (rolled over + included), then prepaid, then overage.
 
@@ -101,7 +111,6 @@ def _credits_draw(
     late_used = sum(late_demands, ZERO)
     from_plan = min(used + late_used, plan)
     from_purchased = min(used + late_used - from_plan, max(purchased, ZERO))
-    rollover = bool(in_credits and terms.platform_fee and terms.platform_fee.rollover)
     rolled_out = plan - from_plan if rollover else ZERO
     use = CreditUse(
         rolled_in=carry_in.credits,
@@ -120,7 +129,7 @@ def _credits_draw(
     return use, own_over, late_over
 
 
-def _credits_note(use: CreditUse, rollover: bool) -> str:
+def _credits_note(use: CreditUse, rollover: bool, *, inactive: bool = False) -> str:
     prepaid = use.purchased_in + use.added
     text = f"Credits: {n(use.rolled_in.normalize())} rolled over + {n(use.granted.normalize())} included"
     if prepaid:
@@ -130,7 +139,11 @@ def _credits_note(use: CreditUse, rollover: bool) -> str:
         text += f" (+ {n(use.used_late.normalize())} by late outcomes of earlier months)"
     plan_left = use.rolled_out + use.expired
     text += f"; {n(plan_left.normalize())} " + (
-        "roll over to next month." if rollover else "expire at the end of the month."
+        "roll over to next month."
+        if rollover
+        else "expire at the end of the month (the account is not active)."
+        if inactive
+        else "expire at the end of the month."
     )
     if prepaid or use.purchased_out:
         text += f" Prepaid credits left: {n(use.purchased_out.normalize())} (they do not expire)."
@@ -154,7 +167,8 @@ def _after_outcomes(
     extra: list[Line] = []
     notes: list[str] = []
     committed = carry_in.committed_spend
-    use, over, late_over = _credits_draw(terms, lines, carry_in, added, late_demands)
+    rollover = _rolls_over(terms, inp)
+    use, over, late_over = _credits_draw(terms, lines, carry_in, added, late_demands, rollover)
     purchased_out = use.purchased_out if use else ZERO
     if terms is None:
         if use and use.purchased_out:
@@ -170,8 +184,8 @@ def _after_outcomes(
                      f"{price_text(terms.credit_price, currency, False)} per credit",
                      round_line(over * terms.credit_price, currency), over, terms.credit_price)
             )  # fmt: skip
-        rollover = bool(terms.platform_fee and terms.platform_fee.rollover)
-        notes.append(_credits_note(use, rollover))
+        notes.append(_credits_note(use, rollover, inactive=bool(terms.platform_fee and terms.platform_fee.rollover)
+                                   and not inp.active))  # fmt: skip
         credits = use.rolled_out
     elif use and use.purchased_out:
         notes.append(f"Prepaid credits left: {n(use.purchased_out.normalize())} (they do not expire).")

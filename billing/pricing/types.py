@@ -123,6 +123,9 @@ class PeriodInput:
     late: tuple[LateBatch, ...] = ()
     credit_notes: tuple[CreditNoteIn, ...] = ()
     prepaid: tuple[PrepaidIn, ...] = ()  # the period's prepaid credit entries (credit ledger)
+    # The account's lifecycle status at the period's end was active: unused plan credits roll over
+    # (under a contract that rolls them over) only then; a suspended or churned account's expire.
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from drf_spectacular.extensions import (
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -112,6 +112,12 @@ class ApiAutoSchema(AutoSchema):
         if self._reads_body():
             statuses += [413, 415]
         return statuses
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and isinstance(self.get_request_serializer(), PolymorphicProxySerializer):
+            body["required"] = True  # "one of these bodies": one is needed (drf-spectacular leaves it optional)
+        return body
 
     def _reads_body(self) -> bool:
         return self.method in ("POST", "PUT", "PATCH") and self._get_request_body() is not None

@@ -12,9 +12,10 @@ from decimal import Decimal as D
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from accounts.services import account_lifecycle_set
 from billing.credits import services as credits_module
 from billing.credits.models import CreditLedgerEntry
-from billing.credits.services import CreditsRefused, credits_grant, topup_buy
+from billing.credits.services import CreditsRefused, credit_summary, credits_grant, topup_buy
 from billing.ingestion import outcomes_settle
 from billing.invoices.models import Invoice, InvoiceLine, NumberSeries
 from billing.ledger.models import Charge
@@ -364,3 +365,33 @@ def test_a_build_holding_its_month_sends_the_top_up_to_the_next(monkeypatch):
     assert entry.period == "2026-07"
     assert Invoice.objects.get(pk=entry.invoice_id).status == "draft"
     assert Invoice.objects.get(account=acme, period="2026-06").total == D("20.00")
+
+
+def test_plan_credits_roll_over_only_while_the_account_is_active(acme):
+    """Suspended at June's end: June's 100 unused plan credits expire (a rollover contract), while the
+    prepaid top-up stays; active again at July's end, July's unused credits roll over again."""
+    buy(acme, at(6, 5))  # 500 prepaid credits, June
+    post(acme, 18, at=at(6, 12))  # 900 of the 1,000 included
+    account_lifecycle_set(account=acme, status="suspended", effective_at=at(6, 20), changed_by="ops")
+    june = settle_and_finalize(acme, "2026-06", at(7, 5))
+    assert ledger(acme) == [
+        ("2026-06", "topup", D(500)),
+        ("2026-06", "bundle_grant", D(1000)),
+        ("2026-06", "usage", D(-900)),
+        ("2026-06", "expiry", D(-100)),
+    ]
+    assert Carry.from_dict(june.carry_out) == Carry(credits=D(0), purchased=D(500))
+    assert "expire at the end of the month (the account is not active)" in " ".join(june.notes)
+    assert balance(acme) == carried(june) == D(500)
+    assert credit_summary(account=acme, now=at(7, 2)).rollover is False
+
+    account_lifecycle_set(account=acme, status="active", effective_at=at(7, 3), changed_by="ops")
+    assert credit_summary(account=acme, now=at(7, 4)).rollover is True
+    post(acme, 10, at=at(7, 12))  # 500 of the 1,000 included
+    july = settle_and_finalize(acme, "2026-07", at(8, 5))
+    assert ledger(acme)[4:] == [
+        ("2026-07", "bundle_grant", D(1000)),
+        ("2026-07", "usage", D(-500)),
+        ("2026-07", "rollover", D(0)),
+    ]
+    assert Carry.from_dict(july.carry_out) == Carry(credits=D(500), purchased=D(500))

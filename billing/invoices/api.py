@@ -1,0 +1,120 @@
+"""API: the vendor's corrections of a finalized invoice (billing.invoices.corrections)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import Perm
+from accounts.permissions import principal_of, require
+from billing import api_schema as docs
+from billing import presenters
+from billing.credits.api import ledger_entry_dict
+from billing.invoices.corrections import (
+    MAX_EVENTS,
+    CorrectionRefused,
+    credit_note_for_amount,
+    credit_note_for_events,
+)
+from billing.receivables.services import PAYMENT_AMOUNT_PATTERN, PaymentRefused, payment_amount_parse
+from billing.selectors import credit_note_event_ids, invoice_get_for_principal
+from metering.api_schema import ErrorBodyDoc
+from outcomeportal.api.errors import ApiError
+
+ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBodyDoc}
+
+
+class CreditNoteIn(serializers.Serializer):
+    amount = serializers.RegexField(
+        PAYMENT_AMOUNT_PATTERN,
+        required=False,
+        help_text='Money to give back, a decimal string with at most the currency\'s places ("25.00"). '
+        "Either amount or event_ids.",
+    )
+    event_ids = serializers.ListField(
+        child=serializers.CharField(max_length=128),
+        required=False,
+        max_length=MAX_EVENTS,
+        help_text="The platform's event ids of outcomes billed on this invoice, to credit in full.",
+    )
+    reason = serializers.CharField(max_length=2000, help_text="Why, in words the customer reads on the note.")
+
+
+class _AmountIn(serializers.Serializer):
+    amount = serializers.RegexField(PAYMENT_AMOUNT_PATTERN, help_text=CreditNoteIn().fields["amount"].help_text)
+    reason = serializers.CharField(max_length=2000, help_text=CreditNoteIn().fields["reason"].help_text)
+
+
+class _EventsIn(serializers.Serializer):
+    event_ids = serializers.ListField(
+        child=serializers.CharField(max_length=128),
+        min_length=1,
+        max_length=MAX_EVENTS,
+        help_text=CreditNoteIn().fields["event_ids"].help_text,
+    )
+    reason = serializers.CharField(max_length=2000, help_text=CreditNoteIn().fields["reason"].help_text)
+
+
+# The schema says "exactly one of": a body with both matches both and is refused by oneOf.
+CREDIT_NOTE_DOC = PolymorphicProxySerializer("CreditNoteRequest", [_AmountIn, _EventsIn], resource_type_field_name=None)
+
+
+class CorrectionOut(serializers.Serializer):
+    credit_note = docs.CreditNote(allow_null=True, help_text="The money given back on the next invoice.")
+    credit_grant = docs.LedgerLine(
+        allow_null=True, help_text="Credits given back to the prepaid balance (outcomes billed in credits)."
+    )
+
+
+class InvoiceCreditNotesView(APIView):
+    permission_classes = [require(Perm.INVOICES_CORRECT)]
+
+    @extend_schema(
+        summary="Issue a credit note on a finalized invoice, for an amount or for chosen outcomes",
+        request=CREDIT_NOTE_DOC,
+        responses={201: CorrectionOut, 409: ErrorBodyDoc, **ERRORS},
+        examples=[
+            OpenApiExample("Goodwill", value={"amount": "25.00", "reason": "Outage on 3 July"}, request_only=True),
+            OpenApiExample(
+                "Outcomes",
+                value={"event_ids": ["conv-88412", "conv-88417"], "reason": "Customer came back"},
+                request_only=True,
+            ),
+        ],
+        description="Give exactly one of `amount` and `event_ids`. The note is applied to the account's next "
+        "invoice as a credit line. With `event_ids`, the outcomes' charges become `credited` (they stay on "
+        "their line) and the note is what they added to the invoice; outcomes billed in credits get their "
+        "credits back on the prepaid balance (`credit_grant`). 409: `invoice_not_final` (a draft or a void "
+        "invoice), `credit_exceeds_invoice` (more than the invoice has left to credit), `event_not_on_invoice`, "
+        "`event_not_creditable` (credited already or under dispute: the dispute credits it), `nothing_to_credit`.",
+    )
+    def post(self, request, invoice_id: int):
+        principal = principal_of(request)
+        data = CreditNoteIn(data=request.data if isinstance(request.data, dict) else {})
+        invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if ("amount" in values) == ("event_ids" in values):
+            raise ApiError("validation_error", "Give either amount or event_ids.", status.HTTP_400_BAD_REQUEST,
+                           {"amount": ["Either amount or event_ids, not both, not neither."]})  # fmt: skip
+        try:
+            if "amount" in values:
+                amount = payment_amount_parse(value=values["amount"], currency=invoice.currency)
+                done = credit_note_for_amount(invoice=invoice, amount=amount, reason=values["reason"],
+                                              by=principal.label)  # fmt: skip
+            else:
+                done = credit_note_for_events(invoice=invoice, event_ids=values["event_ids"],
+                                              reason=values["reason"], by=principal.label)  # fmt: skip
+        except PaymentRefused as exc:
+            raise ApiError(exc.code, str(exc), status.HTTP_400_BAD_REQUEST, {"amount": [str(exc)]}) from exc
+        except CorrectionRefused as exc:
+            code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
+            raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
+        note = None
+        if done.note is not None:
+            event_ids = credit_note_event_ids(notes=[done.note])[done.note.pk]
+            note = presenters.credit_note_dict(done.note, event_ids=event_ids)
+        grant = None if done.grant is None else ledger_entry_dict(done.grant)
+        return Response({"credit_note": note, "credit_grant": grant}, status=status.HTTP_201_CREATED)
