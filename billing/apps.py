@@ -21,4 +21,5 @@ class BillingConfig(AppConfig):
         demo_ingestion_register(ingestion)  # seed_demo posts events and signals through billing
         demo_hook_register("before_events", demo.billing_demo_terms)  # seed_demo: contracts and caps
         demo_hook_register("after_settlement", demo.billing_demo_invoices)  # closed months final, before disputes
+        demo_hook_register("after_settlement", demo.billing_demo_deductions)  # customers who came back
         demo_reset_hook_register(services.accounts_removed_record)  # seed_demo --reset: recorded in the money log

@@ -11,8 +11,11 @@ from decimal import Decimal
 
 from accounts.models import Account
 from billing.invoices.catchup import invoices_catch_up
+from billing.invoices.corrections import outcome_deduct
+from billing.ledger.models import Charge, ChargeState
 from billing.services import contract_version_create
 from billing.spend.services import spend_controls_set
+from metering.models import Event
 
 
 def billing_demo_terms(context) -> None:
@@ -71,3 +74,33 @@ def billing_demo_invoices(context) -> None:
     context.progress(
         f"billing: {result.finalized} invoices finalized for the closed months, {result.events_stamped} events billed"
     )
+
+
+# Accounts whose outcomes the disputes demo files on (disputes.demo): deductions pick others.
+_DISPUTED_DEMO_ACCOUNTS = ("acme", "northwind")
+
+
+def billing_demo_deductions(context) -> None:
+    """After the invoices: two outcomes deducted after their window (the customer came back) — one
+    already invoiced (a credit note on the next invoice), one on the upcoming invoice (it leaves it)."""
+    made = []
+    for external_id in sorted(set(context.accounts) - set(_DISPUTED_DEMO_ACCOUNTS)):
+        charges = Charge.objects.filter(
+            account_id=context.accounts[external_id], attempt=False, reason="", amount__gt=0
+        ).order_by("occurred_at", "event_id")
+        for state, on_line in ((ChargeState.INVOICED, False), (ChargeState.RATED, True)):
+            if state in made:
+                continue
+            charge = charges.filter(state=state, invoice_line__isnull=on_line).first()
+            if charge is None:
+                continue
+            outcome_deduct(
+                event=Event.objects.get(pk=charge.event_id),
+                reason="The customer wrote back after the window: not resolved after all.",
+                reported_at=context.now - timedelta(days=1),
+                by="demo",
+                now=context.now,
+            )
+            made.append(state)
+    if made:
+        context.progress(f"billing: {len(made)} outcomes deducted after their window (the customer came back)")

@@ -9,7 +9,8 @@ A pure core (no Django): it takes counts of outcomes by the status and reason cu
   until the dispute is resolved);
 * *attempted* — billable plus the outcomes the AI failed on: shown ``non_billable`` for any of
   metering's reasons except ``sandbox`` and ``duplicate_in_session`` (abandoned, failed workflow,
-  hand-off, criteria not met, verification failed, reopened / reversed / escalated in the window…);
+  hand-off, criteria not met, verification failed, reopened / reversed / escalated in the window…)
+  and billing's ``deducted`` (the customer came back after the window);
 * *not attempted* — counted apart, by reason word, never in either side: ``sandbox`` and
   ``duplicate_in_session`` (not real or not separate work), ``training_window``, ``pilot_free``,
   ``cap_reached`` (the AI did its work; the plan made it free), ``account_suspended`` and

@@ -56,8 +56,13 @@ api_v1 = [
     path("outcome-types/<slug:code>/criteria", metering_api.CriteriaView.as_view(), name="outcome-type-criteria"),
     # events: metering's facts and decisions with billing's charges (billing.events_api)
     path("events", events_api.EventsView.as_view(), name="events"),
-    # event_id may hold "/" (sent as %2F): the signals and certificate routes are tried first.
+    # event_id may hold "/" (sent as %2F): the signals, deductions and certificate routes are tried first.
     path("events/<str:account>/<path:event_id>/signals", events_api.SignalView.as_view(), name="event-signals"),
+    path(
+        "events/<str:account>/<path:event_id>/deductions",
+        invoice_api.DeductionsView.as_view(),
+        name="event-deductions",
+    ),
     path(
         "events/<str:account>/<path:event_id>/certificate",
         events_api.EventCertificateView.as_view(),

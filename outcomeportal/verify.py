@@ -112,6 +112,7 @@ BILLING_CHECKS = {
     "not_credited": "dispute_credited",
     "account_not_suspended": "account_suspended",
     "account_not_churned": "account_churned",
+    "not_deducted": "deducted",
 }
 # The charge states an event is shown with once the charge has reached them.
 LINE_STATES = ("invoiced", "disputed", "credited")

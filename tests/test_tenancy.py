@@ -354,6 +354,10 @@ def check_payment_status_refused(body: dict, principal: str, target: str | None)
     assert body["error"]["code"] == "payment_status_refused"
 
 
+def check_window_open(body: dict, principal: str, target: str | None) -> None:
+    assert body["error"]["code"] == "window_open"
+
+
 def check_topup_refused(body: dict, principal: str, target: str | None) -> None:
     assert body["error"]["code"] == "topup_refused"
 
@@ -665,6 +669,20 @@ CASES = [
         check=check_signal,
         creates={"metering.Signal": 1},
         missing_path="/api/v1/events/{acct}/no-such-event/signals",
+    ),
+    # A deduction after the window: the world's outcomes are still in their window, so the vendor's call
+    # is refused after the lookup (409 window_open); who reaches the lookup is what matters here.
+    Case(
+        "event-deductions",
+        "POST",
+        "/api/v1/events/{acct}/shared-1/deductions",
+        VENDOR,
+        "invoices.correct",
+        ok=409,
+        tenant=True,
+        body=lambda now: {"reason": "Came back", "reported_at": (now - timedelta(minutes=30)).isoformat()},
+        check=check_window_open,
+        missing_path="/api/v1/events/{acct}/no-such-event/deductions",
     ),
     # --- accounts: the lifecycle (the vendor alone) ---
     Case(

@@ -14,7 +14,14 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
 - the CSV export is PostgreSQL's ``COPY (SELECT …) TO STDOUT`` streamed as it arrives.
 """
 
-from billing.audit.detail import STATE_TEXT, CheckExplained, TimelineEntry, decision_explained, event_timeline
+from billing.audit.detail import (
+    STATE_TEXT,
+    CheckExplained,
+    TimelineEntry,
+    decision_explained,
+    deduction_entries,
+    event_timeline,
+)
 from billing.audit.export import EXPORT_HEADERS, event_export_sql, event_export_stream
 from billing.audit.summaries import (
     AccountOverview,
@@ -62,6 +69,7 @@ __all__ = [
     "charging_terms_for",
     "daily_series",
     "decision_explained",
+    "deduction_entries",
     "event_audit_count",
     "event_audit_page",
     "event_export_sql",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.ledger.models import ChargeState
+from billing.ledger.models import ChargeState, Deduction
 from metering import engine
 from metering.models import Event, EventStatus
 
@@ -29,6 +29,7 @@ BILLING_CHECKS = (
     ("not_credited", "dispute_credited", "Not credited after a dispute"),
     ("account_not_suspended", "account_suspended", "The account was not suspended when it occurred"),
     ("account_not_churned", "account_churned", "The account had not churned when it occurred"),
+    ("not_deducted", "deducted", "Not deducted after the window (the customer did not come back)"),
 )
 
 
@@ -104,6 +105,27 @@ def event_timeline(event: Event, signals: list, *, now: datetime) -> list[Timeli
     if event.settled_at:
         entries.append(TimelineEntry(event.settled_at, "settled", "Settled", f"Status: {event.get_status_display()}"))
     return sorted(entries, key=lambda e: (e.at, e.kind == "window"))
+
+
+def deduction_entries(event: Event) -> list[TimelineEntry]:
+    """The outcome deducted after its window (billing.invoices.corrections): when the customer came
+    back, as reported, and when it was deducted, with what it gave back."""
+    deduction = Deduction.objects.filter(event_id=event.pk).select_related("credit_note").first()
+    if deduction is None:
+        return []
+    given = (
+        f"credit note {deduction.credit_note.number} on the next invoice"
+        if deduction.credit_note is not None
+        else "its credits back to the prepaid balance"
+        if deduction.how == Deduction.How.CREDIT_NOTE
+        else "it left the upcoming invoice"
+    )
+    return [
+        TimelineEntry(deduction.reported_at, "deduction", "Customer came back (reported)", deduction.reason),
+        TimelineEntry(
+            deduction.created_at, "deduction", "Deducted after the window", f"By {deduction.created_by}: {given}"
+        ),
+    ]
 
 
 def _join(*parts: str) -> str:

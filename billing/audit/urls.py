@@ -3,7 +3,7 @@ every page can be bookmarked and shared; vendor staff move between accounts by U
 
 from django.urls import path
 
-from billing.audit import views
+from billing.audit import deductions, views
 
 app_name = "audit"
 urlpatterns = [
@@ -13,5 +13,6 @@ urlpatterns = [
     path("account/<str:account>/events/", views.events, name="events"),
     path("account/<str:account>/events.csv", views.events_export, name="events_export"),
     path("account/<str:account>/events/<path:event_id>", views.event_detail, name="event_detail"),
+    path("account/<str:account>/deductions/<path:event_id>", deductions.event_deduct, name="event_deduct"),
     path("account/<str:account>/not-charged/", views.charging_terms, name="charging_terms"),
 ]

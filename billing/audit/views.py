@@ -28,6 +28,7 @@ from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import audit
+from billing.audit.deductions import event_deduction_panel
 from billing.audit.forms import FILTER_PARAMS, AuditFilterForm
 from billing.audit.money import dashboard_charges_panel, event_invoice_panel
 from billing.audit.panels import (
@@ -59,7 +60,7 @@ REASON_GROUPS = (
         ),
     ),
     ("A person had to step in", ("human_handoff", "escalated_in_window")),
-    ("It did not last", ("reopened_in_window", "reversed_in_window")),
+    ("It did not last", ("reopened_in_window", "reversed_in_window", "deducted")),
     ("It was already counted", ("duplicate_in_session",)),
     ("It was not real usage", ("sandbox",)),
     ("Your plan covers it", ("training_window", "pilot_free", "cap_reached")),
@@ -259,9 +260,12 @@ def event_detail(request, account: str, event_id: str):
     ]
     events_url = reverse("audit:events", args=[account.external_id])
     story = event_story(event=event)  # disputes filed, resolved, credited (other apps' moments)
-    timeline = audit.event_timeline(event, signals, now=now) + [
-        audit.TimelineEntry(e.at, e.kind, e.title, e.detail) for e in story
-    ]
+    deduction = audit.deduction_entries(event)
+    timeline = (
+        audit.event_timeline(event, signals, now=now)
+        + [audit.TimelineEntry(e.at, e.kind, e.title, e.detail) for e in story]
+        + deduction
+    )
     return _render(
         request,
         account,
@@ -269,6 +273,7 @@ def event_detail(request, account: str, event_id: str):
         {
             "event": event,
             "badge_status": "disputed" if any(e.open for e in story) else event.shown_status,
+            "deducted": bool(deduction),
             "checks": audit.decision_explained(event),
             "timeline": sorted(timeline, key=lambda e: (e.at, e.kind == "window")),
             "window": window,
@@ -280,7 +285,12 @@ def event_detail(request, account: str, event_id: str):
             "can_dispute": principal.can(Perm.DISPUTES_FILE),
             "event_panels": event_panels(principal=principal, account=account, event=event),  # disputes' seam
             "invoice_panels": [
-                p for p in [event_invoice_panel(principal=principal, account=account, event=event)] if p
+                p
+                for p in [
+                    event_invoice_panel(principal=principal, account=account, event=event),
+                    event_deduction_panel(principal=principal, account=account, event=event),
+                ]
+                if p
             ],
             "events_url": events_url,
             "session_url": f"{events_url}?{urlencode({'q': event.session_id})}" if event.session_id else None,

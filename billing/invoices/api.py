@@ -1,4 +1,5 @@
-"""API: the vendor's corrections of a finalized invoice (billing.invoices.corrections)."""
+"""API: the vendor's corrections (billing.invoices.corrections): credit notes on a finalized invoice and
+outcomes deducted after their window."""
 
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from billing.invoices.corrections import (
     CorrectionRefused,
     credit_note_for_amount,
     credit_note_for_events,
+    outcome_deduct,
 )
+from billing.invoices.models import CreditNote
+from billing.ledger.models import Deduction
 from billing.receivables.services import PAYMENT_AMOUNT_PATTERN, PaymentRefused, payment_amount_parse
 from billing.selectors import credit_note_event_ids, invoice_get_for_principal
 from metering.api_schema import ErrorBodyDoc
+from metering.selectors import event_get_for_principal
 from outcomeportal.api.errors import ApiError
+from outcomeportal.core.times import rfc3339_parse
 
 ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBodyDoc}
 
@@ -118,3 +124,82 @@ class InvoiceCreditNotesView(APIView):
             note = presenters.credit_note_dict(done.note, event_ids=event_ids)
         grant = None if done.grant is None else ledger_entry_dict(done.grant)
         return Response({"credit_note": note, "credit_grant": grant}, status=status.HTTP_201_CREATED)
+
+
+# --- Deductions after the window ------------------------------------------------------------------
+
+
+class DeductionIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="What happened, e.g. 'Customer wrote back on day 9'.")
+    reported_at = serializers.DateTimeField(help_text="When the customer came back (RFC 3339 with its offset).")
+
+
+class DeductionOut(serializers.Serializer):
+    account = serializers.CharField()
+    event_id = serializers.CharField()
+    reason = serializers.CharField()
+    reported_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    how = serializers.ChoiceField(Deduction.How.values, help_text="left_draft | credit_note")
+    amount = serializers.CharField(allow_null=True, help_text="The money given back (6 places, as the charge).")
+    credits = serializers.CharField(allow_null=True)
+    credit_note = docs.CreditNote(allow_null=True)
+
+
+def deduction_dict(deduction: Deduction, *, account: str, event_id: str) -> dict:
+    note = None
+    if deduction.credit_note_id is not None:
+        credit_note = CreditNote.objects.select_related("account").get(pk=deduction.credit_note_id)
+        note = presenters.credit_note_dict(credit_note, event_ids=[event_id])
+    return {
+        "account": account,
+        "event_id": event_id,
+        "reason": deduction.reason,
+        "reported_at": deduction.reported_at.isoformat().replace("+00:00", "Z"),
+        "created_at": deduction.created_at.isoformat().replace("+00:00", "Z"),
+        "how": deduction.how,
+        "amount": None if deduction.amount is None else f"{deduction.amount:f}",
+        "credits": None if deduction.credits is None else f"{deduction.credits.normalize():f}",
+        "credit_note": note,
+    }
+
+
+class DeductionsView(APIView):
+    permission_classes = [require(Perm.INVOICES_CORRECT)]
+
+    @extend_schema(
+        summary="Deduct an outcome after its window: the customer came back (idempotent per event)",
+        request=DeductionIn,
+        responses={201: DeductionOut, 200: DeductionOut, 409: ErrorBodyDoc, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Came back on day 9",
+                value={"reason": "Customer wrote back: not resolved", "reported_at": "2026-07-09T14:00:00Z"},
+                request_only=True,
+            )
+        ],
+        description="Not yet invoiced, the outcome leaves the upcoming invoice (`how`: `left_draft`; the event "
+        "then reads `non_billable` · `deducted`). Invoiced, a credit note naming the event and the reason gives "
+        "its amount back on the next invoice (`credit_note`; the event reads `credited`); an outcome billed in "
+        "credits gets them back on the prepaid balance. 200: the event was deducted already (the first report "
+        "stands). 409: `window_open` (report a reopen signal instead), `charge_disputed`, `already_credited`, "
+        "`nothing_to_deduct` (an attempt, a free or void outcome).",
+    )
+    def post(self, request, account: str, event_id: str):
+        principal = principal_of(request)
+        data = DeductionIn(data=request.data if isinstance(request.data, dict) else {})
+        event = event_get_for_principal(principal=principal, account_external_id=account, event_id=event_id)
+        data.is_valid(raise_exception=True)
+        reported_at = rfc3339_parse(request.data.get("reported_at"))
+        if reported_at is None:
+            fields = {"reported_at": ["An RFC 3339 time with its offset, e.g. 2026-07-09T14:00:00Z."]}
+            raise ApiError("validation_error", "The deduction has invalid fields.", status.HTTP_400_BAD_REQUEST, fields)
+        try:
+            deduction, created = outcome_deduct(
+                event=event, reason=data.validated_data["reason"], reported_at=reported_at, by=principal.label
+            )
+        except CorrectionRefused as exc:
+            code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
+            raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
+        body = deduction_dict(deduction, account=account, event_id=event.event_id)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

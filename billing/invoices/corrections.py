@@ -13,13 +13,22 @@ credit line: :func:`billing.services.credit_note_issue`), and names the invoice 
   the prepaid balance instead (an ``adjustment``: :func:`billing.credits.services.credits_grant`),
   as a dispute would give them.
 
+**Deducting an outcome after its window** (:func:`outcome_deduct`) — the platform or an operator
+learnt that the customer came back on an outcome already settled billable (Intercom's rule: deducted
+even in a later period). Not yet invoiced, its charge leaves the draft (``credited``, reason
+``deducted``); invoiced, a credit note names the event and the reason and gives its amount back on
+the next invoice (credits back to the balance for an outcome billed in credits) and the charge is
+``credited``. One :class:`~billing.ledger.models.Deduction` per event: a second report returns the
+first. An outcome still in its window takes a reopen signal instead; one under dispute waits for
+the dispute.
+
 Each correction is one transaction, recorded in the money log by the services it calls.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -29,8 +38,8 @@ from django.utils import timezone
 from billing.credits.models import CreditKind, CreditLedgerEntry
 from billing.credits.services import credits_grant
 from billing.invoices.models import CreditNote, Invoice, InvoiceStatus
-from billing.ledger.models import Charge, ChargeState
-from billing.ledger.services import charges_credit_invoiced
+from billing.ledger.models import FREE_REASONS, Charge, ChargeReason, ChargeState, Deduction
+from billing.ledger.services import charges_credit_invoiced, charges_deduct_unbilled
 from billing.services import CreditNoteRefused, credit_note_issue
 from metering.models import Event
 from outcomeportal.core.money import ZERO, round_line
@@ -141,6 +150,71 @@ def credit_note_for_events(
             )
         charges_credit_invoiced(event_ids=[c.event_id for c in chosen])
     return Correction(note, grant)
+
+
+def outcome_deduct(
+    *, event: Event, reason: str, reported_at: datetime, by: str, now: datetime | None = None
+) -> tuple[Deduction, bool]:
+    """Deduct an outcome after its window (see the module's docstring). Returns (deduction, created)."""
+    reason = _reason(reason)
+    now = now or timezone.now()
+    if reported_at > now + timedelta(minutes=5):
+        raise CorrectionRefused("reported_at is in the future.", field="reported_at")
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update(of=("self",)).filter(event_id=event.pk).first()
+        existing = Deduction.objects.filter(event_id=event.pk).first()
+        if existing is not None:
+            return existing, False
+        _deductible(charge)
+        if charge.invoice_line_id is None:
+            charges_deduct_unbilled(event_ids=[event.pk])
+            deduction = _deduction(event, charge, reason, reported_at, by, now, how=Deduction.How.LEFT_DRAFT)
+            return deduction, True
+        invoice = Invoice.objects.select_related("account").get(lines__pk=charge.invoice_line_id)
+        words = f"Outcome {event.event_id} deducted after its window: {reason}"
+        note = grant = None
+        if charge.credits is not None:
+            grant = credits_grant(account=invoice.account, credits=charge.credits, reason=words,
+                                  reference=f"deduction:{event.pk}", kind=CreditKind.ADJUSTMENT,
+                                  created_by=by, now=now)  # fmt: skip
+        elif round_line(charge.amount or ZERO, invoice.currency) > 0:
+            note = _issue(invoice, amount=charge.amount, reason=words, event_pks=[event.pk], by=by, now=now)
+        charges_credit_invoiced(event_ids=[event.pk])
+        how = Deduction.How.CREDIT_NOTE
+        return _deduction(event, charge, reason, reported_at, by, now, how=how, note=note, grant=grant), True
+
+
+def _deductible(charge: Charge | None) -> None:
+    """Refused unless the outcome was settled billable and its charge still stands."""
+    if charge is None or charge.attempt or charge.state == ChargeState.VOID:
+        raise CorrectionRefused("Only an outcome billed as a success can be deducted.", code="nothing_to_deduct")
+    if charge.state == ChargeState.ESTIMATED:
+        raise CorrectionRefused(
+            "The outcome's measurement window is still open: report a reopen signal instead.", code="window_open"
+        )
+    if charge.state == ChargeState.DISPUTED:
+        raise CorrectionRefused("The outcome is under dispute: the dispute decides.", code="charge_disputed")
+    if charge.state == ChargeState.CREDITED:
+        raise CorrectionRefused("The outcome was credited already.", code="already_credited")
+    if charge.reason in FREE_REASONS:
+        raise CorrectionRefused(
+            f"The outcome cost nothing ({ChargeReason(charge.reason).label.lower()}).", code="nothing_to_deduct"
+        )
+
+
+def _deduction(event, charge, reason, reported_at, by, now, *, how, note=None, grant=None) -> Deduction:
+    return Deduction.objects.create(
+        event_id=event.pk,
+        account_id=event.account_id,
+        reason=reason,
+        reported_at=reported_at,
+        created_at=now,
+        created_by=by,
+        how=how,
+        amount=None if grant is not None else charge.amount,
+        credits=charge.credits,
+        credit_note=note,
+    )
 
 
 def _reason(reason: str) -> str:

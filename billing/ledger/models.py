@@ -50,6 +50,7 @@ class ChargeReason(models.TextChoices):
     DISPUTE_CREDITED = "dispute_credited", "Credited after a dispute"
     ACCOUNT_SUSPENDED = "account_suspended", "Account suspended: stored, not billed"
     ACCOUNT_CHURNED = "account_churned", "Account churned: stored, not billed"
+    DEDUCTED = "deducted", "Deducted after the window: the customer came back"
 
 
 # The reasons that make an outcome cost nothing although metering decided it billable: the
@@ -61,6 +62,7 @@ FREE_REASONS = (
     ChargeReason.DISPUTE_CREDITED,
     ChargeReason.ACCOUNT_SUSPENDED,
     ChargeReason.ACCOUNT_CHURNED,
+    ChargeReason.DEDUCTED,
 )
 # The reason of a charge whose account was not active when its event occurred, by lifecycle status.
 INACTIVE_REASONS = {"suspended": ChargeReason.ACCOUNT_SUSPENDED, "churned": ChargeReason.ACCOUNT_CHURNED}
@@ -165,3 +167,35 @@ class ChargeRollup(models.Model):
                 name="charge_rollup_key_uniq",
             )
         ]
+
+
+class Deduction(models.Model):
+    """An outcome deducted after its window: the platform or an operator learnt that the customer came
+    back (billing.invoices.corrections.outcome_deduct). One per event; append-only.
+
+    Not yet invoiced, the charge leaves the draft (``credited``, reason ``deducted``); invoiced, a
+    credit note gives its amount back on the next invoice (or its credits back to the balance).
+    """
+
+    class How(models.TextChoices):
+        LEFT_DRAFT = "left_draft", "Left the upcoming invoice"
+        CREDIT_NOTE = "credit_note", "Credited on the next invoice"
+
+    event = models.OneToOneField(Event, primary_key=True, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    reason = models.TextField()
+    reported_at = models.DateTimeField()  # when the customer came back, as reported
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+    how = models.CharField(max_length=16, choices=How.choices)
+    amount = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # money given back
+    credits = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)  # credits given back
+    credit_note = models.ForeignKey(
+        "billing.CreditNote", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "created_at"], name="deduction_account_idx")]
+
+    def __str__(self) -> str:
+        return f"deduction of event {self.event_id}"

@@ -9,6 +9,7 @@ state is left alone, so a rerun (or a race with invoicing) never moves a charge 
     estimated ──ruled out by a signal──▶ void                 disputed ──rejected──▶ invoiced
     invoiced | disputed ──credit note──▶ credited   (stays on its final invoice line)
     estimated | rated, not on a line ──credited after a dispute──▶ credited, reason dispute_credited
+    rated, not on a line ──deducted after the window──▶ credited, reason deducted
 
 Invoicing's moves (selection, freezing, stamping) are set-based SQL of their own:
 :mod:`billing.invoices.selection`. Every write and move is recorded in the money log
@@ -161,6 +162,20 @@ def charges_credit_invoiced(*, event_ids: Iterable[int]) -> list[int]:
         "AND state IN ('invoiced', 'disputed') RETURNING event_id",
         event_ids,
     )
+
+
+@charges_moved(kinds.CHARGES_DEDUCTED)
+def charges_deduct_unbilled(*, event_ids: Iterable[int]) -> list[int]:
+    """Outcomes deducted after their window (the customer came back) whose charge is not on an invoice
+    yet: → ``credited`` with the reason ``deducted``; they leave the draft, and the session is freed."""
+    moved = _ids_update(
+        "UPDATE billing_charge SET state = 'credited', reason = 'deducted' WHERE event_id = ANY(%(ids)s) "
+        "AND state = 'rated' AND NOT attempt AND invoice_line_id IS NULL AND reason IN ('', 'included') "
+        "RETURNING event_id",
+        event_ids,
+    )
+    session_claims_release(moved)
+    return moved
 
 
 @charges_moved(kinds.CHARGES_CREDITED_UNBILLED)

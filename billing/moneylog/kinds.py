@@ -26,6 +26,7 @@ CREDITS_DEDUCTED = "credits_deducted"  # a negative adjustment
 SPEND_CONTROLS_CHANGED = "spend_controls_changed"  # caps, thresholds, what happens at the cap
 CONTRACT_VERSION_CREATED = "contract_version_created"
 DISPUTE_RESOLVED = "dispute_resolved"  # approved, partially approved or rejected, with its events' decisions
+CHARGES_DEDUCTED = "charges_deducted"  # an outcome deducted after its window left the draft
 DISPUTE_CREDITED = "dispute_credited"  # the money and credits an approved dispute gave back
 # Accounts deleted with all they owned (``seed_demo --reset``, as a superuser): what the log
 # recorded of them before is no longer checked against rows.
@@ -49,6 +50,7 @@ ALL = frozenset(
         CHARGES_DISPUTE_REJECTED,
         CHARGES_CREDITED,
         CHARGES_CREDITED_UNBILLED,
+        CHARGES_DEDUCTED,
         INVOICE_FINALIZED,
         INVOICE_VOIDED,
         INVOICE_PAID,

@@ -97,6 +97,18 @@ STATE_RULES: dict[tuple[str, str], dict[str, list[str]]] = {
         "codes": [],
         "fields": [r"amount", r"paid_at"],  # finer than the invoice's currency; an instant Python cannot hold
     },
+    ("POST", "/api/v1/invoices/{invoice_id}/credit-notes"): {
+        "codes": [],
+        "fields": [r"amount", r"reason"],  # finer than the invoice's currency, zero; a reason of spaces
+    },
+    ("POST", "/api/v1/accounts/{external_id}/topups"): {
+        "codes": [],
+        "fields": [r"pack", r"credits"],  # zero credits
+    },
+    ("POST", "/api/v1/events/{account}/{event_id}/deductions"): {
+        "codes": [],
+        "fields": [r"reported_at", r"reason"],  # in the future, or an instant Python cannot hold; spaces
+    },
     ("PUT", "/api/v1/accounts/{external_id}/lifecycle"): {
         "codes": [],
         "fields": [r"effective_at"],  # a day that does not exist (2026-02-30), before the last change

@@ -31,6 +31,7 @@ from billing import certificate_schema as docs
 from billing.audit.detail import BILLING_CHECKS
 from billing.certificates import certificate_payload
 from billing.ingestion import events_ingest, outcomes_settle, signal_record
+from billing.invoices.corrections import outcome_deduct
 from billing.ledger.models import ChargeReason, ChargeState
 from billing.ledger.shown import BILLING_REASONS, charged_amount, shown
 from billing.services import invoice_draft_refresh, invoice_finalize
@@ -124,6 +125,7 @@ def world():
         ("lead-sms", {**lead, "verification_method": "crm_accepted", "channel": "sms"}),
         ("save", {"outcome_type": "saved_cancellation"}),
         ("jul-credited", {}),
+        ("jul-deducted", {}),
     )
     for event_id, kind in (("reopened", "reopened"), ("reversed", "reversed"), ("escalated", "escalated")):
         signal_record(event=Event.objects.get(event_id=event_id), type=kind, occurred_at=JULY_8 + timedelta(hours=5),
@@ -137,6 +139,8 @@ def world():
     with pytest.raises(WindowClosed):  # after the window: recorded, decides nothing
         signal_record(event=Event.objects.get(event_id="late-reversal"), type="reversed",
                       occurred_at=JULY_8 + timedelta(hours=80), now=JULY_12)  # fmt: skip
+    outcome_deduct(event=Event.objects.get(event_id="jul-deducted"), reason="The customer came back",
+                   reported_at=JULY_12, by="test", now=JULY_12)  # fmt: skip
     invoice_draft_refresh(account=acme, period="2026-07", now=JULY_12)
     for event_id, decision in (("jun-0", "approved"), ("jun-1", None), ("jul-credited", "approved")):
         dispute = dispute_file(principal=admin_of(acme), account=acme, reason_code="other", message="x",
@@ -357,7 +361,7 @@ def test_the_standalone_verifier_accepts_a_certificate(world, vendor_client, tmp
     assert done.stdout.splitlines() == [
         f"signature: valid, Ed25519 key {signing_key[1]}",
         "raw event hash: matches the event in the certificate",
-        "replay: 16 checks, the window's end, the decision and what is shown all match",
+        "replay: 17 checks, the window's end, the decision and what is shown all match",
         "VALID: acme/jul-credited is non_billable (dispute_credited), decided under resolved_conversation v1",
     ]
 

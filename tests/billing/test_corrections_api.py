@@ -10,8 +10,9 @@ from django.test import Client
 
 from accounts.models import Role
 from billing.credits.models import CreditLedgerEntry
+from billing.ingestion import outcomes_settle
 from billing.invoices.models import CreditNote
-from billing.ledger.models import Charge
+from billing.ledger.models import Charge, Deduction
 from billing.services import invoice_draft_refresh, invoice_void
 from metering.models import Event
 from tests import factories
@@ -200,3 +201,106 @@ def acme_money(credits_acme):
     account = factories.make_account("initech")
     contract(account, prices=[{"outcome_type": RES, "model": "unit", "price": "1.25"}])
     return account
+
+
+# --- Deductions after the window ---------------------------------------------------------------------
+
+
+def deduct(client, account, event_id, reason="Customer wrote back: not resolved", reported_at="2026-07-02T09:00:00Z"):
+    return client.post(f"/api/v1/events/{account.external_id}/{event_id}/deductions",
+                       {"reason": reason, "reported_at": reported_at}, content_type="application/json")  # fmt: skip
+
+
+def shown(client, account, event_id):
+    body = client.get(f"/api/v1/events/{account.external_id}/{event_id}").json()
+    return body["status"], body["non_billable_reason"]
+
+
+def test_a_settled_outcome_not_yet_invoiced_leaves_the_draft_once(acme, vendor):
+    outcomes_settle(now=AFTER_JUNE)
+    before = invoice_draft_refresh(account=acme, period="2026-06", now=AFTER_JUNE).total
+    target = event_ids(acme, 1)[0]
+    assert shown(vendor, acme, target) == ("billable", None)
+
+    made = deduct(vendor, acme, target)
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert (body["how"], body["amount"], body["credit_note"], body["reported_at"]) == (
+        "left_draft", "1.250000", None, "2026-07-02T09:00:00Z"
+    )  # fmt: skip
+    assert shown(vendor, acme, target) == ("non_billable", "deducted")
+    after = invoice_draft_refresh(account=acme, period="2026-06", now=AFTER_JUNE).total
+    assert before - after == D("1.25")
+
+    again = deduct(vendor, acme, target, reason="Reported twice")
+    assert (again.status_code, again.json()["reason"]) == (200, "Customer wrote back: not resolved")
+    assert Deduction.objects.count() == 1
+    assert states(acme).count("credited") == 1
+
+
+def test_an_invoiced_outcome_is_credited_on_the_next_invoice(invoice, vendor):
+    target = event_ids(invoice.account, 2)[1]
+    made = deduct(vendor, invoice.account, target)
+    assert made.status_code == 201, made.content
+    note = made.json()["credit_note"]
+    assert (made.json()["how"], note["amount"], note["invoice_id"], note["event_ids"]) == (
+        "credit_note", "1.25", invoice.pk, [target]
+    )  # fmt: skip
+    assert note["reason"] == f"Outcome {target} deducted after its window: Customer wrote back: not resolved"
+    assert shown(vendor, invoice.account, target) == ("credited", None)
+    assert deduct(vendor, invoice.account, target).status_code == 200
+    assert CreditNote.objects.count() == 1
+    invoice.refresh_from_db()
+    assert invoice.total == D("10.00")  # a final invoice never changes: the note credits the next one
+
+
+def test_deductions_refused_change_nothing(acme, vendor):
+    target = event_ids(acme, 1)[0]
+    pending = deduct(vendor, acme, target)  # not settled: its window is still open
+    assert (pending.status_code, pending.json()["error"]["code"]) == (409, "window_open")
+    post(acme, 1, prefix="fail", success_criteria_met=False)
+    attempt = Event.objects.get(account=acme, event_id__startswith="fail").event_id
+    answer = deduct(vendor, acme, attempt)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "nothing_to_deduct")
+    for body, field in (({"reason": " "}, "reason"), ({"reported_at": "yesterday"}, "reported_at"),
+                        ({"reported_at": "2999-01-01T00:00:00Z"}, "reported_at")):  # fmt: skip
+        answer = deduct(vendor, acme, target, **body)
+        assert (answer.status_code, field in answer.json()["error"]["fields"]) == (400, True), body
+    assert deduct(vendor, acme, "no-such-event").status_code == 404
+    other = factories.make_account("globex")
+    assert deduct(vendor, other, target).status_code == 404  # acme's event under another account
+    for role in (Role.CUSTOMER_ADMIN, Role.FINANCE_ADMIN):
+        assert deduct(key_client(acme, role), acme, target).status_code == 403
+    assert not Deduction.objects.exists()
+    assert states(acme) == ["estimated"] * 8
+
+
+# --- The event page's deduction (vendor operators) ----------------------------------------------------
+
+
+def test_a_vendor_operator_deducts_from_the_event_page_and_everyone_reads_it(acme):
+    outcomes_settle(now=AFTER_JUNE)
+    target = event_ids(acme, 1)[0]
+    page = f"/account/{acme.external_id}/events/{target}"
+    operator, support, customer = Client(), Client(), Client()
+    operator.force_login(factories.make_user(Role.VENDOR_OPERATOR, None, "olivia"))
+    support.force_login(factories.make_user(Role.VENDOR_SUPPORT, None, "sam"))
+    customer.force_login(factories.make_user(Role.CUSTOMER_ADMIN, acme, "cora"))
+    assert "Deduct this outcome" in operator.get(page).content.decode()
+    for other in (support, customer):
+        assert "Deduct this outcome" not in other.get(page).content.decode()
+        refused = other.post(f"/account/{acme.external_id}/deductions/{target}",
+                             {"reason": "x", "reported_at": "2026-07-02T09:00"})  # fmt: skip
+        assert refused.status_code == 403
+    assert not Deduction.objects.exists()
+
+    bad = operator.post(f"/account/{acme.external_id}/deductions/{target}", {"reason": "Came back"}, follow=True)
+    assert "The deduction was not made" in bad.content.decode()
+    made = operator.post(f"/account/{acme.external_id}/deductions/{target}",
+                         {"reason": "Came back on day 9", "reported_at": "2026-07-02T09:00"}, follow=True)  # fmt: skip
+    assert "Deducted: left the upcoming invoice." in made.content.decode()
+    deduction = Deduction.objects.get()
+    assert (deduction.created_by, deduction.reason) == ("olivia", "Came back on day 9")
+    shown = customer.get(page).content.decode()
+    assert "Deducted after the window" in shown and "Came back on day 9" in shown
+    assert "Customer came back (reported)" in shown  # the timeline
