@@ -118,8 +118,13 @@ class BillingDetailsSerializer(ClosedDoc):
     billing_address = serializers.CharField(
         max_length=1000, required=False, allow_blank=True, help_text="As printed, lines separated by newlines."
     )
-    billing_country = serializers.CharField(
-        max_length=2, required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2; chooses the tax rate."
+    billing_country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",  # or empty (allow_blank)
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,  # " de" is not what the schema's pattern allows
+        help_text="ISO 3166-1 alpha-2 (any case; stored in capitals), or empty; chooses the tax rate.",
+        error_messages={"invalid": "A two-letter ISO 3166-1 country code, e.g. DE, or empty."},
     )
     tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     billing_emails = serializers.ListField(

@@ -123,6 +123,12 @@ _GROUP_BY_PATTERN = (
 )
 
 
+def _query(request) -> dict:
+    """The query as a plain dict: DRF reads a QueryDict like a form, where ``?period=`` (empty) means
+    "not given"; here an empty value is refused like any other the schema does not allow."""
+    return request.query_params.dict()
+
+
 class AttainmentQuery(serializers.Serializer):
     period = PatternedCharField(
         pattern=PERIOD_PATTERN,
@@ -200,7 +206,7 @@ class AttainmentView(APIView):
         summary="Attainment by segment and month (billable ÷ attempted; docs/finance.md)",
     )
     def get(self, request):
-        query = AttainmentQuery(data=request.query_params)
+        query = AttainmentQuery(data=_query(request))
         query.is_valid(raise_exception=True)
         values = query.validated_data
         report = attainment_report(
@@ -255,7 +261,7 @@ class MarginView(APIView):
         summary="Charged, cost and gross margin by outcome type, account or segment and month (docs/finance.md)",
     )
     def get(self, request):
-        query = MarginQuery(data=request.query_params)
+        query = MarginQuery(data=_query(request))
         query.is_valid(raise_exception=True)
         values = query.validated_data
         report = margin_report(
@@ -316,7 +322,7 @@ class RevenueView(APIView):
         summary="Revenue by month, MRR, ARR, contracted ARR and cohort retention, in one currency (docs/finance.md)",
     )
     def get(self, request):
-        query = RevenueQuery(data=request.query_params)
+        query = RevenueQuery(data=_query(request))
         query.is_valid(raise_exception=True)
         values = query.validated_data
         currency = values.get("currency") or next(iter(revenue_currencies()), "USD")

@@ -88,8 +88,8 @@ class DeliveryListView(APIView):
             invoice = invoice_get_for_principal(principal=principal, invoice_id=int(query["invoice"]))
         if query.get("account"):
             account = account_get_for_principal(principal=principal, external_id=query["account"])
-        status = query.get("status") or None
-        if status and status not in DeliveryStatus.values:
+        status = query.get("status")  # present but empty is refused, as the schema says
+        if status is not None and status not in DeliveryStatus.values:
             raise ApiError(
                 "validation_error", "The query has invalid parameters.", 400,
                 {"status": [f"One of {', '.join(DeliveryStatus.values)}."]},
