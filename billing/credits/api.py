@@ -18,7 +18,7 @@ from billing.credits.models import CreditLedgerEntry
 from billing.credits.services import CreditsRefused, LedgerLine, credit_ledger, credit_summary, topup_buy
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.cursor import cursor_encode, page_request
-from outcomeportal.api.errors import ApiError
+from outcomeportal.api.errors import ApiError, exactly_one_of
 from outcomeportal.core.money import money_str
 from outcomeportal.core.numbers import decimal_pattern
 
@@ -143,9 +143,7 @@ class TopUpsView(APIView):
         account = account_get_for_principal(principal=principal, external_id=external_id)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if ("pack" in values) == ("credits" in values):
-            raise ApiError("validation_error", "Give either pack or credits.", status.HTTP_400_BAD_REQUEST,
-                           {"pack": ["Either pack or credits, not both, not neither."]})  # fmt: skip
+        exactly_one_of(values, "pack", "credits")
         key = request.headers.get(IDEMPOTENCY_HEADER) or secrets.token_urlsafe(18)
         credits = Decimal(values.get("pack") or values["credits"])
         if credits <= 0:

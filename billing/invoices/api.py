@@ -26,7 +26,7 @@ from billing.receivables.services import PAYMENT_AMOUNT_PATTERN, PaymentRefused,
 from billing.selectors import credit_note_event_ids, invoice_get_for_principal
 from metering.api_schema import ErrorBodyDoc
 from metering.selectors import event_get_for_principal
-from outcomeportal.api.errors import ApiError
+from outcomeportal.api.errors import ApiError, exactly_one_of
 from outcomeportal.core.times import rfc3339_parse
 
 ERRORS = {400: ErrorBodyDoc, 401: ErrorBodyDoc, 403: ErrorBodyDoc, 404: ErrorBodyDoc}
@@ -102,9 +102,7 @@ class InvoiceCreditNotesView(APIView):
         invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if ("amount" in values) == ("event_ids" in values):
-            raise ApiError("validation_error", "Give either amount or event_ids.", status.HTTP_400_BAD_REQUEST,
-                           {"amount": ["Either amount or event_ids, not both, not neither."]})  # fmt: skip
+        exactly_one_of(values, "amount", "event_ids")
         try:
             if "amount" in values:
                 amount = payment_amount_parse(value=values["amount"], currency=invoice.currency)

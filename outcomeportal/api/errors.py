@@ -31,6 +31,15 @@ class ApiError(exceptions.APIException):
         self.fields = fields
 
 
+def exactly_one_of(values, first: str, second: str) -> None:
+    """400 unless exactly one of two alternative fields was given (a ``oneOf`` body in the schema)."""
+    if (first in values) == (second in values):
+        raise ApiError(
+            "validation_error", f"Give either {first} or {second}.", 400,
+            {first: [f"Either {first} or {second}, not both, not neither."]},
+        )  # fmt: skip
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     error = {"code": code, "message": message}
     if fields is not None:
