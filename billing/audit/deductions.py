@@ -20,8 +20,8 @@ from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing.audit.panels import Panel
-from billing.invoices.corrections import CorrectionRefused, outcome_deduct
-from billing.ledger.models import FREE_REASONS, ChargeState, Deduction
+from billing.invoices.corrections import CorrectionRefused, deductible, outcome_deduct
+from billing.ledger.models import Deduction
 from metering.selectors import event_get_for_principal
 
 
@@ -48,25 +48,19 @@ class DeductionForm(forms.Form):
         return value.replace(tzinfo=self.zone) if timezone.is_naive(value) else value
 
 
-def _deductible(event) -> bool:
-    charge = getattr(event, "charge", None)
-    return (
-        charge is not None
-        and not charge.attempt
-        and charge.state in (ChargeState.RATED, ChargeState.INVOICED)
-        and charge.reason not in FREE_REASONS
-    )
+def deduction_of(event) -> Deduction | None:
+    """The event's deduction, with its credit note (one query; the page's card and timeline share it)."""
+    return Deduction.objects.filter(event_id=event.pk).select_related("credit_note").first()
 
 
-def event_deduction_panel(*, principal, account: Account, event, form: DeductionForm | None = None) -> Panel | None:
-    """The deduction made, for everyone who sees the event; the form, for who may deduct (``invoices.correct``)
-    an outcome settled billable whose charge still stands."""
-    deduction = Deduction.objects.filter(event_id=event.pk).select_related("credit_note").first()
+def event_deduction_panel(*, principal, account: Account, event, deduction: Deduction | None) -> Panel | None:
+    """The deduction made (:func:`deduction_of`), for everyone who sees the event; the form, for who may
+    deduct (``invoices.correct``) an outcome the service would take."""
     if deduction is not None:
         return Panel("billing/_event_deduction.html", {"deduction": deduction, "account": account})
-    if not principal.can(Perm.INVOICES_CORRECT) or not _deductible(event):
+    if not principal.can(Perm.INVOICES_CORRECT) or not deductible(getattr(event, "charge", None)):
         return None
-    form = form or DeductionForm(zone=account.timezone)
+    form = DeductionForm(zone=account.timezone)
     action = reverse("audit:event_deduct", args=[account.external_id, event.event_id])
     return Panel("billing/_event_deduction.html", {"form": form, "action": action, "account": account})
 

@@ -107,10 +107,9 @@ def event_timeline(event: Event, signals: list, *, now: datetime) -> list[Timeli
     return sorted(entries, key=lambda e: (e.at, e.kind == "window"))
 
 
-def deduction_entries(event: Event) -> list[TimelineEntry]:
+def deduction_entries(deduction: Deduction | None) -> list[TimelineEntry]:
     """The outcome deducted after its window (billing.invoices.corrections): when the customer came
     back, as reported, and when it was deducted, with what it gave back."""
-    deduction = Deduction.objects.filter(event_id=event.pk).select_related("credit_note").first()
     if deduction is None:
         return []
     given = (

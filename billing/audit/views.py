@@ -28,7 +28,7 @@ from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import audit
-from billing.audit.deductions import event_deduction_panel
+from billing.audit.deductions import deduction_of, event_deduction_panel
 from billing.audit.forms import FILTER_PARAMS, AuditFilterForm
 from billing.audit.money import dashboard_charges_panel, event_invoice_panel
 from billing.audit.panels import (
@@ -260,11 +260,11 @@ def event_detail(request, account: str, event_id: str):
     ]
     events_url = reverse("audit:events", args=[account.external_id])
     story = event_story(event=event)  # disputes filed, resolved, credited (other apps' moments)
-    deduction = audit.deduction_entries(event)
+    deduction = deduction_of(event)
     timeline = (
         audit.event_timeline(event, signals, now=now)
         + [audit.TimelineEntry(e.at, e.kind, e.title, e.detail) for e in story]
-        + deduction
+        + audit.deduction_entries(deduction)
     )
     return _render(
         request,
@@ -273,7 +273,7 @@ def event_detail(request, account: str, event_id: str):
         {
             "event": event,
             "badge_status": "disputed" if any(e.open for e in story) else event.shown_status,
-            "deducted": bool(deduction),
+            "deducted": deduction is not None,
             "checks": audit.decision_explained(event),
             "timeline": sorted(timeline, key=lambda e: (e.at, e.kind == "window")),
             "window": window,
@@ -288,7 +288,7 @@ def event_detail(request, account: str, event_id: str):
                 p
                 for p in [
                     event_invoice_panel(principal=principal, account=account, event=event),
-                    event_deduction_panel(principal=principal, account=account, event=event),
+                    event_deduction_panel(principal=principal, account=account, event=event, deduction=deduction),
                 ]
                 if p
             ],

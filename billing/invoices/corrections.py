@@ -184,6 +184,15 @@ def outcome_deduct(
         return _deduction(event, charge, reason, reported_at, by, now, how=how, note=note, grant=grant), True
 
 
+def deductible(charge: Charge | None) -> bool:
+    """Whether :func:`outcome_deduct` would take this charge's outcome (the event page's form asks)."""
+    try:
+        _deductible(charge)
+    except CorrectionRefused:
+        return False
+    return True
+
+
 def _deductible(charge: Charge | None) -> None:
     """Refused unless the outcome was settled billable and its charge still stands."""
     if charge is None or charge.attempt or charge.state == ChargeState.VOID:

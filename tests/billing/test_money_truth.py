@@ -1,5 +1,6 @@
-"""One money truth: for every contract model, after any sequence of events, signals, settlements and
-disputes credited, the figure every screen shows is the upcoming invoice's total.
+"""One money truth: for every contract model, after any sequence of events, signals, settlements,
+disputes credited and outcomes deducted after their window, the figure every screen shows is the
+upcoming invoice's total.
 
     draft invoice total = period_charges().total = status.invoice_total
     status.period_spend = that total + what pending outcomes add = the draft once they settle
@@ -28,6 +29,7 @@ from accounts.access import Principal
 from accounts.models import Account, Role
 from billing.charges import OWN_KINDS, period_charges
 from billing.ingestion import outcomes_settle, signal_record
+from billing.invoices.corrections import outcome_deduct
 from billing.invoices.models import Invoice
 from billing.ledger.selectors import attach_charges
 from billing.services import credit_note_issue, invoice_draft_refresh, invoice_finalize
@@ -86,6 +88,7 @@ steps = st.lists(
         st.tuples(st.just("reopen"), st.integers(0, 50)),
         st.tuples(st.just("settle")),
         st.tuples(st.just("dispute"), st.integers(0, 50)),
+        st.tuples(st.just("deduct"), st.integers(0, 50)),
     ),
     min_size=1,
     max_size=8,
@@ -106,6 +109,15 @@ def dispute_credited(account, pick: int, at) -> None:
                            event_ids=[event.event_id], now=at)  # fmt: skip
     dispute_resolve(principal=SUPPORT, dispute=dispute, decision="approved", now=at)
     dispute_credit_apply(dispute_id=dispute.pk, now=at)
+
+
+def deducted(account, pick: int, at) -> None:
+    """The platform reports that the customer came back on an outcome settled billable (a deduction
+    after the window): its charge leaves the draft (credited, deducted)."""
+    billable = [e for e in attach_charges(list(Event.objects.filter(account=account, status="billable")
+                .order_by("pk"))) if e.shown_status == "billable"]  # fmt: skip
+    if billable:
+        outcome_deduct(event=billable[pick % len(billable)], reason="came back", reported_at=at, by="test", now=at)
 
 
 _accounts = itertools.count(1)
@@ -152,6 +164,8 @@ def test_every_figure_is_the_invoice_after_any_sequence(types, model, sequence):
                 signal_record(event=event, type="reopened", occurred_at=at, now=at)
         elif step[0] == "dispute":
             dispute_credited(account, step[1], at)
+        elif step[0] == "deduct":
+            deducted(account, step[1], at)
         else:
             outcomes_settle(now=at + timedelta(days=3))
         at += timedelta(hours=13)
