@@ -181,7 +181,8 @@ class DeductionsView(APIView):
         "its amount back on the next invoice (`credit_note`; the event reads `credited`); an outcome billed in "
         "credits gets them back on the prepaid balance. 200: the event was deducted already (the first report "
         "stands). 409: `window_open` (report a reopen signal instead), `charge_disputed`, `already_credited`, "
-        "`nothing_to_deduct` (an attempt, a free or void outcome).",
+        "`nothing_to_deduct` (an attempt, a free or void outcome), `credit_exceeds_invoice` (earlier notes on "
+        "its invoice gave back what it charged), `invoice_not_final` (its invoice is void).",
     )
     def post(self, request, account: str, event_id: str):
         principal = principal_of(request)

@@ -42,7 +42,7 @@ from billing.ledger.models import FREE_REASONS, Charge, ChargeReason, ChargeStat
 from billing.ledger.services import charges_credit_invoiced, charges_deduct_unbilled
 from billing.services import CreditNoteRefused, credit_note_issue
 from metering.models import Event
-from outcomeportal.core.money import ZERO, round_line
+from outcomeportal.core.money import ZERO, money_display, round_line
 
 MAX_EVENTS = 1000  # outcomes per credit note (one request)
 
@@ -78,13 +78,6 @@ def credit_note_for_amount(
         amount = round_line(amount, locked.currency)
         if amount <= 0:
             raise CorrectionRefused("A credit note's amount must be positive.", field="amount")
-        left = invoice_credit_left(locked)
-        if amount > left:
-            raise CorrectionRefused(
-                f"The invoice has {left} {locked.currency} left to credit; {amount} is more.",
-                code="credit_exceeds_invoice",
-                field="amount",
-            )
         note = _issue(locked, amount=amount, reason=reason, event_pks=[], by=by, now=now)
     return Correction(note, None)
 
@@ -170,7 +163,7 @@ def outcome_deduct(
             charges_deduct_unbilled(event_ids=[event.pk])
             deduction = _deduction(event, charge, reason, reported_at, by, now, how=Deduction.How.LEFT_DRAFT)
             return deduction, True
-        invoice = Invoice.objects.select_related("account").get(lines__pk=charge.invoice_line_id)
+        invoice = _final_locked(Invoice.objects.get(lines__pk=charge.invoice_line_id))
         words = f"Outcome {event.event_id} deducted after its window: {reason}"
         note = grant = None
         if charge.credits is not None:
@@ -245,6 +238,16 @@ def _final_locked(invoice: Invoice) -> Invoice:
 
 
 def _issue(invoice: Invoice, *, amount: Decimal, reason: str, event_pks: list[int], by: str, now) -> CreditNote:
+    """A credit note on ``invoice`` (locked by the caller: :func:`_final_locked`), never giving back
+    more than the invoice has left to credit, whichever correction asks."""
+    left = invoice_credit_left(invoice)
+    if round_line(amount, invoice.currency) > left:
+        raise CorrectionRefused(
+            f"Invoice {invoice.number} has {money_display(left, invoice.currency)} left to credit; "
+            f"{money_display(round_line(amount, invoice.currency), invoice.currency)} is more.",
+            code="credit_exceeds_invoice",
+            field="event_ids" if event_pks else "amount",
+        )
     try:
         return credit_note_issue(
             account=invoice.account,

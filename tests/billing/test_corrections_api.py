@@ -304,3 +304,18 @@ def test_a_vendor_operator_deducts_from_the_event_page_and_everyone_reads_it(acm
     shown = customer.get(page).content.decode()
     assert "Deducted after the window" in shown and "Came back on day 9" in shown
     assert "Customer came back (reported)" in shown  # the timeline
+
+
+def test_no_correction_gives_back_more_than_the_invoice_charged(invoice, vendor):
+    assert credit(vendor, invoice, amount="9.00", reason="Goodwill").status_code == 201  # $1.00 left
+    two = event_ids(invoice.account, 2)
+    answer = credit(vendor, invoice, event_ids=two, reason="Two outcomes: $2.50")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "credit_exceeds_invoice")
+    assert answer.json()["error"]["message"] == "Invoice INV-000001 has $1.00 left to credit; $2.50 is more."
+    assert states(invoice.account) == ["invoiced"] * 8
+    assert credit(vendor, invoice, event_ids=two[:1], reason="One outcome: $1.25").status_code == 409
+    refused = deduct(vendor, invoice.account, two[0])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "credit_exceeds_invoice")
+    assert not Deduction.objects.exists()
+    assert CreditNote.objects.count() == 1
+    assert credit(vendor, invoice, amount="1.00", reason="The rest").status_code == 201
