@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -43,6 +44,17 @@ class Account(models.Model):
     tax_id = models.CharField(max_length=64, blank=True)  # VAT / GST / EIN number, as the buyer gives it
     # Where invoices, credit notes and payment reminders are emailed.
     billing_emails = ArrayField(models.EmailField(max_length=254), default=list, blank=True)
+    # The customer's minimum value threshold: the attainment rate (billable ÷ attempted, a ratio 0..1)
+    # below which it is expected to leave. Null: none known. Set by vendor operators; read by the
+    # finance area's churn scenario (finance/scenarios.py), nowhere in billing.
+    min_attainment = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        default=None,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
 
     class Meta:
         ordering = ["name"]

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -171,6 +172,15 @@ def account_lifecycle_set(
             changed_by=changed_by,
             changed_at=now or timezone.now(),
         )
+
+
+def account_min_attainment_set(*, account: Account, min_attainment: Decimal | None) -> None:
+    """Set the customer's minimum value threshold (a ratio 0..1, None: none known), which the
+    finance area's churn scenario reads. Refused (ValueError, nothing written) outside 0..1."""
+    if min_attainment is not None and not (0 <= min_attainment <= 1):
+        raise ValueError("A ratio from 0 to 1.")
+    Account.objects.filter(pk=account.pk).update(min_attainment=min_attainment)
+    account.min_attainment = min_attainment
 
 
 BILLING_DETAIL_FIELDS = ("billing_name", "billing_address", "billing_country", "tax_id", "billing_emails")

@@ -20,8 +20,10 @@ from accounts.models import Account, LifecycleStatus
 from accounts.permissions import principal_of, require
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_status_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set
+from finance import scenarios
 from finance.attainment import DIMENSIONS, group_by_parse
 from finance.margin import MARGIN_DIMENSIONS
+from finance.scenario_inputs import SCOPE_DIMENSIONS, UnknownAccount, scenario_inputs
 from finance.selectors import (
     DEFAULT_MONTHS,
     MAX_MONTHS,
@@ -327,3 +329,161 @@ class RevenueView(APIView):
         values = query.validated_data
         currency = values.get("currency") or next(iter(revenue_currencies()), "USD")
         return Response(revenue_report(months=values["months"], currency=currency).as_api())
+
+
+# --- Attainment scenarios -------------------------------------------------------------------------
+
+
+def _known_keys(data, known: tuple[str, ...], what: str) -> None:
+    """400 for a key the object does not have (a typo would otherwise be read as "not given")."""
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise serializers.ValidationError({k: [f"Not {what}: one of {', '.join(known)}."] for k in unknown})
+
+
+class ScenarioScopeIn(serializers.Serializer):
+    account = serializers.CharField(required=False, max_length=128, help_text="An account's external ID.")
+    tier = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    industry = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    use_case = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def to_internal_value(self, data):
+        _known_keys(data, SCOPE_DIMENSIONS, "a scope dimension")
+        return super().to_internal_value(data)
+
+
+class ScenarioParamsIn(serializers.Serializer):
+    depth_points = DecimalString(
+        places=2,
+        max_digits=5,
+        required=False,
+        help_text=f"dip: points below the baseline, 0–100 (default {scenarios.DEFAULT_DEPTH_POINTS}).",
+    )
+    months = serializers.IntegerField(
+        min_value=1,
+        max_value=scenarios.MAX_MONTHS,
+        required=False,
+        help_text=f"dip: how long, in months (default {scenarios.DEFAULT_DIP_MONTHS}).",
+    )
+    points_per_month = DecimalString(
+        places=2,
+        max_digits=5,
+        required=False,
+        help_text="decline: points lost each month, 0–100 "
+        f"(default {scenarios.DEFAULT_POINTS_PER_MONTH}); churn: the same, default 0.",
+    )
+    threshold = DecimalString(
+        places=4,
+        max_digits=5,
+        required=False,
+        help_text="churn: a ratio 0–1 for every account (default: each account's min_attainment).",
+    )
+
+    def to_internal_value(self, data):
+        _known_keys(data, ("depth_points", "months", "points_per_month", "threshold"), "a scenario parameter")
+        return super().to_internal_value(data)
+
+    def validate_depth_points(self, value):
+        return _at_most(value, 100)
+
+    def validate_points_per_month(self, value):
+        return _at_most(value, 100)
+
+    def validate_threshold(self, value):
+        return _at_most(value, 1)
+
+
+def _at_most(value, limit: int):
+    if value > limit:
+        raise serializers.ValidationError(f"At most {limit}.")
+    return value
+
+
+class ScenarioIn(serializers.Serializer):
+    scope = ScenarioScopeIn(
+        required=False,
+        help_text='Which accounts: {"account": "acme"}, segment fields ({"tier": "enterprise"}, several '
+        "narrow it), or {} (the default) for the whole book. Churned accounts are left out.",
+    )
+    scenario = serializers.ChoiceField(scenarios.SCENARIOS)
+    months = serializers.IntegerField(
+        min_value=scenarios.MIN_MONTHS,
+        max_value=scenarios.MAX_MONTHS,
+        default=scenarios.DEFAULT_MONTHS,
+        help_text="How many months to project, from the month after the last closed one.",
+    )
+    params = ScenarioParamsIn(required=False, help_text="The scenario's parameters; each reads its own.")
+
+
+class ScenarioRevenueDoc(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = DecimalString(places=2, allow_negative=True, help_text="With the currency's places.")
+
+
+class ScenarioMonthDoc(serializers.Serializer):
+    period = serializers.CharField()
+    attempted = serializers.IntegerField()
+    billable = serializers.IntegerField()
+    attainment_rate = serializers.CharField(allow_null=True, help_text='billable ÷ attempted, 4 decimals ("0.5385").')
+    revenue = ScenarioRevenueDoc(
+        many=True, help_text="What the accounts' invoices would charge for the month, per currency."
+    )
+    churned_accounts = serializers.IntegerField(help_text="Accounts churned in this month or before (churn).")
+
+
+class ScenarioHistoryDoc(serializers.Serializer):
+    period = serializers.CharField()
+    attempted = serializers.IntegerField()
+    billable = serializers.IntegerField()
+    attainment_rate = serializers.CharField(allow_null=True)
+
+
+class ScenarioChurnDoc(serializers.Serializer):
+    account = serializers.CharField()
+    period = serializers.CharField(help_text="The first month it counts nothing.")
+    attainment_rate = serializers.CharField(help_text="Its projected rate that month.")
+    threshold = serializers.CharField()
+
+
+class ScenarioParamsDoc(serializers.Serializer):
+    depth_points = serializers.CharField(required=False)
+    months = serializers.IntegerField(required=False)
+    points_per_month = serializers.CharField(required=False)
+    threshold = serializers.CharField(required=False, allow_null=True, help_text="null: each account's own.")
+
+
+class ScenarioDoc(serializers.Serializer):
+    scope = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    scenario = serializers.ChoiceField(scenarios.SCENARIOS)
+    months = serializers.IntegerField()
+    params = ScenarioParamsDoc(help_text="The parameters the projection used, defaults filled in.")
+    last_closed = serializers.CharField(help_text="The history's last month; the projection starts after it.")
+    accounts = serializers.IntegerField(help_text="Accounts in the scope (not churned).")
+    currencies = serializers.ListField(child=serializers.CharField())
+    history = ScenarioHistoryDoc(many=True, help_text="The six closed months the projection is drawn from.")
+    projection = ScenarioMonthDoc(many=True)
+    churned = ScenarioChurnDoc(many=True, help_text="churn: each account that churns, and when.")
+
+
+class ScenariosView(APIView):
+    def get_permissions(self):
+        return [require(Perm.FINANCE_READ)()]
+
+    @extend_schema(
+        request=ScenarioIn,
+        responses={200: ScenarioDoc, **ERRORS},
+        summary="Project outcome volume, attainment and revenue under a scenario: baseline, dip, decline, churn "
+        "(docs/finance.md)",
+    )
+    def post(self, request):
+        data = ScenarioIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        scenario = scenarios.scenario_of(values["scenario"], values["months"], values.get("params", {}))
+        try:
+            inputs = scenario_inputs(scope=values.get("scope", {}), months=values["months"])
+        except UnknownAccount as exc:
+            message = "No such account."
+            raise ApiError("validation_error", message, fields={"scope.account": [message]}) from exc
+        return Response(inputs.as_api(inputs.project(scenario)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import django_tables2 as tables
@@ -205,3 +206,26 @@ class CohortTable(tables.Table):
 
     def render_grr(self, value):
         return f"{float(value) * 100:.1f} %"
+
+
+class ScenarioTable(tables.Table):
+    """A scenario's projected months (rows: the API's months; a revenue column per currency is added)."""
+
+    period = tables.Column(verbose_name="Month", orderable=False)
+    attempted = tables.Column(verbose_name="Attempted", attrs=NUM, orderable=False)
+    billable = tables.Column(verbose_name="Billable", attrs=NUM, orderable=False)
+    attainment_rate = tables.Column(verbose_name="Attainment", attrs=NUM, orderable=False, default="—")
+    churned_accounts = tables.Column(verbose_name="Churned accounts", attrs=NUM, orderable=False)
+
+    class Meta:
+        attrs = {"class": "table scenarios"}
+        empty_text = "No account in this scope."
+
+    def render_attempted(self, value):
+        return _count(value)
+
+    def render_billable(self, value):
+        return _count(value)
+
+    def render_attainment_rate(self, value):
+        return _pct(Decimal(value))

@@ -14,6 +14,8 @@ urlpatterns = [
     path("finance/margin/losses/", views.losses, name="losses"),
     path("finance/revenue/", views.revenue, name="revenue"),
     path("finance/revenue.csv", views.revenue_csv, name="revenue_csv"),
+    path("finance/scenarios/", views.scenarios_page, name="scenarios"),
+    path("finance/scenarios.csv", views.scenarios_csv, name="scenarios_csv"),
     path("finance/accounts/", views.accounts, name="accounts"),
     path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,12 +23,21 @@ from django_tables2 import RequestConfig
 from accounts.access import Perm, Principal
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_statuses_at
-from accounts.services import LifecycleMoveRefused, account_lifecycle_set
-from finance import selectors
+from accounts.services import LifecycleMoveRefused, account_lifecycle_set, account_min_attainment_set
+from finance import scenarios, selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
-from finance.forms import LifecycleForm
+from finance.forms import LifecycleForm, MinAttainmentForm, ScenarioForm
 from finance.margin import MARGIN_DIMENSIONS
-from finance.tables import AttainmentTable, CohortTable, LifecycleTable, MarginTable, RevenueMonthTable
+from finance.scenario_inputs import scenario_inputs, scenario_scope_choices
+from finance.tables import (
+    NUM,
+    AttainmentTable,
+    CohortTable,
+    LifecycleTable,
+    MarginTable,
+    RevenueMonthTable,
+    ScenarioTable,
+)
 from outcomeportal.core import csvsafe
 from outcomeportal.core.periods import period_parse
 
@@ -37,6 +47,7 @@ SECTIONS = (
     ("finance:attainment", "Attainment", "billable ÷ attempted by segment, 12 months of trend, falling segments"),
     ("finance:margin", "Margin", "charged, delivery cost and gross margin against the floor; loss outcomes"),
     ("finance:revenue", "Revenue", "revenue by month, MRR, ARR and contracted ARR, cohorts' NRR and GRR"),
+    ("finance:scenarios", "Scenarios", "the next months' volume, attainment and revenue under four scenarios"),
     ("finance:accounts", "Accounts", "each account's lifecycle: active, suspended or churned, and since when"),
 )
 
@@ -88,8 +99,19 @@ def account_lifecycle(request, account: str):
     principal = _finance_principal(request)
     account = account_get_for_principal(principal=principal, external_id=account)
     can_change = principal.can(Perm.ACCOUNTS_MANAGE)
-    form = LifecycleForm(request.POST or None)
-    if request.method == "POST":
+    threshold_post = request.method == "POST" and "min_attainment" in request.POST
+    form = LifecycleForm(None if threshold_post else (request.POST or None))
+    threshold_form = MinAttainmentForm(
+        request.POST if threshold_post else None, initial={"min_attainment": account.min_attainment}
+    )
+    if threshold_post:
+        if not can_change:
+            raise PermissionDenied
+        if threshold_form.is_valid():
+            account_min_attainment_set(account=account, min_attainment=threshold_form.cleaned_data["min_attainment"])
+            messages.success(request, f"{account.name}'s minimum attainment is {account.min_attainment or 'not set'}.")
+            return redirect("finance:account_lifecycle", account.external_id)
+    elif request.method == "POST":
         if not can_change:
             raise PermissionDenied
         if form.is_valid():
@@ -117,6 +139,7 @@ def account_lifecycle(request, account: str):
         "status": statuses.get(account.pk, "active"),
         "history": account_lifecycle_history(account=account),
         "form": form,
+        "threshold_form": threshold_form,
         "can_change": can_change,
     }
     return render(request, "finance/account_lifecycle.html", context)
@@ -387,4 +410,137 @@ def revenue_csv(request):
     writer.writerow(["currency", *headers])
     for row in body["months"]:
         writer.writerow([currency, *(_cell(row[h]) for h in headers)])
+    return response
+
+
+# --- Attainment scenarios -------------------------------------------------------------------------
+
+SCENARIO_LABELS = {
+    "baseline": "Baseline",
+    "dip": "Dip, then recovery",
+    "decline": "Structural decline",
+    "churn": "Churn below threshold",
+}
+
+
+def _scenario_query(request):
+    """The page's form and, when it is valid, the four scenarios it describes (the one the table shows
+    first) and the scope; bad values are shown on the form."""
+    choices = scenario_scope_choices()
+    form = ScenarioForm(request.GET or None, accounts=choices["accounts"], segments=choices["segments"])
+    if request.GET and not form.is_valid():
+        return form, None, None, None
+    data = form.cleaned_data if request.GET else {}
+    months = data.get("months") or scenarios.DEFAULT_MONTHS
+    given = {
+        "depth_points": data.get("depth_points"),
+        "months": data.get("dip_months"),
+        "threshold": data.get("threshold"),
+    }
+    params = {k: v for k, v in given.items() if v is not None}
+    slope = {"decline": data.get("points_per_month"), "churn": data.get("churn_points_per_month")}
+    each = {
+        name: scenarios.scenario_of(
+            name, months, {**params, **({"points_per_month": slope[name]} if slope.get(name) is not None else {})}
+        )
+        for name in scenarios.SCENARIOS
+    }
+    return form, data.get("scenario") or "baseline", each, (form.scope() if request.GET else {})
+
+
+def _scenario_rows(body: dict, currencies: list[str]) -> list[dict]:
+    """The API's months as table and CSV rows: one revenue column per currency."""
+    rows = []
+    for m in body["projection"]:
+        revenue = {r["currency"]: r["amount"] for r in m["revenue"]}
+        rows.append({**m, **{f"revenue_{c}": revenue.get(c, "") for c in currencies}})
+    return rows
+
+
+@login_required
+@require_GET
+def scenarios_page(request):
+    """Attainment scenarios: a scope's next months under the four scenarios — the chosen one in a table,
+    all four in the charts."""
+    _finance_principal(request)
+    form, shown, each, scope = _scenario_query(request)
+    context = {"finance_sections": _sections("finance:scenarios"), "form": form, "labels": SCENARIO_LABELS}
+    if each is not None:
+        inputs = scenario_inputs(scope=scope, months=each[shown].months)
+        projections = {name: inputs.project(s) for name, s in each.items()}
+        body = inputs.as_api(projections[shown])
+        table = ScenarioTable(
+            _scenario_rows(body, inputs.currencies),
+            extra_columns=[
+                (f"revenue_{c}", tables.Column(verbose_name=f"Revenue ({c})", attrs=NUM, orderable=False))
+                for c in inputs.currencies
+            ],
+        )
+        RequestConfig(request, paginate=False).configure(table)
+        history_rates = [None if m.rate is None else float(m.rate) for m in inputs.history]
+        chart = {
+            "history_periods": inputs.history_periods,
+            "periods": inputs.periods,
+            "history_rates": history_rates,
+            "revenue": [
+                {
+                    "name": f"{SCENARIO_LABELS[name]} ({c})" if len(inputs.currencies) > 1 else SCENARIO_LABELS[name],
+                    "scenario": name,
+                    "values": [float(m.revenue.get(c, 0)) for m in p.months],
+                }
+                for name, p in projections.items()
+                for c in inputs.currencies
+            ],
+            "rates": [
+                {
+                    "name": SCENARIO_LABELS[name],
+                    "scenario": name,
+                    "values": [None if m.rate is None else float(m.rate) for m in p.months],
+                }
+                for name, p in projections.items()
+            ],
+            "currencies": inputs.currencies,
+        }
+        context.update(
+            {
+                "body": body,
+                "shown": shown,
+                "shown_label": SCENARIO_LABELS[shown],
+                "table": table,
+                "chart": chart,
+                "fan": [
+                    (SCENARIO_LABELS[name], [m.as_api()["revenue"] for m in p.months])
+                    for name, p in projections.items()
+                ],
+                "periods": inputs.periods,
+                "churns": projections["churn"].churns,
+                "churn_scenario": each["churn"],
+                "scope_accounts": [(a.account, a.min_attainment) for a in inputs.accounts],
+                "csv_query": request.GET.urlencode(),
+            }
+        )
+    return render(request, "finance/scenarios.html", context)
+
+
+SCENARIO_CSV_HEADERS = ("period", "attempted", "billable", "attainment_rate", "churned_accounts")
+
+
+@login_required
+@require_GET
+def scenarios_csv(request):
+    """The months of the page's table (the scenario it shows), with the API's figures."""
+    _finance_principal(request)
+    form, shown, each, scope = _scenario_query(request)
+    if each is None:
+        return HttpResponse("\n".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), status=400)
+    inputs = scenario_inputs(scope=scope, months=each[shown].months)
+    body = inputs.as_api(inputs.project(each[shown]))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="scenario-{shown}-{body["last_closed"]}.csv"'
+    writer = csvsafe.writer(response)
+    writer.writerow(["scenario", *SCENARIO_CSV_HEADERS, *(f"revenue_{c}" for c in inputs.currencies)])
+    for row in _scenario_rows(body, inputs.currencies):
+        writer.writerow(
+            [shown, *(row[h] for h in SCENARIO_CSV_HEADERS), *(row[f"revenue_{c}"] for c in inputs.currencies)]
+        )
     return response

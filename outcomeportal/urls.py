@@ -105,6 +105,7 @@ api_v1 = [
     path("finance/attainment", finance_api.AttainmentView.as_view(), name="finance-attainment"),
     path("finance/margin", finance_api.MarginView.as_view(), name="finance-margin"),
     path("finance/revenue", finance_api.RevenueView.as_view(), name="finance-revenue"),
+    path("finance/scenarios", finance_api.ScenariosView.as_view(), name="finance-scenarios"),
     path("disputes", disputes_api.DisputeListView.as_view(), name="disputes"),
     path("disputes/<int:dispute_id>", disputes_api.DisputeDetailView.as_view(), name="dispute"),
     path("disputes/<int:dispute_id>/resolve", disputes_api.DisputeResolveView.as_view(), name="dispute-resolve"),

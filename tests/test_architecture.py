@@ -31,6 +31,7 @@ PURE_CORES = (
     "billing/pricing/period.py",
     "billing/pricing/estimates.py",
     "billing/pricing/models/__init__.py",
+    "finance/scenarios.py",
     "billing/moneylog/canonical.py",
     "outcomeportal/core/money.py",
     "outcomeportal/core/periods.py",

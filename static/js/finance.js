@@ -66,6 +66,40 @@
     }), CONFIG);
   }
 
+  var SCENARIO_COLORS = { baseline: "#1d39c4", dip: "#d48806", decline: "#e0675f", churn: "#7a3fb0" };
+
+  function drawScenarios(el, data) {
+    var traces = data.revenue.map(function (s) {
+      return { type: "scatter", mode: "lines+markers", name: s.name, x: data.periods, y: s.values,
+               line: { color: SCENARIO_COLORS[s.scenario], width: s.scenario === "baseline" ? 2.5 : 2 },
+               hovertemplate: s.name + ": %{y:,.2f}<extra>%{x}</extra>" };
+    });
+    Plotly.newPlot(el, traces, layout({
+      hovermode: "x unified",
+      xaxis: { type: "category", gridcolor: GRID, linecolor: "#d5dbe5" },
+      yaxis: { gridcolor: GRID, zeroline: true, rangemode: "tozero", tickformat: ",.0f",
+               title: { text: data.currencies.join(" · "), font: FONT } }
+    }), CONFIG);
+  }
+
+  function drawScenarioRates(el, data) {
+    var last = data.history_periods[data.history_periods.length - 1];
+    var lastRate = data.history_rates[data.history_rates.length - 1];
+    var traces = [{ type: "scatter", mode: "lines+markers", name: "Last six months", x: data.history_periods,
+                    y: data.history_rates, line: { color: "#384152", width: 2.5 },
+                    hovertemplate: "Actual: %{y:.1%}<extra>%{x}</extra>" }];
+    data.rates.forEach(function (s) {
+      traces.push({ type: "scatter", mode: "lines", name: s.name, x: [last].concat(data.periods),
+                    y: [lastRate].concat(s.values), line: { color: SCENARIO_COLORS[s.scenario], dash: "dot", width: 2 },
+                    hovertemplate: s.name + ": %{y:.1%}<extra>%{x}</extra>" });
+    });
+    Plotly.newPlot(el, traces, layout({
+      hovermode: "x unified",
+      xaxis: { type: "category", gridcolor: GRID, linecolor: "#d5dbe5" },
+      yaxis: { gridcolor: GRID, zeroline: false, tickformat: ".0%", range: [0, 1.02], title: { text: "Attainment", font: FONT } }
+    }), CONFIG);
+  }
+
   function draw() {
     if (typeof Plotly === "undefined") { return; }
     var source = document.getElementById("attainment-data");
@@ -77,6 +111,11 @@
     var revenueEl = document.getElementById("chart-revenue");
     if (revenue && revenueEl) { drawRevenue(revenueEl, JSON.parse(revenue.textContent)); revenueEl.classList.add("drawn"); }
     if (margin && marginEl) { drawMargin(marginEl, JSON.parse(margin.textContent)); marginEl.classList.add("drawn"); }
+    var scenarios = document.getElementById("scenarios-data");
+    var scenariosEl = document.getElementById("chart-scenarios");
+    var ratesEl = document.getElementById("chart-scenario-rates");
+    if (scenarios && scenariosEl) { drawScenarios(scenariosEl, JSON.parse(scenarios.textContent)); scenariosEl.classList.add("drawn"); }
+    if (scenarios && ratesEl) { drawScenarioRates(ratesEl, JSON.parse(scenarios.textContent)); ratesEl.classList.add("drawn"); }
   }
 
   document.addEventListener("DOMContentLoaded", draw);

@@ -1,0 +1,201 @@
+"""What the attainment scenarios (:mod:`finance.scenarios`, pure) are computed from, read from the
+rollups and the contracts — the selectors of the scenarios page, its CSV and the API.
+
+* the history: the attempted and billable outcomes per account, outcome type and local month of the
+  last six closed months — :func:`finance.selectors.shown_month_counts` classified by
+  :func:`finance.attainment.classify`, so "attainment" is the figure's one definition;
+* how the invoice groups them: the same months' charge rollup through
+  :func:`billing.charges.counts_of` (resolved outcomes per complexity tier, gain-share amounts);
+* the contract of each projected month (:func:`billing.selectors.contract_for_period`) and what the
+  first is priced from besides its outcomes (:func:`billing.charges.own_inputs`: the last invoice's
+  carry, the month's prepaid credits).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.utils import timezone
+
+from accounts.models import Account, LifecycleStatus
+from accounts.selectors import account_statuses_at
+from billing.charges import Charging, counts_of, own_inputs, own_spend, rollup_rows
+from billing.invoices.models import ContractVersion
+from billing.selectors import contract_for_period
+from finance.attainment import BILLABLE, FAILED, classify, rate_text
+from finance.scenarios import (
+    HISTORY_MONTHS,
+    AccountHistory,
+    Month,
+    Projection,
+    Scenario,
+    TypeHistory,
+    history_months,
+    project,
+)
+from finance.selectors import default_period, shown_month_counts
+from outcomeportal.core.money import ZERO, round_event
+from outcomeportal.core.periods import period_add, periods_between
+
+# What a scope may name: an account (its external id) and the account's segment fields. Not the
+# outcome type: an invoice's fees, minimums and commitments belong to the account, not to a type.
+SCOPE_DIMENSIONS = ("account", "tier", "industry", "use_case")
+
+
+class UnknownAccount(Exception):
+    """The scope names an account that does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioInputs:
+    scope: dict[str, str]
+    last_closed: str  # the history's last month
+    history_periods: list[str]  # oldest first
+    periods: list[str]  # the projected months
+    accounts: list[AccountHistory]
+    history: list[Month]
+
+    def project(self, scenario: Scenario) -> Projection:
+        return project(self.accounts, scenario=scenario, periods=self.periods, spend=own_spend)
+
+    @property
+    def currencies(self) -> list[str]:
+        return sorted({a.currency for a in self.accounts})
+
+    def as_api(self, projection: Projection) -> dict:
+        """The API's answer (the page's table and the CSV write the same figures)."""
+        s = projection.scenario
+        params: dict = {}
+        if s.name == "dip":
+            params = {"depth_points": str(s.depth_points), "months": s.dip_months}
+        elif s.name == "decline":
+            params = {"points_per_month": str(s.points_per_month)}
+        elif s.name == "churn":
+            params = {"threshold": rate_text(s.threshold), "points_per_month": str(s.points_per_month)}
+        return {
+            "scope": self.scope,
+            "scenario": s.name,
+            "months": s.months,
+            "params": params,
+            "last_closed": self.last_closed,
+            "accounts": len(self.accounts),
+            "currencies": self.currencies,
+            "history": [
+                {k: v for k, v in m.as_api().items() if k not in ("revenue", "churned_accounts")} for m in self.history
+            ],
+            "projection": [m.as_api() for m in projection.months],
+            "churned": [
+                {
+                    "account": c.account,
+                    "period": c.period,
+                    "attainment_rate": rate_text(c.rate),
+                    "threshold": rate_text(c.threshold),
+                }
+                for c in projection.churns
+            ],
+        }
+
+
+def scope_accounts(*, scope: dict[str, str], now) -> list[Account]:
+    """The accounts of the scope not churned at ``now`` (a churned account brings no revenue), by name.
+    Raises UnknownAccount when the scope names an account that does not exist."""
+    accounts = Account.objects.filter(**{("external_id" if d == "account" else d): v for d, v in scope.items()})
+    if "account" in scope and not Account.objects.filter(external_id=scope["account"]).exists():
+        raise UnknownAccount(scope["account"])
+    statuses = account_statuses_at(at=now)
+    return [a for a in accounts.order_by("name", "pk") if statuses.get(a.pk) != LifecycleStatus.CHURNED]
+
+
+def scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | None = None) -> ScenarioInputs:
+    """The scope's history (the six months ending with ``last_closed``, default the last closed month)
+    and contracts for ``months`` projected months after it."""
+    last_closed = last_closed or default_period()
+    history_periods = periods_between(period_add(last_closed, -(HISTORY_MONTHS - 1)), last_closed)
+    periods = periods_between(period_add(last_closed, 1), period_add(last_closed, months))
+    accounts = scope_accounts(scope=scope, now=timezone.now())
+    by_external = {a.external_id: a for a in accounts}
+
+    # Attempted and billable per account, type and month (finance.attainment's definition).
+    tallies: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(
+        lambda: {BILLABLE: [0] * HISTORY_MONTHS, FAILED: [0] * HISTORY_MONTHS}
+    )
+    index = {p: i for i, p in enumerate(history_periods)}
+    for c in shown_month_counts(first_period=history_periods[0], last_period=last_closed):
+        kind = classify(c.status, c.reason)
+        if c.account["account"] in by_external and kind in (BILLABLE, FAILED) and c.period in index:
+            tallies[(c.account["account"], c.outcome_type)][kind][index[c.period]] += c.n
+
+    versions: dict[int, list[ContractVersion]] = defaultdict(list)
+    for v in ContractVersion.objects.filter(account__in=accounts):
+        versions[v.account_id].append(v)
+
+    def terms_of(account: Account, period: str):
+        return contract_for_period(account_id=account.pk, period=period, versions=versions[account.pk])[1]
+
+    # How the invoices grouped the history's resolved outcomes: complexity tiers, gain-share amounts.
+    keys = [(a.pk, p) for a in accounts for p in history_periods]
+    rows = rollup_rows(keys=keys) if keys else {}
+    tiers: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    gains: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])
+    for a in accounts:
+        for p in history_periods:
+            for g in counts_of(rows.get((a.pk, p), ()), Charging.of(terms_of(a, p))).settled:
+                key = (a.external_id, g.outcome_type)
+                tiers[key][g.tier] = tiers[key].get(g.tier, 0) + g.resolved
+                gains[key][0] += g.resolved
+                gains[key][1] += g.gain
+
+    first = own_inputs(
+        keys=[(a.pk, periods[0]) for a in accounts],
+        terms={(a.pk, periods[0]): terms_of(a, periods[0]) for a in accounts},
+        currency={a.pk: a.currency for a in accounts},
+    )
+    histories = []
+    for a in accounts:
+        types = []
+        for (external_id, code), t in sorted(tallies.items()):
+            if external_id != a.external_id:
+                continue
+            billable = tuple(t[BILLABLE])
+            attempted = tuple(b + f for b, f in zip(billable, t[FAILED], strict=True))
+            resolved, gain = gains[(external_id, code)]
+            types.append(
+                TypeHistory(
+                    outcome_type=code,
+                    attempted=attempted,
+                    billable=billable,
+                    tiers=tuple(sorted((tier, n) for tier, n in tiers[(external_id, code)].items() if n)),
+                    gain_per_outcome=round_event(gain / resolved) if resolved and gain else Decimal(0),
+                )
+            )
+        base = first[(a.pk, periods[0])]
+        inputs = (base, *(replace(base, period=p, terms=terms_of(a, p), prepaid=()) for p in periods[1:]))
+        histories.append(
+            AccountHistory(
+                account=a.external_id,
+                currency=a.currency,
+                min_attainment=a.min_attainment,
+                types=tuple(types),
+                inputs=inputs,
+            )
+        )
+    return ScenarioInputs(
+        scope=dict(scope),
+        last_closed=last_closed,
+        history_periods=history_periods,
+        periods=periods,
+        accounts=histories,
+        history=history_months(histories, history_periods),
+    )
+
+
+def scenario_scope_choices() -> dict:
+    """What the page's scope may be: the accounts (external id, name) and each segment field's values."""
+    fields = ("external_id", "name", "tier", "industry", "use_case")
+    rows = list(Account.objects.order_by("name", "pk").values_list(*fields))
+    return {
+        "accounts": [(external_id, name) for external_id, name, *_ in rows],
+        "segments": {d: sorted({r[2 + i] for r in rows}) for i, d in enumerate(("tier", "industry", "use_case"))},
+    }
