@@ -36,6 +36,7 @@ from finance.selectors import (
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError
 from outcomeportal.api.fields import DecimalString, PatternedCharField
+from outcomeportal.api.schema import ClosedDoc
 from outcomeportal.core.periods import PERIOD_PATTERN, period_parse
 from outcomeportal.core.times import rfc3339_parse
 
@@ -342,7 +343,7 @@ def _known_keys(data, known: tuple[str, ...], what: str) -> None:
             raise serializers.ValidationError({k: [f"Not {what}: one of {', '.join(known)}."] for k in unknown})
 
 
-class ScenarioScopeIn(serializers.Serializer):
+class ScenarioScopeIn(ClosedDoc):  # unknown keys refused (and closed in the schema)
     account = serializers.CharField(required=False, max_length=128, help_text="An account's external ID.")
     tier = serializers.CharField(required=False, allow_blank=True, max_length=64)
     industry = serializers.CharField(required=False, allow_blank=True, max_length=64)
@@ -353,7 +354,7 @@ class ScenarioScopeIn(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ScenarioParamsIn(serializers.Serializer):
+class ScenarioParamsIn(ClosedDoc):  # unknown keys refused (and closed in the schema)
     depth_points = DecimalString(
         places=2,
         max_digits=5,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from accounts.models import Account
-from accounts.services import account_lifecycle_set
+from accounts.services import account_lifecycle_set, account_min_attainment_set
 from metering.models import OutcomeType
 from metering.services import outcome_cost_create, outcome_type_margin_floor_set
 
@@ -25,6 +25,10 @@ DEMO_COSTS = {
     ("saved_cancellation", ""): "0.80",
 }
 CHURNED = "ledgerly"  # churns at the end of the demo's months (brightpath falls, and is below the floor)
+# Below this attainment the customer is expected to leave (Finance → Scenarios, churn): a little under
+# brightpath's (about 0.35 — its cap's pauses leave its failures in the rate), so a decline of a few
+# points a month churns it within months.
+MIN_ATTAINMENT = {"brightpath": Decimal("0.3000")}
 
 
 def finance_demo(context) -> None:
@@ -41,10 +45,14 @@ def finance_demo(context) -> None:
             )
     if "saved_cancellation" in types:  # retention offers cost the most: the vendor wants more margin on them
         outcome_type_margin_floor_set(outcome_type=types["saved_cancellation"], margin_floor=Decimal("0.7000"))
+    for external_id, threshold in MIN_ATTAINMENT.items():
+        account = Account.objects.filter(pk=context.accounts.get(external_id)).first()
+        if account is not None:
+            account_min_attainment_set(account=account, min_attainment=threshold)
     churned = Account.objects.filter(pk=context.accounts.get(CHURNED)).first()
     if churned is not None:
         account_lifecycle_set(account=churned, status="churned", effective_at=context.now, changed_by="demo")
     context.progress(
         f"finance: delivery costs for {len(DEMO_COSTS)} types and tiers, a 70 % margin floor for saved "
-        f"cancellations, {CHURNED} churned"
+        f"cancellations, {CHURNED} churned, brightpath's minimum attainment 0.3000"
     )

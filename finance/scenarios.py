@@ -7,8 +7,9 @@ Per account and outcome type, from the attempted and billable outcomes of the la
 of the projection (k = 1 the month after the last closed one; the history's months are x = 1…6, so
 month k is x = 6 + k) holds:
 
-* **attempted** = the least-squares line through the six months' attempted outcomes, read at
-  x = 6 + k, rounded half up to a whole number, never below 0;
+* **attempted** = the least-squares line through the six months' attempted outcomes (from the first
+  month that has one: before it the type had not started), read at x = 6 + k, rounded half up to a
+  whole number, never below 0 (none in the six months: 0);
 * the **baseline rate** = the least-squares line through the 4-decimal rates of the history months
   that have one (one such month: its rate; none: no rate), read at x = 6 + k, clamped to 0…1;
 * the scenario's **rate** = the baseline rate less the scenario's points, clamped to 0…1, rounded
@@ -183,8 +184,12 @@ def _whole(value: Decimal) -> int:
 
 
 def projected_attempted(history: Sequence[int], k: int) -> int:
-    """Month k's attempted outcomes: the history's trend, never below 0."""
-    line = trend_at([(x, Decimal(v)) for x, v in enumerate(history, start=1)], len(history) + k)
+    """Month k's attempted outcomes: the history's trend, never below 0. The months before the first
+    with an attempted outcome are left out (the type had not started: an account six weeks old is
+    not a rise from zero)."""
+    start = next((i for i, v in enumerate(history) if v > 0), len(history))
+    points = [(x, Decimal(v)) for x, v in enumerate(history, start=1) if x > start]
+    line = trend_at(points, len(history) + k)
     return max(0, _whole(line)) if line is not None else 0
 
 

@@ -425,6 +425,12 @@ def check_revenue(body: dict, principal: str, target: str | None) -> None:
     assert (body["currency"], len(body["months"]), body["cohorts"]) == ("USD", 2, [])
 
 
+def check_scenarios(body: dict, principal: str, target: str | None) -> None:
+    # The whole book: both accounts (USD), three months projected from the closed months before this one.
+    assert (body["accounts"], body["currencies"], len(body["projection"])) == (2, ["USD"], 3)
+    assert body["params"] == {"threshold": "0.5000", "points_per_month": "0"}
+
+
 def check_webhooks(body: dict, principal: str, target: str | None) -> None:
     assert [w["url"] for w in body["results"]] == [f"{WEBHOOK_URL}/{target}"]
     assert all(("secret" in w) is (principal in FINANCE) for w in body["results"])  # the signing secret
@@ -1021,6 +1027,15 @@ CASES = [
         check=check_margin,
     ),
     Case("finance-revenue", "GET", "/api/v1/finance/revenue?months=2", VENDOR, "finance.read", check=check_revenue),
+    Case(
+        "finance-scenarios",
+        "POST",
+        "/api/v1/finance/scenarios",
+        VENDOR,
+        "finance.read",
+        body=lambda now: {"scope": {}, "scenario": "churn", "months": 3, "params": {"threshold": "0.5000"}},
+        check=check_scenarios,
+    ),
     # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
     Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),
     Case(

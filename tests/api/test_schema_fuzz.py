@@ -109,6 +109,12 @@ STATE_RULES: dict[tuple[str, str], dict[str, list[str]]] = {
         "codes": [],
         "fields": [r"reported_at", r"reason"],  # in the future, or an instant Python cannot hold; spaces
     },
+    ("POST", "/api/v1/finance/scenarios"): {
+        "codes": [],
+        # An account that does not exist; points above 100, a threshold above 1 (the schema's decimal
+        # grammar allows up to 999.99 and 9.9999).
+        "fields": [r"scope\.account", r"params\.(depth_points|points_per_month|threshold)"],
+    },
     ("PUT", "/api/v1/accounts/{external_id}/lifecycle"): {
         "codes": [],
         "fields": [r"effective_at"],  # a day that does not exist (2026-02-30), before the last change

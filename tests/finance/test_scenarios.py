@@ -88,6 +88,10 @@ def test_volume_follows_its_trend_and_never_goes_below_zero():
     assert [projected_attempted([10, 20, 30, 40, 50, 60], k) for k in (1, 2, 3)] == [70, 80, 90]
     assert [projected_attempted([60, 50, 40, 30, 20, 10], k) for k in (1, 2)] == [0, 0]  # 0, then -10 → 0
     assert projected_attempted([1, 2, 1, 2, 1, 2], 1) == 2  # 1.5 + 0.0857 × 3.5 = 1.8 → 2
+    # Months before the first outcome are not zeros of a trend: 30, 30, 30 from month 4 → 30.
+    assert projected_attempted([0, 0, 0, 30, 30, 30], 1) == 30
+    assert projected_attempted([0, 0, 0, 0, 0, 0], 1) == 0
+    assert projected_attempted([0, 0, 0, 0, 0, 12], 3) == 12  # one month: flat
 
 
 def test_baseline_rate_is_the_trend_of_the_months_that_have_one_clamped():
