@@ -106,7 +106,7 @@ def selection_for(
     )
 
 
-def _gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
+def gain_sql(terms_by_segment: dict[str, Terms | None], params: dict) -> str:
     """Each charge's gain-share amount (6 places, as it is stamped), NULL for other types."""
     code_to_id = {code: pk for pk, code in _codes().items()}
     parts = []
@@ -138,7 +138,7 @@ def period_groups(
         "segments": list(selection.segments),
         "attempt_types": list(selection.attempt_types),
     }
-    gain = _gain_sql(terms_by_segment, params)
+    gain = gain_sql(terms_by_segment, params)
     where = "e.invoice_line_id IS NOT NULL" if billed else UNBILLED
     resolved = "NOT e.attempt"
     sql = (

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 
 from accounts.models import LifecycleStatus
+from billing.whatif.preview import DEFAULT_MONTHS as WHATIF_DEFAULT_MONTHS
+from billing.whatif.preview import MAX_MONTHS as WHATIF_MAX_MONTHS
 from finance.scenarios import MAX_MONTHS, MIN_MONTHS, SCENARIOS
 
 
@@ -67,3 +71,39 @@ class MinAttainmentForm(forms.Form):
         label="Minimum attainment",
         help_text="The rate (a ratio, e.g. 0.7000) below which the customer is expected to leave; empty: none known.",
     )
+
+
+class WhatIfForm(forms.Form):
+    """The what-if page's query (GET, so a comparison is linkable): an account, how many closed months,
+    and the candidate contract document (JSON; empty: the contract in force, as a starting point)."""
+
+    account = forms.ChoiceField(label="Account")
+    months = forms.TypedChoiceField(
+        choices=[(n, n) for n in range(1, WHATIF_MAX_MONTHS + 1)],
+        coerce=int,
+        initial=WHATIF_DEFAULT_MONTHS,
+        label="Closed months",
+    )
+    contract = forms.CharField(
+        required=False,
+        label="Candidate contract",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "document-editor"}),
+        help_text="A contract document in JSON, as PUT /api/v1/accounts/{id}/contract takes it; effective_from may "
+        "be left out. Empty: the contract in force, repriced as a check.",
+    )
+
+    def __init__(self, data, *, accounts: list[tuple[str, str]]):
+        super().__init__(data)
+        self.fields["account"].choices = accounts
+
+    def clean_contract(self) -> dict | None:
+        text = self.cleaned_data["contract"].strip()
+        if not text:
+            return None
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not JSON: {exc}.") from exc
+        if not isinstance(document, dict):
+            raise forms.ValidationError("A JSON object: the contract document.")
+        return document

@@ -229,3 +229,25 @@ class ScenarioTable(tables.Table):
 
     def render_attainment_rate(self, value):
         return _pct(Decimal(value))
+
+
+class WhatIfTable(tables.Table):
+    """The months of a what-if comparison: as invoiced, under the candidate, the difference (the API's figures)."""
+
+    period = tables.Column(verbose_name="Month", orderable=False)
+    invoice = tables.Column(verbose_name="Invoice", orderable=False)
+    actual_total = tables.Column(verbose_name="Invoiced", attrs=NUM, orderable=False)
+    candidate_total = tables.Column(verbose_name="Candidate", attrs=NUM, orderable=False)
+    difference = tables.Column(verbose_name="Difference", attrs=NUM, orderable=False)
+
+    class Meta:
+        attrs = {"class": "table whatif"}
+        empty_text = "No closed month with a final invoice: nothing to reprice yet."
+
+    def render_difference(self, value):
+        return signed(value)
+
+
+def signed(amount: str) -> str:
+    """A difference with its sign: "+12.50", "-3.00", "0.00"."""
+    return f"+{amount}" if Decimal(amount) > 0 else amount

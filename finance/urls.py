@@ -16,6 +16,8 @@ urlpatterns = [
     path("finance/revenue.csv", views.revenue_csv, name="revenue_csv"),
     path("finance/scenarios/", views.scenarios_page, name="scenarios"),
     path("finance/scenarios.csv", views.scenarios_csv, name="scenarios_csv"),
+    path("finance/whatif/", views.whatif, name="whatif"),
+    path("finance/whatif.csv", views.whatif_csv, name="whatif_csv"),
     path("finance/accounts/", views.accounts, name="accounts"),
     path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

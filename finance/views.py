@@ -6,6 +6,7 @@ customers first, gets 403 — the pages name no account of theirs to hide, so th
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -21,12 +22,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
 from accounts.access import Perm, Principal
+from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_statuses_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set, account_min_attainment_set
+from billing.contracts import TermsInvalid
+from billing.whatif.preview import candidate_parse, contract_preview, current_document
 from finance import scenarios, selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
-from finance.forms import LifecycleForm, MinAttainmentForm, ScenarioForm
+from finance.forms import LifecycleForm, MinAttainmentForm, ScenarioForm, WhatIfForm
 from finance.margin import MARGIN_DIMENSIONS
 from finance.scenario_inputs import scenario_inputs, scenario_scope_choices
 from finance.tables import (
@@ -37,6 +41,8 @@ from finance.tables import (
     MarginTable,
     RevenueMonthTable,
     ScenarioTable,
+    WhatIfTable,
+    signed,
 )
 from outcomeportal.core import csvsafe
 from outcomeportal.core.periods import period_parse
@@ -48,6 +54,7 @@ SECTIONS = (
     ("finance:margin", "Margin", "charged, delivery cost and gross margin against the floor; loss outcomes"),
     ("finance:revenue", "Revenue", "revenue by month, MRR, ARR and contracted ARR, cohorts' NRR and GRR"),
     ("finance:scenarios", "Scenarios", "the next months' volume, attainment and revenue under four scenarios"),
+    ("finance:whatif", "What-if", "an account's closed months repriced under a candidate contract"),
     ("finance:accounts", "Accounts", "each account's lifecycle: active, suspended or churned, and since when"),
 )
 
@@ -543,4 +550,79 @@ def scenarios_csv(request):
         writer.writerow(
             [shown, *(row[h] for h in SCENARIO_CSV_HEADERS), *(row[f"revenue_{c}"] for c in inputs.currencies)]
         )
+    return response
+
+
+# --- What-if repricing ------------------------------------------------------------------------
+
+
+def _whatif_query(request, principal: Principal):
+    """The page's form; when valid, the account and its preview (the API's body) — or the contract's
+    field errors, shown on the form as the API names them."""
+    accounts = list(Account.objects.order_by("name").values_list("external_id", "name"))
+    data = request.GET if "account" in request.GET else None
+    form = WhatIfForm(data, accounts=accounts)
+    if data is None or not form.is_valid():
+        return form, None, None
+    account = account_get_for_principal(principal=principal, external_id=form.cleaned_data["account"])
+    document = form.cleaned_data["contract"]
+    if document is None:
+        document = current_document(account=account) or {}
+    try:
+        terms = candidate_parse(document, account=account)
+    except TermsInvalid as exc:
+        for field, errors in exc.fields.items():
+            form.add_error("contract", f"{field}: {' '.join(errors)}")
+        return form, account, None
+    preview = contract_preview(account=account, terms=terms, months=form.cleaned_data["months"])
+    return form, account, preview.as_api()
+
+
+@login_required
+@require_GET
+def whatif(request):
+    """What-if repricing: an account's last closed months under a candidate contract, beside its invoices."""
+    principal = _finance_principal(request)
+    form, account, body = _whatif_query(request, principal)
+    if account is not None and not form.data.get("contract", "").strip():
+        # The contract in force, as the candidate's starting point to edit.
+        form.data = form.data.copy()
+        form.data["contract"] = json.dumps(current_document(account=account) or {}, indent=2)
+    context = {"finance_sections": _sections("finance:whatif"), "form": form, "account": account, "body": body}
+    if body is not None:
+        context.update(
+            {
+                "table": WhatIfTable(body["periods"]),
+                "difference_signed": signed(body["difference"]),
+                "chart": {
+                    "periods": [p["period"] for p in body["periods"]],
+                    "actual": [float(p["actual_total"]) for p in body["periods"]],
+                    "candidate": [float(p["candidate_total"]) for p in body["periods"]],
+                    "currency": body["currency"],
+                },
+                "csv_query": request.GET.urlencode(),
+            }
+        )
+    return render(request, "finance/whatif.html", context)
+
+
+WHATIF_CSV_HEADERS = ("period", "invoice", "actual_total", "candidate_total", "difference")
+
+
+@login_required
+@require_GET
+def whatif_csv(request):
+    """The page's months (the API's figures), then the total."""
+    principal = _finance_principal(request)
+    form, account, body = _whatif_query(request, principal)
+    if body is None:
+        return HttpResponse("\n".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), status=400)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="whatif-{account.external_id}.csv"'
+    writer = csvsafe.writer(response)
+    writer.writerow(["account", "currency", *WHATIF_CSV_HEADERS])
+    for row in body["periods"]:
+        writer.writerow([account.external_id, body["currency"], *(row[h] for h in WHATIF_CSV_HEADERS)])
+    totals = ("total", "", body["actual_total"], body["candidate_total"], body["difference"])
+    writer.writerow([account.external_id, body["currency"], *totals])
     return response

@@ -15,6 +15,7 @@ from billing.invoices import api as invoice_api
 from billing.moneylog import api as moneylog_api
 from billing.receivables import api as receivables_api
 from billing.spend import api as spend_api
+from billing.whatif import api as whatif_api
 from disputes import api as disputes_api
 from finance import api as finance_api
 from metering import api as metering_api
@@ -71,6 +72,11 @@ api_v1 = [
     path("events/<str:account>/<path:event_id>", events_api.EventDetailView.as_view(), name="event"),
     # billing: contracts, invoices, credit notes
     path("accounts/<str:external_id>/contract", billing_api.ContractView.as_view(), name="account-contract"),
+    path(
+        "accounts/<str:external_id>/contract/preview",
+        whatif_api.ContractPreviewView.as_view(),
+        name="account-contract-preview",
+    ),
     path("invoices", billing_api.InvoiceListView.as_view(), name="invoices"),
     path("invoices/<int:invoice_id>", billing_api.InvoiceDetailView.as_view(), name="invoice"),
     path(

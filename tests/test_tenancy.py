@@ -431,6 +431,14 @@ def check_scenarios(body: dict, principal: str, target: str | None) -> None:
     assert body["params"] == {"threshold": "0.5000", "points_per_month": "0"}
 
 
+PRICE_125 = {"outcome_type": "resolved_conversation", "model": "unit", "price": "1.25"}
+
+
+def check_contract_preview(body: dict, principal: str, target: str | None) -> None:
+    # The world's invoices are drafts: no closed month to reprice (tests/billing/test_whatif.py has them).
+    assert (body["account"], body["months"], body["periods"], body["difference"]) == (target, 0, [], "0.00")
+
+
 def check_webhooks(body: dict, principal: str, target: str | None) -> None:
     assert [w["url"] for w in body["results"]] == [f"{WEBHOOK_URL}/{target}"]
     assert all(("secret" in w) is (principal in FINANCE) for w in body["results"])  # the signing secret
@@ -1035,6 +1043,17 @@ CASES = [
         "finance.read",
         body=lambda now: {"scope": {}, "scenario": "churn", "months": 3, "params": {"threshold": "0.5000"}},
         check=check_scenarios,
+    ),
+    Case(
+        "contract-preview",
+        "POST",
+        "/api/v1/accounts/{acct}/contract/preview",
+        VENDOR,
+        "finance.read",
+        tenant=True,
+        body=lambda now: {"contract": {"prices": [PRICE_125]}, "months": 3},
+        check=check_contract_preview,
+        missing_path="/api/v1/accounts/no-such-account/contract/preview",
     ),
     # --- disputes: customer admins file (and the vendor on their behalf); everyone reads; support resolves ---
     Case("disputes", "GET", "/api/v1/disputes", EVERYONE, "disputes.read", check=check_disputes),

@@ -100,6 +100,20 @@
     }), CONFIG);
   }
 
+  function drawWhatIf(el, data) {
+    Plotly.newPlot(el, [
+      { type: "bar", name: "Invoiced", x: data.periods, y: data.actual, marker: { color: "#9aa5b8" },
+        hovertemplate: "Invoiced: %{y:,.2f}<extra>%{x}</extra>" },
+      { type: "bar", name: "Candidate", x: data.periods, y: data.candidate, marker: { color: "#1d39c4" },
+        hovertemplate: "Candidate: %{y:,.2f}<extra>%{x}</extra>" }
+    ], layout({
+      barmode: "group",
+      hovermode: "x unified",
+      xaxis: { type: "category", gridcolor: GRID, linecolor: "#d5dbe5" },
+      yaxis: { gridcolor: GRID, zeroline: true, rangemode: "tozero", tickformat: ",.0f", title: { text: data.currency, font: FONT } }
+    }), CONFIG);
+  }
+
   function draw() {
     if (typeof Plotly === "undefined") { return; }
     var source = document.getElementById("attainment-data");
@@ -115,6 +129,9 @@
     var scenariosEl = document.getElementById("chart-scenarios");
     var ratesEl = document.getElementById("chart-scenario-rates");
     if (scenarios && scenariosEl) { drawScenarios(scenariosEl, JSON.parse(scenarios.textContent)); scenariosEl.classList.add("drawn"); }
+    var whatif = document.getElementById("whatif-data");
+    var whatifEl = document.getElementById("chart-whatif");
+    if (whatif && whatifEl) { drawWhatIf(whatifEl, JSON.parse(whatif.textContent)); whatifEl.classList.add("drawn"); }
     if (scenarios && ratesEl) { drawScenarioRates(ratesEl, JSON.parse(scenarios.textContent)); ratesEl.classList.add("drawn"); }
   }
 

@@ -128,6 +128,11 @@ STATE_RULES: dict[tuple[str, str], dict[str, list[str]]] = {
     ("GET", "/api/v1/accounts/{external_id}/credits"): {"codes": ["invalid_cursor"], "fields": []},
     ("POST", "/api/v1/outcome-types/{code}/criteria"): {"codes": [], "fields": []},
 }
+# A candidate contract is validated as a contract version is: the same fields, under "contract".
+STATE_RULES[("POST", "/api/v1/accounts/{external_id}/contract/preview")] = {
+    "codes": [],
+    "fields": [rf"contract\.{f}" for f in STATE_RULES[("PUT", "/api/v1/accounts/{external_id}/contract")]["fields"]],
+}
 
 
 def _config() -> schemathesis.Config:
