@@ -12,8 +12,11 @@ from django.utils import timezone
 
 from accounts.models import AccountLifecycleChange, Role
 from billing.ingestion import outcomes_settle
+from billing.services import contract_version_create, invoice_finalize
+from outcomeportal.core.periods import period_add, period_at, period_bounds
 from tests import factories
 from tests.browser.conftest import CHROMIUM
+from tests.browser.test_payments import SCREENSHOTS
 from tests.browser.test_portal import _login
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -85,3 +88,41 @@ def test_an_operator_churns_an_account(live_server, browser):
     page.wait_for_load_state("networkidle")
     assert "Globex is churned from 2026-03-01." in page.content()
     assert AccountLifecycleChange.objects.get().status == "churned"
+
+
+def test_vendor_finance_reprices_last_month_under_a_changed_price(live_server, browser):
+    factories.make_outcome_type()
+    acme = factories.make_account("acme", name="Acme Support")
+    contract_version_create(
+        account=acme,
+        document={"effective_from": "2026-01-01", "prices": [{"outcome_type": "resolved_conversation",
+                                                              "model": "unit", "price": "1.00"}]},
+    )  # fmt: skip
+    now = timezone.now()
+    last = period_add(period_at(now, "UTC"), -1)
+    start, _ = period_bounds(last, "UTC")
+    factories.ingest(*(factories.event_payload(acme, f"e-{i}", occurred_at=start + timedelta(days=2, minutes=i))
+                       for i in range(8)), now=start + timedelta(days=2, hours=1))  # fmt: skip
+    outcomes_settle(now=now)
+    invoice_finalize(account=acme, period=last, now=now)
+    factories.make_user(Role.VENDOR_FINANCE, None, "ana")
+
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _login(page, live_server.url, "ana")
+    page.goto(f"{live_server.url}/finance/")
+    page.get_by_role("link", name="What-if", exact=True).click()
+    page.get_by_label("Account:", exact=True).select_option("acme")
+    page.get_by_role("button", name="Reprice").click()
+    page.wait_for_selector("#chart-whatif.drawn")
+    assert page.locator("table.whatif tbody tr").count() == 1  # last month, as invoiced: no difference
+    assert page.locator("table.whatif tbody td").nth(4).inner_text() == "0.00"
+    editor = page.get_by_label("Candidate contract:", exact=True)
+    editor.fill(editor.input_value().replace('"1.00"', '"1.25"'))
+    page.get_by_role("button", name="Reprice").click()
+    page.wait_for_selector("#chart-whatif.drawn")
+    cells = page.locator("table.whatif tbody td")
+    assert [cells.nth(i).inner_text() for i in (2, 3, 4)] == ["8.00", "10.00", "+2.00"]
+    page.screenshot(path=str(SCREENSHOTS / "finance-whatif.png"), full_page=True)
+    assert errors == []
