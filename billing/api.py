@@ -48,6 +48,7 @@ CONTRACT_EXAMPLE = {
     "platform_fee": {"name": "Platform fee", "amount": "1500.00", "included_outcomes": 1000},
     "onboarding": {"training_days": 30, "pilot_free_outcomes": 100, "implementation_fee": "2500.00"},
     "price_lock": {"days": 90, "previous_plan_cost": "2000.00"},
+    "guarantee": {"outcome_type": "resolved_conversation", "min_attainment": "0.85", "credit_percent_per_point": "5"},
 }
 CREDITS_EXAMPLE = {
     "effective_from": "2026-06-01",
@@ -111,7 +112,7 @@ class ContractView(APIView):
         request=docs.ContractDocument,
         responses={201: docs.Contract},
         examples=[
-            OpenApiExample("Platform fee, tiers, onboarding, price lock", value=CONTRACT_EXAMPLE, request_only=True),
+            OpenApiExample("Fee, tiers, onboarding, price lock, guarantee", value=CONTRACT_EXAMPLE, request_only=True),
             OpenApiExample("Credits bundle with rollover", value=CREDITS_EXAMPLE, request_only=True),
         ],
     )

@@ -382,6 +382,19 @@ class PriceLock(ClosedDoc):
     previous_plan_cost = _amount()
 
 
+class Guarantee(ClosedDoc):
+    outcome_type = serializers.CharField(min_length=1, help_text="The outcome type whose attainment is guaranteed.")
+    min_attainment = DecimalString(
+        places=4, max_digits=16, help_text='billable ÷ attempted guaranteed each period: above 0, at most 1 ("0.85").'
+    )
+    credit_percent_per_point = DecimalString(
+        places=4,
+        max_digits=16,
+        help_text="A period closing below: this % of the type's outcome charges credited per percentage point "
+        "short, at most the charges (above 0, at most 100). Money contracts only.",
+    )
+
+
 @extend_schema_field(PolymorphicProxySerializer("TypePrice", PRICE_DOCS, resource_type_field_name=None))
 class TypePriceField(serializers.DictField):
     """One outcome type's price: the fields of its model (billing/pricing/models/)."""
@@ -398,6 +411,7 @@ class ContractDocument(ClosedDoc):
     onboarding = Onboarding(required=False, allow_null=True)
     price_lock = PriceLock(required=False, allow_null=True)
     monthly_minimum = _amount(required=False, allow_null=True)
+    guarantee = Guarantee(required=False, allow_null=True)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     payment_terms_days = serializers.IntegerField(
         min_value=0, max_value=365, required=False, allow_null=True, help_text="Net N days (default 30)."

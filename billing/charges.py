@@ -28,6 +28,7 @@ from django.utils import timezone
 from accounts import refcache
 from accounts.models import Account, LifecycleStatus
 from accounts.selectors import account_status_at
+from billing.audit.counts import period_attainment
 from billing.contracts import ATTEMPT_REASONS, Terms
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import ContractVersion, CreditNote, Invoice
@@ -58,7 +59,11 @@ from outcomeportal.core.periods import period_add, period_at, period_bounds, per
 
 FIXED_KINDS = ("platform_fee", "implementation_fee", "commitment_prepaid")
 OUTCOME_KINDS = ("outcome", "included")
-ADJUSTMENT_KINDS = ("credit_overage", "price_lock", "minimum", "commitment_drawdown", "true_up")
+# guarantee_credit, an outcome guarantee's shortfall credit, adjusts the period's own outcome charges
+# (as the price lock does). Only a final invoice carries it — it is priced when the period closes, never
+# in a figure of a period under way — so no cap is raised by it: a cap holds the charges before it, and
+# late outcomes of a closed month are held by that month's cap at the charges before it too.
+ADJUSTMENT_KINDS = ("credit_overage", "guarantee_credit", "price_lock", "minimum", "commitment_drawdown", "true_up")
 OWN_KINDS = FIXED_KINDS + OUTCOME_KINDS + ADJUSTMENT_KINDS  # what an invoice charges for its own period
 
 
@@ -85,11 +90,14 @@ def period_assemble(
     exclude_invoice_id: int | None = None,
     groups: tuple[Group, ...] | None = None,
     versions: list[ContractVersion] | None = None,
+    closing: bool = False,
 ) -> Assembly:
     """Price ``account``'s ``period`` as its invoice would be now.
 
     ``groups``: the period's own outcomes, when the caller has them (from the rollup); else they
     are aggregated from the events, as finalization does (one snapshot with the events it bills).
+    ``closing``: the period has closed and its invoice is being finalized — a contract's outcome
+    guarantee is checked (the period's attainment is read, in the same snapshot); otherwise it is not.
     """
     if versions is None:
         versions = list(ContractVersion.objects.filter(account=account))
@@ -143,6 +151,9 @@ def period_assemble(
         prepaid=prepaid,
         # Plan credits roll over only for an account active at the period's end (its last instant).
         active=account_status_at(account_id=account.pk, at=end - timedelta(microseconds=1)) == LifecycleStatus.ACTIVE,
+        attainment=period_attainment(account_id=account.pk, period=period)
+        if closing and terms is not None and terms.guarantee is not None
+        else None,
     )
     return Assembly(
         account,

@@ -23,6 +23,8 @@ onboarding                 ``onboarding``: ``training_days``, ``pilot_free_outco
                            ``implementation_fee``
 price lock                 ``price_lock``: ``days`` (90), ``previous_plan_cost``
 minimum commitment         ``monthly_minimum``
+outcome guarantee          ``guarantee``: ``outcome_type``, ``min_attainment``,
+                           ``credit_percent_per_point`` (a shortfall credit)
 =========================  ==========================================================
 """
 
@@ -40,6 +42,7 @@ from billing.pricing.terms import (
     UNITS,
     Band,
     Commitment,
+    Guarantee,
     Onboarding,
     PlatformFee,
     PriceLock,
@@ -95,6 +98,7 @@ _TOP = {
     "onboarding",
     "price_lock",
     "monthly_minimum",
+    "guarantee",
     "notes",
     "payment_terms_days",
 }
@@ -134,6 +138,7 @@ def terms_parse(raw: object, *, known_types: set[str] | None = None) -> Terms:
         onboarding=_onboarding(raw, effective_from, errors),
         price_lock=_price_lock(raw, effective_from, errors),
         monthly_minimum=dec(raw.get("monthly_minimum"), "monthly_minimum", errors),
+        guarantee=_guarantee(raw, unit, known_types, errors),
         notes=notes,
         payment_terms_days=integer(
             raw.get("payment_terms_days"), "payment_terms_days", errors, default=DEFAULT_PAYMENT_TERMS_DAYS, maximum=365
@@ -235,6 +240,29 @@ def _price_lock(raw: dict, effective_from: date | None, errors: Errors) -> Price
     )
 
 
+def _guarantee(raw: dict, unit: str, known_types: set[str] | None, errors: Errors) -> Guarantee | None:
+    fields = {"outcome_type", "min_attainment", "credit_percent_per_point"}
+    g = obj(raw.get("guarantee"), "guarantee", errors, fields)
+    if g is None:
+        return None
+    if unit == "credits":
+        errors.add("guarantee", "A guarantee credits outcome charges in money: not in a credits contract.")
+    code = g.get("outcome_type")
+    if not isinstance(code, str) or not code:
+        errors.add("guarantee.outcome_type", "An outcome type code.")
+        code = ""
+    elif known_types is not None and code not in known_types:
+        errors.add("guarantee.outcome_type", f"Unknown outcome type {code!r}.")
+    least = dec(g.get("min_attainment"), "guarantee.min_attainment", errors, required=True, places=4)
+    if least is not None and not 0 < least <= 1:
+        errors.add("guarantee.min_attainment", 'A ratio above 0 and at most 1, such as "0.85" for 85 %.')
+    percent = dec(g.get("credit_percent_per_point"), "guarantee.credit_percent_per_point", errors, required=True,
+                  places=4, positive=True)  # fmt: skip
+    if percent is not None and percent > 100:
+        errors.add("guarantee.credit_percent_per_point", "At most 100 (% of the charges per point below).")
+    return Guarantee(code, least or Decimal(0), percent or Decimal(0))
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -255,6 +283,7 @@ def terms_json(terms: Terms) -> dict:
         "onboarding": None,
         "price_lock": None,
         "monthly_minimum": _s(terms.monthly_minimum),
+        "guarantee": None,
         "notes": terms.notes,
         "payment_terms_days": terms.payment_terms_days,
     }
@@ -281,6 +310,12 @@ def terms_json(terms: Terms) -> dict:
             "starts": pl.starts.isoformat(),
             "days": pl.days,
             "previous_plan_cost": _s(pl.previous_plan_cost),
+        }
+    if (g := terms.guarantee) is not None:
+        doc["guarantee"] = {
+            "outcome_type": g.outcome_type,
+            "min_attainment": _s(g.min_attainment),
+            "credit_percent_per_point": _s(g.credit_percent_per_point),
         }
     return doc
 

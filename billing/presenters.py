@@ -253,6 +253,15 @@ def plan_sentences(*, account: Account, terms: Terms) -> list[str]:
         )
     if terms.monthly_minimum is not None:
         out.append(f"Monthly minimum: {money_display(terms.monthly_minimum, currency)} of outcome charges.")
+    if (g := terms.guarantee) is not None:
+        name = names.get(g.outcome_type, g.outcome_type)
+        out.append(
+            f"Outcome guarantee: each month, at least {(g.min_attainment * 100).normalize():f} % of the "
+            f"{name} outcomes attempted for you are billable (attainment). If a month closes below that, its "
+            f"invoice credits {g.credit_percent_per_point.normalize():f} % of that month's {name} charges for "
+            "each percentage point short, at most those charges (outcomes still in their window, and those "
+            "not attempted — sandbox, duplicates, free, capped, credited — are not counted)."
+        )
     ob = terms.onboarding
     if ob is not None:
         if ob.training_until:

@@ -151,9 +151,10 @@ def _invoice_row(account: Account, period: str, now: datetime) -> Invoice:
     return invoice
 
 
-def _refresh_locked(invoice: Invoice, *, now: datetime) -> Assembly:
+def _refresh_locked(invoice: Invoice, *, now: datetime, closing: bool = False) -> Assembly:
+    """Price the draft again and store it; ``closing``: for finalization (the period's guarantee is checked)."""
     account = invoice.account
-    asm = period_assemble(account=account, period=invoice.period, exclude_invoice_id=invoice.pk)
+    asm = period_assemble(account=account, period=invoice.period, exclude_invoice_id=invoice.pk, closing=closing)
     type_ids = dict(OutcomeType.objects.values_list("code", "id"))
     _save_lines(invoice, asm.priced.lines, type_ids)
     carry_out = asm.priced.carry_out.as_dict()
@@ -406,7 +407,7 @@ def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
         if invoice.status != InvoiceStatus.DRAFT:
             return Finalized(invoice, created=False)
-        asm = _refresh_locked(invoice, now=now)
+        asm = _refresh_locked(invoice, now=now, closing=True)
         type_ids = dict(OutcomeType.objects.values_list("code", "id"))
         # The selection the lines were priced from: every line's segment is one of its segments.
         sizes = _partition_sizes(asm.selection, asm.unbilled, type_ids)

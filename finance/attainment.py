@@ -3,21 +3,11 @@
 A pure core (no Django): it takes counts of outcomes by the status and reason customers see
 (``billing.ledger.shown``; read from the two rollups by :mod:`finance.selectors`) and returns rows.
 
-**Attainment rate = billable ÷ attempted**, where
+**Attainment rate = billable ÷ attempted**, with billing's counting rule
+(:mod:`billing.pricing.attainment`: which shown status and reason is billable, failed or not
+attempted, and the 4-decimal rate) — the rule a contract's outcome guarantee is priced by, so an
+invoice's shortfall credit and this page count alike. No attempted outcome, no rate.
 
-* *billable* — outcomes shown ``billable``, ``invoiced`` or ``disputed`` (a disputed charge stands
-  until the dispute is resolved);
-* *attempted* — billable plus the outcomes the AI failed on: shown ``non_billable`` for any of
-  metering's reasons except ``sandbox`` and ``duplicate_in_session`` (abandoned, failed workflow,
-  hand-off, criteria not met, verification failed, reopened / reversed / escalated in the window…)
-  and billing's ``deducted`` (the customer came back after the window);
-* *not attempted* — counted apart, by reason word, never in either side: ``sandbox`` and
-  ``duplicate_in_session`` (not real or not separate work), ``training_window``, ``pilot_free``,
-  ``cap_reached`` (the AI did its work; the plan made it free), ``account_suspended`` and
-  ``account_churned`` (the account was not active: nothing it did was billed) and ``dispute_credited`` (shown
-  ``credited``, or not billable for that reason), plus ``pending`` (the window is still open).
-
-A rate is a 4-decimal ratio, rounded half away from zero (``0.5385``); no attempted outcome, no rate.
 A segment is *falling* in a month when its rate is more than ``drop_points`` percentage points below
 its trailing mean: the mean of its 4-decimal rates of the three months before (those that have one;
 none, no flag), itself rounded to 4 decimals.
@@ -30,46 +20,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from billing.pricing.attainment import BILLABLE, FAILED, NOT_ATTEMPTED, RATE_PLACES, classify, rate
 from outcomeportal.core.periods import period_add
 
 DIMENSIONS = ("tier", "industry", "use_case", "outcome_type", "account")
-# The reasons an outcome is not attempted, in the order they are shown (the API's words).
-NOT_ATTEMPTED = (
-    "training_window",
-    "pilot_free",
-    "cap_reached",
-    "dispute_credited",
-    "account_suspended",
-    "account_churned",
-    "sandbox",
-    "duplicate_in_session",
-    "pending",
-)
-BILLABLE_STATUSES = ("billable", "invoiced", "disputed")
 TRAILING_MONTHS = 3
-RATE_PLACES = Decimal("0.0001")
-BILLABLE, FAILED = "billable", "failed"
-
-
-def classify(status: str, reason: str) -> str:
-    """Where an outcome shown with ``status`` and ``reason`` counts: ``billable``, ``failed`` or the
-    word of :data:`NOT_ATTEMPTED` it is counted under."""
-    if status in BILLABLE_STATUSES:
-        return BILLABLE
-    if status == "pending":
-        return "pending"
-    if status == "credited":
-        return "dispute_credited"
-    if reason in NOT_ATTEMPTED:
-        return reason
-    return FAILED
-
-
-def rate(billable: int, attempted: int) -> Decimal | None:
-    """billable ÷ attempted as a 4-decimal ratio (None when nothing was attempted)."""
-    if attempted <= 0:
-        return None
-    return (Decimal(billable) / Decimal(attempted)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
 def rate_text(value: Decimal | None) -> str | None:

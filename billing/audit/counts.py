@@ -22,6 +22,10 @@ from datetime import date
 from django.db import connection
 
 from billing.ledger.shown import BILLING_REASONS
+from billing.pricing.attainment import BILLABLE, FAILED, classify
+from billing.pricing.types import Attainment
+from metering.models import OutcomeType
+from outcomeportal.core.periods import period_days
 
 _FREE = ", ".join(f"'{r}'" for r in BILLING_REASONS)
 # The ledger's rows that change what is shown, and what they change it from and to.
@@ -70,3 +74,21 @@ def shown_counts(
     with connection.cursor() as cursor:
         cursor.execute(shown_counts_sql(where=" AND ".join(where), group=group), params)
         return [(*row[:-1], int(row[-1])) for row in cursor.fetchall()]
+
+
+def period_attainment(*, account_id: int, period: str) -> tuple[Attainment, ...]:
+    """The account's outcomes of ``period`` (its local month) per outcome type, billable and attempted
+    by attainment's rule (billing.pricing.attainment) — what a contract's guarantee is checked with
+    when the period's invoice is finalized (one statement over the rollups)."""
+    first, end = period_days(period)
+    tally: dict[int, list[int]] = {}
+    for type_id, status, reason, n in shown_counts(
+        account_id=account_id, first_day=first, end_day=end, group="outcome_type_id, status, reason"
+    ):
+        counted = classify(status, reason)
+        if counted in (BILLABLE, FAILED):
+            pair = tally.setdefault(type_id, [0, 0])
+            pair[0] += n if counted == BILLABLE else 0
+            pair[1] += n
+    codes = dict(OutcomeType.objects.filter(pk__in=tally).values_list("pk", "code"))
+    return tuple(sorted((Attainment(codes[t], b, a) for t, (b, a) in tally.items()), key=lambda a: a.outcome_type))

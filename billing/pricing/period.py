@@ -6,8 +6,8 @@ same inputs always give the same lines, whatever order the events arrived in.
 
 Outcome lines come from each type's pricing model (:mod:`billing.pricing.models`); this module
 adds what spans the types: fixed fees, credits drawn from the plan and the prepaid balance,
-the price lock, the monthly minimum, commitments, late outcomes of finalized months, top-ups
-and credit notes.
+an outcome guarantee's shortfall credit (:mod:`billing.pricing.guarantee`), the price lock, the
+monthly minimum, commitments, late outcomes of finalized months, top-ups and credit notes.
 
 Each line that bills events carries an :class:`Alloc`: which events it bills (period,
 outcome type, complexity, resolved and/or unresolved attempts, and a rank range in
@@ -22,11 +22,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from billing.pricing.guarantee import guarantee_check
 from billing.pricing.models import model_of
 from billing.pricing.models.base import Allowance, TypeContext
 from billing.pricing.terms import Terms, TypePrice
 from billing.pricing.types import (
     Alloc,
+    Attainment,
     Carry,
     CreditUse,
     Group,
@@ -158,8 +160,12 @@ def _after_outcomes(
     carry_in: Carry,
     added: Decimal = ZERO,
     late_demands: tuple[Decimal, ...] = (),
+    attainment: tuple[Attainment, ...] | None = None,
 ) -> tuple[list[Line], Carry, list[str], CreditUse | None, list[Decimal]]:
-    """Credits, price lock, minimum and commitment: the lines that follow the outcome charges.
+    """Credits, guarantee credit, price lock, minimum and commitment: the lines that follow the
+    outcome charges. The guarantee's credit reduces the outcome charges the lock, the minimum and
+    the commitment then see (so an invoice never goes below zero); ``attainment``: the closed
+    period's, None when not checked (a draft, or a late batch: its month's credit was final).
 
     Also returns the period's credit use and, per late credit demand, its credits beyond the balance.
     """
@@ -189,6 +195,11 @@ def _after_outcomes(
         credits = use.rolled_out
     elif use and use.purchased_out:
         notes.append(f"Prepaid credits left: {n(use.purchased_out.normalize())} (they do not expire).")
+    if (g := terms.guarantee) is not None:
+        name = dict(inp.type_names).get(g.outcome_type, g.outcome_type)
+        credit, note = guarantee_check(g, attainment, lines, period=period, currency=currency, name=name)
+        extra += [credit] if credit else []
+        notes += [note] if note else []
 
     outcome_total = sum((ln.amount for ln in lines), ZERO) + sum((ln.amount for ln in extra), ZERO)
     outcome_total = _lock_and_minimum(terms, period, currency, outcome_total, extra)
@@ -426,7 +437,7 @@ def price_period(inp: PeriodInput) -> PricedInvoice:
     pending = [x for x in late if isinstance(x, _LateCredits)]
     added = sum((p.credits for p in inp.prepaid), ZERO)
     extra, carry_out, notes, use, late_over = _after_outcomes(
-        inp, terms, inp.period, outcome, inp.carry_in, added, tuple(x.credits for x in pending)
+        inp, terms, inp.period, outcome, inp.carry_in, added, tuple(x.credits for x in pending), inp.attainment
     )
     over_of = {x.key: over for x, over in zip(pending, late_over, strict=True)}
     late_lines = [x if isinstance(x, Line) else _late_credit_line(x, over_of[x.key], inp.currency) for x in late]

@@ -91,6 +91,16 @@ class PriceLock:
 
 
 @dataclass(frozen=True, slots=True)
+class Guarantee:
+    """An outcome guarantee: the share of one type's attempted outcomes that will be billable each
+    period. A period that closes below it gets a shortfall credit (:mod:`billing.pricing.guarantee`)."""
+
+    outcome_type: str
+    min_attainment: Decimal  # a ratio of at most 1, 4 places: "0.85" guarantees 85 % attainment
+    credit_percent_per_point: Decimal  # % of the type's outcome charges credited per percentage point below
+
+
+@dataclass(frozen=True, slots=True)
 class Terms:
     effective_from: date
     unit: str = "money"
@@ -102,6 +112,7 @@ class Terms:
     onboarding: Onboarding | None = None
     price_lock: PriceLock | None = None
     monthly_minimum: Decimal | None = None
+    guarantee: Guarantee | None = None
     notes: str = ""
     # Net N: an invoice of a period governed by this version is due N days after it is issued.
     payment_terms_days: int = 30

@@ -112,6 +112,15 @@ class LateBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Attainment:
+    """One outcome type's outcomes in a closed period, counted by billing.pricing.attainment's rule."""
+
+    outcome_type: str
+    billable: int
+    attempted: int  # billable + failed; outcomes not attempted (and pending ones) are in neither
+
+
+@dataclass(frozen=True, slots=True)
 class PeriodInput:
     period: str  # YYYY-MM
     currency: str
@@ -126,6 +135,10 @@ class PeriodInput:
     # The account's lifecycle status at the period's end was active: unused plan credits roll over
     # (under a contract that rolls them over) only then; a suspended or churned account's expire.
     active: bool = True
+    # The closed period's attainment per outcome type, read when its invoice is finalized under a
+    # contract with a guarantee. None: not checked — a draft, and every figure of a period under way
+    # (the guarantee is checked when the period closes). () : checked, nothing attempted.
+    attainment: tuple[Attainment, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
