@@ -174,6 +174,7 @@ def _refresh_locked(invoice: Invoice, *, now: datetime, closing: bool = False) -
         total=asm.priced.total,
         carry_in=asm.carry_in.as_dict(),
         carry_out=carry_out,
+        attainment=None if asm.inp.attainment is None else [a.as_dict() for a in asm.inp.attainment],
         notes=list(asm.priced.notes),
         refreshed_at=now,
         # The document: what it would say if issued now (fixed when it is finalized).

@@ -95,6 +95,10 @@ class Invoice(models.Model):
     # What the previous period handed over (rolled-over credits, commitment used) and what this one hands on.
     carry_in = models.JSONField(default=dict, blank=True)
     carry_out = models.JSONField(default=dict, blank=True)
+    # The period's attainment per outcome type its contract's guarantee was checked with, read when
+    # the invoice was finalized ([{"outcome_type", "billable", "attempted"}]); null: not checked (a
+    # draft, or no guarantee). Kept so the invoice can be priced again as it was (billing.whatif).
+    attainment = models.JSONField(null=True, blank=True)
     notes = models.JSONField(default=list, blank=True)  # plain-words notes (credits used, commitment drawn…)
     refreshed_at = models.DateTimeField()  # a draft's last recomputation
     finalized_at = models.DateTimeField(null=True, blank=True)

@@ -119,6 +119,13 @@ class Attainment:
     billable: int
     attempted: int  # billable + failed; outcomes not attempted (and pending ones) are in neither
 
+    def as_dict(self) -> dict:
+        return {"outcome_type": self.outcome_type, "billable": self.billable, "attempted": self.attempted}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Attainment:
+        return cls(d["outcome_type"], int(d["billable"]), int(d["attempted"]))
+
 
 @dataclass(frozen=True, slots=True)
 class PeriodInput:

@@ -35,10 +35,12 @@ from django.utils import timezone
 
 from accounts.models import Account, LifecycleStatus
 from accounts.selectors import account_status_at
+from billing.audit.counts import period_attainment
 from billing.contracts import ATTEMPT_REASONS, Terms, terms_parse
 from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from billing.pricing import (
+    Attainment,
     Carry,
     CreditNoteIn,
     Group,
@@ -204,6 +206,7 @@ def contract_preview(*, account: Account, terms: Terms | None, months: int, now:
             prepaid=prepaid.get(invoice.pk, ()),
             active=account_status_at(account_id=account.pk, at=end - timedelta(microseconds=1))
             == LifecycleStatus.ACTIVE,
+            attainment=_attainment(account, invoice) if terms is not None and terms.guarantee is not None else None,
         )
         priced = price_period(inp)
         out.append(PreviewMonth(period, invoice.number or "", invoice.total, priced))
@@ -350,6 +353,14 @@ def _prepaid(*, account: Account, invoices: list[Invoice]) -> dict[int, tuple[Pr
                 amount = e.amount if e.kind == CreditKind.TOPUP else None
                 out.setdefault(invoice.pk, []).append(PrepaidIn(e.pk, e.kind, e.credits, amount, e.note))
     return {pk: tuple(v) for pk, v in out.items()}
+
+
+def _attainment(account: Account, invoice: Invoice) -> tuple[Attainment, ...]:
+    """The closed month's attainment a candidate's guarantee is checked with: the one the invoice
+    recorded when it was finalized (its contract had a guarantee), else the month's as it stands."""
+    if invoice.attainment is not None:
+        return tuple(Attainment.from_dict(a) for a in invoice.attainment)
+    return period_attainment(account_id=account.pk, period=invoice.period)
 
 
 def _carry_in(invoice: Invoice | None) -> Carry:

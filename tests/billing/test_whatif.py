@@ -45,6 +45,16 @@ month_steps = st.lists(
 month_plan = st.tuples(month_steps, st.integers(0, 3), st.sampled_from([None, "3.00", "500.00"]))
 
 _accounts = itertools.count(1)
+# Every model of the money-truth test, and a guarantee of 100 % (any failure is a shortfall). Its credit
+# needs the attainment its invoice was checked with: late outcomes settling after the month closed
+# must not move it.
+WHATIF_MODELS = {
+    **MODELS,
+    "guarantee": {
+        "prices": [{"outcome_type": RES, "model": "unit", "price": "0.99"}],
+        "guarantee": {"outcome_type": RES, "min_attainment": "1", "credit_percent_per_point": "2.5"},
+    },
+}
 
 
 @pytest.fixture
@@ -86,12 +96,13 @@ def _live_month(account, period: str, plan) -> None:
         credit_note_issue(account=account, amount=min(D(note), invoice.total), reason="goodwill", invoice_id=invoice.pk)
 
 
-@pytest.mark.parametrize("model", sorted(MODELS))
+@pytest.mark.parametrize("model", sorted(WHATIF_MODELS))
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plans=st.tuples(month_plan, month_plan, month_plan))
 def test_the_contract_in_force_reprices_every_month_as_invoiced(types, model, plans):
     account = factories.make_account(f"{model}-{next(_accounts)}")
-    version = contract(account, effective_from="2026-05-01", **MODELS[model]) if MODELS[model] else None
+    document = WHATIF_MODELS[model]
+    version = contract(account, effective_from="2026-05-01", **document) if document else None
     for period, plan in zip(MONTHS, plans, strict=True):
         _live_month(account, period, plan)
     outcomes_settle(now=AUGUST)
@@ -246,3 +257,29 @@ def test_customers_and_support_are_refused(june_account, client):
     for role, account in ((Role.CUSTOMER_ADMIN, june_account), (Role.VENDOR_SUPPORT, None)):
         client.force_login(factories.make_user(role, account, username=f"u-{role}"))
         assert client.get("/finance/whatif/", {"account": "acme"}).status_code == 403
+
+
+def test_a_guarantee_is_priced_with_the_attainment_its_invoice_was_checked_with(types):
+    account = factories.make_account("acme")
+    version = contract(account, effective_from="2026-05-01", **WHATIF_MODELS["guarantee"])
+    post(account, 8, at=datetime(2026, 6, 10, 9, tzinfo=UTC), prefix="ok")
+    post(account, 2, at=datetime(2026, 6, 11, 9, tzinfo=UTC), prefix="ab", failure_reason="abandoned")
+    post(account, 3, at=datetime(2026, 6, 30, 21, tzinfo=UTC), prefix="late")  # pending when June closes
+    close = datetime(2026, 7, 1, 2, tzinfo=UTC)
+    outcomes_settle(now=close)
+    june = invoice_finalize(account=account, period="2026-06", now=close).invoice
+    # 8 billable of 10 attempted: 20 points below 100 %, 2.5 % a point = 50 % of $7.92.
+    assert june.attainment == [{"outcome_type": RES, "billable": 8, "attempted": 10}]
+    assert [(ln.kind, ln.amount) for ln in june.lines.order_by("position")] == [
+        ("outcome", D("7.92")),
+        ("guarantee_credit", D("-3.96")),
+    ]
+    outcomes_settle(now=datetime(2026, 7, 5, tzinfo=UTC))  # the late three settle: June reads 11 of 13 now
+    (month,) = contract_preview(account=account, terms=terms_load(version.terms), months=1, now=AUGUST).months
+    assert month.candidate_total == june.total == D("3.96")
+    stricter = _terms(
+        prices=[{"outcome_type": RES, "model": "unit", "price": "0.99"}],
+        guarantee={"outcome_type": RES, "min_attainment": "1", "credit_percent_per_point": "5"},
+    )
+    (month,) = contract_preview(account=account, terms=stricter, months=1, now=AUGUST).months
+    assert month.candidate_total == D("0.00")  # 20 points × 5 % = all of the month's outcome charges
