@@ -257,10 +257,10 @@ def plan_sentences(*, account: Account, terms: Terms) -> list[str]:
         name = names.get(g.outcome_type, g.outcome_type)
         out.append(
             f"Outcome guarantee: each month, at least {(g.min_attainment * 100).normalize():f} % of the "
-            f"{name} outcomes attempted for you are billable (attainment). If a month closes below that, its "
-            f"invoice credits {g.credit_percent_per_point.normalize():f} % of that month's {name} charges for "
-            "each percentage point short, at most those charges (outcomes still in their window, and those "
-            "not attempted — sandbox, duplicates, free, capped, credited — are not counted)."
+            f"{name} outcomes attempted for you are billable (attainment; outcomes still in their window, "
+            "sandbox, duplicates and free, capped or credited ones are not counted). If a month closes below "
+            f"that, its invoice credits {g.credit_percent_per_point.normalize():f} % of that month's {name} "
+            "charges for each percentage point short, at most those charges."
         )
     ob = terms.onboarding
     if ob is not None:
