@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from accounts.access import Principal
 from metering import engine
-from metering.models import Event, SuccessCriteria
+from metering.criteria_changes import FIELD_LABELS, CriteriaChange, criteria_changes
+from metering.models import Event, OutcomeCost, OutcomeType, SuccessCriteria
 
 
 def criteria_current(
@@ -126,3 +128,119 @@ def event_list(
             "account", "outcome_type", "criteria", "criteria__outcome_type", "criteria__account"
         ).order_by("-occurred_at", "-id")[:limit]
     )
+
+
+# --- The catalogue's history ----------------------------------------------------------------------
+
+
+def criteria_values(criteria: SuccessCriteria) -> dict[str, object]:
+    """A version's fields as plain values (what :func:`metering.criteria_changes.criteria_changes` compares)."""
+    return {field: getattr(criteria, field) for field in FIELD_LABELS}
+
+
+@dataclass(frozen=True, slots=True)
+class CriteriaVersionEntry:
+    """One version of a definition, with what changed from the version before it.
+
+    ``previous``: the version before in its scope; for an account's first override, the product
+    version it started from (the one in force when it was published). None for a product v1.
+    """
+
+    criteria: SuccessCriteria
+    previous: SuccessCriteria | None
+    changes: tuple[CriteriaChange, ...]
+
+    @property
+    def is_override(self) -> bool:
+        return self.criteria.account_id is not None
+
+
+def _entry(criteria: SuccessCriteria, previous: SuccessCriteria | None) -> CriteriaVersionEntry:
+    before = criteria_values(previous) if previous is not None else None
+    return CriteriaVersionEntry(criteria, previous, tuple(criteria_changes(before, criteria_values(criteria))))
+
+
+def criteria_history(*, outcome_type: OutcomeType, account_id: int | None = None) -> list[CriteriaVersionEntry]:
+    """Every version of the type's definitions — the product's and every account's override (vendor
+    eyes only) — newest first, each with its changes. ``account_id``: only that account's overrides
+    and the product versions."""
+    rows = SuccessCriteria.objects.filter(outcome_type=outcome_type).select_related("outcome_type", "account")
+    if account_id is not None:
+        rows = rows.filter(Q(account__isnull=True) | Q(account_id=account_id))
+    products: list[SuccessCriteria] = []
+    last_in_scope: dict[int | None, SuccessCriteria] = {}
+    entries = []
+    for criteria in rows.order_by("created_at", "id"):
+        previous = last_in_scope.get(criteria.account_id)
+        if previous is None and criteria.account_id is not None:
+            previous = products[-1] if products else None
+        entries.append(_entry(criteria, previous))
+        last_in_scope[criteria.account_id] = criteria
+        if criteria.account_id is None:
+            products.append(criteria)
+    return entries[::-1]
+
+
+def criteria_changelog_for_account(
+    *, account_id: int, outcome_type_ids: Iterable[int]
+) -> dict[int, list[CriteriaVersionEntry]]:
+    """The versions that applied to one account, per outcome type, newest first: the product
+    definition's versions until the account's first override, then its override's versions (an
+    override wins over every product version: later product versions do not apply to it). Each
+    entry's changes are against the version in force for the account before it. Never another
+    account's override."""
+    rows = (
+        SuccessCriteria.objects.filter(outcome_type_id__in=list(outcome_type_ids))
+        .filter(Q(account__isnull=True) | Q(account_id=account_id))
+        .select_related("outcome_type", "account")
+        .order_by("outcome_type_id", "created_at", "id")
+    )
+    changelog: dict[int, list[CriteriaVersionEntry]] = {}
+    in_force: dict[int, SuccessCriteria] = {}
+    for criteria in rows:
+        current = in_force.get(criteria.outcome_type_id)
+        if criteria.account_id is None and current is not None and current.account_id is not None:
+            continue  # the account's own definition already wins over the product one
+        changelog.setdefault(criteria.outcome_type_id, []).append(_entry(criteria, current))
+        in_force[criteria.outcome_type_id] = criteria
+    return {type_id: entries[::-1] for type_id, entries in changelog.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueRow:
+    outcome_type: OutcomeType
+    current: SuccessCriteria | None  # the product definition's latest version
+    overrides: int  # accounts with an override of their own
+    costs: tuple[OutcomeCost, ...]  # the delivery costs in force today, one per tier (vendor eyes only)
+
+
+def catalogue_rows(*, today: date) -> list[CatalogueRow]:
+    """Every outcome type with its current product definition, its overrides and its costs in force."""
+    types = list(OutcomeType.objects.order_by("code"))
+    current = criteria_current(account_ids=[], outcome_type_ids=[t.pk for t in types])
+    overrides = dict(
+        SuccessCriteria.objects.filter(account__isnull=False)
+        .values("outcome_type_id")
+        .annotate(n=Count("account_id", distinct=True))
+        .values_list("outcome_type_id", "n")
+    )
+    costs: dict[int, dict[str, OutcomeCost]] = {}
+    for cost in OutcomeCost.objects.filter(effective_from__lte=today).order_by("outcome_type_id", "effective_from"):
+        costs.setdefault(cost.outcome_type_id, {})[cost.complexity] = cost  # the latest per tier wins
+    return [
+        CatalogueRow(
+            outcome_type=t,
+            current=current.get((None, t.pk)),
+            overrides=overrides.get(t.pk, 0),
+            costs=tuple(v for _, v in sorted(costs.get(t.pk, {}).items())),
+        )
+        for t in types
+    ]
+
+
+def outcome_type_get(*, code: str) -> OutcomeType:
+    """One outcome type by its code, or 404."""
+    outcome_type = OutcomeType.objects.filter(code=code).first()
+    if outcome_type is None:
+        raise Http404("No such outcome type.")
+    return outcome_type

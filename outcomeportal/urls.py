@@ -134,6 +134,7 @@ urlpatterns = [
     path("", include("billing.receivables.urls")),
     path("", include("disputes.urls")),
     path("", include("finance.urls")),
+    path("", include("metering.urls")),  # the outcome catalogue (vendor staff)
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", docs.swagger_ui, name="api-docs"),  # Swagger UI and Redoc: outcomeportal/api/docs.py

@@ -10,7 +10,7 @@ from accounts.models import Account
 # A disputed event stays charged until the dispute is resolved; a credited one is not.
 from billing.audit.table import outcome_types_for
 from metering.models import OutcomeType, SuccessCriteria
-from metering.selectors import criteria_current, criteria_for
+from metering.selectors import CriteriaVersionEntry, criteria_changelog_for_account, criteria_current, criteria_for
 
 # --- "You are not charged when…" ----------------------------------------------------------------
 
@@ -22,15 +22,23 @@ class OutcomeTerms:
     outcome_type: OutcomeType
     criteria: SuccessCriteria
     is_override: bool  # the account's enterprise definition, not the product one
+    # The versions that applied to this account (the product's until its own override, then its
+    # own), newest first, each with what changed: the definition's changelog. Never another account's.
+    changelog: tuple[CriteriaVersionEntry, ...] = ()
 
 
 def charging_terms_for(*, account: Account) -> list[OutcomeTerms]:
     types = outcome_types_for(account=account)
-    current = criteria_current(account_ids=[account.pk], outcome_type_ids=[t.pk for t in types])
+    type_ids = [t.pk for t in types]
+    current = criteria_current(account_ids=[account.pk], outcome_type_ids=type_ids)
+    changelogs = criteria_changelog_for_account(account_id=account.pk, outcome_type_ids=type_ids)
     terms = []
     for outcome_type in types:
         criteria = criteria_for(current, account_id=account.pk, outcome_type_id=outcome_type.pk)
         if criteria is not None:
             override = criteria.account_id is not None
-            terms.append(OutcomeTerms(outcome_type=outcome_type, criteria=criteria, is_override=override))
+            changelog = tuple(changelogs.get(outcome_type.pk, ()))
+            terms.append(
+                OutcomeTerms(outcome_type=outcome_type, criteria=criteria, is_override=override, changelog=changelog)
+            )
     return terms
