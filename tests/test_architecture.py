@@ -25,6 +25,7 @@ ENTRY_POINT = re.compile(r"^(\w+_)?(views|api|apis|tasks|urls)$")
 # Pure cores: plain functions over frozen dataclasses, no Django (style.md "Pure cores").
 PURE_CORES = (
     "metering/engine.py",
+    "metering/criteria_changes.py",
     "billing/caps.py",
     "billing/contracts.py",
     "billing/pricing/__init__.py",

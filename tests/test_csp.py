@@ -103,6 +103,10 @@ def pages(account_a, outcome_type):
         "/accounts/api-keys/": admin,
         "/account/acme/people/": admin,  # htmx forms, hx-confirm
         "/vendor/people/": operator,
+        "/catalogue/": operator,  # the catalogue: its forms and the htmx scope selectors
+        "/catalogue/new/": operator,
+        "/catalogue/types/resolved_conversation/": operator,
+        "/catalogue/types/resolved_conversation/criteria/new/": operator,
         "/accounts/password-reset/": Client(),
         "/api/docs/": Client(),
     }

@@ -71,6 +71,25 @@ def test_vendor_overview_is_vendor_staff_only(events, clients, role, status):
         assert "Acme Support" not in response.content.decode().split("<main", 1)[1]
 
 
+# The catalogue (metering.views): vendor staff read it, operators alone write; customers get 403.
+CATALOGUE_PAGES = {
+    "catalogue": ("/catalogue/", {"support": 200, "operator": 200}),
+    "outcome_type": ("/catalogue/types/resolved_conversation/", {"support": 200, "operator": 200}),
+    "outcome_type_new": ("/catalogue/new/", {"support": 403, "operator": 200}),
+    "criteria_new": ("/catalogue/types/resolved_conversation/criteria/new/", {"support": 403, "operator": 200}),
+}
+
+
+@pytest.mark.parametrize("page", CATALOGUE_PAGES)
+@pytest.mark.parametrize("role", ["admin_a", "finance_a", "viewer_a", "user_b", "support", "operator", "anonymous"])
+def test_catalogue_pages_are_vendor_staff_only(catalogue, clients, page, role):
+    url, vendor_status = CATALOGUE_PAGES[page]
+    response = clients[role].get(url)
+    assert response.status_code == {"anonymous": 302, **vendor_status}.get(role, 403)
+    if response.status_code == 403:
+        assert "resolved_conversation v1" not in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("role", "status"),
     [("admin_a", 403), ("viewer_a", 403), ("user_b", 403), ("support", 302), ("operator", 302), ("anonymous", 302)],
