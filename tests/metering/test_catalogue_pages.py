@@ -510,3 +510,22 @@ def test_changes_read_field_by_field():
     ]
     assert criteria_changes(None, after) == []
     assert criteria_changes(after, dict(after)) == []
+
+
+def test_an_unknown_outcome_type_is_404(world):
+    client = world["clients"]["operator"]
+    for url in ("/catalogue/types/nope/", "/catalogue/types/nope/criteria/new/"):
+        assert client.get(url).status_code == 404
+    assert (
+        client.post("/catalogue/types/nope/costs/", {"amount": "1", "effective_from": "2026-01-01"}).status_code == 404
+    )
+
+
+def test_vendor_support_reads_the_type_page_without_its_forms(world):
+    page = _page(world["clients"]["support"].get(TYPE_URL))
+    assert "History of the definitions" in page
+    assert "Delivery costs" in page
+    assert "Publish a criteria version" not in page
+    assert "Add the cost" not in page
+    catalogue = _page(world["clients"]["support"].get("/catalogue/"))
+    assert "New outcome type" not in catalogue
