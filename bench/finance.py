@@ -1,13 +1,14 @@
 """Benchmark of the finance endpoints: server time per request over the whole book.
 
-    python bench/finance.py                                  # 10,000,000 events, 50 accounts
+    python bench/finance.py                                  # 10,000,000 events, 50 accounts, 24 months
     python bench/finance.py --events 200000                  # a quick run
     python bench/finance.py --skip-fill                      # measure again on the data already there
     python bench/finance.py --database-url postgresql://…/my_bench   # a server (the name must hold 'bench')
 
-The world is bench/portal.py's (its fill: 50 accounts over 120 days, one of them with 20 % of the
-events, plain SQL, the rollups rebuilt as the triggers keep them), in the database
-``outcomeportal_bench_portal`` unless ``--database-url`` names another. Delivery costs are set
+The world is bench/portal.py's (its fill: 50 accounts, one of them with 20 % of the events, here
+over ``--days`` days, default 730 — the issue's 24 months —, plain SQL, the rollups rebuilt as the
+triggers keep them), in the database ``outcomeportal_bench_portal`` unless ``--database-url`` names
+another. Delivery costs are set
 in the catalogue for two of its types, so margin prices events without a reported cost.
 
 Then, in-process through Django's test client with a vendor key, it times each finance endpoint
@@ -99,11 +100,13 @@ def measure(requests: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="events in all (default 10,000,000)")
+    parser.add_argument("--days", type=int, default=730, help="days the events span (default 730: 24 months)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel connections for the fill (default 2)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per case (default 20)")
     parser.add_argument("--skip-fill", action="store_true", help="measure the data already in the database")
     parser.add_argument("--database-url", help="a PostgreSQL server (default: the embedded one in .data/pg)")
     args = parser.parse_args()
+    portal.SPAN_DAYS = args.days  # the fill and the catalogue costs' start read it
     portal.django_setup(portal.database_url(args.database_url))
     if not args.skip_fill:
         portal.fill(args.events, None, args.jobs)

@@ -135,7 +135,36 @@ def rollups_match_rows() -> bool:
         for r in ChargeRollup.objects.all()
         if r.charges or r.amount or r.credits
     }
-    return daily == events and ledger == charges and disagreeing == 0
+    return daily == events and ledger == charges and disagreeing == 0 and _months_match(daily, ledger)
+
+
+def _months_match(daily: dict, ledger: dict) -> bool:
+    """The month rollups (kept by the same triggers) equal the day rollups summed by month."""
+    from billing.ledger.models import ChargeMonthRollup
+    from metering.models import MonthlyRollup
+
+    def by_month(rows: dict) -> dict:
+        out: dict = {}
+        for (account, day, *rest), sums in rows.items():
+            key = (account, day.replace(day=1), *rest)
+            out[key] = tuple(a + b for a, b in zip(out.get(key, (0,) * len(sums)), sums, strict=True))
+        return {k: v for k, v in out.items() if any(v)}
+
+    months = {
+        (r.account_id, r.month, r.outcome_type_id, r.status, r.non_billable_reason): (
+            r.events, r.reported_cost, r.uncosted, r.uncosted_simple, r.uncosted_moderate, r.uncosted_complex,
+        )
+        for r in MonthlyRollup.objects.all()
+        if r.events
+    }  # fmt: skip
+    charge_months = {
+        (r.account_id, r.month, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason): (
+            r.charges, r.amount, r.credits,
+        )
+        for r in ChargeMonthRollup.objects.all()
+        if r.charges or r.amount or r.credits
+    }  # fmt: skip
+    return months == by_month(daily) and charge_months == by_month(ledger)
 
 
 def event_seen(event_id: str, account: Account | None = None):

@@ -169,6 +169,32 @@ class ChargeRollup(models.Model):
         ]
 
 
+class ChargeMonthRollup(models.Model):
+    """The charge rollup by local month: the same key with ``month`` (the month's first day) for
+    ``day`` and the same sums, kept by the same triggers in the same statement (migration 0016) — what
+    figures over many months read. Never written by application code."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
+    complexity = models.CharField(max_length=16, blank=True, default="")
+    attempt = models.BooleanField(default=False)
+    state = models.CharField(max_length=12)
+    reason = models.CharField(max_length=32, blank=True)
+    charges = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=24, decimal_places=6)
+    credits = models.DecimalField(max_digits=24, decimal_places=4)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "month", "outcome_type", "complexity", "attempt", "state", "reason"],
+                name="charge_month_rollup_key_uniq",
+            )
+        ]
+        indexes = [models.Index(fields=["month"], name="charge_month_rollup_month_idx")]
+
+
 class Deduction(models.Model):
     """An outcome deducted after its window: the platform or an operator learnt that the customer came
     back (billing.invoices.corrections.outcome_deduct). One per event; append-only.
