@@ -335,7 +335,6 @@ class DailyRollup(models.Model):
         ]
 
 
-
 class MonthlyRollup(models.Model):
     """The daily rollup by local month: the same key with ``month`` (the month's first day) for ``day``
     and the same sums, kept by the same triggers in the same statement (migration 0018) — what
