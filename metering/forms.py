@@ -170,13 +170,16 @@ class CriteriaVersionForm(CriteriaFields, _ApiValidatedForm):
 
     serializer_class = CriteriaFieldsSerializer
 
-    def __init__(self, *args, base: dict | None = None, **kwargs):
+    def __init__(self, *args, base: dict | None = None, first: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         # The latest version of the same definition, if any: a version identical to it is refused.
         self.base = base
+        # No version to start from (a type made without one, in the Django admin): what is left
+        # empty takes the service's defaults, as on a new type.
+        self.first = first
 
     def api_body(self) -> dict:
-        return self.criteria_body(omit_empty=False)
+        return self.criteria_body(omit_empty=self.first)
 
     def clean(self):
         cleaned = super().clean()

@@ -26,7 +26,9 @@ class CatalogueTable(tables.Table):
     code = tables.Column(verbose_name="Outcome type", accessor="outcome_type__code")
     unit_price = tables.Column(verbose_name="Unit price", accessor="outcome_type__unit_price", attrs=NUM)
     value_type = tables.Column(verbose_name="Value", accessor="outcome_type__value_type")
-    window = tables.Column(verbose_name="Window", accessor="current__measurement_window_hours", attrs=NUM)
+    window = tables.Column(
+        verbose_name="Window", accessor="current__measurement_window_hours", attrs=NUM, orderable=False
+    )
     current = tables.Column(verbose_name="Product definition", accessor="current", orderable=False)
     overrides = tables.Column(verbose_name="Account overrides", attrs=NUM)
     costs = tables.Column(verbose_name="Delivery cost today", empty_values=(), orderable=False)

@@ -158,6 +158,7 @@ def criteria_new(request, code: str):
         request.POST if request.method == "POST" else None,
         initial=criteria_initial(start),
         base=criteria_values(own) if own else None,
+        first=start is None,
     )
     if request.method == "POST" and form.is_valid():
         criteria = criteria_version_create(

@@ -529,3 +529,15 @@ def test_vendor_support_reads_the_type_page_without_its_forms(world):
     assert "Add the cost" not in page
     catalogue = _page(world["clients"]["support"].get("/catalogue/"))
     assert "New outcome type" not in catalogue
+
+
+def test_a_type_made_in_the_django_admin_without_criteria_still_lists_and_gets_its_first_version(world):
+    OutcomeType.objects.create(code="bare", name="Bare", unit_price=Decimal("1.50"))
+    client = world["clients"]["operator"]
+    assert client.get("/catalogue/?sort=window").status_code == 200
+    assert "No definition yet." in _page(client.get("/catalogue/types/bare/"))
+    form = client.get("/catalogue/types/bare/criteria/new/").context["form"]
+    body = {k: v for k, v in form.initial.items() if v is not True} | {"one_per_session": "on"}
+    body |= {"customer_result": "a bare result"}
+    assert client.post("/catalogue/types/bare/criteria/new/", body).status_code == 302
+    assert SuccessCriteria.objects.get(outcome_type__code="bare").label == "bare v1"
