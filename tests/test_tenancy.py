@@ -1045,7 +1045,7 @@ CASES = [
         check=check_scenarios,
     ),
     Case(
-        "contract-preview",
+        "account-contract-preview",
         "POST",
         "/api/v1/accounts/{acct}/contract/preview",
         VENDOR,
