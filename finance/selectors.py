@@ -9,7 +9,7 @@ month and outcome type. The figures themselves are defined in the pure modules
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -69,8 +69,9 @@ def shown_month_counts(*, first_period: str, last_period: str) -> list[Count]:
     """Outcomes per account, local month, outcome type, shown status and reason, over the periods."""
     first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
     sql = shown_counts_sql(
-        where="r.day >= %(first)s AND r.day < %(end)s",
-        group="account_id, date_trunc('month', day)::date, outcome_type_id, status, reason",
+        where="r.month >= %(first)s AND r.month < %(end)s",
+        group="account_id, day, outcome_type_id, status, reason",
+        grain="month",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, {"first": first_day, "end": end_day})
@@ -174,16 +175,33 @@ def _accounts_with_currency() -> dict[int, dict[str, str]]:
     return dims
 
 
+_COST_SUMS = "sum(reported_cost), sum(uncosted), sum(uncosted_simple), sum(uncosted_moderate), sum(uncosted_complex)"
+
+
 def cost_days(*, first_day: date, end_day: date, accounts, types) -> list[CostDay]:
-    """The daily rollup's costs per account, local day and type over [first_day, end_day)."""
+    """The rollups' costs per account, local day and type over [first_day, end_day) (whole months).
+
+    A month in which no catalogue cost takes effect after its first day is read from the month
+    rollup, as one "day" (its first): every day of it is costed alike. The others day by day.
+    """
+    changes = {d for d in OutcomeCost.objects.values_list("effective_from", flat=True)}
+    months = periods_between(period_of(first_day), period_of(end_day - timedelta(days=1)))
+    split = [m for m in months if any(period_first_day(m) < d < period_first_day(period_add(m, 1)) for d in changes)]
+    whole = [period_first_day(m) for m in months if m not in split]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT account_id, day, outcome_type_id, sum(reported_cost), sum(uncosted), sum(uncosted_simple), "
-            "sum(uncosted_moderate), sum(uncosted_complex) FROM metering_dailyrollup "
-            "WHERE day >= %s AND day < %s GROUP BY 1, 2, 3",
-            [first_day, end_day],
+            f"SELECT account_id, month, outcome_type_id, {_COST_SUMS} FROM metering_monthlyrollup "
+            "WHERE month = ANY(%s) GROUP BY 1, 2, 3",
+            [whole],
         )
         rows = cursor.fetchall()
+        for m in split:
+            cursor.execute(
+                f"SELECT account_id, day, outcome_type_id, {_COST_SUMS} FROM metering_dailyrollup "
+                "WHERE day >= %s AND day < %s GROUP BY 1, 2, 3",
+                [period_first_day(m), period_first_day(period_add(m, 1))],
+            )
+            rows += cursor.fetchall()
     return [
         CostDay(
             account=accounts[a],
@@ -202,8 +220,8 @@ def earned(*, first_period: str, last_period: str, accounts, types) -> list[Earn
     first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT account_id, date_trunc('month', day)::date, outcome_type_id, sum(amount) "
-            "FROM billing_chargerollup WHERE day >= %s AND day < %s AND state = ANY(%s) AND reason = ANY(%s) "
+            "SELECT account_id, month, outcome_type_id, sum(amount) "
+            "FROM billing_chargemonthrollup WHERE month >= %s AND month < %s AND state = ANY(%s) AND reason = ANY(%s) "
             "GROUP BY 1, 2, 3",
             [first_day, end_day, list(COUNTED_STATES), list(COUNTED_REASONS)],
         )

@@ -35,18 +35,28 @@ _TO_STATUS = f"CASE WHEN r.reason IN ({_FREE}) THEN 'non_billable' ELSE r.state 
 _TO_REASON = f"CASE WHEN r.reason IN ({_FREE}) THEN r.reason ELSE '' END"
 
 
-def shown_counts_sql(*, where: str, group: str) -> str:
+# The rollups of each grain, and their date column: the day rollups, or the month rollups (the same
+# keys with the local month's first day; figures over many months read ~30 times fewer rows there).
+_GRAINS = {
+    "day": ("metering_dailyrollup", "billing_chargerollup", "r.day"),
+    "month": ("metering_monthlyrollup", "billing_chargemonthrollup", "r.month"),
+}
+
+
+def shown_counts_sql(*, where: str, group: str, grain: str = "day") -> str:
     """SQL of the shown counts grouped by ``group`` — any of ``account_id, day, outcome_type_id, status,
-    reason`` — over the rollup rows matching ``where`` (a condition on ``r``'s account_id, day and
-    outcome_type_id, with named parameters). Columns: the ``group`` ones, then ``n``."""
+    reason`` — over the rollup rows matching ``where`` (a condition on ``r``'s account_id, day — or
+    month, with ``grain="month"`` — and outcome_type_id, with named parameters). Columns: the ``group``
+    ones, then ``n``; at the month grain ``day`` is the month's first day."""
+    events, charges, day = _GRAINS[grain]
     return (
         f"SELECT {group}, sum(n) AS n FROM ("
-        f"SELECT r.account_id, r.day, r.outcome_type_id, r.status, r.non_billable_reason AS reason, r.events AS n "
-        f"FROM metering_dailyrollup r WHERE {where} "
-        f"UNION ALL SELECT r.account_id, r.day, r.outcome_type_id, {_FROM_STATUS}, '', -r.charges "
-        f"FROM billing_chargerollup r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES} "
-        f"UNION ALL SELECT r.account_id, r.day, r.outcome_type_id, {_TO_STATUS}, {_TO_REASON}, r.charges "
-        f"FROM billing_chargerollup r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES}"
+        f"SELECT r.account_id, {day} AS day, r.outcome_type_id, r.status, r.non_billable_reason AS reason, "
+        f"r.events AS n FROM {events} r WHERE {where} "
+        f"UNION ALL SELECT r.account_id, {day}, r.outcome_type_id, {_FROM_STATUS}, '', -r.charges "
+        f"FROM {charges} r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES} "
+        f"UNION ALL SELECT r.account_id, {day}, r.outcome_type_id, {_TO_STATUS}, {_TO_REASON}, r.charges "
+        f"FROM {charges} r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES}"
         f") s GROUP BY {group} HAVING sum(n) <> 0"
     )
 
@@ -79,13 +89,21 @@ def shown_counts(
 def period_attainment(*, account_id: int, period: str) -> tuple[Attainment, ...]:
     """The account's outcomes of ``period`` (its local month) per outcome type, billable and attempted
     by attainment's rule (billing.pricing.attainment) — what a contract's guarantee is checked with
-    when the period's invoice is finalized (one statement over the rollups)."""
-    first, end = period_days(period)
+    when the period's invoice is finalized (one statement over the month rollups)."""
+    first, _ = period_days(period)
     tally: dict[int, list[int]] = {}
-    for type_id, status, reason, n in shown_counts(
-        account_id=account_id, first_day=first, end_day=end, group="outcome_type_id, status, reason"
-    ):
-        counted = classify(status, reason)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            shown_counts_sql(
+                where="r.account_id = %(account)s AND r.month = %(month)s",
+                group="outcome_type_id, status, reason",
+                grain="month",
+            ),
+            {"account": account_id, "month": first},
+        )
+        rows = cursor.fetchall()
+    for type_id, status, reason, total in rows:
+        counted, n = classify(status, reason), int(total)
         if counted in (BILLABLE, FAILED):
             pair = tally.setdefault(type_id, [0, 0])
             pair[0] += n if counted == BILLABLE else 0
