@@ -156,8 +156,10 @@ _EVENT_TABLES = (
     "metering_sessionclaim",
     "metering_signal",
     "metering_dailyrollup",
+    "metering_monthlyrollup",
     "billing_charge",
     "billing_chargerollup",
+    "billing_chargemonthrollup",
     "billing_moneylogentry",  # the money log records the charges: it starts again with them
 )
 ATTEMPT_REASONS_SQL = (

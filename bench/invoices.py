@@ -137,7 +137,8 @@ def main() -> None:
         benchlib.truncate(
             cursor,
             "TRUNCATE billing_invoiceline, billing_invoice, billing_contractversion, billing_creditnote, "
-            "metering_event, metering_dailyrollup, metering_sessionclaim, metering_signal, billing_charge, "
+            "metering_event, metering_dailyrollup, metering_monthlyrollup, metering_sessionclaim, metering_signal, "
+            "billing_charge, billing_chargemonthrollup, "
             "billing_chargerollup RESTART IDENTITY CASCADE",
         )
         cursor.execute("UPDATE billing_numberseries SET next_value = 1")

@@ -109,8 +109,9 @@ def main() -> None:
             benchlib.truncate(
                 cursor,
                 "TRUNCATE billing_invoiceline, billing_invoice, billing_contractversion, billing_creditnote, "
-                "billing_invoiceeventspending, metering_event, metering_dailyrollup, metering_sessionclaim, "
-                "metering_signal, billing_charge, billing_chargerollup RESTART IDENTITY CASCADE",
+                "billing_invoiceeventspending, metering_event, metering_dailyrollup, metering_monthlyrollup, "
+                "metering_sessionclaim, metering_signal, billing_charge, billing_chargerollup, "
+                "billing_chargemonthrollup RESTART IDENTITY CASCADE",
             )
             cursor.execute("UPDATE billing_numberseries SET next_value = 1")
         benchlib.world_setup()

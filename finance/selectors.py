@@ -8,6 +8,7 @@ month and outcome type. The figures themselves are defined in the pure modules
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,6 +25,7 @@ from billing.ledger.models import COUNTED_REASONS, COUNTED_STATES
 from billing.selectors import contract_for_period
 from finance.attainment import TRAILING_MONTHS, AttainmentRow, Count, attainment_rows, rate_text
 from finance.margin import CostDay, Earned, MarginRow, margin_rows, spread
+from finance.models import LossCount
 from finance.revenue import COHORT_MONTHS, AccountMonth, Cohort, cohorts, months_table
 from metering.models import OutcomeCost, OutcomeType
 from outcomeportal.core.periods import (
@@ -304,19 +306,75 @@ def _fee_units(*, first_period: str, last_period: str) -> dict[tuple[int, str], 
 
 def loss_counts(*, periods: list[str], accounts) -> list[tuple[dict[str, str], str, str, int]]:
     """Charged outcomes that cost more than they earned, per account, type and period: (account, type,
-    period, count). One query per account over the periods, on the charge ledger's (account,
-    occurred_at) index — the one finance figure not in a rollup: it compares event by event."""
+    period, count) — the one finance figure not in a rollup: it compares event by event.
+
+    Counted per (account, month) once and kept (:class:`finance.models.LossCount`) with the stamp of
+    what the count depends on (:func:`_loss_stamps`); a month whose stamp changed — an outcome settled
+    or credited, a late one ingested, a fee or a catalogue cost changed — is counted again, one query
+    per account over its changed months, on the charge ledger's (account, occurred_at) index.
+    """
     units = _fee_units(first_period=periods[0], last_period=periods[-1])
-    types = dict(OutcomeType.objects.values_list("pk", "code"))
-    out = []
+    stamps = _loss_stamps(periods=periods, units=units)
+    kept = {
+        (row.account_id, row.period): row
+        for row in LossCount.objects.filter(account_id__in=list(accounts), period__in=periods)
+    }
+    stale: dict[int, list[str]] = {}
+    for key, stamp in stamps.items():
+        if key[0] in accounts and (key not in kept or kept[key].stamp != stamp):
+            stale.setdefault(key[0], []).append(key[1])
+    if stale:
+        types = dict(OutcomeType.objects.values_list("pk", "code"))
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            for account in Account.objects.filter(pk__in=list(stale)):
+                months = sorted(stale[account.pk])
+                counted: dict[str, dict[str, int]] = {p: {} for p in months}
+                cursor.execute(
+                    _loss_sql("c.outcome_type_id, f.period, count(*)", "GROUP BY 1, 2"),
+                    _loss_params(account, months, units),
+                )
+                for type_id, period, n in cursor.fetchall():
+                    counted[period][types[type_id]] = n
+                for period, counts in counted.items():
+                    kept[(account.pk, period)] = LossCount.objects.update_or_create(
+                        account_id=account.pk,
+                        period=period,
+                        defaults={"stamp": stamps[(account.pk, period)], "counts": counts, "counted_at": now},
+                    )[0]
+    return [
+        (accounts[account_id], code, period, n)
+        for (account_id, period), row in kept.items()
+        if (account_id, period) in stamps
+        for code, n in row.counts.items()
+    ]
+
+
+def _loss_stamps(*, periods: list[str], units: dict[tuple[int, str], Decimal]) -> dict[tuple[int, str], str]:
+    """(account id, period) → the stamp of what its loss outcomes are counted from, for every account
+    month with counted outcome charges: the month rollup's rows of those charges (type, complexity,
+    state, reason, count, amount), the platform fee's share of an included outcome, and every catalogue
+    cost. The events' costs are facts (never changed), so these are all that can move the count."""
     with connection.cursor() as cursor:
-        for account in Account.objects.filter(pk__in=list(accounts)):
-            cursor.execute(
-                _loss_sql("c.outcome_type_id, f.period, count(*)", "GROUP BY 1, 2"),
-                _loss_params(account, periods, units),
-            )
-            out += [(accounts[account.pk], types[t], period, n) for t, period, n in cursor.fetchall()]
-    return out
+        cursor.execute(
+            "SELECT md5(coalesce(string_agg(concat_ws(':', id, outcome_type_id, complexity, effective_from, amount), "
+            "',' ORDER BY id), '')) FROM metering_outcomecost"
+        )
+        catalogue = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT account_id, month, md5(string_agg(concat_ws(':', outcome_type_id, complexity, state, reason, "
+            "charges, amount), ',' ORDER BY outcome_type_id, complexity, state, reason)) "
+            "FROM billing_chargemonthrollup WHERE month = ANY(%s) AND NOT attempt AND state = ANY(%s) "
+            "AND reason = ANY(%s) AND charges <> 0 GROUP BY 1, 2",
+            [[period_first_day(p) for p in periods], list(COUNTED_STATES), list(COUNTED_REASONS)],
+        )
+        rows = cursor.fetchall()
+    stamps = {}
+    for account_id, month, charges in rows:
+        period = period_of(month)
+        unit = units.get((account_id, period), Decimal(0))
+        stamps[(account_id, period)] = hashlib.sha256(f"{charges}|{unit}|{catalogue}".encode()).hexdigest()[:32]
+    return stamps
 
 
 @dataclass(frozen=True, slots=True)
