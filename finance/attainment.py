@@ -105,6 +105,22 @@ def group_by_parse(value: str) -> tuple[str, ...]:
     return dims
 
 
+Tallies = dict  # segment → period → the word an outcome counts under (classify) → outcomes
+
+
+def tallies_of(counts: Iterable[Count], *, group_by: Sequence[str]) -> Tallies:
+    """The counts added up by segment, period and the word each counts under (:func:`classify`)."""
+    tallies: Tallies = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    words: dict[tuple[str, str], str] = {}
+    for c in counts:
+        values = {**c.account, "outcome_type": c.outcome_type}
+        segment = tuple((d, values[d]) for d in group_by)
+        key = (c.status, c.reason)
+        word = words.get(key) or words.setdefault(key, classify(c.status, c.reason))
+        tallies[segment][c.period][word] += c.n
+    return tallies
+
+
 def attainment_rows(
     counts: Iterable[Count],
     *,
@@ -115,12 +131,11 @@ def attainment_rows(
     """One row per segment and period of ``periods`` (oldest first, consecutive), for every segment
     that has an outcome in the range or the three months before it; ordered by segment, then period.
     ``counts`` may reach back three months before ``periods[0]`` for the trailing mean."""
-    tallies: dict[tuple, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for c in counts:
-        values = {**c.account, "outcome_type": c.outcome_type}
-        segment = tuple((d, values[d]) for d in group_by)
-        tallies[segment][c.period][classify(c.status, c.reason)] += c.n
+    return rows_of_tallies(tallies_of(counts, group_by=group_by), periods=periods, drop_points=drop_points)
 
+
+def rows_of_tallies(tallies: Tallies, *, periods: Sequence[str], drop_points: Decimal) -> list[AttainmentRow]:
+    """:func:`attainment_rows` from counts already added up (:func:`tallies_of`, or in SQL)."""
     rows: list[AttainmentRow] = []
     for segment in sorted(tallies):
         by_period = tallies[segment]

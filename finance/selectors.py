@@ -9,12 +9,13 @@ month and outcome type. The figures themselves are defined in the pure modules
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, AccountLifecycleChange
@@ -23,7 +24,15 @@ from billing.audit.counts import shown_counts_sql
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine
 from billing.ledger.models import COUNTED_REASONS, COUNTED_STATES
 from billing.selectors import contract_for_period
-from finance.attainment import TRAILING_MONTHS, AttainmentRow, Count, attainment_rows, rate_text
+from finance.attainment import (
+    DIMENSIONS,
+    TRAILING_MONTHS,
+    AttainmentRow,
+    Count,
+    classify,
+    rate_text,
+    rows_of_tallies,
+)
 from finance.margin import CostDay, Earned, MarginRow, margin_rows, spread
 from finance.models import LossCount
 from finance.revenue import COHORT_MONTHS, AccountMonth, Cohort, cohorts, months_table
@@ -38,6 +47,7 @@ from outcomeportal.core.periods import (
 )
 
 MAX_MONTHS = 24
+FIGURES_WORK_MEM = "64MB"  # for the month rollups' grouped reads of many months (a few MB of rows)
 DEFAULT_MONTHS = 12
 
 
@@ -67,30 +77,70 @@ def account_dimensions() -> dict[int, dict[str, str]]:
     }
 
 
-def shown_month_counts(*, first_period: str, last_period: str) -> list[Count]:
-    """Outcomes per account, local month, outcome type, shown status and reason, over the periods."""
+# The SQL of each segment dimension over the shown counts ``s`` joined to their account ``a``.
+_DIMENSION_SQL = {
+    "account": "a.external_id",
+    "tier": "a.tier",
+    "industry": "a.industry",
+    "use_case": "a.use_case",
+    "outcome_type": "s.outcome_type_id",
+}
+
+
+def _shown_month_rows(*, first_period: str, last_period: str, dims: list[str]) -> list[tuple]:
+    """The shown counts of the months, grouped in SQL by ``dims`` (in :data:`DIMENSIONS` order), month,
+    status and reason: (*dimension values, month, status, reason, n) — from the month rollups."""
     first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
+    # One aggregation, the account's dimensions joined in: the counts of the months asked, by segment.
     sql = shown_counts_sql(
         where="r.month >= %(first)s AND r.month < %(end)s",
-        group="account_id, day, outcome_type_id, status, reason",
+        group=", ".join([*(_DIMENSION_SQL[d] for d in dims), "s.day", "s.status", "s.reason"]),
         grain="month",
+        join="JOIN accounts_account a ON a.id = s.account_id",
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{FIGURES_WORK_MEM}'")  # the groups hashed in memory, not sorted on disk
         cursor.execute(sql, {"first": first_day, "end": end_day})
-        rows = cursor.fetchall()
-    accounts = account_dimensions()
+        return cursor.fetchall()
+
+
+def shown_month_counts(*, first_period: str, last_period: str, group_by: tuple[str, ...] | None = None) -> list[Count]:
+    """Outcomes per account, local month, outcome type, shown status and reason, over the periods —
+    from the month rollups. With ``group_by`` (segment dimensions), grouped by those in SQL instead:
+    each count's ``account`` then holds those dimensions alone (and ``outcome_type`` is ``""`` unless
+    it is one), which is all a segment's figures read."""
+    dims = [d for d in DIMENSIONS if group_by is None or d in group_by]
     types = dict(OutcomeType.objects.values_list("pk", "code"))
-    return [
-        Count(
-            account=accounts[account_id],
-            outcome_type=types[type_id],
-            period=period_of(month),
-            status=status,
-            reason=reason,
-            n=int(n),
-        )
-        for account_id, month, type_id, status, reason, n in rows
-    ]
+    periods: dict = {}  # month → its period, computed once
+    width = len(dims)
+    out = []
+    for row in _shown_month_rows(first_period=first_period, last_period=last_period, dims=dims):
+        segment = dict(zip(dims, row, strict=False))
+        month, status, reason, n = row[width:]
+        period = periods.get(month) or periods.setdefault(month, period_of(month))
+        code = types[segment.pop("outcome_type")] if "outcome_type" in segment else ""
+        out.append(Count(account=segment, outcome_type=code, period=period, status=status, reason=reason, n=int(n)))
+    return out
+
+
+def shown_month_tallies(*, first_period: str, last_period: str, group_by: tuple[str, ...]):
+    """The same counts added up by segment (in ``group_by``'s order), period and the word each counts
+    under (finance.attainment.classify) — what attainment reads, without a count object per row."""
+    dims = [d for d in DIMENSIONS if d in group_by]
+    types = dict(OutcomeType.objects.values_list("pk", "code"))
+    order = [dims.index(d) for d in group_by]
+    periods: dict = {}
+    words: dict = {}
+    width = len(dims)
+    tallies: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for row in _shown_month_rows(first_period=first_period, last_period=last_period, dims=dims):
+        month, status, reason, n = row[width:]
+        values = [types[row[i]] if dims[i] == "outcome_type" else row[i] for i in order]
+        segment = tuple(zip(group_by, values, strict=True))
+        period = periods.get(month) or periods.setdefault(month, period_of(month))
+        word = words.get((status, reason)) or words.setdefault((status, reason), classify(status, reason))
+        tallies[segment][period][word] += int(n)
+    return tallies
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +170,11 @@ class AttainmentReport:
 def attainment_report(*, period: str, months: int, group_by: tuple[str, ...]) -> AttainmentReport:
     """Attainment per segment for the ``months`` months ending with ``period`` (the API, the page, the CSV)."""
     periods = periods_between(period_add(period, -(months - 1)), period)
-    counts = shown_month_counts(first_period=period_add(periods[0], -TRAILING_MONTHS), last_period=period)
+    tallies = shown_month_tallies(
+        first_period=period_add(periods[0], -TRAILING_MONTHS), last_period=period, group_by=group_by
+    )
     drop = drop_points_setting()
-    rows = attainment_rows(counts, group_by=group_by, periods=periods, drop_points=drop)
+    rows = rows_of_tallies(tallies, periods=periods, drop_points=drop)
     return AttainmentReport(
         period=period, months=months, group_by=group_by, periods=periods, drop_points=drop, rows=rows
     )

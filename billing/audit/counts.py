@@ -43,11 +43,12 @@ _GRAINS = {
 }
 
 
-def shown_counts_sql(*, where: str, group: str, grain: str = "day") -> str:
+def shown_counts_sql(*, where: str, group: str, grain: str = "day", join: str = "") -> str:
     """SQL of the shown counts grouped by ``group`` — any of ``account_id, day, outcome_type_id, status,
     reason`` — over the rollup rows matching ``where`` (a condition on ``r``'s account_id, day — or
     month, with ``grain="month"`` — and outcome_type_id, with named parameters). Columns: the ``group``
-    ones, then ``n``; at the month grain ``day`` is the month's first day."""
+    ones, then ``n``; at the month grain ``day`` is the month's first day. ``join`` joins the counts
+    (``s``) to another table, whose columns ``group`` may then name (qualify ``s.``'s then)."""
     events, charges, day = _GRAINS[grain]
     return (
         f"SELECT {group}, sum(n) AS n FROM ("
@@ -57,7 +58,7 @@ def shown_counts_sql(*, where: str, group: str, grain: str = "day") -> str:
         f"FROM {charges} r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES} "
         f"UNION ALL SELECT r.account_id, {day}, r.outcome_type_id, {_TO_STATUS}, {_TO_REASON}, r.charges "
         f"FROM {charges} r WHERE {where} AND NOT r.attempt AND r.state <> 'void' AND {_MOVES}"
-        f") s GROUP BY {group} HAVING sum(n) <> 0"
+        f") s {join} GROUP BY {group} HAVING sum(n) <> 0"
     )
 
 
