@@ -194,15 +194,17 @@ def outcome_counts(*, account: Account, period: str, terms: Terms | None) -> Out
     return counts_of(rollup_rows(keys=[key]).get(key, ()), Charging.of(terms))
 
 
-def rollup_rows(*, keys: list[tuple[int, str]]) -> dict[tuple[int, str], list]:
+def rollup_rows(*, keys: list[tuple[int, str]], grain: str = "day") -> dict[tuple[int, str], list]:
     """Each (account id, period)'s charge rollup rows as :func:`counts_of` reads them — (type id,
-    complexity, attempt, state, reason, charges, amount) — in one statement for all the keys."""
+    complexity, attempt, state, reason, charges, amount) — in one statement for all the keys. The
+    same from the month rollup with ``grain="month"`` (~30 times fewer rows for whole months)."""
     bounds = [period_days(p) for _, p in keys]
+    table, day = ("billing_chargemonthrollup", "r.month") if grain == "month" else ("billing_chargerollup", "r.day")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason, "
             "sum(r.charges), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
-            "AS k(a, p, s, e) JOIN billing_chargerollup r ON r.account_id = k.a AND r.day >= k.s AND r.day < k.e "
+            f"AS k(a, p, s, e) JOIN {table} r ON r.account_id = k.a AND {day} >= k.s AND {day} < k.e "
             "GROUP BY 1, 2, 3, 4, 5, 6, 7",
             [[k[0] for k in keys], [k[1] for k in keys], [b[0] for b in bounds], [b[1] for b in bounds]],
         )

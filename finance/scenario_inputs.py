@@ -2,7 +2,7 @@
 rollups and the contracts — the selectors of the scenarios page, its CSV and the API.
 
 * the history: the attempted and billable outcomes per account, outcome type and local month of the
-  last six closed months — :func:`finance.selectors.shown_month_counts` classified by
+  last six closed months — :func:`finance.selectors.shown_month_tallies` classified by
   :func:`finance.attainment.classify`, so "attainment" is the figure's one definition;
 * how the invoice groups them: the same months' charge rollup through
   :func:`billing.charges.counts_of` (resolved outcomes per complexity tier, gain-share amounts);
@@ -19,12 +19,13 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from accounts import refcache
 from accounts.models import Account, LifecycleStatus
 from accounts.selectors import account_statuses_at
 from billing.charges import Charging, counts_of, own_inputs, own_spend, rollup_rows
 from billing.invoices.models import ContractVersion
 from billing.selectors import contract_for_period
-from finance.attainment import BILLABLE, FAILED, classify, rate_text
+from finance.attainment import BILLABLE, FAILED, rate_text
 from finance.scenarios import (
     HISTORY_MONTHS,
     AccountHistory,
@@ -35,7 +36,7 @@ from finance.scenarios import (
     history_months,
     project,
 )
-from finance.selectors import default_period, shown_month_counts
+from finance.selectors import default_period, shown_month_tallies
 from outcomeportal.core.money import ZERO, round_event
 from outcomeportal.core.periods import period_add, periods_between
 
@@ -110,7 +111,13 @@ def scope_accounts(*, scope: dict[str, str], now) -> list[Account]:
 
 def scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | None = None) -> ScenarioInputs:
     """The scope's history (the six months ending with ``last_closed``, default the last closed month)
-    and contracts for ``months`` projected months after it."""
+    and contracts for ``months`` projected months after it — the catalogue read under one stamp
+    (accounts.refcache), not once per account and month."""
+    with refcache.pinned():
+        return _scenario_inputs(scope=scope, months=months, last_closed=last_closed)
+
+
+def _scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | None) -> ScenarioInputs:
     last_closed = last_closed or default_period()
     history_periods = periods_between(period_add(last_closed, -(HISTORY_MONTHS - 1)), last_closed)
     periods = periods_between(period_add(last_closed, 1), period_add(last_closed, months))
@@ -122,10 +129,17 @@ def scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | No
         lambda: {BILLABLE: [0] * HISTORY_MONTHS, FAILED: [0] * HISTORY_MONTHS}
     )
     index = {p: i for i, p in enumerate(history_periods)}
-    for c in shown_month_counts(first_period=history_periods[0], last_period=last_closed):
-        kind = classify(c.status, c.reason)
-        if c.account["account"] in by_external and kind in (BILLABLE, FAILED) and c.period in index:
-            tallies[(c.account["account"], c.outcome_type)][kind][index[c.period]] += c.n
+    counted = shown_month_tallies(
+        first_period=history_periods[0], last_period=last_closed, group_by=("account", "outcome_type")
+    )
+    for ((_, external_id), (_, code)), by_period in counted.items():
+        if external_id not in by_external:
+            continue
+        for period, words in by_period.items():
+            if period in index:
+                for kind in (BILLABLE, FAILED):
+                    if words.get(kind):
+                        tallies[(external_id, code)][kind][index[period]] += words[kind]
 
     versions: dict[int, list[ContractVersion]] = defaultdict(list)
     for v in ContractVersion.objects.filter(account__in=accounts):
@@ -136,7 +150,7 @@ def scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | No
 
     # How the invoices grouped the history's resolved outcomes: complexity tiers, gain-share amounts.
     keys = [(a.pk, p) for a in accounts for p in history_periods]
-    rows = rollup_rows(keys=keys) if keys else {}
+    rows = rollup_rows(keys=keys, grain="month") if keys else {}
     tiers: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     gains: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])
     for a in accounts:
