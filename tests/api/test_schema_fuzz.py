@@ -73,6 +73,9 @@ STATE_RULES: dict[tuple[str, str], dict[str, list[str]]] = {
             r"platform_fee\.included_(credits|outcomes)",  # credits only with credits, outcomes only with money
             r"(onboarding|price_lock)\.starts",  # a date before 1970 or past 9999 once the days are added
             r"effective_from",
+            # A guaranteed type not in the catalogue; a ratio above 1, above 100 % per point (the schema's
+            # decimal grammar cannot bound them); a guarantee credits money, so not in a credits contract.
+            r"guarantee(\.(outcome_type|min_attainment|credit_percent_per_point))?",
         ],
     },
     ("POST", "/api/v1/events/{account}/{event_id}/signals"): {

@@ -84,7 +84,7 @@ def test_an_operator_churns_an_account(live_server, browser):
     page.get_by_role("link", name="Globex").click()
     page.locator("#id_status").select_option("churned")
     page.locator("#id_effective_on").fill("2026-03-01")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save status").click()
     page.wait_for_load_state("networkidle")
     assert "Globex is churned from 2026-03-01." in page.content()
     assert AccountLifecycleChange.objects.get().status == "churned"
