@@ -16,6 +16,7 @@ from billing.invoices.models import (  # noqa: F401
 )
 from billing.ledger.models import Charge, ChargeReason, ChargeRollup, ChargeState  # noqa: F401
 from billing.moneylog.models import MoneyLogEntry, MoneyLogPending  # noqa: F401
+from billing.plans.models import Plan, PlanMember, PlanVersion  # noqa: F401
 from billing.receivables.models import (  # noqa: F401
     InvoiceReminder,
     Payment,

@@ -217,8 +217,13 @@ def _price_words(terms: Terms, p, currency: str, names: dict[str, str]) -> str:
 
 
 def plan_sentences(*, account: Account, terms: Terms) -> list[str]:
-    """The prices and included amounts, sentence by sentence."""
-    currency = account.currency
+    """The prices and included amounts of the account's contract, sentence by sentence."""
+    return terms_sentences(terms=terms, currency=account.currency)
+
+
+def terms_sentences(*, terms: Terms, currency: str) -> list[str]:
+    """The prices and included amounts of ``terms`` in ``currency``, sentence by sentence (a plan's
+    price book as well as one account's contract)."""
     names = dict(OutcomeType.objects.values_list("code", "name"))
     out = []
     if terms.basis == "per_conversation":

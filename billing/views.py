@@ -29,7 +29,14 @@ from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from accounts.services import BillingDetailsInvalid, account_billing_details_update
 from billing import pdf, presenters
-from billing.contracts import TermsInvalid
+from billing.contract_form import (
+    ContractEditor,
+    blank_document,
+    contract_form_preview,
+    json_document,
+    pasted_document,
+)
+from billing.contracts import TermsInvalid, terms_load
 from billing.delivery.selectors import deliveries_list
 from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
@@ -390,35 +397,45 @@ def plan(request, account: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def contract(request, account: str):
-    """Vendor operators: the account's contract versions; a new version from a JSON document."""
+    """Vendor operators: the account's contract as a form (billing/contract_form/), prefilled from
+    its latest version, with a live preview; or, under "Advanced", its JSON document. Saving creates
+    a new version. The POST's ``action``: ``save``; ``json`` (save the pasted document) or
+    ``json_load`` (put it in the form, unsaved); anything else previews (htmx: the preview alone)."""
     _, account = _account(request, account, Perm.CATALOGUE_MANAGE)
     versions = contract_versions(account=account)
-    errors = None
-    document = request.POST.get("document", "")
-    if request.method == "POST":
-        try:
-            parsed = json.loads(document)
-            version = contract_version_create(account=account, document=parsed, created_by=request.user.username)
-        except json.JSONDecodeError as exc:
-            errors = {"document": [f"Not valid JSON: {exc}"]}
-        except TermsInvalid as exc:
-            errors = exc.fields
+    start = versions[0].terms if versions else blank_document(today=datetime.now(ZoneInfo(account.timezone)).date())
+    action = request.POST.get("action", "")
+    context = {"versions": versions, "document": json.dumps(start, indent=2), "json_errors": None}
+    editor, terms = ContractEditor(document=start), terms_load(start)
+    try:
+        if action in ("json", "json_load"):
+            context["document"] = request.POST.get("document", "")
+            if action == "json":
+                return _contract_saved(request, account, json_document(context["document"]))
+            start = pasted_document(context["document"])
+            editor, terms = ContractEditor(document=start), terms_load(start)
+            messages.info(request, "The document is in the form: not saved yet.")
+        elif action:
+            editor = ContractEditor(request.POST, document=start)
+            terms = editor.terms if editor.is_valid() else None
+            if action == "save" and terms is not None:
+                return _contract_saved(request, account, editor.document)
+    except TermsInvalid as exc:
+        if action == "save":  # the catalogue changed since the form was checked
+            editor.add_terms_errors(exc.fields)
+            terms = None
         else:
-            messages.success(request, f"Contract version {version.version} saved.")
-            return redirect("billing:contract", account.external_id)
-    elif versions:
-        document = json.dumps(versions[0].terms, indent=2)
-    return _render(
-        request,
-        account,
-        "billing/contract.html",
-        {
-            "versions": versions,
-            "document": document,
-            "errors": errors,
-            "today": datetime.now(ZoneInfo(account.timezone)).date(),
-        },
-    )
+            context["json_errors"] = exc.fields
+    context |= {"editor": editor, "preview": contract_form_preview(account=account, terms=terms) if terms else None}
+    if request.htmx and action == "preview":
+        return _render(request, account, "billing/contract.html#preview", context)
+    return _render(request, account, "billing/contract.html", context)
+
+
+def _contract_saved(request, account: Account, document: object):
+    version = contract_version_create(account=account, document=document, created_by=request.user.username)
+    messages.success(request, f"Contract version {version.version} saved.")
+    return redirect("billing:contract", account.external_id)
 
 
 # --- Billing details: the buyer on the account's invoices ----------------------------------------

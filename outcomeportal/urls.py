@@ -130,6 +130,7 @@ urlpatterns = [
     path("", include("billing.spend.urls")),
     path("", include("billing.credits.urls")),
     path("", include("billing.urls")),
+    path("", include("billing.plans.urls")),
     path("", include("billing.delivery.urls")),
     path("", include("billing.receivables.urls")),
     path("", include("disputes.urls")),
