@@ -222,7 +222,7 @@ def catalogue_costs() -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
     return costs
 
 
-def _accounts_with_currency() -> dict[int, dict[str, str]]:
+def accounts_with_currency() -> dict[int, dict[str, str]]:
     dims = account_dimensions()
     for pk, currency in Account.objects.values_list("pk", "currency"):
         dims[pk]["currency"] = currency
@@ -479,7 +479,7 @@ class MarginReport:
 def margin_report(*, period: str, months: int, group_by: tuple[str, ...]) -> MarginReport:
     """Charged, cost and gross margin per segment, month and currency (the API, the page, the CSV)."""
     periods = periods_between(period_add(period, -(months - 1)), period)
-    accounts = _accounts_with_currency()
+    accounts = accounts_with_currency()
     types = dict(OutcomeType.objects.values_list("pk", "code"))
     floors = {
         code: floor for code, floor in OutcomeType.objects.values_list("code", "margin_floor") if floor is not None

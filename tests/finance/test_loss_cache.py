@@ -60,3 +60,23 @@ def test_a_month_is_counted_again_when_what_it_was_counted_from_changes():
     dispute_resolve(principal=support, dispute=dispute, decision="approved", now=now)
     dispute_credit_apply(dispute_id=dispute.pk, now=now)
     assert _losses(acme) == 2  # credited: it earns nothing and is no outcome charged any more
+
+
+def test_the_hourly_job_counts_the_closed_months_ahead_of_the_pages(monkeypatch):
+    from finance import tasks
+
+    factories.make_outcome_type()
+    acme = factories.make_account("acme", timezone_name="UTC")
+    _post(acme, "a", cost_amount="1.50")
+    _post(acme, "b", cost_amount="2.50", at=JUNE - timedelta(days=31))  # May
+    outcomes_settle(now=JUNE + timedelta(days=5))
+    monkeypatch.setattr(tasks, "default_period", lambda: "2026-06")
+
+    assert "2025-07–2026-06 up to date" in tasks.loss_counts_warm()
+    assert {(k.period, k.counts["resolved_conversation"]) for k in LossCount.objects.filter(account=acme)} == {
+        ("2026-05", 1),
+        ("2026-06", 1),
+    }
+    counted_at = set(LossCount.objects.values_list("counted_at", flat=True))
+    tasks.loss_counts_warm()  # nothing moved: nothing counted again
+    assert set(LossCount.objects.values_list("counted_at", flat=True)) == counted_at
