@@ -42,6 +42,7 @@ from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.invoices.parties import buyer_party, seller_party
 from billing.ledger.shown import REASONS
+from billing.plans.models import PlanMember
 from billing.receivables.selectors import invoice_payments, invoice_status_history
 from billing.selectors import (
     billed_charges,
@@ -405,7 +406,12 @@ def contract(request, account: str):
     versions = contract_versions(account=account)
     start = versions[0].terms if versions else blank_document(today=datetime.now(ZoneInfo(account.timezone)).date())
     action = request.POST.get("action", "")
-    context = {"versions": versions, "document": json.dumps(start, indent=2), "json_errors": None}
+    context = {
+        "versions": versions,
+        "document": json.dumps(start, indent=2),
+        "json_errors": None,
+        "plan_member": PlanMember.objects.filter(account=account).select_related("plan").first(),
+    }
     editor, terms = ContractEditor(document=start), terms_load(start)
     try:
         if action in ("json", "json_load"):

@@ -221,3 +221,13 @@ def test_only_vendor_operators_change_plans_and_customers_do_not_see_them(client
     assert client.post("/plans/growth/accounts/", {"accounts": ["acme"]}).status_code == 403
     assert client.post("/plans/", {"code": "x", "name": "X", "currency": "USD", "document": "{}"}).status_code == 403
     assert not PlanMember.objects.exists()
+
+
+def test_the_contract_page_of_a_member_says_the_plan_writes_its_contract(client, types):
+    acme = factories.make_account("acme", name="Acme")
+    plan = plan_create(code="growth", name="Growth", document=GROWTH, now=NOW)
+    client.force_login(factories.make_user(Role.VENDOR_OPERATOR))
+    assert "follows the plan" not in client.get("/account/acme/contract/").content.decode()
+    plan_assign(plan=plan, accounts=[acme], now=NOW)
+    page = client.get("/account/acme/contract/").content.decode()
+    assert 'Acme follows the plan <a href="/plans/growth/">Growth</a>' in page
