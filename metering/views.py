@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +20,7 @@ from django_tables2 import RequestConfig
 
 from accounts.access import Perm, Principal
 from accounts.models import Account
-from accounts.permissions import principal_of
+from accounts.permissions import vendor_staff
 from accounts.selectors import account_get_for_principal
 from metering.forms import CriteriaVersionForm, OutcomeCostForm, OutcomeTypeForm, criteria_initial
 from metering.models import OutcomeType, SuccessCriteria
@@ -37,19 +36,13 @@ from metering.tables import CatalogueTable, CriteriaHistoryTable, price_text
 
 
 def _reader(request) -> Principal:
-    """Vendor staff (support, finance, operators) read the catalogue; anyone else gets 403."""
-    principal = principal_of(request)
-    if principal is None or not principal.is_vendor or not principal.can(Perm.ALL_ACCOUNTS):
-        raise PermissionDenied
-    return principal
+    """Vendor staff (support, finance, operators) read; anyone else gets 403."""
+    return vendor_staff(request)
 
 
 def _writer(request) -> Principal:
-    """Vendor operators change it (``catalogue.manage``, the API's permission for the same writes)."""
-    principal = _reader(request)
-    if not principal.can(Perm.CATALOGUE_MANAGE):
-        raise PermissionDenied
-    return principal
+    """Vendor operators change (``catalogue.manage``, the API's permission for the same writes)."""
+    return vendor_staff(request, Perm.CATALOGUE_MANAGE)
 
 
 def _partial_only(request) -> bool:

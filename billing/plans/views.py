@@ -8,13 +8,12 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import Perm, Principal
-from accounts.permissions import principal_of
+from accounts.permissions import vendor_staff
 from billing.contracts import TermsInvalid, terms_parse
 from billing.plans.documents import document_merged
 from billing.plans.forms import MemberOverridesForm, PlanAssignForm, PlanNewForm, PlanPublishForm, add_field_errors
@@ -32,17 +31,13 @@ from billing.presenters import terms_sentences
 
 
 def _reader(request) -> Principal:
-    principal = principal_of(request)
-    if principal is None or not principal.is_vendor or not principal.can(Perm.ALL_ACCOUNTS):
-        raise PermissionDenied
-    return principal
+    """Vendor staff (support, finance, operators) read; anyone else gets 403."""
+    return vendor_staff(request)
 
 
 def _writer(request) -> Principal:
-    principal = _reader(request)
-    if not principal.can(Perm.CATALOGUE_MANAGE):
-        raise PermissionDenied
-    return principal
+    """Vendor operators change (``catalogue.manage``, the API's permission for the same writes)."""
+    return vendor_staff(request, Perm.CATALOGUE_MANAGE)
 
 
 def _shown(document: dict) -> dict:
