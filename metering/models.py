@@ -302,17 +302,11 @@ class SessionClaim(models.Model):
     renewable_after = models.DateTimeField(null=True, blank=True)
 
 
-class DailyRollup(models.Model):
-    """Events per account, local day, outcome type, status and reason.
-
-    Maintained by statement-level triggers on ``metering_event`` (migrations 0002, 0014), so it
-    is exact whichever service inserts or updates events: counts read a few hundred rows here
-    instead of scanning an account's events. ``day`` is the event's date in the account's time
-    zone. Never written by application code. Money is billing's (``billing.ledger.ChargeRollup``).
-    """
+class _EventTally(models.Model):
+    """What the event rollups count: the key after the date, and the sums (one definition for the day
+    and the month grain)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
-    day = models.DateField()
     outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
     status = models.CharField(max_length=16)
     non_billable_reason = models.CharField(max_length=32)
@@ -327,6 +321,21 @@ class DailyRollup(models.Model):
     uncosted_complex = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class DailyRollup(_EventTally):
+    """Events per account, local day, outcome type, status and reason.
+
+    Maintained by statement-level triggers on ``metering_event`` (migrations 0002, 0014), so it
+    is exact whichever service inserts or updates events: counts read a few hundred rows here
+    instead of scanning an account's events. ``day`` is the event's date in the account's time
+    zone. Never written by application code. Money is billing's (``billing.ledger.ChargeRollup``).
+    """
+
+    day = models.DateField()
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "day", "outcome_type", "status", "non_billable_reason"],
@@ -335,23 +344,13 @@ class DailyRollup(models.Model):
         ]
 
 
-class MonthlyRollup(models.Model):
+class MonthlyRollup(_EventTally):
     """The daily rollup by local month: the same key with ``month`` (the month's first day) for ``day``
     and the same sums, kept by the same triggers in the same statement (migration 0018) — what
     figures over many months read (finance: ~30 times fewer rows). Never written by application code.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField()  # the first day of the event's month in the account's time zone
-    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
-    status = models.CharField(max_length=16)
-    non_billable_reason = models.CharField(max_length=32)
-    events = models.BigIntegerField()
-    reported_cost = models.DecimalField(max_digits=24, decimal_places=6, default=0)
-    uncosted = models.BigIntegerField(default=0)
-    uncosted_simple = models.BigIntegerField(default=0)
-    uncosted_moderate = models.BigIntegerField(default=0)
-    uncosted_complex = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

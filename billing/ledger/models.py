@@ -142,15 +142,11 @@ class Charge(models.Model):
         return f"charge of event {self.event_id}: {self.state} {self.amount}"
 
 
-class ChargeRollup(models.Model):
-    """Charges per account, local day, type, complexity, kind, state and reason — with their sums.
-
-    Kept exact by statement-level triggers on ``billing_charge`` (migration 0007); never written by
-    application code. ``day`` is the event's date in the account's time zone.
-    """
+class _ChargeTally(models.Model):
+    """What the charge rollups count: the key after the date, and the sums (one definition for the
+    day and the month grain)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
-    day = models.DateField()
     outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
     complexity = models.CharField(max_length=16, blank=True, default="")
     attempt = models.BooleanField(default=False)
@@ -161,6 +157,19 @@ class ChargeRollup(models.Model):
     credits = models.DecimalField(max_digits=24, decimal_places=4)
 
     class Meta:
+        abstract = True
+
+
+class ChargeRollup(_ChargeTally):
+    """Charges per account, local day, type, complexity, kind, state and reason — with their sums.
+
+    Kept exact by statement-level triggers on ``billing_charge`` (migration 0007); never written by
+    application code. ``day`` is the event's date in the account's time zone.
+    """
+
+    day = models.DateField()
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "day", "outcome_type", "complexity", "attempt", "state", "reason"],
@@ -169,21 +178,12 @@ class ChargeRollup(models.Model):
         ]
 
 
-class ChargeMonthRollup(models.Model):
+class ChargeMonthRollup(_ChargeTally):
     """The charge rollup by local month: the same key with ``month`` (the month's first day) for
     ``day`` and the same sums, kept by the same triggers in the same statement (migration 0016) — what
     figures over many months read. Never written by application code."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField()
-    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.CASCADE, related_name="+", db_index=False)
-    complexity = models.CharField(max_length=16, blank=True, default="")
-    attempt = models.BooleanField(default=False)
-    state = models.CharField(max_length=12)
-    reason = models.CharField(max_length=32, blank=True)
-    charges = models.BigIntegerField()
-    amount = models.DecimalField(max_digits=24, decimal_places=6)
-    credits = models.DecimalField(max_digits=24, decimal_places=4)
 
     class Meta:
         constraints = [
