@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from billing.contracts import TermsInvalid, terms_json, terms_parse
+from billing.contracts import Terms, TermsInvalid, terms_json, terms_parse
 
 ACCOUNT_ONLY = ("onboarding", "commitment", "price_lock")  # one customer's deal: overrides only
 _PLACEHOLDER = date(2000, 1, 1)  # a plan document is validated as a contract starting on any day
@@ -53,6 +53,15 @@ def plan_document_parse(raw: object, *, known_types: set[str]) -> dict:
     if errors:
         raise TermsInvalid(errors)
     return {k: v for k, v in terms_json(terms).items() if k != "effective_from"}
+
+
+def plan_terms(document: dict) -> Terms | None:
+    """The terms a plan document (or a plan document with overrides) prices by, to describe it in
+    words; None where it does not hold (an override that breaks it is refused when saved)."""
+    try:
+        return terms_parse({**document, "effective_from": _PLACEHOLDER.isoformat()})
+    except TermsInvalid:
+        return None
 
 
 def member_document(plan_document: dict, overrides: dict, *, effective_from: date, known_types: set[str]) -> dict:

@@ -14,8 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import Perm, Principal
 from accounts.permissions import vendor_staff
-from billing.contracts import TermsInvalid, terms_parse
-from billing.plans.documents import document_merged
+from billing.plans.documents import document_merged, plan_terms
 from billing.plans.forms import MemberOverridesForm, PlanAssignForm, PlanNewForm, PlanPublishForm, add_field_errors
 from billing.plans.models import Plan, PlanMember
 from billing.plans.services import (
@@ -46,13 +45,9 @@ def _shown(document: dict) -> dict:
 
 
 def _sentences(document: dict, currency: str) -> list[str]:
-    """The price book in plain words (the plan page's sentences), or nothing for a document that does
-    not hold (an override that breaks it is refused when saved)."""
-    try:
-        terms = terms_parse({**document, "effective_from": "2000-01-01"})
-    except TermsInvalid:
-        return []
-    return terms_sentences(terms=terms, currency=currency)
+    """The price book in plain words (the plan page's sentences); nothing for a document that does not hold."""
+    terms = plan_terms(document)
+    return terms_sentences(terms=terms, currency=currency) if terms else []
 
 
 @login_required
