@@ -34,6 +34,7 @@ from billing.credits.models import PREPAID_KINDS, CreditKind, CreditLedgerEntry
 from billing.invoices.models import ContractVersion, CreditNote, Invoice
 from billing.invoices.selection import Selection
 from billing.ledger.models import ChargeRollup, charge_class
+from billing.ledger.month_rollup import CHARGES
 from billing.pricing import (
     Carry,
     CreditNoteIn,
@@ -200,6 +201,8 @@ def rollup_rows(*, keys: list[tuple[int, str]], grain: str = "day") -> dict[tupl
     same from the month rollup with ``grain="month"`` (~30 times fewer rows for whole months)."""
     bounds = [period_days(p) for _, p in keys]
     table, day = ("billing_chargemonthrollup", "r.month") if grain == "month" else ("billing_chargerollup", "r.day")
+    if grain == "month":
+        CHARGES.fold()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason, "

@@ -10,6 +10,7 @@ from accounts.jobs import job_run_record
 from billing.delivery import services as delivery
 from billing.ingestion import outcomes_settle
 from billing.invoices.catchup import invoices_catch_up
+from billing.ledger import month_rollup as month_rollups
 from billing.moneylog.verify import ledger_verify
 from billing.receivables.services import reminders_send
 from billing.services import invoices_build
@@ -62,6 +63,13 @@ def send_reminders(now: datetime | None = None) -> int:
     with job_run_record(name="send_reminders", scope=f"now={now.isoformat()}" if now else "now") as run:
         run.result = {"reminders": reminders_send(now=now)}
     return run.result["reminders"]
+
+
+def month_rollups_fold() -> int:
+    """Fold the month rollups' marked account-months (every 10 minutes), so a reader rarely has to."""
+    with job_run_record(name="month_rollups_fold") as run:
+        run.result = {"folded": month_rollups.month_rollups_fold()}
+    return run.result["folded"]
 
 
 class LedgerBroken(Exception):

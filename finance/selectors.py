@@ -23,6 +23,7 @@ from accounts.selectors import account_statuses_at
 from billing.audit.counts import shown_counts_sql
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine
 from billing.ledger.models import COUNTED_REASONS, COUNTED_STATES
+from billing.ledger.month_rollup import CHARGES, month_rollups_fold
 from billing.selectors import contract_for_period
 from finance.attainment import (
     DIMENSIONS,
@@ -37,6 +38,7 @@ from finance.margin import CostDay, Earned, MarginRow, margin_rows, spread
 from finance.models import LossCount
 from finance.revenue import COHORT_MONTHS, AccountMonth, Cohort, cohorts, months_table
 from metering.models import OutcomeCost, OutcomeType
+from metering.month_rollup import EVENTS
 from outcomeportal.core.periods import (
     period_add,
     period_at,
@@ -91,6 +93,7 @@ def _shown_month_rows(*, first_period: str, last_period: str, dims: list[str]) -
     """The shown counts of the months, grouped in SQL by ``dims`` (in :data:`DIMENSIONS` order), month,
     status and reason: (*dimension values, month, status, reason, n) — from the month rollups."""
     first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
+    month_rollups_fold()
     # One aggregation, the account's dimensions joined in: the counts of the months asked, by segment.
     sql = shown_counts_sql(
         where="r.month >= %(first)s AND r.month < %(end)s",
@@ -242,6 +245,7 @@ def cost_days(*, first_day: date, end_day: date, accounts, types) -> list[CostDa
     months = periods_between(period_of(first_day), period_of(end_day - timedelta(days=1)))
     split = [m for m in months if any(period_first_day(m) < d < period_first_day(period_add(m, 1)) for d in changes)]
     whole = [period_first_day(m) for m in months if m not in split]
+    EVENTS.fold()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT account_id, month, outcome_type_id, {_COST_SUMS} FROM metering_monthlyrollup "
@@ -272,6 +276,7 @@ def earned(*, first_period: str, last_period: str, accounts, types) -> list[Earn
     """What outcomes earned per account, period and type: their counted charges (the charge rollup) and
     the period's platform fee spread over the types of its included outcomes (the invoice's lines)."""
     first_day, end_day = period_first_day(first_period), period_first_day(period_add(last_period, 1))
+    CHARGES.fold()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT account_id, month, outcome_type_id, sum(amount) "
@@ -407,6 +412,7 @@ def _loss_stamps(*, periods: list[str], units: dict[tuple[int, str], Decimal]) -
     month with counted outcome charges: the month rollup's rows of those charges (type, complexity,
     state, reason, count, amount), the platform fee's share of an included outcome, and every catalogue
     cost. The events' costs are facts (never changed), so these are all that can move the count."""
+    CHARGES.fold()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT md5(coalesce(string_agg(concat_ws(':', id, outcome_type_id, complexity, effective_from, amount), "

@@ -346,8 +346,9 @@ class DailyRollup(_EventTally):
 
 class MonthlyRollup(_EventTally):
     """The daily rollup by local month: the same key with ``month`` (the month's first day) for ``day``
-    and the same sums, kept by the same triggers in the same statement (migration 0018) — what
-    figures over many months read (finance: ~30 times fewer rows). Never written by application code.
+    and the same sums — what figures over many months read (finance: ~30 times fewer rows). Exact
+    once folded: the triggers mark the account-months they touch (:class:`MonthlyRollupMark`) and
+    readers call ``metering.month_rollup.EVENTS.fold()`` first. Never written by other code.
     """
 
     month = models.DateField()  # the first day of the event's month in the account's time zone
@@ -360,3 +361,13 @@ class MonthlyRollup(_EventTally):
             )
         ]
         indexes = [models.Index(fields=["month"], name="monthly_rollup_month_idx")]
+
+
+class MonthlyRollupMark(models.Model):
+    """An account-month whose month rollup is behind its day rollup: appended by the daily rollup's
+    triggers (migration 0019), never merged (see metering.month_rollup), removed by the fold."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    month = models.DateField()

@@ -21,6 +21,7 @@ from datetime import date
 
 from django.db import connection
 
+from billing.ledger.month_rollup import month_rollups_fold
 from billing.ledger.shown import BILLING_REASONS
 from billing.pricing.attainment import BILLABLE, FAILED, classify
 from billing.pricing.types import Attainment
@@ -93,6 +94,7 @@ def period_attainment(*, account_id: int, period: str) -> tuple[Attainment, ...]
     when the period's invoice is finalized (one statement over the month rollups)."""
     first, _ = period_days(period)
     tally: dict[int, list[int]] = {}
+    month_rollups_fold()
     with connection.cursor() as cursor:
         cursor.execute(
             shown_counts_sql(

@@ -180,8 +180,9 @@ class ChargeRollup(_ChargeTally):
 
 class ChargeMonthRollup(_ChargeTally):
     """The charge rollup by local month: the same key with ``month`` (the month's first day) for
-    ``day`` and the same sums, kept by the same triggers in the same statement (migration 0016) — what
-    figures over many months read. Never written by application code."""
+    ``day`` and the same sums — what figures over many months read. Exact once folded: the triggers
+    mark the account-months they touch (:class:`ChargeMonthMark`) and readers call
+    ``billing.ledger.month_rollup.month_rollups_fold()`` first. Never written by other code."""
 
     month = models.DateField()
 
@@ -193,6 +194,16 @@ class ChargeMonthRollup(_ChargeTally):
             )
         ]
         indexes = [models.Index(fields=["month"], name="charge_month_rollup_month_idx")]
+
+
+class ChargeMonthMark(models.Model):
+    """An account-month whose charge month rollup is behind the day rollup: appended by the charge
+    rollup's triggers (migration 0018), never merged (see metering.month_rollup), removed by the fold."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    month = models.DateField()
 
 
 class Deduction(models.Model):

@@ -1,5 +1,6 @@
 """Migrations metering 0018 and billing 0016 build the month rollups from the day rollups already
-there, and the triggers keep them exact from then on (in the statement that keeps the day rows)."""
+there; from metering 0019 and billing 0018 the triggers mark the months they touch and a fold keeps
+them exact. Backwards, the month rollups are rebuilt and upserted by the triggers again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from billing.ingestion import outcomes_settle
 from billing.ledger.models import ChargeMonthRollup
-from metering.models import MonthlyRollup
+from metering.models import MonthlyRollup, MonthlyRollupMark
 from tests import factories
 from tests.metering.test_migration_delivery_cost import _events, _latest, _migrate
 
@@ -34,3 +35,20 @@ def test_the_month_rollups_are_built_and_kept_exact():
     assert factories.rollups_match_rows()
     assert sum(r.events for r in MonthlyRollup.objects.filter(account=account)) == 18
     assert ChargeMonthRollup.objects.filter(account=account).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_back_before_the_marks_the_month_rollups_are_rebuilt_with_what_was_only_marked():
+    factories.make_outcome_type()
+    account = factories.make_account("acme")
+    now = timezone.now()
+    factories.ingest(*_events(account, "marked", now), now=now)  # marked, not folded
+    assert MonthlyRollupMark.objects.exists()
+    _migrate([("billing", "0017_plans"), ("metering", "0018_monthly_rollup")])
+    try:
+        assert sum(r.events for r in MonthlyRollup.objects.filter(account=account)) == 6  # rebuilt
+        factories.ingest(*_events(account, "upserted", now), now=now)  # the old triggers upsert the months
+        assert sum(r.events for r in MonthlyRollup.objects.filter(account=account)) == 12
+    finally:
+        _migrate(_latest())
+    assert factories.rollups_match_rows()

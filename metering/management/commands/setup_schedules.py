@@ -11,6 +11,7 @@ SCHEDULES = [
     ("deliveries_retry", "billing.tasks.deliveries_retry", Schedule.MINUTES, 1),  # invoice emails that failed
     ("send_reminders", "billing.tasks.send_reminders", Schedule.MINUTES, 60),  # overdue invoices, each step once
     ("webhooks_retry", "accounts.tasks.webhooks_deliver_due", Schedule.MINUTES, 1),  # webhooks that failed
+    ("month_rollups_fold", "billing.tasks.month_rollups_fold", Schedule.MINUTES, 10),  # marked months, folded
     ("finance_loss_counts", "finance.tasks.loss_counts_warm", Schedule.MINUTES, 60),  # margin's kept counts
     ("verify_ledger", "billing.tasks.verify_ledger", Schedule.MINUTES, 24 * 60),  # the money log, whole? (daily)
 ]
