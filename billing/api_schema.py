@@ -362,6 +362,21 @@ class PlatformFee(ClosedDoc):
     rollover = serializers.BooleanField(required=False, allow_null=True)
 
 
+class FeeShare(ClosedDoc):
+    name = serializers.CharField(min_length=1, max_length=120, required=False)
+    days = serializers.IntegerField(min_value=1, max_value=31)
+    amount = _amount(help_text="This contract's fee for its days, rounded to the minor unit.")
+    included_outcomes = serializers.IntegerField(min_value=0, max_value=INTEGER_MAX, required=False, allow_null=True)
+    included_credits = DecimalString(places=4, max_digits=16, required=False, allow_null=True)
+
+
+class Proration(ClosedDoc):
+    changed_on = serializers.DateField(help_text="The new contract's first day, inside the month.")
+    days_in_period = serializers.IntegerField(min_value=28, max_value=31)
+    before = FeeShare(help_text="The earlier contract's share: the month's days before the change.")
+    after = FeeShare(help_text="The new contract's share: the days from the change.")
+
+
 class Commitment(ClosedDoc):
     amount = _amount(help_text="Committed spend over the term (greater than zero).")
     start = serializers.RegexField(PERIOD_PATTERN, help_text="The first period, YYYY-MM.")
@@ -415,6 +430,19 @@ class ContractDocument(ClosedDoc):
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     payment_terms_days = serializers.IntegerField(
         min_value=0, max_value=365, required=False, allow_null=True, help_text="Net N days (default 30)."
+    )
+    mid_period = serializers.ChoiceField(
+        ["next_period", "prorate"],
+        required=False,
+        write_only=True,
+        help_text="An effective_from inside a month another version governs: next_period (default) takes effect "
+        "from the next month; prorate takes effect on that date — two versions are written, the month's (from its "
+        "first day, fees prorated by days: `proration`) and the next month's.",
+    )
+    proration = Proration(
+        required=False,
+        allow_null=True,
+        help_text="Set on the version written for the month of a prorated change: each contract's share of the fee.",
     )
 
 

@@ -30,6 +30,8 @@ outcome guarantee          ``guarantee``: ``outcome_type``, ``min_attainment``,
 
 from __future__ import annotations
 
+import calendar
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -42,10 +44,12 @@ from billing.pricing.terms import (
     UNITS,
     Band,
     Commitment,
+    FeeShare,
     Guarantee,
     Onboarding,
     PlatformFee,
     PriceLock,
+    Proration,
     Terms,
     TermsInvalid,
     TypePrice,
@@ -101,6 +105,7 @@ _TOP = {
     "guarantee",
     "notes",
     "payment_terms_days",
+    "proration",
 }
 
 
@@ -144,9 +149,58 @@ def terms_parse(raw: object, *, known_types: set[str] | None = None) -> Terms:
             raw.get("payment_terms_days"), "payment_terms_days", errors, default=DEFAULT_PAYMENT_TERMS_DAYS, maximum=365
         ),
     )
+    if "proration" in raw and raw["proration"] is not None:
+        terms = replace(terms, proration=_proration(raw, terms, errors))
     if errors.fields:
         raise TermsInvalid(errors.fields)
     return terms
+
+
+def _fee_share(raw: dict, name: str, errors: Errors) -> FeeShare:
+    share = obj(raw, name, errors, {"name", "days", "amount", "included_outcomes", "included_credits"}) or {}
+    label = share.get("name", "Platform fee")
+    if not isinstance(label, str) or not 0 < len(label) <= 120:
+        errors.add(f"{name}.name", "A name of 1 to 120 characters.")
+        label = "Platform fee"
+    return FeeShare(
+        name=label,
+        days=integer(share.get("days"), f"{name}.days", errors, default=None, minimum=1, maximum=31) or 0,
+        amount=dec(share.get("amount"), f"{name}.amount", errors, required=True) or Decimal(0),
+        included_outcomes=integer(share.get("included_outcomes"), f"{name}.included_outcomes", errors),
+        included_credits=dec(share.get("included_credits"), f"{name}.included_credits", errors, places=4) or Decimal(0),
+    )
+
+
+def _proration(raw: dict, terms: Terms, errors: Errors) -> Proration | None:
+    """A version written for the month of a prorated change (billing.pricing.proration): its two
+    shares must add up to its platform fee, over the days of the month it governs from its first day."""
+    pr = obj(raw.get("proration"), "proration", errors, {"changed_on", "days_in_period", "before", "after"})
+    if pr is None:
+        return None
+    changed_on = date_field(pr.get("changed_on"), "proration.changed_on", errors)
+    before, after = (
+        _fee_share(pr.get("before"), "proration.before", errors),
+        _fee_share(pr.get("after"), "proration.after", errors),
+    )
+    month_days = integer(
+        pr.get("days_in_period"), "proration.days_in_period", errors, default=None, minimum=28, maximum=31
+    )
+    if errors.fields or changed_on is None or terms.effective_from is None:
+        return None
+    if changed_on.day == 1 or terms.effective_from != changed_on.replace(day=1):
+        errors.add("proration.changed_on", "A day inside the month this version governs from its first day.")
+    if (
+        month_days != calendar.monthrange(changed_on.year, changed_on.month)[1]
+        or before.days + after.days != month_days
+    ):
+        errors.add("proration.days_in_period", "The days of the change's month, the two shares' days added up.")
+    pf = terms.platform_fee
+    totals = (pf.amount, pf.included_outcomes, pf.included_credits) if pf else (Decimal(0), 0, Decimal(0))
+    shares = (before.amount + after.amount, before.included_outcomes + after.included_outcomes,
+              before.included_credits + after.included_credits)  # fmt: skip
+    if totals != shares:
+        errors.add("proration", "The two shares add up to the platform fee and what it includes.")
+    return Proration(changed_on=changed_on, days_in_period=month_days, before=before, after=after)
 
 
 def _prices(raw: dict, unit: str, known_types: set[str] | None, errors: Errors) -> tuple[TypePrice, ...]:
@@ -317,6 +371,14 @@ def terms_json(terms: Terms) -> dict:
             "min_attainment": _s(g.min_attainment),
             "credit_percent_per_point": _s(g.credit_percent_per_point),
         }
+    if (pr := terms.proration) is not None:
+        doc["proration"] = {
+            "changed_on": pr.changed_on.isoformat(),
+            "days_in_period": pr.days_in_period,
+            **{side: {"name": s.name, "days": s.days, "amount": _s(s.amount), "included_outcomes": s.included_outcomes,
+                      "included_credits": _s(s.included_credits)}
+               for side, s in (("before", pr.before), ("after", pr.after))},
+        }  # fmt: skip
     return doc
 
 

@@ -31,7 +31,8 @@ from django_q.tasks import async_task
 
 from accounts.models import Account
 from billing.charges import Assembly, period_assemble
-from billing.contracts import COMPLEXITIES, DEFAULT_PAYMENT_TERMS_DAYS, TermsInvalid, terms_json, terms_parse
+from billing.contract_changes import contract_change
+from billing.contracts import COMPLEXITIES, DEFAULT_PAYMENT_TERMS_DAYS, TermsInvalid
 from billing.credits.models import CreditLedgerEntry
 from billing.invoices.document import due_at, tax_apply
 from billing.invoices.models import (
@@ -73,26 +74,12 @@ class CreditNoteRefused(ValueError):
 
 
 def contract_version_create(*, account: Account, document: dict, created_by: str = "") -> ContractVersion:
-    """A new version of the account's contract (validated); earlier versions stay as they were.
+    """A new version of the account's contract (validated); earlier versions stay as they were. A
+    change inside a month can take effect at once, prorated: see :mod:`billing.contract_changes`.
 
     Raises :class:`billing.contracts.TermsInvalid` with field → messages.
     """
-    terms = terms_parse(document, known_types=set(OutcomeType.objects.values_list("code", flat=True)))
-    with transaction.atomic():
-        # Serialise versioning per account: lock the account's latest version row, if any.
-        last = ContractVersion.objects.select_for_update().filter(account=account).order_by("-version").first()
-        version = ContractVersion.objects.create(
-            account=account,
-            version=(last.version if last else 0) + 1,
-            effective_from=terms.effective_from,
-            terms=terms_json(terms),
-            created_at=timezone.now(),
-            created_by=created_by,
-        )
-        row_act_record(
-            kind=kinds.CONTRACT_VERSION_CREATED, view="contract_version", pk=version.pk, account_id=account.pk
-        )
-        return version
+    return contract_change(account=account, document=document, created_by=created_by)
 
 
 def _alloc_json(alloc: Alloc | None) -> dict | None:

@@ -425,7 +425,7 @@ def contract(request, account: str):
             editor = ContractEditor(request.POST, document=start)
             terms = editor.terms if editor.is_valid() else None
             if action == "save" and terms is not None:
-                return _contract_saved(request, account, editor.document)
+                return _contract_saved(request, account, editor.change)
     except TermsInvalid as exc:
         if action == "save":  # the catalogue changed since the form was checked
             editor.add_terms_errors(exc.fields)

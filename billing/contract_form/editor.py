@@ -113,6 +113,13 @@ class ContractEditor:
         self.document = terms_json(self.terms)
         return True
 
+    @property
+    def change(self) -> dict:
+        """What saving writes (billing.contract_changes): the document, and how a date inside a month
+        takes effect when the operator chose "prorated"."""
+        prorate = self.main.cleaned_data.get("mid_period") == "prorate"
+        return {**self.document, "mid_period": "prorate"} if prorate else self.document
+
     def add_terms_errors(self, fields: dict[str, list[str]]) -> None:
         """Each of :class:`TermsInvalid`'s field paths on the field that holds it."""
         sections = self.sections_by_key

@@ -32,6 +32,16 @@ class TermsForm(forms.Form):
     effective_from = date_field(
         "Effective from", "Governs every whole month from the first one that begins on or after it."
     )
+    mid_period = forms.ChoiceField(
+        label="A date inside a month",
+        choices=[
+            ("next_period", "Takes effect from the next month"),
+            ("prorate", "Takes effect on that date: this month's fees prorated by days"),
+        ],
+        initial="next_period",
+        required=False,
+        help_text="Prorated: this month's outcomes are priced under the new terms; each contract's fee for its days.",
+    )
     unit = forms.ChoiceField(
         label="Prices in", choices=[(u, UNIT_LABELS[u]) for u in UNITS], help_text="Money: the account's currency."
     )

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from billing.pricing.guarantee import guarantee_check
 from billing.pricing.models import model_of
 from billing.pricing.models.base import Allowance, TypeContext
-from billing.pricing.terms import Terms, TypePrice
+from billing.pricing.terms import Proration, Terms, TypePrice
 from billing.pricing.types import (
     Alloc,
     Attainment,
@@ -271,7 +272,9 @@ def _fixed_lines(inp: PeriodInput, terms: Terms | None, period: str) -> list[Lin
         return []
     currency = inp.currency
     lines = []
-    if terms.platform_fee is not None and terms.platform_fee.amount:
+    if terms.proration is not None:
+        lines += _prorated_fee_lines(terms.proration, period, currency)
+    elif terms.platform_fee is not None and terms.platform_fee.amount:
         pf = terms.platform_fee
         what = ""
         if pf.included_outcomes:
@@ -296,6 +299,37 @@ def _fixed_lines(inp: PeriodInput, terms: Terms | None, period: str) -> list[Lin
                  Decimal(1), cm.amount)
         )  # fmt: skip
     return lines
+
+
+def _prorated_fee_lines(pr: Proration, period: str, currency: str) -> list[Line]:
+    """A month whose contract changed inside it: each contract's fee for its days (billing.pricing.proration)."""
+    first, last = period_first_day(period), pr.changed_on - timedelta(days=1)
+    lines = []
+    for key, share, start, end, when in (
+        ("platform_fee_before", pr.before, first, last, f"before the change of {_day(pr.changed_on)}"),
+        ("platform_fee", pr.after, pr.changed_on, _last_day(period), "from the change"),
+    ):
+        if not share.amount:
+            continue
+        includes = ""
+        if share.included_outcomes:
+            includes = f"; includes {n(share.included_outcomes)} outcomes"
+        elif share.included_credits:
+            includes = f"; includes {n(share.included_credits.normalize())} credits"
+        lines.append(
+            Line(f"{period}:{key}", "platform_fee",
+                 f"{share.name}, {when}: {start.day}–{_day(end)}, {share.days} of {pr.days_in_period} days, "
+                 f"prorated{includes}", share.amount, Decimal(1), share.amount)
+        )  # fmt: skip
+    return lines
+
+
+def _day(d) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
+def _last_day(period: str):
+    return period_first_day(period_add(period, 1)) - timedelta(days=1)
 
 
 def _charges(inp: PeriodInput, terms: Terms | None, period: str, groups: tuple[Group, ...], carry: Carry):

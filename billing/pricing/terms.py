@@ -101,6 +101,30 @@ class Guarantee:
 
 
 @dataclass(frozen=True, slots=True)
+class FeeShare:
+    """One contract's share of a prorated month's platform fee: its days, and its fee and what the fee
+    includes for those days (already rounded: the two shares add up to the version's platform fee)."""
+
+    name: str
+    days: int
+    amount: Decimal
+    included_outcomes: int = 0
+    included_credits: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Proration:
+    """A contract changed inside a month with immediate effect (billing.pricing.proration): this
+    version governs that whole month — its outcomes are priced under the new terms — and its platform
+    fee is the two contracts' fees prorated by days, stated on the invoice as two lines."""
+
+    changed_on: date  # the new contract's first day; the month's earlier days were the old one's
+    days_in_period: int
+    before: FeeShare
+    after: FeeShare
+
+
+@dataclass(frozen=True, slots=True)
 class Terms:
     effective_from: date
     unit: str = "money"
@@ -116,6 +140,7 @@ class Terms:
     notes: str = ""
     # Net N: an invoice of a period governed by this version is due N days after it is issued.
     payment_terms_days: int = 30
+    proration: Proration | None = None  # a version written for the month of a prorated change
 
     def price_for(self, outcome_type: str) -> TypePrice | None:
         for p in self.prices:

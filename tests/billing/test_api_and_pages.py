@@ -113,6 +113,31 @@ def test_contract_put_and_get(db):
     assert refused.status_code == 403 and ContractVersion.objects.count() == 1
 
 
+def test_contract_put_prorated_inside_a_month(db):
+    factories.make_outcome_type()
+    factories.make_account("acme")
+    vendor = Client(HTTP_AUTHORIZATION=f"Bearer {factories.vendor_key()}")
+    doc = {"effective_from": "2026-06-01", "prices": [{"outcome_type": RES, "model": "unit", "price": "0.99"}],
+           "platform_fee": {"amount": "1500.00", "included_outcomes": 1000}}  # fmt: skip
+    vendor.put("/api/v1/accounts/acme/contract", json.dumps(doc), content_type="application/json")
+    change = doc | {"effective_from": "2026-07-11", "mid_period": "prorate",
+                    "platform_fee": {"amount": "3000.00", "included_outcomes": 2000}}  # fmt: skip
+    created = vendor.put("/api/v1/accounts/acme/contract", json.dumps(change), content_type="application/json")
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["version"], body["effective_from"]) == (2, "2026-07-01")  # the month's version
+    # 10 of 31 days at 1,500.00 = 483.87; 21 of 31 at 3,000.00 = 2,032.26
+    assert (body["terms"]["proration"]["before"]["amount"], body["terms"]["proration"]["after"]["amount"]) == (
+        "483.87", "2032.26")  # fmt: skip
+    assert body["terms"]["platform_fee"]["amount"] == "2516.13"
+    assert [v["effective_from"] for v in body["versions"]][:3] in (
+        ["2026-08-01", "2026-07-01", "2026-06-01"], ["2026-06-01", "2026-07-01", "2026-08-01"])  # fmt: skip
+    bad = vendor.put("/api/v1/accounts/acme/contract", json.dumps(change | {"mid_period": "now"}),
+                     content_type="application/json")  # fmt: skip
+    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"mid_period"}
+    assert ContractVersion.objects.count() == 3
+
+
 def test_why_was_i_charged_4752_on_june_12th_in_two_clicks(billed):
     user = factories.make_user(Role.CUSTOMER_ADMIN, billed["acme"])
     client = Client()

@@ -241,6 +241,23 @@ def test_the_form_starts_from_the_latest_version_and_saves_a_new_one(acme, opera
     assert version.terms == normalised({"effective_from": "2026-08-01", "prices": [{**UNIT, "price": "1.25"}]})
 
 
+def test_a_change_inside_a_month_can_take_effect_at_once_prorated(acme, operator):
+    data = _page_data(operator) | {"action": "save", "effective_from": "2026-08-17", "mid_period": "prorate",
+                                   "platform_fee-include": "on", "platform_fee-amount": "310.00"}  # fmt: skip
+    assert operator.post("/account/acme/contract/", data).status_code == 302
+    month, after = ContractVersion.objects.filter(account=acme, version__gt=1).order_by("version")
+    assert (str(month.effective_from), str(after.effective_from)) == ("2026-08-01", "2026-09-01")
+    # No fee before; 310.00 for the 15 days from 17 Aug of 31: 150.00
+    assert month.terms["proration"]["after"] | {"name": "x"} == {
+        "name": "x",
+        "days": 15,
+        "amount": "150.00",
+        "included_outcomes": 0,
+        "included_credits": "0",
+    }
+    assert after.terms["platform_fee"]["amount"] == "310.00" and "proration" not in after.terms
+
+
 def test_a_refused_form_saves_nothing_and_shows_the_error_by_its_input(acme, operator):
     data = _page_data(operator) | {"action": "save", "prices-0-model": "graduated", "prices-0-band0_up_to": "10",
                                    "prices-0-band0_price": "1.00", "prices-0-band1_up_to": "5",
