@@ -157,9 +157,11 @@ _EVENT_TABLES = (
     "metering_signal",
     "metering_dailyrollup",
     "metering_monthlyrollup",
+    "metering_monthlyrollupmark",
     "billing_charge",
     "billing_chargerollup",
     "billing_chargemonthrollup",
+    "billing_chargemonthmark",
     "billing_moneylogentry",  # the money log records the charges: it starts again with them
 )
 ATTEMPT_REASONS_SQL = (
