@@ -194,6 +194,13 @@ class Invoice(serializers.Serializer):
     refreshed_at = serializers.DateTimeField(allow_null=True)
     contract_version = serializers.IntegerField(allow_null=True)
     notes = serializers.ListField(child=serializers.CharField(), help_text="Notes printed on the invoice.")
+    void_reason = serializers.CharField(allow_null=True, help_text="Why it was voided; null unless void.")
+    replaces = serializers.IntegerField(
+        allow_null=True, help_text="The id of the void invoice this one reissues (the same period); else null."
+    )
+    replaced_by = serializers.IntegerField(
+        allow_null=True, help_text="A void invoice: the id of the invoice that reissues its period; else null."
+    )
     issued_at = serializers.DateTimeField(allow_null=True, help_text="The issue date; null while a draft.")
     due_at = serializers.DateTimeField(allow_null=True, help_text="issued_at + payment_terms_days.")
     payment_terms_days = serializers.IntegerField(help_text="Net N days, from the contract.")

@@ -78,8 +78,18 @@ def invoice_dict(invoice: Invoice, *, events_url: Callable[[Invoice, InvoiceLine
         "refreshed_at": _iso(invoice.refreshed_at),
         "contract_version": invoice.contract_version.version if invoice.contract_version_id else None,
         "notes": invoice.notes,
+        "void_reason": invoice.void_reason or None,
+        **invoice_reissue_dict(invoice),
         **invoice_document_dict(invoice),
     }
+
+
+def invoice_reissue_dict(invoice: Invoice) -> dict:
+    """Void and reissue: the invoice a void one was reissued as, and the void one a reissue replaces."""
+    replaced_by = None
+    if invoice.status == "void":  # (a query for void invoices only: lists stay one query)
+        replaced_by = Invoice.objects.filter(replaces_id=invoice.pk).values_list("pk", flat=True).first()
+    return {"replaces": invoice.replaces_id, "replaced_by": replaced_by}
 
 
 def invoice_document_dict(invoice: Invoice) -> dict:

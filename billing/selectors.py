@@ -165,7 +165,10 @@ def late_segments(*, account: Account, period: str) -> list[str]:
     Read from the charge rollup (a few rows per day), not from charges: a ``rated`` charge of a
     finalized period is one whose outcome settled after its invoice was built. Until a final
     invoice's charges are stamped with their lines, its own outcomes would look late: such an
-    invoice is left out. One statement (every screen's figure asks it).
+    invoice is left out. So is a voided invoice that was reissued (its period's charges belong to
+    the replacement), and a period whose late outcomes an earlier open draft will bill (a voided
+    invoice's replacement, a month the catch-up has not reached): the first invoice after them
+    bills them. One statement (every screen's figure asks it).
     """
     first = period_first_day(period)
     floor = period_first_day(period_add(period, -LATE_LOOKBACK_MONTHS))
@@ -174,13 +177,23 @@ def late_segments(*, account: Account, period: str) -> list[str]:
             "SELECT i.period FROM billing_invoice i WHERE i.account_id = %(a)s AND i.status IN ('finalized', 'void') "
             "AND i.period >= %(floor_p)s AND i.period < %(first_p)s "
             "AND NOT EXISTS (SELECT 1 FROM billing_invoiceeventspending p WHERE p.invoice_id = i.id) "
+            "AND NOT EXISTS (SELECT 1 FROM billing_invoice r WHERE r.replaces_id = i.id) "
+            "AND NOT EXISTS (SELECT 1 FROM billing_invoice d WHERE d.account_id = %(a)s AND d.status = 'draft' "
+            "AND d.period > i.period AND d.period < %(period)s) "
             "AND EXISTS (SELECT 1 FROM billing_chargerollup r WHERE r.account_id = %(a)s AND r.state = 'rated' "
             "AND NOT r.attempt AND r.reason IN ('', 'included') "
             "AND r.charges > 0 AND r.day >= to_date(i.period, 'YYYY-MM') "
             "AND r.day < to_date(i.period, 'YYYY-MM') + interval '1 month' "
             "AND r.day >= %(floor)s AND r.day < %(first)s) "
             "ORDER BY i.period",
-            {"a": account.pk, "floor": floor, "first": first, "floor_p": period_of(floor), "first_p": period_of(first)},
+            {
+                "a": account.pk,
+                "floor": floor,
+                "first": first,
+                "floor_p": period_of(floor),
+                "first_p": period_of(first),
+                "period": period,
+            },
         )
         return [p for (p,) in cursor.fetchall()]
 
@@ -228,7 +241,7 @@ def invoice_list(
         qs = qs.filter(account=account)
     if period:
         qs = qs.filter(period=period)
-    return list(qs.order_by("-period", "account__external_id")[:limit])
+    return list(qs.order_by("-period", "account__external_id", "-pk")[:limit])  # a reissue before the void one
 
 
 def credit_notes_for_principal(*, principal: Principal) -> QuerySet[CreditNote]:

@@ -1,4 +1,4 @@
-"""Operations that change invoicing state: contracts, drafts, finalization, credit notes, void.
+"""Operations that change invoicing state: contracts, drafts, finalization, credit notes.
 
 Services load and lock, call the pure core (:func:`billing.pricing.price_period`), save.
 
@@ -56,7 +56,6 @@ from billing.pricing import (
     Line,
     credit_postings,
 )
-from billing.receivables.models import PaymentStatusChange
 from metering.models import Event, OutcomeType
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_add, period_at, period_bounds
@@ -129,8 +128,9 @@ def _save_lines(invoice: Invoice, lines: tuple[Line, ...], type_ids: dict[str, i
 
 
 def _invoice_row(account: Account, period: str, now: datetime) -> Invoice:
+    """The period's live invoice (a voided and reissued one is not), created as a draft if none."""
     start, end = period_bounds(period, account.timezone)
-    invoice, _ = Invoice.objects.get_or_create(
+    invoice, _ = Invoice.objects.live().get_or_create(
         account=account,
         period=period,
         defaults={"period_start": start, "period_end": end, "currency": account.currency, "refreshed_at": now},
@@ -201,7 +201,7 @@ def invoice_draft_current(*, account: Account, invoice: Invoice | None = None, n
     ttl = getattr(settings, "BILLING_DRAFT_TTL_SECONDS", DRAFT_TTL_SECONDS)
     if invoice is None:
         period = period_at(now, account.timezone)
-        invoice = Invoice.objects.filter(account=account, period=period).select_related("account").first()
+        invoice = Invoice.objects.live().filter(account=account, period=period).select_related("account").first()
         if invoice is None:
             return invoice_draft_refresh(account=account, period=period, now=now)
     if invoice.status == InvoiceStatus.DRAFT and now - invoice.refreshed_at >= timedelta(seconds=ttl):
@@ -524,29 +524,6 @@ def invoices_build(*, period: str, now: datetime | None = None, accounts=None) -
     return result
 
 
-def invoice_void(*, invoice: Invoice, reason: str, now: datetime | None = None) -> Invoice:
-    """finalized → void (administrative cancellation). Nothing else about the invoice changes."""
-    now = now or timezone.now()
-    if not reason.strip():
-        raise ValueError("A void needs a reason.")
-    with transaction.atomic():
-        before = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
-        updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
-            status=InvoiceStatus.VOID, voided_at=now, void_reason=reason, payment_status=PaymentStatus.VOID
-        )
-        if updated != 1:
-            raise InvoiceImmutable(f"Only a finalized invoice can be voided; {invoice} is {invoice.status}.")
-        change = PaymentStatusChange.objects.create(
-            account_id=before.account_id, invoice=before, from_status=before.payment_status,
-            to_status=PaymentStatus.VOID, at=now, reason=reason,
-        )  # fmt: skip
-        row_act_record(kind=kinds.INVOICE_VOIDED, view="invoice_void", pk=invoice.pk, account_id=invoice.account_id)
-        row_act_record(
-            kind=kinds.INVOICE_PAYMENT_STATUS, view="payment_status_change", pk=change.pk, account_id=before.account_id
-        )
-    return Invoice.objects.get(pk=invoice.pk)
-
-
 def invoice_line_update(*, line: InvoiceLine, **changes) -> None:
     """Edit a draft's line (drafts are recomputed; this exists to refuse edits of final invoices)."""
     invoice = Invoice.objects.get(pk=line.invoice_id)
@@ -631,7 +608,6 @@ __all__ = [
     "invoice_events_link_pending",
     "invoice_finalize",
     "invoice_open_locked",
-    "invoice_void",
     "invoices_build",
     "number_series_lock",
 ]

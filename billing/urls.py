@@ -22,6 +22,7 @@ urlpatterns = [
         "account/<str:account>/invoices/<int:invoice_id>/lines/<int:line_id>/", views.invoice_line, name="invoice_line"
     ),
     path("account/<str:account>/credit-notes/<int:credit_note_id>.pdf", views.credit_note_pdf, name="credit_note_pdf"),
+    path("vendor/invoices/<int:invoice_id>/void/", views.invoice_void, name="invoice_void"),
     path("account/<str:account>/plan/", views.plan, name="plan"),
     path("account/<str:account>/billing-details/", views.billing_details, name="billing_details"),
     path("account/<str:account>/contract/", views.contract, name="contract"),

@@ -38,6 +38,7 @@ from billing.contract_form import (
 )
 from billing.contracts import TermsInvalid, terms_load
 from billing.delivery.selectors import deliveries_list
+from billing.invoices import corrections
 from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.invoices.parties import buyer_party, seller_party
@@ -179,7 +180,45 @@ def invoice_detail(request, account: str, invoice_id: int):
         }
     if principal.is_vendor:  # who it was sent to, and whether it arrived: the vendor's
         context["deliveries"] = deliveries_list(principal=principal, invoice=invoice, limit=50)
+    context |= _reissue_context(invoice, principal)
     return _render(request, invoice.account, "billing/invoice.html", context)
+
+
+def _reissue_context(invoice: Invoice, principal: Principal) -> dict:
+    """Void and reissue on the invoice page: what it replaces or was replaced by, and whether the
+    operator may void it (final, nothing paid: the service refuses the rest, with its reason)."""
+    final = invoice.status == InvoiceStatus.FINALIZED
+    return {
+        "replaces": invoice.replaces,
+        "replaced_by": Invoice.objects.filter(replaces=invoice).first()
+        if invoice.status == InvoiceStatus.VOID
+        else None,
+        "can_void": final and principal.can(Perm.INVOICES_CORRECT),
+        "voidable": final and invoice.amount_paid == 0 and invoice.payment_status in ("open", "uncollectible"),
+    }
+
+
+@login_required
+@require_http_methods(["POST"])
+def invoice_void(request, invoice_id: int):
+    """A vendor operator voids an unpaid final invoice; its period is reissued as a new draft."""
+    principal = _principal(request, Perm.INVOICES_CORRECT)
+    invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
+    back = reverse("billing:invoice", args=[invoice.account.external_id, invoice.pk])
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Not voided: tick the box that confirms what voiding does.")
+        return redirect(back)
+    try:
+        done = corrections.invoice_void(invoice=invoice, reason=request.POST.get("reason", ""), by=principal.label)
+    except corrections.CorrectionRefused as exc:
+        messages.error(request, f"Not voided: {exc}")
+        return redirect(back)
+    messages.success(
+        request,
+        f"Invoice {invoice.number} is void. {invoice.period} is reissued: the replacement below is a draft until the "
+        "next hourly run issues it.",
+    )
+    return redirect(reverse("billing:invoice", args=[invoice.account.external_id, done.replacement.pk]))
 
 
 def _invoice_context(invoice: Invoice) -> dict:

@@ -90,6 +90,7 @@ api_v1 = [
         invoice_api.InvoiceCreditNotesView.as_view(),
         name="invoice-credit-notes",
     ),
+    path("invoices/<int:invoice_id>/void", invoice_api.InvoiceVoidView.as_view(), name="invoice-void"),
     path("deliveries", delivery_api.DeliveryListView.as_view(), name="deliveries"),
     # billing: payments, write-offs and a payment processor's signed webhook
     path("invoices/<int:invoice_id>/payments", receivables_api.InvoicePaymentsView.as_view(), name="invoice-payments"),

@@ -924,6 +924,19 @@ CASES = [
         check=check_invoice_not_final,
         missing_path="/api/v1/invoices/999999999/credit-notes",
     ),
+    # Void and reissue (the vendor's): the world's invoices are drafts, so voiding is refused after the lookup.
+    Case(
+        "invoice-void",
+        "POST",
+        "/api/v1/invoices/{invoice}/void",
+        VENDOR,
+        "invoices.correct",
+        ok=409,
+        tenant=True,
+        body=lambda now: {"reason": "Issued to the wrong entity"},
+        check=check_invoice_not_final,
+        missing_path="/api/v1/invoices/999999999/void",
+    ),
     # A processor's webhook takes no key: its HMAC signature is its authentication (none here: 400).
     Case(
         "payments-webhook",

@@ -4,7 +4,8 @@ Append-only (a trigger refuses UPDATE and DELETE, migration ``0003_credit_ledger
 correction is a new row (an ``adjustment``). The balance is the sum of ``credits``.
 Each posting is idempotent by the unique (account, kind, reference): a finalized invoice posts
 its grant, usage and expiry (or rollover note) with ``reference = "invoice:<id>"``, a top-up is
-``"topup:<key>"`` (the form's one-time key), a dispute credit ``"dispute:<id>"``.
+``"topup:<key>"`` (the form's one-time key), a dispute credit ``"dispute:<id>"``, the reversal of
+an entry of a voided invoice ``"void:<entry id>"``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ class CreditKind(models.TextChoices):
     EXPIRY = "expiry", "Expired"
     DISPUTE_CREDIT = "dispute_credit", "Dispute credit"
     ADJUSTMENT = "adjustment", "Adjustment"
+    REVERSAL = "reversal", "Reversed: its invoice was voided"
 
 
 # Entries that feed the prepaid balance of their period (pricing.PrepaidIn): used after the
-# plan's credits, never expire. The others are posted by a finalized invoice.
+# plan's credits, never expire. The others are posted by a finalized invoice — and taken back,
+# each by a ``reversal`` of the opposite sign, when that invoice is voided: a reversal counts in the
+# balance (the sum of the ledger) and in no period's pricing (the reissued invoice posts anew).
 PREPAID_KINDS = (CreditKind.TOPUP, CreditKind.DISPUTE_CREDIT, CreditKind.ADJUSTMENT)
 INVOICE_KINDS = (CreditKind.BUNDLE_GRANT, CreditKind.USAGE, CreditKind.EXPIRY, CreditKind.ROLLOVER)
 
@@ -60,7 +64,7 @@ class CreditLedgerEntry(models.Model):
                     Q(kind__in=["bundle_grant", "topup", "dispute_credit"], credits__gt=0)
                     | Q(kind__in=["usage", "expiry"], credits__lte=0)
                     | Q(kind="rollover", credits=0)
-                    | Q(kind="adjustment")
+                    | Q(kind__in=["adjustment", "reversal"])
                 ),
             ),
             models.CheckConstraint(

@@ -241,7 +241,7 @@ def credits_grant(
 
 def _prepaid_available(*, account: Account, period: str) -> Decimal:
     """Prepaid credits the period starts with (the previous invoice's carry) plus those added in it."""
-    previous = Invoice.objects.filter(account=account, period=period_add(period, -1)).first()
+    previous = Invoice.objects.live().filter(account=account, period=period_add(period, -1)).first()
     carried = Carry.from_dict(previous.carry_out).purchased if previous is not None else ZERO
     added = CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).aggregate(
         s=Sum("credits")

@@ -1,5 +1,5 @@
-"""API: the vendor's corrections (billing.invoices.corrections): credit notes on a finalized invoice and
-outcomes deducted after their window."""
+"""API: the vendor's corrections (billing.invoices.corrections): credit notes on a finalized invoice,
+outcomes deducted after their window, and voiding an invoice (void and reissue)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from accounts.access import Perm
 from accounts.permissions import principal_of, require
 from billing import api_schema as docs
 from billing import presenters
+from billing.api import InvoiceOut, invoice_body
 from billing.credits.api import ledger_entry_dict
 from billing.invoices.corrections import (
     MAX_EVENTS,
     CorrectionRefused,
     credit_note_for_amount,
     credit_note_for_events,
+    invoice_void,
     outcome_deduct,
 )
 from billing.invoices.models import CreditNote
@@ -202,3 +204,41 @@ class DeductionsView(APIView):
             raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
         body = deduction_dict(deduction, account=account, event_id=event.event_id)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+# --- Void and reissue ----------------------------------------------------------------------------
+
+
+class InvoiceVoidIn(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why it is voided (the wrong contract, the wrong entity…): kept on the invoice."
+    )
+
+
+class InvoiceVoidView(APIView):
+    permission_classes = [require(Perm.INVOICES_CORRECT)]
+
+    @extend_schema(
+        summary="Void a finalized, unpaid invoice and reissue its period (void and reissue)",
+        request=InvoiceVoidIn,
+        responses={200: InvoiceOut, 409: ErrorBodyDoc, **ERRORS},
+        examples=[OpenApiExample("Wrong entity", value={"reason": "Issued to the wrong entity"}, request_only=True)],
+        description="The invoice becomes `void` (its `payment_status` too); its outcomes' charges leave its lines "
+        "and the credit-ledger entries it posted are reversed; a new `draft` of the same period (`replaced_by`, "
+        "which names it in `replaces`) is finalized by the next hourly run under the contract as it then stands. "
+        "To forgive money, issue a credit note instead. 200: the void invoice. 409: `invoice_not_final` (a "
+        "draft, or void already), `invoice_paid` (a payment is recorded: issue a credit note), "
+        "`invoice_has_credit_notes` (credit notes or credited outcomes correct it), `invoice_disputed` (an open "
+        "dispute concerns its outcomes), `invoice_not_latest` (a later invoice of the account is final).",
+    )
+    def post(self, request, invoice_id: int):
+        principal = principal_of(request)
+        data = InvoiceVoidIn(data=request.data if isinstance(request.data, dict) else {})
+        invoice = invoice_get_for_principal(principal=principal, invoice_id=invoice_id)
+        data.is_valid(raise_exception=True)
+        try:
+            done = invoice_void(invoice=invoice, reason=data.validated_data["reason"], by=principal.label)
+        except CorrectionRefused as exc:
+            code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
+            raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
+        return Response(invoice_body(done.invoice))

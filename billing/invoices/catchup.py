@@ -38,7 +38,7 @@ CATCH_UP_MONTHS = 24  # how far back a first run looks for periods never finaliz
 
 def periods_due(*, account: Account, now: datetime) -> list[str]:
     """The account's closed periods that have no final (or void) invoice yet and something to bill,
-    oldest first."""
+    oldest first. A voided invoice's period is due again: its replacement is a draft."""
     last = period_add(period_at(now, account.timezone), -1)
     floor = period_add(last, -(CATCH_UP_MONTHS - 1))
     starts = []
@@ -48,7 +48,7 @@ def periods_due(*, account: Account, now: datetime) -> list[str]:
     versions = list(ContractVersion.objects.filter(account=account))
     if versions:
         starts.append(period_of(min(v.effective_from for v in versions)))
-    invoices = dict(Invoice.objects.filter(account=account).values_list("period", "status"))
+    invoices = dict(Invoice.objects.live().filter(account=account).values_list("period", "status"))
     starts.extend(invoices)
     if not starts:
         return []

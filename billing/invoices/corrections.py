@@ -22,6 +22,14 @@ the next invoice (credits back to the balance for an outcome billed in credits) 
 first. An outcome still in its window takes a reopen signal instead; one under dispute waits for
 the dispute.
 
+**Voiding an invoice** (:func:`invoice_void`) — void and reissue: an invoice issued by mistake (the
+wrong contract, the wrong entity) and not paid at all is cancelled, and its period is billed again
+from scratch. In one transaction its charges leave its lines (``invoiced`` → ``rated``), every
+credit-ledger entry it posted is reversed, and a new draft of its period (``replaces`` it) is left
+for the hourly catch-up to finalize under the contract as it then stands. To forgive money, the
+vendor issues a credit note instead; an invoice with payments, credit notes, credited or disputed
+outcomes, or a later final invoice (which took over what it handed on) is refused.
+
 Each correction is one transaction, recorded in the money log by the services it calls.
 """
 
@@ -35,14 +43,20 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.notify import webhooks_enqueue
+from billing import presenters
 from billing.credits.models import CreditKind, CreditLedgerEntry
 from billing.credits.services import credits_grant
-from billing.invoices.models import CreditNote, Invoice, InvoiceStatus
+from billing.invoices.models import CreditNote, Invoice, InvoiceStatus, PaymentStatus
 from billing.ledger.models import FREE_REASONS, Charge, ChargeReason, ChargeState, Deduction
-from billing.ledger.services import charges_credit_invoiced, charges_deduct_unbilled
-from billing.services import CreditNoteRefused, credit_note_issue
+from billing.ledger.services import charges_credit_invoiced, charges_deduct_unbilled, charges_release_voided
+from billing.moneylog import kinds
+from billing.moneylog.services import credits_reversed_record, row_act_record
+from billing.receivables.models import PaymentStatusChange
+from billing.services import CreditNoteRefused, credit_note_issue, invoice_draft_refresh, invoice_events_link
 from metering.models import Event
 from outcomeportal.core.money import ZERO, money_display, round_line
+from outcomeportal.core.periods import period_bounds
 
 MAX_EVENTS = 1000  # outcomes per credit note (one request)
 
@@ -260,3 +274,153 @@ def _issue(invoice: Invoice, *, amount: Decimal, reason: str, event_pks: list[in
         )
     except CreditNoteRefused as exc:
         raise CorrectionRefused(str(exc), code="credit_note_refused") from exc
+
+
+# --- Void and reissue -----------------------------------------------------------------------------
+
+INVOICE_VOIDED = "invoice.voided"  # the webhook event announcing a void (and its replacement)
+
+
+@dataclass(frozen=True)
+class Voided:
+    invoice: Invoice  # the voided invoice: status and payment status void, with the reason and date
+    replacement: Invoice  # the new draft of its period, finalized by the next catch-up
+    charges_released: int  # charges that left its lines, rated again
+    credits_reversed: tuple[CreditLedgerEntry, ...]  # one reversal per credit-ledger entry it posted
+
+
+def invoice_void(*, invoice: Invoice, reason: str, by: str = "", now: datetime | None = None) -> Voided:
+    """Void a finalized invoice nothing was paid on, and reissue its period (see the module's text).
+
+    One transaction, the account's later invoices and this one row-locked: refusals first
+    (:class:`CorrectionRefused` with the API's code), then the void (its payment status too, with
+    its history row), its charges released, its credit-ledger entries reversed, a new draft of its
+    period and the ``invoice.voided`` webhook. Voiding twice is refused (the invoice is void).
+    """
+    reason = _reason(reason)
+    now = now or timezone.now()
+    with transaction.atomic():
+        # The later invoices first, as a finalization or a credit job would take them: one order, no deadlock.
+        later = list(
+            Invoice.objects.select_for_update(of=("self",))
+            .filter(account_id=invoice.account_id, period__gt=invoice.period).exclude(status=InvoiceStatus.VOID)
+            .order_by("pk")
+        )  # fmt: skip
+        locked = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice.pk)
+        _voidable(locked, later)
+        invoice_events_link(invoice=locked)  # its charges on its lines, if the stamping has not run yet
+        _charges_voidable(locked)
+        void = _void_mark(locked, reason=reason, by=by, now=now)
+        segments = [s for s in locked.lines.exclude(alloc=None).values_list("alloc__segment", flat=True) if s]
+        since = period_bounds(min([locked.period, *segments]), locked.account.timezone)[0]
+        released = charges_release_voided(
+            invoice_id=locked.pk, account_id=locked.account_id, occurred_from=since, occurred_to=locked.period_end
+        )
+        reversals = _credits_reverse(void, by=by, now=now)
+        Invoice.objects.create(
+            account_id=locked.account_id, period=locked.period, period_start=locked.period_start,
+            period_end=locked.period_end, currency=locked.currency, refreshed_at=now, replaces=void,
+        )  # fmt: skip
+        replacement = invoice_draft_refresh(account=locked.account, period=locked.period, now=now)
+        webhooks_enqueue(
+            account_id=void.account_id, event_type=INVOICE_VOIDED, message_id=f"{INVOICE_VOIDED}:invoice:{void.pk}",
+            payload={"invoice": presenters.invoice_summary_dict(void), "replaced_by": replacement.pk}, now=now,
+        )  # fmt: skip
+    return Voided(void, replacement, released, reversals)
+
+
+def _voidable(invoice: Invoice, later: list[Invoice]) -> None:
+    """Refused unless the invoice is final, unpaid, uncorrected and the account's latest final one."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        raise CorrectionRefused(
+            "A draft is not issued yet: it follows its outcomes until the month is billed; there is nothing to void.",
+            code="invoice_not_final",
+        )
+    if invoice.status == InvoiceStatus.VOID:
+        raise CorrectionRefused(f"Invoice {invoice.number} is void already.", code="invoice_not_final")
+    if invoice.amount_paid > 0 or invoice.payment_status not in (PaymentStatus.OPEN, PaymentStatus.UNCOLLECTIBLE):
+        raise CorrectionRefused(
+            f"Invoice {invoice.number} has {money_display(invoice.amount_paid, invoice.currency)} paid on it: "
+            "it cannot be voided. Record a credit note instead.",
+            code="invoice_paid",
+        )
+    notes = list(CreditNote.objects.filter(invoice_id=invoice.pk).order_by("number").values_list("number", flat=True))
+    if notes:
+        raise CorrectionRefused(
+            f"Invoice {invoice.number} was corrected by credit note {', '.join(notes)}: it cannot be voided. "
+            "Record a further credit note instead.",
+            code="invoice_has_credit_notes",
+        )
+    final = [inv for inv in later if inv.status == InvoiceStatus.FINALIZED]
+    if final:
+        raise CorrectionRefused(
+            f"Invoice {final[0].number} of {final[0].period} is final and took over what this one handed on "
+            "(rolled-over credits, committed spend, late outcomes): only the latest final invoice can be "
+            "voided. Record a credit note instead.",
+            code="invoice_not_latest",
+        )
+
+
+def _charges_voidable(invoice: Invoice) -> None:
+    """Refused while an outcome of the invoice is under dispute, or once one was credited."""
+    states = set(
+        Charge.objects.filter(account_id=invoice.account_id, invoice_line__invoice_id=invoice.pk)
+        .exclude(state=ChargeState.INVOICED).values_list("state", flat=True).distinct()
+    )  # fmt: skip
+    if ChargeState.DISPUTED in states:
+        raise CorrectionRefused(
+            f"Outcomes of invoice {invoice.number} are under dispute: resolve the dispute first.",
+            code="invoice_disputed",
+        )
+    if states:
+        raise CorrectionRefused(
+            f"Outcomes of invoice {invoice.number} were credited (a dispute, a deduction or a credit note): "
+            "it cannot be voided. Record a further credit note instead.",
+            code="invoice_has_credit_notes",
+        )
+
+
+def _void_mark(invoice: Invoice, *, reason: str, by: str, now: datetime) -> Invoice:
+    """finalized → void, its payment status with it (and the history row): the one move the guard allows."""
+    updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
+        status=InvoiceStatus.VOID, voided_at=now, void_reason=reason, payment_status=PaymentStatus.VOID
+    )
+    if updated != 1:
+        raise CorrectionRefused(f"Invoice {invoice.number} changed meanwhile; try again.", code="invoice_not_final")
+    change = PaymentStatusChange.objects.create(
+        account_id=invoice.account_id, invoice=invoice, from_status=invoice.payment_status,
+        to_status=PaymentStatus.VOID, at=now, by=by, reason=reason,
+    )  # fmt: skip
+    row_act_record(kind=kinds.INVOICE_VOIDED, view="invoice_void", pk=invoice.pk, account_id=invoice.account_id)
+    row_act_record(
+        kind=kinds.INVOICE_PAYMENT_STATUS, view="payment_status_change", pk=change.pk, account_id=invoice.account_id
+    )
+    return Invoice.objects.select_related("account").get(pk=invoice.pk)
+
+
+def _credits_reverse(invoice: Invoice, *, by: str, now: datetime) -> tuple[CreditLedgerEntry, ...]:
+    """Reverse every credit-ledger entry the invoice posted when it was finalized (grant, usage,
+    expiry, rollover note): one ``reversal`` of the opposite sign each, unique by the entry it
+    reverses, so the balance is what it was before the invoice and nothing is reversed twice."""
+    posted = CreditLedgerEntry.objects.filter(account_id=invoice.account_id, reference=f"invoice:{invoice.pk}")
+    labels = dict(CreditKind.choices)
+    reversals = CreditLedgerEntry.objects.bulk_create(
+        [
+            CreditLedgerEntry(
+                account_id=invoice.account_id,
+                created_at=now,
+                kind=CreditKind.REVERSAL,
+                credits=-entry.credits,
+                currency=entry.currency,
+                period=entry.period,
+                invoice_id=invoice.pk,
+                reference=f"void:{entry.pk}",
+                note=f"{labels.get(entry.kind, entry.kind)} of invoice {invoice.number} reversed: the invoice was "
+                f"voided ({invoice.void_reason})",
+                created_by=by or f"void of invoice {invoice.number}",
+            )
+            for entry in posted.order_by("pk")
+        ]
+    )
+    credits_reversed_record(invoice_id=invoice.pk, account_id=invoice.account_id, entry_pks=[r.pk for r in reversals])
+    return tuple(reversals)

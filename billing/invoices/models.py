@@ -3,7 +3,9 @@
 Kept in their own module so that spend controls can live beside them; ``billing.models``
 re-exports them. Invariants are held by the database, not by ``save()``:
 
-* one invoice per (account, period) — a unique constraint makes building idempotent;
+* one live invoice per (account, period) — a unique constraint (void invoices excepted) makes
+  building idempotent; a voided invoice is reissued as a new draft of its period that names it
+  (``replaces``: billing.invoices.corrections.invoice_void);
 * invoice and credit-note numbers come from a locked :class:`NumberSeries` row in the
   finalizing transaction, so they are sequential without gaps (never "max + 1");
 * a finalized invoice, its lines and its credit applications never change: triggers
@@ -75,6 +77,13 @@ class PaymentStatus(models.TextChoices):
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
 
+class InvoiceQuerySet(models.QuerySet):
+    def live(self) -> InvoiceQuerySet:
+        """Each period's invoice: every invoice but those voided and reissued (a replacement names
+        them). What "the invoice of a period" means everywhere — carries, drafts, catch-up."""
+        return self.exclude(status=InvoiceStatus.VOID, replaced_by__isnull=False)
+
+
 class Invoice(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.CharField(max_length=7)  # YYYY-MM, a whole month in the account's time zone
@@ -127,11 +136,20 @@ class Invoice(models.Model):
     amount_paid = models.DecimalField(max_digits=18, decimal_places=4, default=0)
     paid_at = models.DateTimeField(null=True, blank=True)  # when payments reached the amount due
     uncollectible_at = models.DateTimeField(null=True, blank=True)
+    # The void invoice this one reissues (a draft created by the void, finalized by the catch-up);
+    # its period's. Set when the row is created, never changed (the guard trigger, once final).
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-period", "account_id"]
+        # The id last: of a period's invoices, a voided one comes before its replacement, so a reader
+        # that keys a period's invoices by period (billing.charges) keeps the live one.
+        ordering = ["-period", "account_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "period"], name="invoice_account_period_uniq"),
+            models.UniqueConstraint(
+                fields=["account", "period"], condition=~Q(status="void"), name="invoice_account_period_uniq"
+            ),
             models.CheckConstraint(
                 name="invoice_number_iff_not_draft",
                 condition=(Q(status="draft") & Q(number__isnull=True)) | (~Q(status="draft") & Q(number__isnull=False)),

@@ -8,6 +8,7 @@ state is left alone, so a rerun (or a race with invoicing) never moves a charge 
     estimated ──confirmed inside the window──▶ rated
     estimated ──ruled out by a signal──▶ void                 disputed ──rejected──▶ invoiced
     invoiced | disputed ──credit note──▶ credited   (stays on its final invoice line)
+    invoiced ──its invoice voided──▶ rated, off the line (invoiced again by the reissued invoice)
     estimated | rated, not on a line ──credited after a dispute──▶ credited, reason dispute_credited
     rated, not on a line ──deducted after the window──▶ credited, reason deducted
 
@@ -27,7 +28,12 @@ from django.db import connection
 
 from billing.ledger.models import ChargeReason, ChargeState
 from billing.moneylog import kinds
-from billing.moneylog.services import charges_moved, charges_written_record
+from billing.moneylog.services import (
+    charges_moved,
+    charges_released_record,
+    charges_summary_sql,
+    charges_written_record,
+)
 from metering.services import session_claims_release
 from outcomeportal.core.copy_text import flag, number, text
 
@@ -194,3 +200,27 @@ def charges_credit_unbilled(*, event_ids: Iterable[int]) -> list[int]:
     )
     session_claims_release(moved)
     return moved
+
+
+def charges_release_voided(*, invoice_id: int, account_id: int, occurred_from: datetime, occurred_to: datetime) -> int:
+    """A voided invoice's charges leave its lines: ``invoiced`` → ``rated``, the line cleared, their
+    amount, credits and reason as billed (an estimate again, until the reissued invoice stamps
+    them). One statement and one money-log entry (``charges_released``); returns how many moved.
+
+    ``occurred_from``/``occurred_to`` bound the charges its lines bill (its period and the earlier
+    months it billed late outcomes of): the account's charges are read by time, not by line.
+    The charge guard allows this move only while the line's invoice is void (migration 0019).
+    """
+    sql = (
+        "WITH s AS (UPDATE billing_charge e SET state = 'rated', invoice_line_id = NULL "
+        "FROM billing_invoiceline l WHERE l.id = e.invoice_line_id AND l.invoice_id = %(invoice)s "
+        "AND e.account_id = %(account)s AND e.occurred_at >= %(since)s AND e.occurred_at < %(until)s "
+        "AND e.state = 'invoiced' RETURNING e.event_id, e.account_id, e.currency, e.amount, e.credits, e.state) "
+        f"SELECT (SELECT count(*) FROM s), {charges_summary_sql('s')}"
+    )
+    params = {"invoice": invoice_id, "account": account_id, "since": occurred_from, "until": occurred_to}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        summary = cursor.fetchone()
+    charges_released_record(invoice_id=invoice_id, summary=summary)
+    return summary[0]

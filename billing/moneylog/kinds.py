@@ -15,6 +15,7 @@ CHARGES_DISPUTED = "charges_disputed"  # invoiced → disputed (+ event_ids)
 CHARGES_DISPUTE_REJECTED = "charges_dispute_rejected"  # disputed → invoiced (+ event_ids)
 CHARGES_CREDITED = "charges_credited"  # invoiced | disputed → credited by a credit note (+ event_ids)
 CHARGES_CREDITED_UNBILLED = "charges_credited_unbilled"  # not yet invoiced, credited after a dispute (+ event_ids)
+CHARGES_RELEASED = "charges_released"  # a voided invoice's charges left its lines: invoiced → rated (+ invoice_id)
 
 INVOICE_FINALIZED = "invoice_finalized"  # totals, lines, the credit-ledger entries it posted
 INVOICE_VOIDED = "invoice_voided"
@@ -23,6 +24,7 @@ INVOICE_PAYMENT_STATUS = "invoice_payment_status"  # open → paid | uncollectib
 CREDIT_NOTE_ISSUED = "credit_note_issued"
 CREDITS_GRANTED = "credits_granted"  # prepaid credits: a top-up, a dispute credit, a positive adjustment
 CREDITS_DEDUCTED = "credits_deducted"  # a negative adjustment
+CREDITS_REVERSED = "credits_reversed"  # a voided invoice's credit-ledger entries, each reversed (+ invoice_id)
 SPEND_CONTROLS_CHANGED = "spend_controls_changed"  # caps, thresholds, what happens at the cap
 CONTRACT_VERSION_CREATED = "contract_version_created"
 DISPUTE_RESOLVED = "dispute_resolved"  # approved, partially approved or rejected, with its events' decisions
@@ -51,6 +53,7 @@ ALL = frozenset(
         CHARGES_CREDITED,
         CHARGES_CREDITED_UNBILLED,
         CHARGES_DEDUCTED,
+        CHARGES_RELEASED,
         INVOICE_FINALIZED,
         INVOICE_VOIDED,
         INVOICE_PAID,
@@ -58,6 +61,7 @@ ALL = frozenset(
         CREDIT_NOTE_ISSUED,
         CREDITS_GRANTED,
         CREDITS_DEDUCTED,
+        CREDITS_REVERSED,
         SPEND_CONTROLS_CHANGED,
         CONTRACT_VERSION_CREATED,
         DISPUTE_RESOLVED,

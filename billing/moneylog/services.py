@@ -128,6 +128,15 @@ def _credit_entries_of(invoice_id: int) -> list[list]:
     return tracked_digests("credit_entry", sorted(pks))
 
 
+def credits_reversed_record(*, invoice_id: int, account_id: int, entry_pks: Sequence[int]) -> None:
+    """A voided invoice's credit-ledger entries were reversed: one entry vouching for the reversals."""
+    if not entry_pks:
+        return
+    entries = tracked_digests("credit_entry", sorted(entry_pks))
+    data = {"invoice_id": invoice_id, "credit_entries": entries, "tracked": {"credit_entry": entries}}
+    money_act_record(kind=kinds.CREDITS_REVERSED, account_id=account_id, data=data, ref=f"invoice:{invoice_id}")
+
+
 def accounts_removed_record(account_ids: Sequence[int]) -> None:
     """Accounts were deleted with everything they owned (the demo's reset): one entry naming them."""
     money_act_record(
@@ -266,13 +275,24 @@ def charges_invoiced_record(*, invoice_id: int, summary: tuple) -> None:
     )
 
 
+def charges_released_record(*, invoice_id: int, summary: tuple) -> None:
+    """A voided invoice's charges left its lines (``billing.ledger.services.charges_release_voided``'s
+    summary row: count, groups, digest): one entry; none if it had none."""
+    count, groups_json, digest = summary
+    if not count:
+        return
+    charges_chunk_record(kind=kinds.CHARGES_RELEASED, groups_json=groups_json, digest=digest, invoice_id=invoice_id)
+
+
 __all__ = [
     "accounts_removed_record",
     "charges_chunk_record",
     "charges_invoiced_record",
     "charges_moved",
+    "charges_released_record",
     "charges_summary_sql",
     "charges_written_record",
+    "credits_reversed_record",
     "invoice_finalized_record",
     "money_act_record",
     "moneylog_flush",

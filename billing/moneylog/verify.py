@@ -20,7 +20,8 @@ The money rows, against what the entries recorded:
   lines that bill charges in money sum to what those charges sum to (each line rounded once);
   each credit note applied no further than its amount;
 * the charges on each final invoice's lines: their count, sums and digest as stamped
-  (``charges_invoiced``), and the state of each as the disputes' moves left it;
+  (``charges_invoiced``), and the state of each as the disputes' moves left it — none on a
+  voided invoice's lines once they were released (``charges_released``);
 * every account's charges: their count, Σ amount and Σ credits as the batches, settlements and
   stampings recorded them — a charge changed, added or deleted behind the services' back.
 
@@ -244,6 +245,9 @@ def _gather(recorded: _Recorded, kind: str, account_id: int | None, data: dict, 
             Decimal(s["credits"]) - Decimal(before["credits"]), entry,
         )  # fmt: skip
         _invoiced_add(recorded, int(data["invoice_id"]), {**s, "digest": data["digest"]}, entry, int(acc))
+    elif kind == kinds.CHARGES_RELEASED:
+        # The invoice was voided: its charges left its lines (their money unchanged), none is on them now.
+        recorded.invoiced.pop(int(data["invoice_id"]), None)
     elif kind == kinds.INVOICE_PAID:
         recorded.paid[int(data["row"]["invoice_id"])] = entry
     elif kind in kinds.INVOICED_CHARGE_STATES:
@@ -346,7 +350,9 @@ SELECT i.id, i.number, i.currency, count(l.id), coalesce(sum(l.amount), 0), coal
 FROM billing_invoice i JOIN billing_invoiceline l ON l.invoice_id = i.id LEFT JOIN c ON c.invoice_line_id = l.id
 WHERE i.status <> 'draft' AND l.alloc IS NOT NULL AND l.credits IS NULL
   AND NOT EXISTS (SELECT 1 FROM billing_invoiceeventspending p WHERE p.invoice_id = i.id)  -- stamped yet
-GROUP BY i.id ORDER BY i.id
+GROUP BY i.id
+HAVING bool_and(i.status = 'finalized') OR coalesce(sum(c.n), 0) > 0  -- a voided invoice's charges left it
+ORDER BY i.id
 """
 _CHARGE_ROUNDING = Decimal("0.0000005")
 

@@ -171,7 +171,7 @@ def contract_preview(*, account: Account, terms: Terms | None, months: int, now:
     extra = _attempts_not_billed(account=account, invoices=invoices, terms=terms)
     applied = _notes_applied(invoices)
     prepaid = _prepaid(account=account, invoices=invoices)
-    history = {inv.period: inv for inv in Invoice.objects.filter(account=account, period__in=billed.segments())}
+    history = {inv.period: inv for inv in Invoice.objects.live().filter(account=account, period__in=billed.segments())}
     types = list(catalogue().values())
     defaults = tuple((code, price) for code, _, price in types)
     names = tuple((code, name) for code, name, _ in types)

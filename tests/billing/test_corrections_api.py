@@ -11,9 +11,10 @@ from django.test import Client
 from accounts.models import Role
 from billing.credits.models import CreditLedgerEntry
 from billing.ingestion import outcomes_settle
+from billing.invoices.corrections import invoice_void
 from billing.invoices.models import CreditNote
 from billing.ledger.models import Charge, Deduction
-from billing.services import invoice_draft_refresh, invoice_void
+from billing.services import invoice_draft_refresh
 from metering.models import Event
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, contract, post, settle_and_finalize

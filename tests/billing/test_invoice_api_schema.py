@@ -7,6 +7,7 @@ import pytest
 PATHS = {
     ("/api/v1/invoices/{invoice_id}/payments", "post"): {"200", "201", "400", "401", "403", "404", "409"},
     ("/api/v1/invoices/{invoice_id}/uncollectible", "post"): {"200", "400", "401", "403", "404", "409"},
+    ("/api/v1/invoices/{invoice_id}/void", "post"): {"200", "400", "401", "403", "404", "409"},
     ("/api/v1/payments/webhook", "post"): {"200", "400", "403", "404", "409"},
     ("/api/v1/payments/stripe", "post"): {"200", "400", "403", "404", "409"},
     ("/api/v1/deliveries", "get"): {"200", "400", "401", "403", "404"},
@@ -36,6 +37,7 @@ def test_the_webhook_needs_no_key_but_its_signature_header(schema):
 def test_the_invoice_schema_names_the_document_fields(schema):
     invoice = schema["components"]["schemas"]["Invoice"]["properties"]
     for name in ("issued_at", "due_at", "payment_terms_days", "payment_status", "amount_paid", "amount_credited",
-                 "amount_due", "tax_rate", "tax_amount", "seller", "buyer"):  # fmt: skip
+                 "amount_due", "tax_rate", "tax_amount", "seller", "buyer", "void_reason", "replaces",
+                 "replaced_by"):  # fmt: skip
         assert name in invoice, name
     assert schema["components"]["schemas"]["PaymentStatusEnum"]["enum"] == ["open", "paid", "void", "uncollectible"]

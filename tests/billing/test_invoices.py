@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from billing.ingestion import outcomes_settle
+from billing.invoices.corrections import CorrectionRefused, invoice_void
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine, NumberSeries
 from billing.ledger.models import Charge
 from billing.selectors import line_events
@@ -20,7 +21,6 @@ from billing.services import (
     invoice_draft_refresh,
     invoice_finalize,
     invoice_line_update,
-    invoice_void,
 )
 from metering.models import Event
 from tests import factories
@@ -195,10 +195,10 @@ def test_finalized_invoice_is_immutable_in_the_service_and_in_the_database(acme)
     ):
         with pytest.raises(DatabaseError, match="never"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql)
-    # The one allowed move: finalized -> void; then nothing at all.
-    void = invoice_void(invoice=invoice, reason="duplicate account")
+    # The one allowed move: finalized -> void (its period reissued as a new draft); then nothing at all.
+    void = invoice_void(invoice=invoice, reason="duplicate account").invoice
     assert (void.status, void.number, void.total) == ("void", "INV-000001", D("47.52"))
-    with pytest.raises(InvoiceImmutable):
+    with pytest.raises(CorrectionRefused, match="void already"):
         invoice_void(invoice=void, reason="again")
     with pytest.raises(DatabaseError), transaction.atomic():
         Invoice.objects.filter(pk=invoice.pk).update(void_reason="edited")

@@ -16,11 +16,12 @@ from django.test import Client
 
 from accounts.models import Role
 from accounts.services import account_billing_details_update
+from billing.invoices.corrections import invoice_void
 from billing.invoices.models import Invoice
 from billing.receivables.models import InvoiceReminder, Payment, PaymentStatusChange, PaymentWebhookEvent
 from billing.receivables.selectors import age_bucket, receivables
 from billing.receivables.services import PaymentRefused, invoice_payment_record, reminders_send
-from billing.services import invoice_draft_refresh, invoice_void
+from billing.services import invoice_draft_refresh
 from tests import factories
 from tests.billing.helpers import AFTER_JUNE, contract, post, settle_and_finalize
 from tests.conftest import key_client
