@@ -118,7 +118,8 @@ def period_assemble(
             unbilled.update(period_groups(selection=late_only, terms_by_segment=terms_by_segment))
     billed = period_groups(selection=selection, terms_by_segment=terms_by_segment, billed=True) if lates else {}
     previous = {
-        inv.period: inv for inv in Invoice.objects.filter(account=account, period__in=[period_add(period, -1), *lates])
+        inv.period: inv
+        for inv in Invoice.objects.live().filter(account=account, period__in=[period_add(period, -1), *lates])
     }
     prev = previous.get(period_add(period, -1))
     carry_in = Carry.from_dict(prev.carry_out) if prev is not None else Carry()
@@ -420,9 +421,9 @@ def own_inputs(
     previous = {(a, period_add(p, -1)): (a, p) for a, p in keys}
     carries = {
         previous[(a, p)]: carry
-        for a, p, carry in Invoice.objects.filter(
-            account_id__in=accounts, period__in={p for _, p in previous}
-        ).values_list("account_id", "period", "carry_out")
+        for a, p, carry in Invoice.objects.live()
+        .filter(account_id__in=accounts, period__in={p for _, p in previous})
+        .values_list("account_id", "period", "carry_out")
         if (a, p) in previous
     }
     prepaid: dict[tuple[int, str], list] = {}

@@ -92,7 +92,8 @@ def test_the_outcome_cap_is_bounded_by_its_column():
 
 def test_the_contract_document_is_published_with_every_field():
     document = COMPONENTS["ContractDocumentRequest"]
-    assert set(document["properties"]) == _TOP
+    # The document's fields, and how a date inside a month takes effect (billing.contract_changes).
+    assert set(document["properties"]) == _TOP | {"mid_period"}
     assert document["additionalProperties"] is False
     variants = [COMPONENTS[v["$ref"].rsplit("/", 1)[1]] for v in COMPONENTS["TypePriceRequest"]["oneOf"]]
     documented_models = {m for v in variants for m in _model_words(v)}
