@@ -14,7 +14,7 @@ rollups and the contracts — the selectors of the scenarios page, its CSV and t
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.utils import timezone
@@ -24,11 +24,13 @@ from accounts.models import Account, LifecycleStatus
 from accounts.selectors import account_statuses_at
 from billing.charges import Charging, counts_of, own_inputs, own_spend, rollup_rows
 from billing.invoices.models import ContractVersion
+from billing.ledger.month_rollup import month_rollups_fold
 from billing.selectors import contract_for_period
 from finance.attainment import BILLABLE, FAILED, rate_text
 from finance.scenarios import (
     HISTORY_MONTHS,
     AccountHistory,
+    Memo,
     Month,
     Projection,
     Scenario,
@@ -37,8 +39,9 @@ from finance.scenarios import (
     project,
 )
 from finance.selectors import default_period, shown_month_tallies
+from metering.month_rollup import months_stamp
 from outcomeportal.core.money import ZERO, round_event
-from outcomeportal.core.periods import period_add, periods_between
+from outcomeportal.core.periods import period_add, period_first_day, periods_between
 
 # What a scope may name: an account (its external id) and the account's segment fields. Not the
 # outcome type: an invoice's fees, minimums and commitments belong to the account, not to a type.
@@ -57,9 +60,10 @@ class ScenarioInputs:
     periods: list[str]  # the projected months
     accounts: list[AccountHistory]
     history: list[Month]
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by the request's scenarios
 
     def project(self, scenario: Scenario) -> Projection:
-        return project(self.accounts, scenario=scenario, periods=self.periods, spend=own_spend)
+        return project(self.accounts, scenario=scenario, periods=self.periods, spend=own_spend, memo=self.memo)
 
     @property
     def currencies(self) -> list[str]:
@@ -122,24 +126,6 @@ def _scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | N
     history_periods = periods_between(period_add(last_closed, -(HISTORY_MONTHS - 1)), last_closed)
     periods = periods_between(period_add(last_closed, 1), period_add(last_closed, months))
     accounts = scope_accounts(scope=scope, now=timezone.now())
-    by_external = {a.external_id: a for a in accounts}
-
-    # Attempted and billable per account, type and month (finance.attainment's definition).
-    tallies: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(
-        lambda: {BILLABLE: [0] * HISTORY_MONTHS, FAILED: [0] * HISTORY_MONTHS}
-    )
-    index = {p: i for i, p in enumerate(history_periods)}
-    counted = shown_month_tallies(
-        first_period=history_periods[0], last_period=last_closed, group_by=("account", "outcome_type")
-    )
-    for ((_, external_id), (_, code)), by_period in counted.items():
-        if external_id not in by_external:
-            continue
-        for period, words in by_period.items():
-            if period in index:
-                for kind in (BILLABLE, FAILED):
-                    if words.get(kind):
-                        tallies[(external_id, code)][kind][index[period]] += words[kind]
 
     versions: dict[int, list[ContractVersion]] = defaultdict(list)
     for v in ContractVersion.objects.filter(account__in=accounts):
@@ -148,19 +134,7 @@ def _scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | N
     def terms_of(account: Account, period: str):
         return contract_for_period(account_id=account.pk, period=period, versions=versions[account.pk])[1]
 
-    # How the invoices grouped the history's resolved outcomes: complexity tiers, gain-share amounts.
-    keys = [(a.pk, p) for a in accounts for p in history_periods]
-    rows = rollup_rows(keys=keys, grain="month") if keys else {}
-    tiers: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-    gains: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])
-    for a in accounts:
-        for p in history_periods:
-            for g in counts_of(rows.get((a.pk, p), ()), Charging.of(terms_of(a, p))).settled:
-                key = (a.external_id, g.outcome_type)
-                tiers[key][g.tier] = tiers[key].get(g.tier, 0) + g.resolved
-                gains[key][0] += g.resolved
-                gains[key][1] += g.gain
-
+    tallies, tiers, gains = _history(accounts, history_periods, terms_of)
     first = own_inputs(
         keys=[(a.pk, periods[0]) for a in accounts],
         terms={(a.pk, periods[0]): terms_of(a, periods[0]) for a in accounts},
@@ -174,13 +148,13 @@ def _scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | N
                 continue
             billable = tuple(t[BILLABLE])
             attempted = tuple(b + f for b, f in zip(billable, t[FAILED], strict=True))
-            resolved, gain = gains[(external_id, code)]
+            resolved, gain = gains.get((external_id, code), (0, ZERO))
             types.append(
                 TypeHistory(
                     outcome_type=code,
                     attempted=attempted,
                     billable=billable,
-                    tiers=tuple(sorted((tier, n) for tier, n in tiers[(external_id, code)].items() if n)),
+                    tiers=tuple(sorted((tier, n) for tier, n in tiers.get((external_id, code), {}).items() if n)),
                     gain_per_outcome=round_event(gain / resolved) if resolved and gain else Decimal(0),
                 )
             )
@@ -203,6 +177,60 @@ def _scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | N
         accounts=histories,
         history=history_months(histories, history_periods),
     )
+
+
+def _history(accounts: list[Account], history_periods: list[str], terms_of) -> tuple[dict, dict, dict]:
+    """The accounts' history months: attempted and billable per (account, type) and month, resolved
+    outcomes per complexity tier, and gain-share totals — kept in the process under the reference-data
+    stamp (contracts, accounts, catalogue: accounts.refcache) and the months' fold counts (their
+    rollups: metering.month_rollup.months_stamp), so a closed month is read once, not per request."""
+    month_rollups_fold()
+    months = [period_first_day(p) for p in history_periods]
+    key = (tuple(a.pk for a in accounts), tuple(history_periods), months_stamp(months))
+    kept = refcache.cache("finance.scenario_history")
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= HISTORY_KEPT:
+            kept.clear()
+        found = kept[key] = _history_read(accounts, history_periods, terms_of)
+    return found
+
+
+HISTORY_KEPT = 64  # scopes kept per process (each a few thousand numbers)
+
+
+def _history_read(accounts: list[Account], history_periods: list[str], terms_of) -> tuple[dict, dict, dict]:
+    by_external = {a.external_id: a for a in accounts}
+    # Attempted and billable per account, type and month (finance.attainment's definition).
+    tallies: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(
+        lambda: {BILLABLE: [0] * HISTORY_MONTHS, FAILED: [0] * HISTORY_MONTHS}
+    )
+    index = {p: i for i, p in enumerate(history_periods)}
+    counted = shown_month_tallies(
+        first_period=history_periods[0], last_period=history_periods[-1], group_by=("account", "outcome_type")
+    )
+    for ((_, external_id), (_, code)), by_period in counted.items():
+        if external_id not in by_external:
+            continue
+        for period, words in by_period.items():
+            if period in index:
+                for kind in (BILLABLE, FAILED):
+                    if words.get(kind):
+                        tallies[(external_id, code)][kind][index[period]] += words[kind]
+
+    # How the invoices grouped the history's resolved outcomes: complexity tiers, gain-share amounts.
+    keys = [(a.pk, p) for a in accounts for p in history_periods]
+    rows = rollup_rows(keys=keys, grain="month") if keys else {}
+    tiers: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    gains: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])
+    for a in accounts:
+        for p in history_periods:
+            for g in counts_of(rows.get((a.pk, p), ()), Charging.of(terms_of(a, p))).settled:
+                key = (a.external_id, g.outcome_type)
+                tiers[key][g.tier] = tiers[key].get(g.tier, 0) + g.resolved
+                gains[key][0] += g.resolved
+                gains[key][1] += g.gain
+    return dict(tallies), dict(tiers), {k: tuple(v) for k, v in gains.items()}
 
 
 def scenario_scope_choices() -> dict:

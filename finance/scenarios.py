@@ -183,7 +183,7 @@ def _whole(value: Decimal) -> int:
     return int(value.quantize(ONE, rounding=ROUND_HALF_UP))
 
 
-def projected_attempted(history: Sequence[int], k: int) -> int:
+def projected_attempted(history: tuple[int, ...], k: int) -> int:
     """Month k's attempted outcomes: the history's trend, never below 0. The months before the first
     with an attempted outcome are left out (the type had not started: an account six weeks old is
     not a rise from zero)."""
@@ -193,7 +193,7 @@ def projected_attempted(history: Sequence[int], k: int) -> int:
     return max(0, _whole(line)) if line is not None else 0
 
 
-def baseline_rate(attempted: Sequence[int], billable: Sequence[int], k: int) -> Decimal | None:
+def baseline_rate(attempted: tuple[int, ...], billable: tuple[int, ...], k: int) -> Decimal | None:
     """Month k's baseline rate: the trend of the history's rates (months with a rate), clamped to 0…1."""
     points = [(x, rate(b, a)) for x, (a, b) in enumerate(zip(attempted, billable, strict=True), start=1) if a > 0]
     line = trend_at(points, len(attempted) + k)
@@ -206,26 +206,48 @@ def scenario_rate(base: Decimal | None, scenario: Scenario, k: int) -> Decimal |
     return min(max(base - scenario.shift(k), ZERO), ONE).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def split(total: int, shares: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+def split(total: int, shares: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
     """``total`` over the keys in proportion to their shares: largest remainder, ties to the earlier
     key (no share at all: all to "")."""
     weight = sum(n for _, n in shares)
     if not weight:
-        return [("", total)]
+        return (("", total),)
     exact = [(key, Decimal(total) * n / weight) for key, n in shares]
     parts = {key: int(value) for key, value in exact}
     left = total - sum(parts.values())
     by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i][1] - int(exact[i][1])), i))
     for i in by_remainder[:left]:
         parts[exact[i][0]] += 1
-    return [(key, parts[key]) for key, _ in shares]
+    return tuple((key, parts[key]) for key, _ in shares)
 
 
-def groups_of(t: TypeHistory, billable: int, failed: int) -> list[Group]:
+class Memo:
+    """What the four scenarios of one request share: the baseline's trends (the same in every
+    scenario), the tier splits and the months priced — each a pure function of its arguments, kept
+    for the request (not the process: a request asks again only what another already answered)."""
+
+    def __init__(self):
+        self._seen: dict = {}
+
+    def __call__(self, function: Callable, *args):
+        key = (function, *args)
+        found = self._seen.get(key, self)
+        if found is self:
+            found = self._seen[key] = function(*args)
+        return found
+
+
+def _direct(function: Callable, *args):
+    return function(*args)
+
+
+def groups_of(t: TypeHistory, billable: int, failed: int, memo: Callable = _direct) -> list[Group]:
     """A type's projected outcomes as the invoice groups them: by complexity tier."""
-    shares = list(t.tiers)
+    shares = tuple(t.tiers)
     out = []
-    for (tier, resolved), (_, unresolved) in zip(split(billable, shares), split(failed, shares), strict=True):
+    for (tier, resolved), (_, unresolved) in zip(
+        memo(split, billable, shares), memo(split, failed, shares), strict=True
+    ):
         if resolved or unresolved:
             gain = round_event(resolved * t.gain_per_outcome) if t.gain_per_outcome else ZERO
             out.append(Group(t.outcome_type, tier, resolved, unresolved, gain))
@@ -233,9 +255,15 @@ def groups_of(t: TypeHistory, billable: int, failed: int) -> list[Group]:
 
 
 def project_account(
-    account: AccountHistory, *, scenario: Scenario, periods: Sequence[str], spend: Callable[[PricedInvoice], Decimal]
+    account: AccountHistory,
+    *,
+    scenario: Scenario,
+    periods: Sequence[str],
+    spend: Callable[[PricedInvoice], Decimal],
+    memo: Callable = _direct,
 ) -> tuple[list[AccountMonth], Churn | None]:
-    """One account's months under ``scenario`` (``periods``: the projected months, in order)."""
+    """One account's months under ``scenario`` (``periods``: the projected months, in order);
+    ``memo`` (a :class:`Memo`) keeps what another scenario of the same request computed already."""
     threshold = scenario.threshold if scenario.threshold is not None else account.min_attainment
     rows: list[AccountMonth] = []
     churn: Churn | None = None
@@ -247,11 +275,11 @@ def project_account(
         groups: list[Group] = []
         attempted = billable = 0
         for t in account.types:
-            a = projected_attempted(t.attempted, k)
-            r = scenario_rate(baseline_rate(t.attempted, t.billable, k), scenario, k)
+            a = memo(projected_attempted, t.attempted, k)
+            r = scenario_rate(memo(baseline_rate, t.attempted, t.billable, k), scenario, k)
             b = 0 if r is None else min(a, _whole(a * r))
             attempted, billable = attempted + a, billable + b
-            groups += groups_of(t, b, a - b)
+            groups += groups_of(t, b, a - b, memo)
         month_rate = rate(billable, attempted)
         if scenario.name == "churn" and threshold is not None and month_rate is not None and month_rate < threshold:
             churn = Churn(account.account, period, month_rate, threshold)
@@ -259,7 +287,7 @@ def project_account(
             continue
         inp = account.inputs[k - 1]
         inp = replace(inp, groups=tuple(groups), carry_in=inp.carry_in if carry is None else carry)
-        priced = price_period(inp)
+        priced = memo(price_period, inp)
         carry = priced.carry_out
         rows.append(
             AccountMonth(
@@ -275,12 +303,13 @@ def project(
     scenario: Scenario,
     periods: Sequence[str],
     spend: Callable[[PricedInvoice], Decimal],
+    memo: Callable = _direct,
 ) -> Projection:
     """The scope's months under ``scenario``: each account projected alone, then added up."""
     per_account: list[AccountMonth] = []
     churns: list[Churn] = []
     for account in accounts:
-        rows, churn = project_account(account, scenario=scenario, periods=periods, spend=spend)
+        rows, churn = project_account(account, scenario=scenario, periods=periods, spend=spend, memo=memo)
         per_account += rows
         if churn is not None:
             churns.append(churn)

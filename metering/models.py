@@ -363,6 +363,15 @@ class MonthlyRollup(_EventTally):
         indexes = [models.Index(fields=["month"], name="monthly_rollup_month_idx")]
 
 
+class MonthFold(models.Model):
+    """How many folds have rebuilt some account's rows of a month, in either month rollup
+    (metering.month_rollup): a month's figures read from the month rollups cannot have changed
+    while its count has not — what finance keeps its history under."""
+
+    month = models.DateField(primary_key=True)
+    folds = models.BigIntegerField(default=0)
+
+
 class MonthlyRollupMark(models.Model):
     """An account-month whose month rollup is behind its day rollup: appended by the daily rollup's
     triggers (migration 0019), never merged (see metering.month_rollup), removed by the fold."""

@@ -11,6 +11,10 @@ Why it is exact under concurrency: marks are appended, never merged, so a mark w
 committed is invisible to the fold's ``DELETE`` and survives it; the month is folded again next time,
 from the day rows its writer committed by then. Folds take one advisory lock, so a reader that
 waited for another fold reads that fold's result.
+
+Each fold also counts, per month, that it rebuilt some of the month's rows (``MonthFold``, in its
+transaction): a month's count unchanged, its month rows are unchanged — what a reader may keep
+figures of closed months under (:func:`months_stamp`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ class MonthRollup:
             sums = ", ".join(f"sum(d.{c})" for c in self.sums.split(", "))
             key = ", ".join(f"d.{c}" for c in self.key.split(", "))
             cursor.execute(
+                "INSERT INTO metering_monthfold AS f (month, folds) SELECT DISTINCT m, 1 FROM unnest(%s::date[]) AS m "
+                "ORDER BY m ON CONFLICT (month) DO UPDATE SET folds = f.folds + 1",
+                [keys[1]],
+            )
+            cursor.execute(
                 f"INSERT INTO {self.table} (account_id, month, {self.key}, {self.sums}) "
                 f"SELECT k.a, k.m, {key}, {sums} FROM unnest(%s::bigint[], %s::date[]) AS k(a, m) "
                 f"JOIN {self.days} d ON d.account_id = k.a AND d.day >= k.m "
@@ -65,6 +74,14 @@ class MonthRollup:
                 keys,
             )
         return len(marked)
+
+
+def months_stamp(months: list) -> tuple:
+    """The fold counts of ``months`` (first days): what the month rollups hold for them has not
+    changed while this is the same. Fold the marked months first (:meth:`MonthRollup.fold`)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT month, folds FROM metering_monthfold WHERE month = ANY(%s) ORDER BY month", [months])
+        return tuple(cursor.fetchall())
 
 
 # Metering's: events by account, local month, outcome type, status and reason (MonthlyRollup).

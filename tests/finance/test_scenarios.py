@@ -22,6 +22,7 @@ from billing.services import contract_version_create
 from finance.scenario_inputs import scenario_inputs
 from finance.scenarios import (
     AccountHistory,
+    Memo,
     Scenario,
     TypeHistory,
     baseline_rate,
@@ -85,27 +86,27 @@ def test_trend_is_the_least_squares_line():
 
 
 def test_volume_follows_its_trend_and_never_goes_below_zero():
-    assert [projected_attempted([10, 20, 30, 40, 50, 60], k) for k in (1, 2, 3)] == [70, 80, 90]
-    assert [projected_attempted([60, 50, 40, 30, 20, 10], k) for k in (1, 2)] == [0, 0]  # 0, then -10 → 0
-    assert projected_attempted([1, 2, 1, 2, 1, 2], 1) == 2  # 1.5 + 0.0857 × 3.5 = 1.8 → 2
+    assert [projected_attempted((10, 20, 30, 40, 50, 60), k) for k in (1, 2, 3)] == [70, 80, 90]
+    assert [projected_attempted((60, 50, 40, 30, 20, 10), k) for k in (1, 2)] == [0, 0]  # 0, then -10 → 0
+    assert projected_attempted((1, 2, 1, 2, 1, 2), 1) == 2  # 1.5 + 0.0857 × 3.5 = 1.8 → 2
     # Months before the first outcome are not zeros of a trend: 30, 30, 30 from month 4 → 30.
-    assert projected_attempted([0, 0, 0, 30, 30, 30], 1) == 30
-    assert projected_attempted([0, 0, 0, 0, 0, 0], 1) == 0
-    assert projected_attempted([0, 0, 0, 0, 0, 12], 3) == 12  # one month: flat
+    assert projected_attempted((0, 0, 0, 30, 30, 30), 1) == 30
+    assert projected_attempted((0, 0, 0, 0, 0, 0), 1) == 0
+    assert projected_attempted((0, 0, 0, 0, 0, 12), 3) == 12  # one month: flat
 
 
 def test_baseline_rate_is_the_trend_of_the_months_that_have_one_clamped():
     # 0.90, 0.88 … 0.80: 2 points a month down → 0.78, then 0.76.
-    billable = [90, 88, 86, 84, 82, 80]
-    assert [baseline_rate([100] * 6, billable, k) for k in (1, 2)] == [D("0.78"), D("0.76")]
-    assert baseline_rate([10] * 6, [10, 8, 6, 4, 2, 0], 1) == 0  # 1.0 … 0.0: -0.2 at month 7, clamped
-    assert baseline_rate([0, 0, 4, 0, 0, 0], [0, 0, 3, 0, 0, 0], 5) == D("0.75")  # one month with a rate
-    assert baseline_rate([0] * 6, [0] * 6, 1) is None
+    billable = (90, 88, 86, 84, 82, 80)
+    assert [baseline_rate((100,) * 6, billable, k) for k in (1, 2)] == [D("0.78"), D("0.76")]
+    assert baseline_rate((10,) * 6, (10, 8, 6, 4, 2, 0), 1) == 0  # 1.0 … 0.0: -0.2 at month 7, clamped
+    assert baseline_rate((0, 0, 4, 0, 0, 0), (0, 0, 3, 0, 0, 0), 5) == D("0.75")  # one month with a rate
+    assert baseline_rate((0,) * 6, (0,) * 6, 1) is None
 
 
 def test_split_is_by_share_with_the_largest_remainder():
-    assert split(10, [("complex", 3), ("simple", 1)]) == [("complex", 8), ("simple", 2)]  # 7.5 / 2.5, tie → first
-    assert split(5, []) == [("", 5)]
+    assert split(10, (("complex", 3), ("simple", 1))) == (("complex", 8), ("simple", 2))  # 7.5 / 2.5, tie → first
+    assert split(5, ()) == (("", 5),)
 
 
 # --- The four scenarios, by hand ------------------------------------------------------------------
@@ -379,6 +380,21 @@ def test_scenario_inputs_leave_churned_accounts_out(world):
     assert [a.account for a in inputs.accounts] == ["acme"]
 
 
+def test_the_history_is_kept_until_one_of_its_months_changes(world, django_assert_max_num_queries):
+    first = scenario_inputs(scope={}, months=3)
+    acme = next(a for a in first.accounts if a.account == "acme")
+    assert acme.types[0].attempted == (3,) * 6
+    with django_assert_max_num_queries(12):  # kept: no rollup read again
+        assert scenario_inputs(scope={}, months=3).accounts == first.accounts
+    # A late outcome of the oldest history month (the month rollups fold it: its count moves).
+    day = period_first_day(period_add(world["last"], -5))
+    at = datetime(day.year, day.month, 20, 12, tzinfo=UTC)
+    factories.ingest(factories.event_payload(world["acme"], "acme-late", occurred_at=at), now=at + timedelta(hours=1))
+    outcomes_settle()
+    again = next(a for a in scenario_inputs(scope={}, months=3).accounts if a.account == "acme")
+    assert again.types[0].attempted == (4, 3, 3, 3, 3, 3)
+
+
 # --- Who may see them -----------------------------------------------------------------------------
 
 
@@ -407,3 +423,15 @@ def test_min_attainment_is_set_by_operators_on_the_accounts_page(staff_clients, 
     assert staff_clients["operator"].post(url, {"min_attainment": "1.5"}).status_code == 200  # refused, shown
     account_a.refresh_from_db()
     assert account_a.min_attainment == D("0.7")
+
+
+def test_the_memo_answers_a_call_it_has_seen_without_calling_again():
+    calls = []
+
+    def f(a, b):
+        calls.append((a, b))
+        return a + b
+
+    memo = Memo()
+    assert (memo(f, 1, 2), memo(f, 1, 2), memo(f, 2, 1)) == (3, 3, 3)
+    assert calls == [(1, 2), (2, 1)]
