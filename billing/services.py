@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -34,39 +34,33 @@ from billing.charges import Assembly, period_assemble
 from billing.contract_changes import contract_change
 from billing.contracts import COMPLEXITIES, DEFAULT_PAYMENT_TERMS_DAYS, TermsInvalid
 from billing.credits.models import CreditLedgerEntry
+from billing.invoices.credit_notes import CreditNoteRefused, credit_note_issue  # the facade's callers
 from billing.invoices.document import due_at, tax_apply
 from billing.invoices.models import (
     ContractVersion,
-    CreditNote,
     Invoice,
     InvoiceEventsPending,
     InvoiceLine,
     InvoiceStatus,
-    NumberSeries,
     PaymentStatus,
 )
+from billing.invoices.numbers import number_series_lock, number_take
 from billing.invoices.parties import buyer_party, seller_party, tax_rule_for
 from billing.invoices.selection import LineLink, Selection, charges_freeze_sql, charges_invoice_listed
 from billing.models import SpendPeriod
-from billing.moneylog import kinds
-from billing.moneylog.services import charges_invoiced_record, invoice_finalized_record, row_act_record
+from billing.moneylog.services import charges_invoiced_record, invoice_finalized_record
 from billing.pricing import (
     Alloc,
     Group,
     Line,
     credit_postings,
 )
-from metering.models import Event, OutcomeType
-from outcomeportal.core.money import round_line
+from metering.models import OutcomeType
 from outcomeportal.core.periods import period_add, period_at, period_bounds
 
 
 class InvoiceImmutable(Exception):
     """A finalized or void invoice never changes; corrections are credit notes."""
-
-
-class CreditNoteRefused(ValueError):
-    pass
 
 
 # --- Contracts ------------------------------------------------------------------------------
@@ -244,30 +238,6 @@ def _overlap(a: dict, b: dict) -> bool:
     return tiers and bool(set(a["classes"]) & set(b["classes"]))
 
 
-SERIES_PREFIX = {"invoice": "INV-", "credit_note": "CN-"}
-
-
-def _number_take(series: str) -> str:
-    """The next number of a series, under the counter row's lock (held until commit: no gaps)."""
-    NumberSeries.objects.bulk_create(
-        [NumberSeries(name=series, prefix=SERIES_PREFIX[series])], ignore_conflicts=True
-    )  # the migration creates the rows; this only guards an emptied table
-    row = NumberSeries.objects.select_for_update().get(name=series)
-    number = f"{row.prefix}{row.next_value:06d}"
-    NumberSeries.objects.filter(name=series).update(next_value=row.next_value + 1)
-    return number
-
-
-def number_series_lock() -> None:
-    """Lock the number series until commit. A transaction that locks invoice rows and then takes a
-    number (finalization, the dispute credit job) calls this first, so every such transaction
-    takes its locks in one order — number series, invoice rows, counter row — and none deadlocks."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("number_series_lock holds a lock until commit: call it inside transaction.atomic().")
-    with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {NumberSeries._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
-
-
 @dataclass(frozen=True)
 class Finalized:
     invoice: Invoice
@@ -400,7 +370,7 @@ def _finalize_once(*, invoice: Invoice, now: datetime) -> Finalized:
         # The selection the lines were priced from: every line's segment is one of its segments.
         sizes = _partition_sizes(asm.selection, asm.unbilled, type_ids)
         billed = _events_freeze(invoice, asm.selection, _links(invoice, type_ids), sizes)
-        number = _number_take("invoice")
+        number = number_take("invoice")
         _credits_post(invoice, asm, number=number, now=now)
         terms_days = Invoice.objects.values_list("payment_terms_days", flat=True).get(pk=invoice.pk)
         Invoice.objects.filter(pk=invoice.pk).update(
@@ -530,70 +500,6 @@ def invoice_line_update(*, line: InvoiceLine, **changes) -> None:
     if invoice.status != InvoiceStatus.DRAFT:
         raise InvoiceImmutable(f"Invoice {invoice.number} is {invoice.status}: it never changes; issue a credit note.")
     InvoiceLine.objects.filter(pk=line.pk).update(**changes)
-
-
-# --- Credit notes ----------------------------------------------------------------------------
-
-
-def credit_note_issue(
-    *,
-    account: Account,
-    amount: Decimal,
-    reason: str,
-    invoice_id: int | None = None,
-    event_ids: list[int] | tuple[int, ...] = (),
-    dispute_id: int | None = None,
-    created_by: str = "",
-    now: datetime | None = None,
-) -> CreditNote:
-    """Issue a credit note (sequential number, no gaps); it is applied to the account's next invoice.
-
-    Idempotent per dispute: the same ``dispute_id`` again returns the note already issued.
-    ``invoice_id``, ``event_ids`` and ``dispute_id`` are plain ids (disputes is downstream).
-    """
-    now = now or timezone.now()
-    amount = round_line(amount, account.currency)
-    if amount <= 0:
-        raise CreditNoteRefused("A credit note's amount must be positive.")
-    if not reason.strip():
-        raise CreditNoteRefused("A credit note needs a reason.")
-    if invoice_id is not None:
-        invoice = Invoice.objects.filter(pk=invoice_id, account=account).first()
-        if invoice is None:
-            raise CreditNoteRefused("The invoice is not this account's.")
-        if invoice.status != InvoiceStatus.FINALIZED:
-            raise CreditNoteRefused("Credit notes correct finalized invoices; a draft simply follows the events.")
-    if event_ids:
-        mine = Event.objects.filter(pk__in=list(event_ids), account=account).count()
-        if mine != len(set(event_ids)):
-            raise CreditNoteRefused("Every event must belong to the account.")
-    if dispute_id is not None:
-        existing = CreditNote.objects.filter(dispute_id=dispute_id).first()
-        if existing is not None:
-            return existing
-    try:
-        with transaction.atomic():
-            note = CreditNote.objects.create(
-                account=account,
-                number=_number_take("credit_note"),
-                invoice_id=invoice_id,
-                amount=amount,
-                currency=account.currency,
-                reason=reason,
-                event_ids=sorted(set(event_ids)),
-                dispute_id=dispute_id,
-                created_at=now,
-                created_by=created_by,
-            )
-            # Emailed (its own PDF) and announced as credit_note.issued by the worker, once committed.
-            transaction.on_commit(lambda: async_task("billing.tasks.credit_note_deliver", note.pk))
-            row_act_record(kind=kinds.CREDIT_NOTE_ISSUED, view="credit_note", pk=note.pk, account_id=account.pk)
-            return note
-    except IntegrityError:
-        existing = CreditNote.objects.filter(dispute_id=dispute_id).first() if dispute_id is not None else None
-        if existing is None:
-            raise
-        return existing  # the same dispute credited concurrently: one note (unique dispute_id)
 
 
 __all__ = [

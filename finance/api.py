@@ -23,6 +23,7 @@ from accounts.services import LifecycleMoveRefused, account_lifecycle_set
 from finance import scenarios
 from finance.attainment import DIMENSIONS, group_by_parse
 from finance.margin import MARGIN_DIMENSIONS
+from finance.revenue_report import revenue_currencies, revenue_report
 from finance.scenario_inputs import SCOPE_DIMENSIONS, UnknownAccount, scenario_inputs
 from finance.selectors import (
     DEFAULT_MONTHS,
@@ -30,8 +31,6 @@ from finance.selectors import (
     attainment_report,
     default_period,
     margin_report,
-    revenue_currencies,
-    revenue_report,
 )
 from metering.api_schema import ErrorBodyDoc
 from outcomeportal.api.errors import ApiError

@@ -12,19 +12,19 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import refcache
 from accounts.models import Account, AccountLifecycleChange
 from accounts.selectors import account_statuses_at
 from billing.audit.counts import shown_counts_sql
-from billing.invoices.models import CreditNote, Invoice, InvoiceLine
+from billing.invoices.models import InvoiceLine
 from billing.ledger.models import COUNTED_REASONS, COUNTED_STATES
 from billing.ledger.month_rollup import CHARGES, month_rollups_fold
-from billing.selectors import contract_for_period
 from finance.attainment import (
     DIMENSIONS,
     TRAILING_MONTHS,
@@ -36,9 +36,8 @@ from finance.attainment import (
 )
 from finance.margin import CostDay, Earned, MarginRow, margin_rows, spread
 from finance.models import LossCount
-from finance.revenue import COHORT_MONTHS, AccountMonth, Cohort, cohorts, months_table
 from metering.models import OutcomeCost, OutcomeType
-from metering.month_rollup import EVENTS
+from metering.month_rollup import EVENTS, months_stamp
 from outcomeportal.core.periods import (
     period_add,
     period_at,
@@ -126,9 +125,29 @@ def shown_month_counts(*, first_period: str, last_period: str, group_by: tuple[s
     return out
 
 
-def shown_month_tallies(*, first_period: str, last_period: str, group_by: tuple[str, ...]):
+def shown_month_tallies(*, first_period: str, last_period: str, group_by: tuple[str, ...]) -> dict:
     """The same counts added up by segment (in ``group_by``'s order), period and the word each counts
-    under (finance.attainment.classify) — what attainment reads, without a count object per row."""
+    under (finance.attainment.classify) — what attainment reads, without a count object per row.
+
+    Kept in the process under the reference-data stamp (accounts' segments, the catalogue:
+    accounts.refcache) and the months' fold counts (metering.month_rollup.months_stamp): a closed
+    month is read once, until something in it changes. Read-only for the caller."""
+    month_rollups_fold()
+    months = [period_first_day(p) for p in periods_between(first_period, last_period)]
+    key = (first_period, last_period, tuple(group_by), months_stamp(months))
+    kept = refcache.cache("finance.shown_month_tallies")
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= TALLIES_KEPT:
+            kept.clear()
+        found = kept[key] = _tallies_read(first_period=first_period, last_period=last_period, group_by=group_by)
+    return found
+
+
+TALLIES_KEPT = 64  # (months, grouping) pairs kept per process
+
+
+def _tallies_read(*, first_period: str, last_period: str, group_by: tuple[str, ...]) -> dict:
     dims = [d for d in DIMENSIONS if d in group_by]
     types = dict(OutcomeType.objects.values_list("pk", "code"))
     order = [dims.index(d) for d in group_by]
@@ -143,7 +162,7 @@ def shown_month_tallies(*, first_period: str, last_period: str, group_by: tuple[
         period = periods.get(month) or periods.setdefault(month, period_of(month))
         word = words.get((status, reason)) or words.setdefault((status, reason), classify(status, reason))
         tallies[segment][period][word] += int(n)
-    return tallies
+    return {segment: {period: dict(words) for period, words in by.items()} for segment, by in tallies.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,115 +526,4 @@ def margin_report(*, period: str, months: int, group_by: tuple[str, ...]) -> Mar
     )
     return MarginReport(
         period=period, months=months, group_by=group_by, periods=periods, default_floor=default, rows=rows
-    )
-
-
-# --- Revenue (finance.revenue) --------------------------------------------------------------------
-
-
-def _status_at(history: list[tuple[datetime, str]], at: datetime) -> str:
-    status = "active"
-    for effective_at, value in history:
-        if effective_at <= at:
-            status = value
-    return status
-
-
-def revenue_currencies() -> list[str]:
-    """The currencies the accounts are billed in, the most common first."""
-    counts: dict[str, int] = {}
-    for currency in Account.objects.values_list("currency", flat=True):
-        counts[currency] = counts.get(currency, 0) + 1
-    return sorted(counts, key=lambda c: (-counts[c], c))
-
-
-@dataclass(frozen=True, slots=True)
-class RevenueReport:
-    currency: str
-    periods: list[str]
-    last_closed: str
-    months: list[dict]
-    mrr: Decimal
-    contracted_monthly: Decimal
-    cohorts: list[Cohort]
-
-    def as_api(self) -> dict:
-        return {
-            "currency": self.currency,
-            "last_closed": self.last_closed,
-            "months": self.months,
-            "mrr": f"{self.mrr:.2f}",
-            "arr": f"{self.mrr * 12:.2f}",
-            "contracted_arr": f"{self.contracted_monthly * 12:.2f}",
-            "cohorts": [c.as_api() for c in self.cohorts],
-        }
-
-
-def revenue_report(*, months: int, currency: str) -> RevenueReport:
-    """Revenue by month (the months ending with this one, UTC), MRR, ARR and cohorts, in one currency."""
-    now = timezone.now()
-    current = current_period()
-    periods = periods_between(period_add(current, -(months - 1)), current)
-    last_closed = period_add(current, -1)
-    accounts = {a.pk: a for a in Account.objects.filter(currency=currency)}
-    history: dict[int, list[tuple[datetime, str]]] = {}
-    for account_id, effective_at, status in (
-        AccountLifecycleChange.objects.filter(account_id__in=list(accounts))
-        .order_by("effective_at", "id")
-        .values_list("account_id", "effective_at", "status")
-    ):
-        history.setdefault(account_id, []).append((effective_at, status))
-    first_period = min(periods[0], period_add(last_closed, -COHORT_MONTHS))
-
-    def churned(account_id: int, period: str) -> bool:
-        start, _end = period_bounds(period, accounts[account_id].timezone)
-        return _status_at(history.get(account_id, []), start) == "churned"
-
-    cells: dict[tuple[int, str], list] = {}
-    invoices = (
-        Invoice.objects.filter(account_id__in=list(accounts), currency=currency, period__gte=first_period)
-        .exclude(status="void")
-        .values_list("account_id", "period", "subtotal", "status")
-    )
-    for account_id, period, subtotal, status in invoices:
-        cells[(account_id, period)] = [subtotal, Decimal(0), status == "draft"]
-    notes = CreditNote.objects.filter(account_id__in=list(accounts), currency=currency).values_list(
-        "account_id", "created_at", "amount"
-    )
-    for account_id, created_at, amount in notes:
-        period = period_at(created_at, accounts[account_id].timezone)
-        if period >= first_period:
-            cells.setdefault((account_id, period), [Decimal(0), Decimal(0), period > last_closed])[1] += amount
-    rows = [
-        AccountMonth(accounts[a].external_id, p, revenue, credits, draft)
-        for (a, p), (revenue, credits, draft) in cells.items()
-        if not churned(a, p)
-    ]
-    table = months_table([r for r in rows if r.period >= periods[0]], periods)
-    mrr = next((Decimal(m["net"]) for m in table if m["period"] == last_closed), Decimal(0))
-    churned_by = {
-        period: {accounts[a].external_id for a in accounts if churned(a, period)}
-        for period in periods_between(first_period, last_closed)
-    }
-    contracted = Decimal(0)
-    for account_id in accounts:
-        if _status_at(history.get(account_id, []), now) == "churned":
-            continue
-        _version, terms = contract_for_period(
-            account_id=account_id, period=period_at(now, accounts[account_id].timezone)
-        )
-        if terms is None:
-            continue
-        if terms.platform_fee is not None and terms.unit == "money":
-            contracted += terms.platform_fee.amount
-        if terms.commitment is not None and terms.commitment.months:
-            contracted += terms.commitment.amount / terms.commitment.months
-    return RevenueReport(
-        currency=currency,
-        periods=periods,
-        last_closed=last_closed,
-        months=table,
-        mrr=mrr,
-        contracted_monthly=contracted.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
-        cohorts=cohorts(rows, latest_closed=last_closed, churned_by=churned_by),
     )

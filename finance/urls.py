@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from finance import views
+from finance import lookahead_views, views
 
 app_name = "finance"
 urlpatterns = [
@@ -14,10 +14,10 @@ urlpatterns = [
     path("finance/margin/losses/", views.losses, name="losses"),
     path("finance/revenue/", views.revenue, name="revenue"),
     path("finance/revenue.csv", views.revenue_csv, name="revenue_csv"),
-    path("finance/scenarios/", views.scenarios_page, name="scenarios"),
-    path("finance/scenarios.csv", views.scenarios_csv, name="scenarios_csv"),
-    path("finance/whatif/", views.whatif, name="whatif"),
-    path("finance/whatif.csv", views.whatif_csv, name="whatif_csv"),
+    path("finance/scenarios/", lookahead_views.scenarios_page, name="scenarios"),
+    path("finance/scenarios.csv", lookahead_views.scenarios_csv, name="scenarios_csv"),
+    path("finance/whatif/", lookahead_views.whatif, name="whatif"),
+    path("finance/whatif.csv", lookahead_views.whatif_csv, name="whatif_csv"),
     path("finance/accounts/", views.accounts, name="accounts"),
     path("finance/accounts/<str:account>/lifecycle/", views.account_lifecycle, name="account_lifecycle"),
 ]

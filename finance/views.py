@@ -6,11 +6,9 @@ customers first, gets 403 — the pages name no account of theirs to hide, so th
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,27 +20,19 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
 from accounts.access import Perm, Principal
-from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_statuses_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set, account_min_attainment_set
-from billing.contracts import TermsInvalid
-from billing.whatif.preview import candidate_parse, contract_preview, current_document
-from finance import scenarios, selectors
+from finance import revenue_report, selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
-from finance.forms import LifecycleForm, MinAttainmentForm, ScenarioForm, WhatIfForm
+from finance.forms import LifecycleForm, MinAttainmentForm
 from finance.margin import MARGIN_DIMENSIONS
-from finance.scenario_inputs import scenario_inputs, scenario_scope_choices
 from finance.tables import (
-    NUM,
     AttainmentTable,
     CohortTable,
     LifecycleTable,
     MarginTable,
     RevenueMonthTable,
-    ScenarioTable,
-    WhatIfTable,
-    signed,
 )
 from outcomeportal.core import csvsafe
 from outcomeportal.core.periods import period_parse
@@ -59,14 +49,14 @@ SECTIONS = (
 )
 
 
-def _sections(current: str) -> list[dict]:
+def sections(current: str) -> list[dict]:
     return [
         {"url": reverse(name), "title": title, "about": about, "current": name == current}
         for name, title, about in SECTIONS
     ]
 
 
-def _finance_principal(request) -> Principal:
+def finance_principal(request) -> Principal:
     principal = principal_of(request)
     if principal is None or not principal.can(Perm.FINANCE_READ):
         raise PermissionDenied
@@ -77,8 +67,8 @@ def _finance_principal(request) -> Principal:
 @require_GET
 def index(request):
     """The finance area's front page: what each section shows."""
-    _finance_principal(request)
-    return render(request, "finance/index.html", {"finance_sections": _sections("finance:index")})
+    finance_principal(request)
+    return render(request, "finance/index.html", {"finance_sections": sections("finance:index")})
 
 
 # --- The account lifecycle ------------------------------------------------------------------------
@@ -88,11 +78,11 @@ def index(request):
 @require_GET
 def accounts(request):
     """Every account with its lifecycle status now and since when; operators change it."""
-    principal = _finance_principal(request)
+    principal = finance_principal(request)
     table = LifecycleTable(selectors.account_lifecycle_rows(now=timezone.now()))
     RequestConfig(request, paginate=False).configure(table)
     context = {
-        "finance_sections": _sections("finance:accounts"),
+        "finance_sections": sections("finance:accounts"),
         "table": table,
         "can_change": principal.can(Perm.ACCOUNTS_MANAGE),
     }
@@ -103,7 +93,7 @@ def accounts(request):
 @require_http_methods(["GET", "POST"])
 def account_lifecycle(request, account: str):
     """One account's lifecycle history; vendor operators move it (history is kept)."""
-    principal = _finance_principal(request)
+    principal = finance_principal(request)
     account = account_get_for_principal(principal=principal, external_id=account)
     can_change = principal.can(Perm.ACCOUNTS_MANAGE)
     threshold_post = request.method == "POST" and "min_attainment" in request.POST
@@ -141,7 +131,7 @@ def account_lifecycle(request, account: str):
                 return redirect("finance:account_lifecycle", account.external_id)
     statuses = account_statuses_at(at=timezone.now())
     context = {
-        "finance_sections": _sections("finance:accounts"),
+        "finance_sections": sections("finance:accounts"),
         "account": account,
         "status": statuses.get(account.pk, "active"),
         "history": account_lifecycle_history(account=account),
@@ -192,7 +182,7 @@ def _segment_label(segment) -> str:
 @require_GET
 def attainment(request):
     """Attainment per segment: the last month in a table, the months before in a trend chart."""
-    _finance_principal(request)
+    finance_principal(request)
     period, months, group_by = _attainment_query(request)
     report = selectors.attainment_report(period=period, months=months, group_by=group_by)
     latest = report.latest()
@@ -215,7 +205,7 @@ def attainment(request):
     trend_rows = [(_segment_label(s), [r.rate for r in by_segment[s]]) for s in by_segment]
     query = request.GET.copy()
     context = {
-        "finance_sections": _sections("finance:attainment"),
+        "finance_sections": sections("finance:attainment"),
         "report": report,
         "table": table,
         "falling": [r for r in latest if r.falling],
@@ -234,7 +224,7 @@ def attainment(request):
 ATTAINMENT_CSV_HEADERS = ("period", "attempted", "billable", "attainment_rate", "trailing_rate", "falling")
 
 
-def _cell(value):
+def cell(value):
     """A CSV cell with the API's words: true/false for flags."""
     return ("true" if value else "false") if isinstance(value, bool) else value
 
@@ -243,7 +233,7 @@ def _cell(value):
 @require_GET
 def attainment_csv(request):
     """Every row of the page's report (every month), with the API's figures."""
-    _finance_principal(request)
+    finance_principal(request)
     period, months, group_by = _attainment_query(request)
     body = selectors.attainment_report(period=period, months=months, group_by=group_by).as_api()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -254,7 +244,7 @@ def attainment_csv(request):
         writer.writerow(
             [
                 *(row["segment"][d] for d in group_by),
-                *(_cell(row[h]) for h in ATTAINMENT_CSV_HEADERS),
+                *(cell(row[h]) for h in ATTAINMENT_CSV_HEADERS),
                 *(row["not_attempted"][w] for w in NOT_ATTEMPTED),
             ]
         )
@@ -278,7 +268,7 @@ def _margin_query(request) -> tuple[str, int, tuple[str, ...]]:
 @require_GET
 def margin(request):
     """Charged, cost and gross margin per segment: the last month in a table, the months before in a chart."""
-    _finance_principal(request)
+    finance_principal(request)
     period, months, group_by = _margin_query(request)
     report = selectors.margin_report(period=period, months=months, group_by=group_by)
     latest = report.latest()
@@ -296,7 +286,7 @@ def margin(request):
         "floor": float(report.default_floor),
     }
     context = {
-        "finance_sections": _sections("finance:margin"),
+        "finance_sections": sections("finance:margin"),
         "report": report,
         "table": table,
         "below": [r for r in latest if r.below_floor],
@@ -326,7 +316,7 @@ MARGIN_CSV_HEADERS = (
 @require_GET
 def margin_csv(request):
     """Every row of the page's report (every month), with the API's figures."""
-    _finance_principal(request)
+    finance_principal(request)
     period, months, group_by = _margin_query(request)
     body = selectors.margin_report(period=period, months=months, group_by=group_by).as_api()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -334,7 +324,7 @@ def margin_csv(request):
     writer = csvsafe.writer(response)
     writer.writerow([*group_by, *MARGIN_CSV_HEADERS])
     for row in body["rows"]:
-        writer.writerow([*(row["segment"][d] for d in group_by), *(_cell(row[h]) for h in MARGIN_CSV_HEADERS)])
+        writer.writerow([*(row["segment"][d] for d in group_by), *(cell(row[h]) for h in MARGIN_CSV_HEADERS)])
     return response
 
 
@@ -342,13 +332,13 @@ def margin_csv(request):
 @require_GET
 def losses(request):
     """One account's charged outcomes of a month that cost more than they earned, with links to each event."""
-    principal = _finance_principal(request)
+    principal = finance_principal(request)
     account = account_get_for_principal(principal=principal, external_id=request.GET.get("account", ""))
     period = period_parse(request.GET.get("period", "")) or selectors.default_period()
     outcome_type = request.GET.get("outcome_type") or None
     events = selectors.loss_events(account=account, period=period, outcome_type=outcome_type)
     context = {
-        "finance_sections": _sections("finance:margin"),
+        "finance_sections": sections("finance:margin"),
         "account": account,
         "period": period,
         "outcome_type": outcome_type,
@@ -361,7 +351,7 @@ def losses(request):
 
 
 def _revenue_query(request) -> tuple[int, str]:
-    currencies = selectors.revenue_currencies()
+    currencies = revenue_report.revenue_currencies()
     currency = request.GET.get("currency", "")
     if currency not in currencies:
         currency = currencies[0] if currencies else "USD"
@@ -376,9 +366,9 @@ def _revenue_query(request) -> tuple[int, str]:
 @require_GET
 def revenue(request):
     """Revenue by month, MRR and ARR, and cohort retention, in one currency."""
-    _finance_principal(request)
+    finance_principal(request)
     months, currency = _revenue_query(request)
-    report = selectors.revenue_report(months=months, currency=currency)
+    report = revenue_report.revenue_report(months=months, currency=currency)
     body = report.as_api()
     month_table = RevenueMonthTable(list(reversed(body["months"])))
     cohort_table = CohortTable(body["cohorts"])
@@ -390,12 +380,12 @@ def revenue(request):
         "currency": currency,
     }
     context = {
-        "finance_sections": _sections("finance:revenue"),
+        "finance_sections": sections("finance:revenue"),
         "body": body,
         "month_table": month_table,
         "cohort_table": cohort_table,
         "chart": chart,
-        "currencies": selectors.revenue_currencies(),
+        "currencies": revenue_report.revenue_currencies(),
         "currency": currency,
         "months": months,
         "csv_query": request.GET.urlencode(),
@@ -407,222 +397,14 @@ def revenue(request):
 @require_GET
 def revenue_csv(request):
     """The months of the page (the API's figures)."""
-    _finance_principal(request)
+    finance_principal(request)
     months, currency = _revenue_query(request)
-    body = selectors.revenue_report(months=months, currency=currency).as_api()
+    body = revenue_report.revenue_report(months=months, currency=currency).as_api()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="revenue-{currency}.csv"'
     writer = csvsafe.writer(response)
     headers = ("period", "revenue", "credits", "net", "draft")
     writer.writerow(["currency", *headers])
     for row in body["months"]:
-        writer.writerow([currency, *(_cell(row[h]) for h in headers)])
-    return response
-
-
-# --- Attainment scenarios -------------------------------------------------------------------------
-
-SCENARIO_LABELS = {
-    "baseline": "Baseline",
-    "dip": "Dip, then recovery",
-    "decline": "Structural decline",
-    "churn": "Churn below threshold",
-}
-
-
-def _scenario_query(request):
-    """The page's form and, when it is valid, the four scenarios it describes (the one the table shows
-    first) and the scope; bad values are shown on the form."""
-    choices = scenario_scope_choices()
-    form = ScenarioForm(request.GET or None, accounts=choices["accounts"], segments=choices["segments"])
-    if request.GET and not form.is_valid():
-        return form, None, None, None
-    data = form.cleaned_data if request.GET else {}
-    months = data.get("months") or scenarios.DEFAULT_MONTHS
-    given = {
-        "depth_points": data.get("depth_points"),
-        "months": data.get("dip_months"),
-        "threshold": data.get("threshold"),
-    }
-    params = {k: v for k, v in given.items() if v is not None}
-    slope = {"decline": data.get("points_per_month"), "churn": data.get("churn_points_per_month")}
-    each = {
-        name: scenarios.scenario_of(
-            name, months, {**params, **({"points_per_month": slope[name]} if slope.get(name) is not None else {})}
-        )
-        for name in scenarios.SCENARIOS
-    }
-    return form, data.get("scenario") or "baseline", each, (form.scope() if request.GET else {})
-
-
-def _scenario_rows(body: dict, currencies: list[str]) -> list[dict]:
-    """The API's months as table and CSV rows: one revenue column per currency."""
-    rows = []
-    for m in body["projection"]:
-        revenue = {r["currency"]: r["amount"] for r in m["revenue"]}
-        rows.append({**m, **{f"revenue_{c}": revenue.get(c, "") for c in currencies}})
-    return rows
-
-
-@login_required
-@require_GET
-def scenarios_page(request):
-    """Attainment scenarios: a scope's next months under the four scenarios — the chosen one in a table,
-    all four in the charts."""
-    _finance_principal(request)
-    form, shown, each, scope = _scenario_query(request)
-    context = {"finance_sections": _sections("finance:scenarios"), "form": form, "labels": SCENARIO_LABELS}
-    if each is not None:
-        inputs = scenario_inputs(scope=scope, months=each[shown].months)
-        projections = {name: inputs.project(s) for name, s in each.items()}
-        body = inputs.as_api(projections[shown])
-        table = ScenarioTable(
-            _scenario_rows(body, inputs.currencies),
-            extra_columns=[
-                (f"revenue_{c}", tables.Column(verbose_name=f"Revenue ({c})", attrs=NUM, orderable=False))
-                for c in inputs.currencies
-            ],
-        )
-        RequestConfig(request, paginate=False).configure(table)
-        history_rates = [None if m.rate is None else float(m.rate) for m in inputs.history]
-        chart = {
-            "history_periods": inputs.history_periods,
-            "periods": inputs.periods,
-            "history_rates": history_rates,
-            "revenue": [
-                {
-                    "name": f"{SCENARIO_LABELS[name]} ({c})" if len(inputs.currencies) > 1 else SCENARIO_LABELS[name],
-                    "scenario": name,
-                    "values": [float(m.revenue.get(c, 0)) for m in p.months],
-                }
-                for name, p in projections.items()
-                for c in inputs.currencies
-            ],
-            "rates": [
-                {
-                    "name": SCENARIO_LABELS[name],
-                    "scenario": name,
-                    "values": [None if m.rate is None else float(m.rate) for m in p.months],
-                }
-                for name, p in projections.items()
-            ],
-            "currencies": inputs.currencies,
-        }
-        context.update(
-            {
-                "body": body,
-                "shown": shown,
-                "shown_label": SCENARIO_LABELS[shown],
-                "table": table,
-                "chart": chart,
-                "fan": [
-                    (SCENARIO_LABELS[name], [m.as_api()["revenue"] for m in p.months])
-                    for name, p in projections.items()
-                ],
-                "periods": inputs.periods,
-                "churns": projections["churn"].churns,
-                "churn_scenario": each["churn"],
-                "scope_accounts": [(a.account, a.min_attainment) for a in inputs.accounts],
-                "csv_query": request.GET.urlencode(),
-            }
-        )
-    return render(request, "finance/scenarios.html", context)
-
-
-SCENARIO_CSV_HEADERS = ("period", "attempted", "billable", "attainment_rate", "churned_accounts")
-
-
-@login_required
-@require_GET
-def scenarios_csv(request):
-    """The months of the page's table (the scenario it shows), with the API's figures."""
-    _finance_principal(request)
-    form, shown, each, scope = _scenario_query(request)
-    if each is None:
-        return HttpResponse("\n".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), status=400)
-    inputs = scenario_inputs(scope=scope, months=each[shown].months)
-    body = inputs.as_api(inputs.project(each[shown]))
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="scenario-{shown}-{body["last_closed"]}.csv"'
-    writer = csvsafe.writer(response)
-    writer.writerow(["scenario", *SCENARIO_CSV_HEADERS, *(f"revenue_{c}" for c in inputs.currencies)])
-    for row in _scenario_rows(body, inputs.currencies):
-        writer.writerow(
-            [shown, *(row[h] for h in SCENARIO_CSV_HEADERS), *(row[f"revenue_{c}"] for c in inputs.currencies)]
-        )
-    return response
-
-
-# --- What-if repricing ------------------------------------------------------------------------
-
-
-def _whatif_query(request, principal: Principal):
-    """The page's form; when valid, the account and its preview (the API's body) — or the contract's
-    field errors, shown on the form as the API names them."""
-    accounts = list(Account.objects.order_by("name").values_list("external_id", "name"))
-    data = request.GET if "account" in request.GET else None
-    form = WhatIfForm(data, accounts=accounts)
-    if data is None or not form.is_valid():
-        return form, None, None
-    account = account_get_for_principal(principal=principal, external_id=form.cleaned_data["account"])
-    document = form.cleaned_data["contract"]
-    if document is None:
-        document = current_document(account=account) or {}
-    try:
-        terms = candidate_parse(document, account=account)
-    except TermsInvalid as exc:
-        for field, errors in exc.fields.items():
-            form.add_error("contract", f"{field}: {' '.join(errors)}")
-        return form, account, None
-    preview = contract_preview(account=account, terms=terms, months=form.cleaned_data["months"])
-    return form, account, preview.as_api()
-
-
-@login_required
-@require_GET
-def whatif(request):
-    """What-if repricing: an account's last closed months under a candidate contract, beside its invoices."""
-    principal = _finance_principal(request)
-    form, account, body = _whatif_query(request, principal)
-    if account is not None and not form.data.get("contract", "").strip():
-        # The contract in force, as the candidate's starting point to edit.
-        form.data = form.data.copy()
-        form.data["contract"] = json.dumps(current_document(account=account) or {}, indent=2)
-    context = {"finance_sections": _sections("finance:whatif"), "form": form, "account": account, "body": body}
-    if body is not None:
-        context.update(
-            {
-                "table": WhatIfTable(body["periods"]),
-                "difference_signed": signed(body["difference"]),
-                "chart": {
-                    "periods": [p["period"] for p in body["periods"]],
-                    "actual": [float(p["actual_total"]) for p in body["periods"]],
-                    "candidate": [float(p["candidate_total"]) for p in body["periods"]],
-                    "currency": body["currency"],
-                },
-                "csv_query": request.GET.urlencode(),
-            }
-        )
-    return render(request, "finance/whatif.html", context)
-
-
-WHATIF_CSV_HEADERS = ("period", "invoice", "actual_total", "candidate_total", "difference")
-
-
-@login_required
-@require_GET
-def whatif_csv(request):
-    """The page's months (the API's figures), then the total."""
-    principal = _finance_principal(request)
-    form, account, body = _whatif_query(request, principal)
-    if body is None:
-        return HttpResponse("\n".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), status=400)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="whatif-{account.external_id}.csv"'
-    writer = csvsafe.writer(response)
-    writer.writerow(["account", "currency", *WHATIF_CSV_HEADERS])
-    for row in body["periods"]:
-        writer.writerow([account.external_id, body["currency"], *(row[h] for h in WHATIF_CSV_HEADERS)])
-    totals = ("total", "", body["actual_total"], body["candidate_total"], body["difference"])
-    writer.writerow([account.external_id, body["currency"], *totals])
+        writer.writerow([currency, *(cell(row[h]) for h in headers)])
     return response

@@ -16,7 +16,7 @@ from unittest.mock import patch
 FINALIZE_STEPS = {
     "lines_saved": "_refresh_locked",
     "events_billed": "_events_freeze",
-    "numbered": "_number_take",
+    "numbered": "number_take",
     "credits_posted": "_credits_post",
 }
 # The dispute credit job, for one dispute: unbilled events excluded, credit note issued, billed

@@ -252,7 +252,7 @@ def test_credit_notes_are_documents_of_their_own_emailed_and_announced(
     endpoint = webhook_endpoint_create(account=acme, url=f"http://hooks.acme.example:{receiver.server_port}/in")
     invoice = settle_and_finalize(acme)
     queued = []
-    monkeypatch.setattr("billing.services.async_task", lambda *args: queued.append(args))
+    monkeypatch.setattr("billing.invoices.credit_notes.async_task", lambda *args: queued.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         note = credit_note_issue(account=acme, amount=D("5.00"), reason="Goodwill", invoice_id=invoice.pk)
     assert queued == [("billing.tasks.credit_note_deliver", note.pk)]
