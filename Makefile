@@ -23,7 +23,7 @@ FUZZ_SEED ?= 20261101
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev demo run run-all worker migrate seed schedules test lint format check-migrations \
-	pytest fuzz bench bench-portal backup restore db-stop clean-venv
+	pytest fuzz screenshots bench bench-portal backup restore db-stop clean-venv
 
 help: ## List the targets
 	@echo "OutcomePortal — make targets:"
@@ -58,12 +58,19 @@ demo run run-all worker: export DEBUG ?= true
 # ...and lets the demo's vendor staff sign in with the published password alone (production asks
 # staff for a code from an authenticator app too; docs/security.md). Set it to true to try that.
 demo run run-all: export OTP_REQUIRED_FOR_STAFF ?= false
+# Its emails (invoices, alerts, dispute news, invitations) are written to .data/mail/, one file each
+# (EMAIL_FILE_PATH); DEMO_EMAILS=console prints them in the terminal instead. An EMAIL_BACKEND of yours wins.
+DEMO_EMAILS ?= file
+DEMO_EMAIL_BACKEND := django.core.mail.backends.$(if $(filter console,$(DEMO_EMAILS)),console,filebased).EmailBackend
+demo run run-all worker seed: export EMAIL_BACKEND ?= $(DEMO_EMAIL_BACKEND)
 
-demo: install migrate ## Quick start: migrate, seed if empty, schedules, then web + worker on 127.0.0.1:8000
-	DEBUG=false $(MANAGE) seed_demo --if-empty --events $(EVENTS) --days $(DAYS) --seed $(SEED)
-	$(MANAGE) setup_schedules
+# Quiet on purpose: the seed's progress bar and summary, then its sign-in banner and tour (the real
+# HOST:PORT) as the last lines before the web and worker logs.
+demo: install migrate ## Quick start: migrate, schedules, seed if empty, then web + worker on 127.0.0.1:8000
+	@$(MANAGE) setup_schedules -v0
+	@DEBUG=false $(MANAGE) seed_demo --if-empty --events $(EVENTS) --days $(DAYS) --seed $(SEED) --host $(HOST) --port $(PORT)
 	@if [ "$$DEBUG" != "true" ]; then $(MANAGE) collectstatic --noinput -v0; fi
-	$(PY) scripts/run_portal.py --host $(HOST) --port $(PORT)
+	@$(PY) scripts/run_portal.py --host $(HOST) --port $(PORT) --no-banner
 
 run: install ## Web only, runserver with auto-reload on 127.0.0.1:8000
 	$(MANAGE) runserver $(HOST):$(PORT)
@@ -78,7 +85,7 @@ migrate: install ## Apply database migrations
 	$(MANAGE) migrate --noinput
 
 seed: install migrate ## Rebuild the demo world from scratch (EVENTS=250000 DAYS=90 SEED=42)
-	DEBUG=false $(MANAGE) seed_demo --reset --events $(EVENTS) --days $(DAYS) --seed $(SEED)
+	DEBUG=false $(MANAGE) seed_demo --reset --events $(EVENTS) --days $(DAYS) --seed $(SEED) --host $(HOST) --port $(PORT)
 
 schedules: install ## Create or update the django-q2 schedules of the recurring jobs
 	$(MANAGE) setup_schedules
@@ -105,6 +112,10 @@ fuzz: install-dev ## The API fuzz run at length: FUZZ_EXAMPLES=100 per operation
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_COVERAGE=1 FUZZ_REPORT=$(or $(FUZZ_REPORT),.data/fuzz-report.tsv) \
 		$(VENV)/bin/pytest tests/api/test_schema_fuzz.py --durations=5 $(PYTEST_ARGS)
 	@$(PY) bench/fuzz_report.py $(or $(FUZZ_REPORT),.data/fuzz-report.tsv)
+
+screenshots: install-dev ## Full-page screenshots of every page, every role, at 1,280, 1,440 and 390 px, in artifacts/screenshots/
+	$(VENV)/bin/pytest tests/browser/screenshots.py $(PYTEST_ARGS)
+	@echo "Screenshots in artifacts/screenshots/<role>/<page>-<width>.png"
 
 # --- benchmarks (their own databases; see bench/README.md) ----------------------------------
 

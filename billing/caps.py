@@ -144,6 +144,15 @@ def thresholds_reached(policy: CapPolicy, usage: Usage) -> tuple[int, ...]:
     return tuple(t for t in sorted(policy.thresholds) if used >= t)
 
 
+def projected_spend(usage: Usage, *, period_start: date, today: date, period_end: date, fixed: Decimal) -> Decimal:
+    """The period's spend at its run rate so far, unrounded: the fixed fees once, plus what the
+    outcomes charged so far per elapsed day times the period's days (``period_end`` excluded). Before
+    the period (or on its first instant) the run rate is what was charged so far."""
+    days = (period_end - period_start).days
+    elapsed = min(max((today - period_start).days + 1, 1), days)
+    return fixed + (usage.amount - fixed) * days / elapsed
+
+
 def forecast_cap_day(
     policy: CapPolicy, usage: Usage, *, period_start: date, today: date, period_end: date, fixed: Decimal = Decimal(0)
 ) -> date | None:

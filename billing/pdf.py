@@ -20,7 +20,8 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from billing.invoices.document import Party
 from billing.invoices.models import CreditNote, Invoice
-from billing.presenters import invoice_dates, invoice_totals, quantity_str
+from billing.presenters import invoice_dates, invoice_totals
+from outcomeportal.core import formatting
 from outcomeportal.core.money import money_display, price_display
 
 _INK = colors.HexColor("#1f2937")
@@ -165,12 +166,17 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     rows = [["Description", "Quantity", "Unit price", "Amount"]]
     for line in invoice.lines.order_by("position"):
         unit = (
-            f"{quantity_str(line.unit_credits)} credits"
+            formatting.plural(line.unit_credits, "credit")
             if line.unit_credits is not None
             else ("" if line.unit_price is None else price_display(line.unit_price, currency))
         )
         rows.append(
-            [_p(line.description, st["body"]), quantity_str(line.quantity), unit, money_display(line.amount, currency)]
+            [
+                _p(line.description, st["body"]),
+                formatting.count(line.quantity),
+                unit,
+                money_display(line.amount, currency),
+            ]
         )
     if len(rows) == 1:
         rows.append([_p("No charges.", st["small"]), "", "", ""])
@@ -234,7 +240,7 @@ def credit_note_pdf(note: CreditNote, *, seller: Party, buyer: Party, invoice_nu
     buffer = io.BytesIO()
     doc = _doc(buffer, f"Credit note {note.number}")
     issued = note.created_at.astimezone(ZoneInfo(note.account.timezone))
-    facts = [("Credit note no.", note.number), ("Date", f"{issued:%-d %b %Y}")]
+    facts = [("Credit note no.", note.number), ("Date", formatting.day(issued))]
     if invoice_number:
         facts.append(("Corrects invoice", invoice_number))
     facts.append(("Currency", note.currency))

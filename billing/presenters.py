@@ -19,6 +19,7 @@ from billing.ledger.shown import REASONS
 from billing.pricing.models import model_of
 from metering import presenters as metering_presenters
 from metering.models import Event, OutcomeType
+from outcomeportal.core import formatting
 from outcomeportal.core.money import minor_units, money_display, money_str, price_display, round_event
 
 
@@ -281,17 +282,19 @@ def terms_sentences(*, terms: Terms, currency: str) -> list[str]:
     if ob is not None:
         if ob.training_until:
             out.append(
-                f"Free training window: outcomes before {ob.training_until.isoformat()} are not charged "
+                f"Free training window: outcomes before {formatting.day(ob.training_until)} are not charged "
                 "(shown as “Free training window”)."
             )
         if ob.pilot_free_outcomes:
-            out.append(f"Pilot: your first {ob.pilot_free_outcomes:,} outcomes are free (“Free pilot allowance”).")
+            free = formatting.count(ob.pilot_free_outcomes)
+            out.append(f"Pilot: your first {free} outcomes are free (“Free pilot allowance”).")
         if ob.implementation_fee:
             out.append(f"Implementation fee: {money_display(ob.implementation_fee, currency)}, billed once.")
     lock = terms.price_lock
     if lock is not None:
         out.append(
-            f"Price lock: until {lock.ends.isoformat()} ({lock.days} days), your outcome charges never exceed your "
+            f"Price lock: until {formatting.day(lock.ends)} ({formatting.plural(lock.days, 'day')}), "
+            "your outcome charges never exceed your "
             f"previous plan's {money_display(lock.previous_plan_cost, currency)} a month — the difference is shown "
             "as a discount line."
         )
@@ -347,8 +350,8 @@ def invoice_dates(invoice: Invoice) -> list[tuple[str, str]]:
     if invoice.due_at:
         rows.append(("Due date", f"{_day(invoice.due_at, invoice)} (net {invoice.payment_terms_days})"))
     else:
-        rows.append(("Payment terms", f"net {invoice.payment_terms_days} days from issue"))
-    rows.append(("Service period", f"{from_:%-d %b %Y} – {to:%-d %b %Y}"))
+        rows.append(("Payment terms", f"net {formatting.plural(invoice.payment_terms_days, 'day')} from issue"))
+    rows.append(("Service period", formatting.days(from_, to)))
     return rows
 
 
@@ -360,4 +363,4 @@ def _zone(invoice: Invoice) -> ZoneInfo:
 
 
 def _day(value, invoice: Invoice) -> str:
-    return f"{value.astimezone(_zone(invoice)):%-d %b %Y}"
+    return formatting.day(value.astimezone(_zone(invoice)))

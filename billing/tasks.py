@@ -14,6 +14,7 @@ from billing.ledger import month_rollup as month_rollups
 from billing.moneylog.verify import ledger_verify
 from billing.receivables.services import reminders_send
 from billing.services import invoices_build
+from outcomeportal.core import formatting
 
 
 def settle_outcomes(now: datetime | None = None, workers: int = 2) -> int:
@@ -85,5 +86,6 @@ def verify_ledger() -> dict:
         if not result["ok"]:
             first = result["first_broken"]
             where = f"entry #{first['entry_id']} ({first['entry_hash']})" if first["entry_id"] else "no entry"
-            raise LedgerBroken(f"{result['problem_count']} problem(s); the first at {where}: {first['message']}")
+            problems = formatting.plural(result["problem_count"], "problem")
+            raise LedgerBroken(f"{problems}; the first at {where}: {first['message']}")
     return result

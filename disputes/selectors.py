@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
@@ -163,18 +164,60 @@ def dispute_queue(*, filters: QueueFilters, principal: Principal, now: datetime,
     warning = conf.sla_warning()
     rows = []
     for d in qs[:limit]:
-        left = d.sla_due_at - now
-        if not d.is_open:
-            risk = "breached" if d.resolved_at > d.sla_due_at else "resolved"
-        elif left.total_seconds() <= 0:
-            risk = "breached"
-        elif left <= warning:
-            risk = "at_risk"
-        else:
-            risk = "ok"
+        risk = sla_risk(due_at=d.sla_due_at, resolved_at=d.resolved_at, now=now, warning=warning)
         end = d.resolved_at or now
-        rows.append(QueueRow(d, d.n_events, end - d.filed_at, left, risk))
+        rows.append(QueueRow(d, d.n_events, end - d.filed_at, d.sla_due_at - now, risk))
     return rows
+
+
+def sla_risk(*, due_at: datetime, resolved_at: datetime | None, now: datetime, warning: timedelta) -> str:
+    """Where a dispute stands against its SLA — the one definition the queue, its cards and banner,
+    and the dispute page use. Open: ``breached`` once past due (``due_at < now``, as the trust
+    metrics count), ``at_risk`` when due within ``warning``, else ``ok``. Answered: ``breached`` if
+    answered after the due time, else ``resolved``."""
+    if resolved_at is not None:
+        return "breached" if resolved_at > due_at else "resolved"
+    left = due_at - now
+    if left < timedelta(0):
+        return "breached"
+    return "at_risk" if left <= warning else "ok"
+
+
+@dataclass(frozen=True)
+class QueueTotals:
+    """The queue's cards and its SLA warnings banner, read from one list of the open disputes so that
+    they cannot disagree: the banner names exactly the disputes the two SLA cards count."""
+
+    open: list[QueueRow]
+
+    @property
+    def breached(self) -> list[QueueRow]:
+        return [r for r in self.open if r.risk == "breached"]
+
+    @property
+    def at_risk(self) -> list[QueueRow]:
+        return [r for r in self.open if r.risk == "at_risk"]
+
+    @property
+    def sla_warnings(self) -> list[QueueRow]:
+        """The banner: breached first (the longest overdue first), then those due soonest."""
+        return [*self.breached, *self.at_risk]
+
+    @property
+    def unassigned(self) -> int:
+        return sum(1 for r in self.open if r.dispute.assignee_id is None)
+
+    @property
+    def stake_by_currency(self) -> list[tuple[str, Decimal]]:
+        stake: dict[str, Decimal] = {}
+        for r in self.open:
+            stake[r.dispute.currency] = stake.get(r.dispute.currency, Decimal(0)) + r.dispute.amount_at_stake
+        return sorted(stake.items())
+
+
+def queue_totals(*, principal: Principal, now: datetime) -> QueueTotals:
+    """Every open dispute, most urgent first (see :func:`dispute_queue`), for the cards and the banner."""
+    return QueueTotals(open=dispute_queue(filters=QueueFilters(), principal=principal, now=now, limit=100_000))
 
 
 # --- The evidence panel -------------------------------------------------------------------------

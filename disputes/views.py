@@ -7,7 +7,6 @@ back (post/redirect/get); every page works without JavaScript.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import Perm, Principal
-from accounts.models import Account, Notification, User
+from accounts.models import Account, User
 from accounts.notify import notifications_for
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
@@ -184,6 +183,9 @@ def dispute_detail(request, account: str, dispute_id: int):
     can_resolve = principal.can(Perm.DISPUTES_RESOLVE)
     credits = {c.event_id: c for c in selectors.dispute_credits(dispute=dispute)}
     left = dispute.sla_due_at - now
+    risk = selectors.sla_risk(
+        due_at=dispute.sla_due_at, resolved_at=dispute.resolved_at, now=now, warning=conf.sla_warning()
+    )
     applications = []
     if dispute.credit_note_id:
         applications = list(
@@ -210,8 +212,8 @@ def dispute_detail(request, account: str, dispute_id: int):
             "comment_form": CommentForm(),
             "staff": selectors.support_staff() if can_resolve else [],
             "left": left,
-            "breached": (dispute.resolved_at or now) > dispute.sla_due_at,
-            "at_risk": dispute.is_open and timedelta(0) < left <= conf.sla_warning(),
+            "breached": risk == "breached",
+            "at_risk": risk == "at_risk",
             "reason_label": ReasonCode(dispute.reason_code).label,
             "events_url": reverse("audit:events", args=[account.external_id]),
         },
@@ -315,25 +317,17 @@ def queue(request):
     )
     now = timezone.now()
     rows = selectors.dispute_queue(filters=filters, principal=principal, now=now)
-    open_rows = selectors.dispute_queue(filters=selectors.QueueFilters(), principal=principal, now=now)
-    stake_by_currency: dict[str, object] = {}
-    for r in open_rows:
-        stake_by_currency[r.dispute.currency] = stake_by_currency.get(r.dispute.currency, 0) + r.dispute.amount_at_stake
-    alerts = list(
-        Notification.objects.filter(kind="dispute_sla", roles__contains=["vendor_support"]).select_related("account")[
-            :5
-        ]
-    )
+    totals = selectors.queue_totals(principal=principal, now=now)  # the cards and the banner: one list
     context = {
         "form": form,
         "rows": rows,
         "filters": filters,
-        "open_count": len(open_rows),
-        "breached_count": sum(1 for r in open_rows if r.risk == "breached"),
-        "at_risk_count": sum(1 for r in open_rows if r.risk == "at_risk"),
-        "unassigned_count": sum(1 for r in open_rows if r.dispute.assignee_id is None),
-        "stake_by_currency": sorted(stake_by_currency.items()),
-        "alerts": alerts,
+        "open_count": len(totals.open),
+        "breached_count": len(totals.breached),
+        "at_risk_count": len(totals.at_risk),
+        "unassigned_count": totals.unassigned,
+        "stake_by_currency": totals.stake_by_currency,
+        "sla_warnings": totals.sla_warnings,
         "sla_default": conf.sla_hours_default(),
         "warning_hours": int(conf.sla_warning().total_seconds() // 3600),
         "clear_url": reverse("disputes:queue"),

@@ -7,8 +7,10 @@ holds them), frozen dataclasses out. The vendor's catalogue pages list the chang
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from metering.labels import CHANNELS, VERIFICATION_METHODS, humanized
 
 # Every field of a definition of success, in the order a change list reads them, with its label.
 FIELD_LABELS: dict[str, str] = {
@@ -55,9 +57,24 @@ def _words(field: str, value: object) -> str:
     return str(value)
 
 
-def _list_sentence(label: str, before: Sequence, after: Sequence, *, empty: str) -> str:
-    added = [v for v in after if v not in before]
-    removed = [v for v in before if v not in after]
+def _in_words(table: Mapping[str, str]) -> Callable[[object], str]:
+    """A code of ``table`` as customers read it, in quotes: “Checked by a language model”."""
+    return lambda code: f"“{table.get(str(code)) or humanized(str(code))}”"
+
+
+# The lists whose items are codes with words of their own (metering.labels); workflows are the
+# customer's own names and read as they are.
+_ITEM_WORDS: dict[str, Callable[[object], str]] = {
+    "required_verification_methods": _in_words(VERIFICATION_METHODS),
+    "excluded_channels": _in_words(CHANNELS),
+}
+
+
+def _list_sentence(
+    label: str, before: Sequence, after: Sequence, *, empty: str, words: Callable[[object], str] = str
+) -> str:
+    added = [words(v) for v in after if v not in before]
+    removed = [words(v) for v in before if v not in after]
     parts = []
     if added:
         parts.append(f"{', '.join(added)} added")
@@ -65,7 +82,7 @@ def _list_sentence(label: str, before: Sequence, after: Sequence, *, empty: str)
         parts.append(f"{', '.join(removed)} removed")
     if not parts:  # the same items in another order
         parts.append("reordered")
-    now = ", ".join(after) if after else empty
+    now = ", ".join(words(v) for v in after) if after else empty
     return f"{label}: {'; '.join(parts)} (now: {now})."
 
 
@@ -86,10 +103,11 @@ def _sentence(field: str, label: str, before: object, after: object) -> str:
         return "A confirmation no longer closes the measurement window early."
     if field == "reopen_after_window":
         return f"A reopen after the window {_REOPEN.get(str(after), str(after))} now."
+    words = _ITEM_WORDS.get(field, str)
     if field == "required_verification_methods":
-        return _list_sentence(label, list(before or ()), list(after or ()), empty="any method")
+        return _list_sentence(label, list(before or ()), list(after or ()), empty="any method", words=words)
     if field in ("excluded_workflows", "excluded_channels"):
-        return _list_sentence(label, list(before or ()), list(after or ()), empty="none")
+        return _list_sentence(label, list(before or ()), list(after or ()), empty="none", words=words)
     if not before:
         return f"{label}: now “{after}”."
     if not after:

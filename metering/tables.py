@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from outcomeportal.core import formatting
+
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
 
 
@@ -57,8 +59,8 @@ class CatalogueTable(tables.Table):
         return format_html(
             '<code class="code">v{}</code><span class="sub">{}{}</span>',
             value.version,
-            f"{timezone.localtime(value.created_at):%Y-%m-%d}",
-            f" · {value.created_by}" if value.created_by else "",
+            formatting.day(timezone.localtime(value.created_at)),
+            format_html(' · <span class="mono">{}</span>', value.created_by) if value.created_by else "",
         )
 
     def render_costs(self, record):
@@ -76,9 +78,7 @@ class CriteriaHistoryTable(tables.Table):
 
     version = tables.Column(verbose_name="Version", accessor="criteria", orderable=False)
     scope = tables.Column(verbose_name="Applies to", accessor="criteria__account", empty_values=(), orderable=False)
-    published = tables.DateTimeColumn(
-        verbose_name="Published", accessor="criteria__created_at", format="Y-m-d H:i", orderable=False
-    )
+    published = tables.Column(verbose_name="Published", accessor="criteria__created_at", orderable=False)
     created_by = tables.Column(verbose_name="By", accessor="criteria__created_by", orderable=False)
     changes = tables.Column(verbose_name="What changed", empty_values=(), orderable=False)
 
@@ -88,6 +88,12 @@ class CriteriaHistoryTable(tables.Table):
 
     def render_version(self, value):
         return format_html('<code class="code">{}</code>', value.label)
+
+    def render_published(self, value):
+        return formatting.moment(timezone.localtime(value))
+
+    def render_created_by(self, value):
+        return format_html('<span class="mono">{}</span>', value)  # a username: an identifier
 
     def render_scope(self, record):
         account = record.criteria.account

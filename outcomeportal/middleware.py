@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import BadRequest
+
+from outcomeportal.views import page_not_found
 
 
 class RejectNulCharactersMiddleware:
@@ -21,3 +24,25 @@ class RejectNulCharactersMiddleware:
         ):
             raise BadRequest("A NUL character in the URL.")
         return self.get_response(request)
+
+
+class PortalNotFoundMiddleware:
+    """The portal's 404 page (the API's error body under /api/) even with ``DEBUG`` on.
+
+    With DEBUG, Django answers a URL that matches nothing, or a view's ``Http404``, with its technical
+    page — which lists every URL pattern of the site. Only that page is replaced: a 404 the portal
+    or the API wrote itself is left as it is.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.DEBUG and response.status_code == 404 and _technical(response):
+            return page_not_found(request)
+        return response
+
+
+def _technical(response) -> bool:
+    return not getattr(response, "streaming", False) and b"<code>DEBUG = True</code>" in response.content

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "outcomeportal.middleware.RejectNulCharactersMiddleware",
+    "outcomeportal.middleware.PortalNotFoundMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,6 +94,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.portal",
             ],
+            # The presentation vocabulary (money, count, percent, day, moment, period, duration,
+            # plural, label, voice) in every template, emails included: one way to write each.
+            "builtins": ["billing.templatetags.portal"],
         },
     },
 ]
@@ -311,6 +315,9 @@ if env_str("REDIS_URL"):
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where Django's file backend (django.core.mail.backends.filebased.EmailBackend: `make demo`'s) writes
+# each email, one file per message.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "billing@outcomeportal.local")
 
 # --- Invoices: the seller printed on every invoice (billing.invoices.document) --------------

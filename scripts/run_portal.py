@@ -4,6 +4,7 @@
     python scripts/run_portal.py                        # runserver on 127.0.0.1:8000 + qcluster
     python scripts/run_portal.py --server gunicorn      # gunicorn instead of runserver
     python scripts/run_portal.py --port 8080 --no-worker
+    python scripts/run_portal.py --no-banner            # make demo: the seed printed the logins
 
 Each child runs in its own process group. On Ctrl-C (or SIGTERM) both are asked to stop
 (SIGTERM to each main process), and their whole groups are killed if they have not stopped
@@ -91,6 +92,12 @@ def main() -> int:
     parser.add_argument("--reload", action="store_true", help="runserver: reload on code changes")
     parser.add_argument("--no-worker", dest="worker", action="store_false", help="web only, no qcluster")
     parser.add_argument("--grace", type=float, default=15.0, help="seconds to wait for a clean stop")
+    parser.add_argument(
+        "--no-banner",
+        dest="banner",
+        action="store_false",
+        help="no address-and-logins banner (make demo: the seed has just printed it, with its tour)",
+    )
     args = parser.parse_args()
 
     stopping = False
@@ -110,7 +117,11 @@ def main() -> int:
         # the children in order (and their own children: runserver's reloader, q workers).
         children[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)  # noqa: S603
         print(f"[run_portal] started {name} (pid {children[name].pid}): {' '.join(command[1:])}", flush=True)
-    print(_banner(args.host, args.port, args.worker), flush=True)
+    if args.banner:
+        print(_banner(args.host, args.port, args.worker), flush=True)
+    else:
+        both = "both" if len(children) > 1 else "it"
+        print(f"[run_portal] {' and '.join(children)} running; Ctrl-C stops {both}.", flush=True)
 
     code = 0
     while not stopping:

@@ -40,6 +40,7 @@ PURE_CORES = (
     "outcomeportal/core/numbers.py",
     "outcomeportal/core/csvsafe.py",
     "outcomeportal/core/currencies.py",
+    "outcomeportal/core/formatting.py",
 )
 # What an app may use of the project package: its kernel, the API plumbing (errors, cursors,
 # renderers…) and the portal's signing keys. Settings, URLs and the rest of the package compose the

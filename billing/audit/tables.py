@@ -15,9 +15,9 @@ from django_tables2.rows import BoundRow, BoundRows
 
 from accounts.models import Account
 from billing.audit import window_state
-from billing.ledger.shown import STATUS_LABELS
-from billing.templatetags.portal import money, percent, reason_text, time_left
+from billing.labels import label
 from metering.models import Event
+from outcomeportal.core import formatting
 
 _YES_NO = {True: "Yes", False: "No"}
 _WINDOW_LABELS = {"closing": "Closing", "closed": "Closed", "not_needed": "Not needed"}
@@ -120,18 +120,19 @@ class EventTable(tables.Table):
     def render_occurred_at(self, record: Event):
         local = timezone.localtime(record.occurred_at)
         return mark_safe(  # noqa: S308 - no user text
-            f'<time datetime="{record.occurred_at.isoformat()}" title="{local.strftime("%Y-%m-%d %H:%M:%S %Z")}">'
-            f'{local.strftime("%b %-d")}<span class="sub">{local.strftime("%H:%M")}</span></time>'
+            f'<time datetime="{record.occurred_at.isoformat()}" title="{formatting.moment(local, exact=True)}">'
+            f'{formatting.day(local)}<span class="sub">{local:%H:%M}</span></time>'
         )
 
     def render_channel(self, record: Event):
-        return _e(record.channel) if record.channel else _EMPTY
+        return _e(label(record.channel, "channel")) if record.channel else _EMPTY
 
     def render_workflow(self, record: Event):
         return _breakable(record.workflow) if record.workflow else _EMPTY
 
     def render_verification_method(self, record: Event):
-        return _breakable(record.verification_method) if record.verification_method else _EMPTY
+        method = record.verification_method
+        return mark_safe(f'<span title="{_e(method)}">{_e(label(method, "method"))}</span>') if method else _EMPTY  # noqa: S308
 
     def render_success_criteria_met(self, record: Event):
         if record.success_criteria_met:
@@ -146,21 +147,20 @@ class EventTable(tables.Table):
     def render_window(self, record: Event):
         state, left = window_state(record, now=self.now)
         if state == "open":
-            return mark_safe(  # noqa: S308 - no user text
-                f'<span class="window open">Open</span> <span class="sub-inline">{time_left(left)} left</span>'
-            )
+            left_text = formatting.duration(left)
+            return mark_safe(f'<span class="window open">Open</span> <span class="sub-inline">{left_text} left</span>')  # noqa: S308
         return mark_safe(f'<span class="window {state}">{_WINDOW_LABELS[state]}</span>')  # noqa: S308
 
     def render_status(self, record: Event):
         status = record.shown_status  # the event's decision and its charge (billing.ledger.shown)
-        label = STATUS_LABELS.get(status, status)
-        return mark_safe(f'<span class="badge status-{_e(status)}">{_e(label)}</span>')  # noqa: S308 - escaped
+        words = label(status, "status")
+        return mark_safe(f'<span class="badge status-{_e(status)}">{_e(words)}</span>')  # noqa: S308 - escaped
 
     def render_non_billable_reason(self, record: Event):
         reason = record.shown_reason
         if not reason:
             return _EMPTY
-        return mark_safe(f'{_e(reason_text(reason))}<code class="code">{_e(reason)}</code>')  # noqa: S308
+        return mark_safe(f'{_e(label(reason, "reason"))}<code class="code">{_e(reason)}</code>')  # noqa: S308
 
     def render_amount(self, record: Event):
         """What the event's charge adds to its invoice (an estimate until the invoice is final)."""
@@ -168,13 +168,13 @@ class EventTable(tables.Table):
         currency = record.currency or self.account.currency
         if charge is None or record.charged is None or record.shown_status in ("non_billable", "credited"):
             return mark_safe(  # noqa: S308 - escaped
-                f'<span class="muted" title="Not charged">{_e(money(0, currency))}</span>'
+                f'<span class="muted" title="Not charged">{_e(formatting.money(0, currency))}</span>'
             )
         if charge.reason == "included":
             return mark_safe('<span class="muted" title="Included in the platform fee">included</span>')
         if charge.amount is None and charge.credits is not None:
-            return f"{charge.credits.normalize():f} credits"
-        return _e(money(charge.amount, currency))
+            return _e(formatting.plural(charge.credits, "credit"))
+        return _e(formatting.money(charge.amount, currency))
 
     def render_source_url(self, record: Event):
         value = record.source_url
@@ -218,31 +218,31 @@ class AccountOverviewTable(tables.Table):
         return " · ".join(parts) or "—"
 
     def render_outcomes(self, value):
-        return f"{value:,}"
+        return formatting.count(value)
 
     def render_charged(self, value):
-        return f"{value:,}"
+        return formatting.count(value)
 
     def render_pending(self, value):
-        return f"{value:,}"
+        return formatting.count(value)
 
     def render_attainment(self, record):
         now, before = record["attainment"], record["previous_attainment"]
         if now is None:
             return "—"
         if before is None:
-            return percent(now)
+            return formatting.percent(now)
         delta = (now - before) * 100
         trend = "up" if delta >= 0.5 else "down" if delta <= -0.5 else "flat"
         arrow = {"up": "▲", "down": "▼", "flat": "▬"}[trend]
         return format_html(
             '{} <span class="trend {}" title="Last period: {}">{} {} pt</span>',
-            percent(now),
+            formatting.percent(now),
             trend,
-            percent(before),
+            formatting.percent(before),
             arrow,
             f"{delta:+.1f}",
         )
 
     def render_spend(self, record):
-        return "—" if record["spend"] is None else money(record["spend"], record["currency"])
+        return "—" if record["spend"] is None else formatting.money(record["spend"], record["currency"])

@@ -55,6 +55,7 @@ from billing.moneylog.services import credits_reversed_record, row_act_record
 from billing.receivables.models import PaymentStatusChange
 from billing.services import CreditNoteRefused, credit_note_issue, invoice_draft_refresh, invoice_events_link
 from metering.models import Event
+from outcomeportal.core import formatting
 from outcomeportal.core.money import ZERO, money_display, round_line
 from outcomeportal.core.periods import period_bounds
 
@@ -142,7 +143,7 @@ def credit_note_for_events(
         if amount <= 0 and credits <= 0:
             raise CorrectionRefused("These outcomes added nothing to the invoice.", code="nothing_to_credit")
         note = grant = None
-        words = f"{reason} ({len(chosen)} outcome(s) of invoice {locked.number})"
+        words = f"{reason} ({formatting.plural(len(chosen), 'outcome')} of invoice {locked.number})"
         if amount > 0:
             note = _issue(locked, amount=amount, reason=words, event_pks=[c.event_id for c in in_money], by=by, now=now)
         if credits > 0:

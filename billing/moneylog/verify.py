@@ -44,6 +44,7 @@ from billing.moneylog import kinds
 from billing.moneylog.canonical import GENESIS_PREV, charges_digest_sql, digest_of, entry_body, entry_hash
 from billing.moneylog.services import moneylog_flush
 from billing.moneylog.tracked import tracked_values, tracked_views
+from outcomeportal.core import formatting
 from outcomeportal.core.money import quantum
 
 ZERO = Decimal(0)
@@ -367,8 +368,8 @@ def _invoices(result: Verification, report: _Report, recorded: _Recorded) -> Non
             if abs(billed - charged) > slack:
                 report.add(
                     "invoice_charges",
-                    f"Invoice {number}: its lines bill {billed} for {charges} charge(s) whose amounts sum to "
-                    f"{charged}.",
+                    f"Invoice {number}: its lines bill {billed} for {formatting.plural(charges, 'charge')} whose "
+                    f"amounts sum to {charged}.",
                     stamped_by.get(invoice_id) or entry_of.get(invoice_id),
                 )
         cursor.execute(_INVOICE_SUMS_SQL)
@@ -435,10 +436,13 @@ def _charges(result: Verification, report: _Report, recorded: _Recorded) -> None
         row = invoiced.get(invoice_id)
         rec = recorded.invoiced.get(invoice_id)
         if invoice_id is None:
-            report.add("charge_orphan", f"{row[5]} charge(s) are on invoice lines that do not exist.")
+            report.add("charge_orphan", f"{formatting.plural(row[5], 'charge')} on invoice lines that do not exist.")
             continue
         if rec is None:
-            report.add("charges_unrecorded", f"{row[1]} charge(s) on invoice {invoice_id}'s lines were never recorded.")
+            report.add(
+                "charges_unrecorded",
+                f"{formatting.plural(row[1], 'charge')} on invoice {invoice_id}'s lines never recorded.",
+            )
             continue
         count, amount, credits, digests, entry, _ = rec
         now = (row[1], row[2], row[3]) if row else (0, ZERO, ZERO)
@@ -469,8 +473,8 @@ def _charges(result: Verification, report: _Report, recorded: _Recorded) -> None
         if (count, amount, credits) != want:
             report.add(
                 "charges_total",
-                f"Account {account_id} has {count} charge(s), amount {amount}, credits {credits}; the log records "
-                f"{want[0]}, amount {want[1]}, credits {want[2]}.",
+                f"Account {account_id} has {formatting.plural(count, 'charge')}, amount {amount}, credits {credits}; "
+                f"the log records {want[0]}, amount {want[1]}, credits {want[2]}.",
             )
     for account_id, rec in sorted(recorded.totals.items()):
         if rec[0] or rec[1] or rec[2]:

@@ -40,6 +40,7 @@ from billing.pricing.types import (
     n,
     price_text,
 )
+from outcomeportal.core import formatting
 from outcomeportal.core.money import ROUNDING, ZERO, round_event, round_line
 from outcomeportal.core.periods import period_add, period_first_day, period_of
 
@@ -216,7 +217,7 @@ def _lock_and_minimum(terms: Terms, period: str, currency: str, outcome_total: D
         discount = outcome_total - lock.previous_plan_cost
         extra.append(
             Line(f"{period}:price_lock", "price_lock",
-                 f"Price lock until {lock.ends.isoformat()}: outcome charges capped at your previous plan's "
+                 f"Price lock until {formatting.day(lock.ends)}: outcome charges capped at your previous plan's "
                  f"{price_text(lock.previous_plan_cost, currency, False)} a month",
                  round_line(-discount, currency), Decimal(1), round_line(-discount, currency))
         )  # fmt: skip

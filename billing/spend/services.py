@@ -38,6 +38,7 @@ from billing.moneylog import kinds
 from billing.moneylog.services import row_act_record
 from billing.pricing import marginal_bound
 from billing.terms_lookup import terms_lookup
+from outcomeportal.core import formatting
 from outcomeportal.core.money import money_display, money_str, quantum
 from outcomeportal.core.periods import period_at, period_days
 
@@ -369,7 +370,8 @@ def _pause(*, state: SpendPeriod, control: SpendControl, now: datetime) -> None:
         account=account,
         kind="spend_paused",
         title="Spend cap reached: automation paused",
-        body=f"{account.name} reached its monthly cap for {state.period}. New outcomes are not charged and the "
+        body=f"{account.name} reached its monthly cap for {formatting.period_key(state.period)}. "
+        "New outcomes are not charged and the "
         "platform hands the work to your team until the cap is raised or the period ends.",
         link="/billing/spend/",
         roles=["finance_admin", "customer_admin"],
@@ -404,14 +406,15 @@ def _fire_thresholds(*, control: SpendControl, period: str, usage: caps.Usage, n
         cap_text = (
             money_display(control.monthly_cap, account.currency)
             if control.monthly_cap is not None
-            else f"{control.monthly_cap_outcomes} outcomes"
+            else formatting.plural(control.monthly_cap_outcomes, "outcome")
         )
         notification_send(
             account=account,
             kind="spend_alert",
             title=f"{threshold}% of the monthly cap used",
-            body=f"{account.name} has used {percent:.0f}% of its {cap_text} cap for {period} "
-            f"({money_display(usage.amount, account.currency)}, {usage.outcomes} outcomes).",
+            body=f"{account.name} has used {formatting.percent(percent / 100)} of its {cap_text} cap for "
+            f"{formatting.period_key(period)} ({money_display(usage.amount, account.currency)}, "
+            f"{formatting.plural(usage.outcomes, 'outcome')}).",
             link="/billing/spend/",
             roles=["finance_admin"],
             now=now,

@@ -53,6 +53,7 @@ from disputes.services.common import (
 )
 from disputes.services.sla import sla_warnings_send
 from metering.models import Event
+from outcomeportal.core import formatting
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_at
 
@@ -199,7 +200,8 @@ def _credit_billed(dispute: Dispute, account: Account, billed: list[Event], now:
             note = credit_note_issue(
                 account=account,
                 amount=amount,
-                reason=f"{why}: {len(in_money)} outcome(s) of invoice {numbers} credited ({reason_words}).",
+                reason=f"{why}: {formatting.plural(len(in_money), 'outcome')} of invoice {numbers} credited "
+                f"({reason_words}).",
                 invoice_id=finals[0] if len(finals) == 1 else None,
                 event_ids=[e.pk for e in in_money],
                 dispute_id=dispute.pk,
@@ -220,7 +222,8 @@ def _credit_billed(dispute: Dispute, account: Account, billed: list[Event], now:
             grant = credits_grant(
                 account=account,
                 credits=credits_back,
-                reason=f"{why}: {len(in_credits)} outcome(s) of invoice {numbers} credited ({reason_words}).",
+                reason=f"{why}: {formatting.plural(len(in_credits), 'outcome')} of invoice {numbers} credited "
+                f"({reason_words}).",
                 reference=f"dispute:{dispute.pk}",
                 dispute_id=dispute.pk,
                 created_by=JOB.label,
@@ -298,11 +301,11 @@ def _tell_customer(dispute: Dispute, account: Account, excluded, note, grant, cr
     """The customer's notification: where the credit went."""
     where = []
     if excluded:
-        where.append(f"{len(excluded)} outcome(s) left your upcoming invoice")
+        where.append(f"{formatting.plural(len(excluded), 'outcome')} left your upcoming invoice")
     if note is not None:
         where.append(f"credit note {note.number} will be applied to your next invoice")
     if grant is not None:
-        where.append(f"{grant.credits.normalize():f} credits are back in your prepaid balance")
+        where.append(f"{formatting.plural(grant.credits, 'credit is,credits are')} back in your prepaid balance")
     notify_customer(
         dispute,
         title=f"Dispute #{dispute.pk}: {money_text(credited_amount, account.currency)} credited",

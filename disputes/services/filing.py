@@ -36,6 +36,7 @@ from disputes.services.common import (
     notify_customer,
 )
 from metering.models import Event
+from outcomeportal.core import formatting
 from outcomeportal.core.periods import period_at
 
 
@@ -200,7 +201,7 @@ def dispute_file(
             to_state=DisputeStatus.OPEN,
             actor=actor,
             at=now,
-            note=f"{len(events)} event(s), {ReasonCode(reason_code).label.lower()}",
+            note=f"{formatting.plural(len(events), 'event')}, {ReasonCode(reason_code).label.lower()}",
         ).save()
         moved = set(charges_dispute_open(event_ids=[e.pk for e in events if e.shown_status == "invoiced"]))
         events_history(
@@ -215,8 +216,9 @@ def dispute_file(
         notify_customer(
             dispute,
             title=f"Dispute #{dispute.pk} received",
-            body=f"{len(events)} outcome(s), {money_text(dispute.amount_at_stake, dispute.currency)} at stake. "
-            f"Support answers by {due:%b %-d, %H:%M %Z} ({account.timezone}).",
+            body=f"{formatting.plural(len(events), 'outcome')}, "
+            f"{money_text(dispute.amount_at_stake, dispute.currency)} at stake. "
+            f"Support answers by {formatting.moment(due, with_zone=True)} ({account.timezone}).",
             now=now,
         )
     return dispute

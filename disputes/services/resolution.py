@@ -30,6 +30,7 @@ from disputes.services.common import (
     notify_customer,
     transition,
 )
+from outcomeportal.core import formatting
 
 
 def _resolution_fields(dispute: Dispute, decision: str, event_ids: list[str] | None, note: str) -> dict:
@@ -108,7 +109,7 @@ def dispute_resolve(
                 to_state=CreditState.PENDING,
                 actor=actor,
                 at=now,
-                note=f"{len(approved)} event(s) to credit",
+                note=f"{formatting.plural(len(approved), 'event')} to credit",
             )
             dispute_id = dispute.pk
             transaction.on_commit(lambda: async_task("disputes.tasks.dispute_credit", dispute_id))
@@ -162,8 +163,14 @@ def _approved_events(dispute: Dispute, decision: str, event_ids: list[str] | Non
 def _tell_customer(dispute: Dispute, decision: str, note: str, *, items: int, approved: int, at_stake: Decimal,
                    now: datetime) -> None:  # fmt: skip
     words = {
-        DisputeStatus.APPROVED: ("approved", f"All {items} outcome(s) will be credited"),
-        DisputeStatus.PARTIALLY_APPROVED: ("partially approved", f"{approved} of {items} outcome(s) will be credited"),
+        DisputeStatus.APPROVED: (
+            "approved",
+            ("The outcome" if items == 1 else f"All {formatting.plural(items, 'outcome')}") + " will be credited",
+        ),
+        DisputeStatus.PARTIALLY_APPROVED: (
+            "partially approved",
+            f"{formatting.count(approved)} of {formatting.plural(items, 'outcome')} will be credited",
+        ),
         DisputeStatus.REJECTED: ("rejected", "The charges stand"),
     }[decision]
     amount = f" ({money_text(at_stake, dispute.currency)})" if approved else ""

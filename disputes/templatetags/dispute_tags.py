@@ -1,4 +1,5 @@
-"""Template helpers of the dispute pages: status and SLA badges, durations in words."""
+"""Template helpers of the dispute pages: status, credit and SLA badges (numbers, dates and durations
+are the portal's vocabulary: billing/templatetags/portal.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import timedelta
 from django import template
 from django.utils.html import format_html
 
-from billing.templatetags.portal import coarse_minutes
 from disputes.models import CreditState, DisputeStatus
 
 register = template.Library()
@@ -33,21 +33,5 @@ def risk_badge(risk: str) -> str:
 
 
 @register.filter
-def duration(delta: timedelta | None) -> str:
-    """``3 d 4 h``, ``41 h``, ``35 min`` — the absolute length (callers say "ago" / "left" / "late")."""
-    if delta is None:
-        return "—"
-    return coarse_minutes(int(abs(delta.total_seconds()) // 60))
-
-
-@register.filter
 def negative(delta: timedelta | None) -> bool:
     return delta is not None and delta.total_seconds() < 0
-
-
-@register.filter
-def pct(value, places: int = 1) -> str:
-    """A fraction (Decimal or float) as a percentage: 0.0333 → "3.3%"; "—" for none."""
-    if value is None:
-        return "—"
-    return f"{float(value) * 100:.{places}f}%"

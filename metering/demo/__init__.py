@@ -45,7 +45,10 @@ The package, by module:
   :func:`demo_ingestion_register`).
 * ``seed``: :func:`demo_present`, :func:`demo_reset` and :func:`demo_seed` (with its worker
   processes and the closing summary).
-* ``report``: :class:`SeedReport` and the ``Progress`` callback.
+* ``report``: :class:`SeedReport`, the ``Progress`` and ``Tick`` callbacks, and the one
+  :class:`~metering.demo.report.ProgressBar` of the seed (the processes' counts added up).
+* ``tour``: what ``seed_demo`` prints last — the real address (``HOST``/``PORT``), where emails
+  go, one login per role and what to try first with it.
 
 Everything ``seed_demo``, billing and disputes use is importable from ``metering.demo`` itself.
 """

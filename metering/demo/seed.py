@@ -7,6 +7,7 @@ import queue
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from django.apps import apps
@@ -18,7 +19,7 @@ from accounts.models import Account, ApiKey, ApiKeyScope, User
 from metering.demo.catalogue import OUTCOME_BY_CODE
 from metering.demo.customers import ACCOUNTS, DEMO_USERS
 from metering.demo.hooks import _hooks_run, _reset_hooks_run, demo_settle
-from metering.demo.report import Progress, SeedReport
+from metering.demo.report import Progress, SeedReport, Tick
 from metering.demo.world import DEMO_KEY_NAME, _Cell, _World
 from metering.models import Event, OutcomeCost, OutcomeType, SessionClaim, Signal, SuccessCriteria
 
@@ -154,6 +155,7 @@ def demo_seed(
     now: datetime | None = None,
     workers: int = 2,
     progress: Progress = print,
+    tick: Tick = lambda done, total, day: None,
 ) -> SeedReport:
     """Build the demo world. The database must not hold it already (see :func:`demo_reset`).
 
@@ -161,6 +163,9 @@ def demo_seed(
     processes ingest disjoint groups of accounts side by side, each in time order; they meet
     once, when the product definition v2 of resolutions is rolled out. The world itself does
     not depend on ``workers``: every account has its own random stream.
+
+    ``progress`` gets the messages of each step; ``tick`` how far the ingestion is (events
+    ingested over all processes, events in all, the day the slowest process has reached).
     """
     started = time.perf_counter()
     now = now or timezone.now()
@@ -172,11 +177,14 @@ def demo_seed(
     groups = _partition(cells, max(1, min(workers, len(ACCOUNTS))))
     report.workers = len(groups)
 
+    total = sum(cell.events for cell in cells)
     t = time.perf_counter()
     if len(groups) == 1:
-        report.add(world.run(cells=groups[0], v2_gate=world.resolution_v2, progress=progress))
+        report.add(
+            world.run(cells=groups[0], v2_gate=world.resolution_v2, tick=lambda done, day: tick(done, total, day))
+        )
     else:
-        for part in _run_parallel(world, groups, progress):
+        for part in _run_parallel(world, groups, lambda done, day: tick(done, total, day)):
             report.add(part)
     report.run_seconds = time.perf_counter() - t
 
@@ -206,8 +214,9 @@ def _partition(cells: list[_Cell], workers: int) -> list[list[_Cell]]:
     return [g for g in groups if g]
 
 
-def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) -> list[SeedReport]:
-    """Run one forked process per group; relay their progress; return their reports."""
+def _run_parallel(world: _World, groups: list[list[_Cell]], tick: Callable[[int, int], None]) -> list[SeedReport]:
+    """Run one forked process per group; add up their progress into one ``tick(events ingested,
+    day the slowest process is on)``, which only moves forward; return their reports."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(len(groups))
     messages = context.Queue()
@@ -226,7 +235,7 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
             part = world.run(
                 cells=cells,
                 v2_gate=lambda: gate(index),
-                progress=lambda text: messages.put(("progress", index, text)),
+                tick=lambda done, day: messages.put(("tick", index, (done, day))),
             )
             messages.put(("done", index, part))
         except BaseException:
@@ -239,10 +248,9 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
     for process in processes:
         process.start()
     reports: dict[int, SeedReport] = {}
-    latest: dict[int, str] = {}
+    latest: dict[int, tuple[int, int]] = {i: (0, 0) for i in range(len(groups))}
     errors: list[str] = []
     failed: set[int] = set()
-    shown = time.perf_counter()
     while len(reports) + len(failed) < len(processes):
         try:
             kind, index, payload = messages.get(timeout=5)
@@ -253,11 +261,9 @@ def _run_parallel(world: _World, groups: list[list[_Cell]], progress: Progress) 
                     errors.append(f"seeding process {index} died (exit code {process.exitcode})")
                     barrier.abort()
             continue
-        if kind == "progress":
+        if kind == "tick":
             latest[index] = payload
-            if time.perf_counter() - shown > 5:
-                shown = time.perf_counter()
-                progress("  " + " | ".join(latest[i] for i in sorted(latest)))
+            tick(sum(done for done, _ in latest.values()), min(day for _, day in latest.values()))
         elif kind == "done":
             reports[index] = payload
         elif index not in failed:

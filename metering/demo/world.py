@@ -373,13 +373,14 @@ class _World:
 
     # --- the run: chronological batches, signals in between ---
 
-    def run(self, *, cells: list[_Cell], v2_gate: Callable[[], None], progress: Progress) -> SeedReport:
-        """Generate and ingest ``cells`` (one or more accounts' days) in time order."""
+    def run(self, *, cells: list[_Cell], v2_gate: Callable[[], None], tick: Callable[[int, int], None]) -> SeedReport:
+        """Generate and ingest ``cells`` (one or more accounts' days) in time order; ``tick(events
+        ingested, day reached)`` about twice a second, and once at the end."""
         report = SeedReport(events_requested=sum(c.events for c in cells), days=self.days, seed=self.seed)
         cells = sorted(cells, key=lambda c: c.hour_starts[0])
         buffer: list[tuple[float, dict]] = []
         next_cell = 0
-        started = last_progress = time.perf_counter()
+        last_tick = time.perf_counter()
         horizon = self.start_ts
         while next_cell < len(cells) or buffer:
             # Generate every local day that starts before the horizon + 1 day: then every
@@ -404,11 +405,10 @@ class _World:
                     self._retry(buffer[max(i, j - 20) : j], report)
                 i = j
             buffer = buffer[i:]
-            if time.perf_counter() - last_progress > 5:
-                last_progress = time.perf_counter()
-                rate = report.generated / max(last_progress - started, 1e-9)
-                day_no = min(self.days, int((horizon - self.start_ts) // 86400))
-                progress(f"day {day_no:>3}/{self.days}: {report.generated:>9,} events ({rate:,.0f}/s)")
+            if time.perf_counter() - last_tick > 0.5:
+                last_tick = time.perf_counter()
+                tick(report.generated, min(self.days, int((horizon - self.start_ts) // 86400)))
+        tick(report.generated, self.days)
         if not self.v2_passed:
             self.v2_passed = True
             v2_gate()  # every worker meets at the gate, even one whose events all came before it

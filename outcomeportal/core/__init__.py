@@ -7,5 +7,6 @@ apps build on it, it builds on nothing of theirs.
 * :mod:`outcomeportal.core.currencies` — ISO 4217: the accepted codes and the minor unit of each.
 * :mod:`outcomeportal.core.periods` — billing periods: whole months in an account's time zone.
 * :mod:`outcomeportal.core.cursors` — the opaque keyset cursors of every paginated list.
+* :mod:`outcomeportal.core.formatting` — how numbers, dates, periods and nouns read (every page).
 * :mod:`outcomeportal.core.csvsafe` — CSV cells a spreadsheet will not evaluate (every export).
 """

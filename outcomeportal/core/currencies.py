@@ -194,3 +194,12 @@ MINOR_UNITS: Mapping[str, int] = MappingProxyType(
 def is_currency(code: str) -> bool:
     """Whether ``code`` is an active ISO 4217 code in upper case (``USD``; not ``usd``, ``QQQ``, ``XXX``)."""
     return code in MINOR_UNITS
+
+
+def minor_units(currency: str) -> int:
+    """Decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3), from the table.
+
+    A code the table does not hold — only a row from before currencies were checked, or one ISO
+    has since withdrawn — keeps the 2 places every such code always had.
+    """
+    return MINOR_UNITS.get((currency or "").upper(), 2)

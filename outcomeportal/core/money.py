@@ -18,21 +18,13 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from outcomeportal.core.currencies import MINOR_UNITS
+from outcomeportal.core import formatting
+from outcomeportal.core.currencies import minor_units
 
 EVENT_PLACES = 6  # per-event amounts and unit prices: sub-cent precision, never rounded to the currency
 _EVENT_QUANTUM = Decimal(1).scaleb(-EVENT_PLACES)
 ROUNDING = ROUND_HALF_UP
 ZERO = Decimal(0)
-
-
-def minor_units(currency: str) -> int:
-    """Decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3), from the ISO 4217 table.
-
-    A code the table does not hold — only a row from before currencies were checked, or one ISO
-    has since withdrawn — keeps the 2 places every such code always had.
-    """
-    return MINOR_UNITS.get(currency.upper(), 2)
 
 
 def quantum(currency: str) -> Decimal:
@@ -64,20 +56,11 @@ def money_str(amount: Decimal, currency: str) -> str:
 
 
 def money_display(amount: Decimal, currency: str) -> str:
-    """For people: "$1,500.00", "¥12,000", "€0.99", else "12.50 CHF"."""
-    rounded = round_line(amount, currency)
-    places = minor_units(currency)
-    sign = "-" if rounded < 0 else ""
-    text = f"{abs(rounded):,.{places}f}"
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency.upper())
-    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+    """For people, rounded to the currency as an invoice line is: "$1,500.00", "¥12,000", "12.50 CHF"
+    (the words are :func:`outcomeportal.core.formatting.money`'s)."""
+    return formatting.money(round_line(amount, currency), currency)
 
 
 def price_display(amount: Decimal, currency: str) -> str:
     """A unit price for people: at least the currency's places, more only when the price has them."""
-    value = to_decimal(amount).normalize()
-    places = max(minor_units(currency), -value.as_tuple().exponent if value.as_tuple().exponent < 0 else 0)
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency.upper())
-    text = f"{abs(value):,.{places}f}"
-    sign = "-" if value < 0 else ""
-    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+    return formatting.money(to_decimal(amount), currency)

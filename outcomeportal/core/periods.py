@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from outcomeportal.core.formatting import month
+
 
 def period_of(day: date) -> str:
     """The period of a local date."""
@@ -100,7 +102,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        return self.start.strftime("%B %Y")
+        return month(self.start.year, self.start.month)
 
     def previous(self) -> Period:
         return Period.named(period_add(self.key, -1), str(self.start.tzinfo))

@@ -33,14 +33,23 @@
 
   var CONFIG = { displayModeBar: false, responsive: true };
 
-  function dateAxis(data, narrow) {
-    var n = data.days.length, day = 86400000;
-    var dtick = n > 45 ? 7 * day : (n > 16 ? (narrow ? 7 : 2) * day : (narrow ? 2 : 1) * day);
+  // Day ticks that never collide: as many as the chart's width holds (about 56 px a label), at a step
+  // of 1, 2 or 7 days or whole weeks beyond, so that a 90-day chart on a phone reads "Sep 7 · Oct 5".
+  function dayStep(n, width) {
+    var room = Math.max(2, Math.floor((width || 600) / 56));
+    var step = Math.ceil(n / room);
+    if (step <= 1) { return 1; }
+    if (step <= 2) { return 2; }
+    return 7 * Math.ceil(step / 7);
+  }
+
+  function dateAxis(data, el) {
+    var day = 86400000;
     return {
       type: "date",
       tickformat: "%b %-d",
       tickangle: 0,
-      dtick: dtick,
+      dtick: dayStep(data.days.length, el && el.clientWidth) * day,
       gridcolor: GRID,
       showgrid: false,
       linecolor: "#d5dbe5",
@@ -48,6 +57,12 @@
       tickcolor: "#d5dbe5",
       hoverformat: "%a %b %-d, %Y"
     };
+  }
+
+  // On a narrow screen the legend goes under the chart, where it can take two lines.
+  function legendFor(el) {
+    if (el && el.clientWidth < 560) { return { orientation: "h", x: 0, y: -0.18, yanchor: "top", font: FONT }; }
+    return { orientation: "h", x: 0, y: 1.12, font: FONT };
   }
 
   function drawOutcomes(el, data) {
@@ -64,22 +79,27 @@
     Plotly.newPlot(el, traces, baseLayout({
       barmode: "stack",
       hovermode: "x unified",
-      xaxis: dateAxis(data),
+      legend: legendFor(el),
+      margin: { l: 48, r: 16, t: 8, b: el.clientWidth < 560 ? 96 : 36 },
+      xaxis: dateAxis(data, el),
       yaxis: { gridcolor: GRID, zeroline: false, rangemode: "tozero", tickformat: ",d", title: { text: "Outcomes", font: FONT } }
     }), CONFIG);
   }
 
   function drawReasons(el, data) {
     var rows = data.reasons.slice().reverse(); // largest on top
+    // A phone has no room for a whole reason beside its bar: the label is cut, the hover says it all.
+    var cut = el.clientWidth < 560 ? 24 : 80;
+    function short(text) { return text.length > cut ? text.slice(0, cut - 1) + "…" : text; }
     el.style.height = Math.max(240, 30 * rows.length + 50) + "px";
     Plotly.newPlot(el, [{
       type: "bar",
       orientation: "h",
       x: rows.map(function (r) { return r.count; }),
-      y: rows.map(function (r) { return r.label; }),
-      customdata: rows.map(function (r) { return r.code; }),
+      y: rows.map(function (r) { return short(r.label); }),
+      customdata: rows.map(function (r) { return [r.code, r.label]; }),
       marker: { color: "#e0675f" },
-      hovertemplate: "%{y} (%{customdata}): %{x:,}<extra></extra>"
+      hovertemplate: "%{customdata[1]}: %{x:,}<extra></extra>"
     }], baseLayout({
       margin: { l: 8, r: 16, t: 8, b: 36 },
       xaxis: { gridcolor: GRID, zeroline: false, tickformat: ",d", rangemode: "tozero" },
@@ -89,7 +109,7 @@
     }), CONFIG);
     // A bar opens the events behind it.
     el.on("plotly_click", function (event) {
-      var code = event.points && event.points[0] && event.points[0].customdata;
+      var code = event.points && event.points[0] && event.points[0].customdata[0];
       var row = data.reasons.filter(function (r) { return r.code === code; })[0];
       if (row) { window.location.href = row.url; }
     });
@@ -120,8 +140,9 @@
       }
     ], baseLayout({
       hovermode: "x unified",
-      margin: { l: 56, r: 64, t: 8, b: 36 },
-      xaxis: dateAxis(data, true),
+      legend: legendFor(el),
+      margin: { l: 56, r: 64, t: 8, b: el.clientWidth < 560 ? 72 : 36 },
+      xaxis: dateAxis(data, el),
       yaxis: { gridcolor: GRID, zeroline: false, rangemode: "tozero", tickprefix: symbol, ticksuffix: suffix, tickformat: ",.0f", title: { text: "Per day", font: FONT } },
       yaxis2: { overlaying: "y", side: "right", rangemode: "tozero", showgrid: false, tickprefix: symbol, ticksuffix: suffix, tickformat: ",.0f", title: { text: "Cumulative", font: FONT } }
     }), CONFIG);
@@ -144,6 +165,68 @@
   }
 
   document.addEventListener("DOMContentLoaded", drawCharts);
+  // The ticks and legends depend on the width: draw again when the window changes size.
+  var resizeTimer = null, drawnWidth = window.innerWidth;
+  window.addEventListener("resize", function () {
+    if (window.innerWidth === drawnWidth) { return; }
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () { drawnWidth = window.innerWidth; drawCharts(); }, 250);
+  });
+
+  // Tables wider than their card scroll inside it: a scrolling box is made a labelled, focusable
+  // region, so that the keyboard can scroll it too (WCAG 2.1.1); a box that fits is left alone.
+  function labelScrollers(root) {
+    var boxes = (root || document).querySelectorAll(".table-wrap");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (!scrolls) {
+        if (box.hasAttribute("data-scroller")) {
+          box.removeAttribute("tabindex"); box.removeAttribute("role"); box.removeAttribute("data-scroller");
+        }
+        return;
+      }
+      if (box.hasAttribute("tabindex")) { return; }
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      box.setAttribute("data-scroller", "");
+      if (!box.hasAttribute("aria-label") && !box.hasAttribute("aria-labelledby")) {
+        var table = box.querySelector("table");
+        var caption = table && table.querySelector("caption");
+        var section = box.closest("section, figure, .card, details");
+        var heading = section && section.querySelector("h1, h2, h3, summary, figcaption");
+        var name = (table && table.getAttribute("aria-label")) || (caption && caption.textContent) ||
+          (heading && heading.textContent) || "Table";
+        box.setAttribute("aria-label", name.replace(/\s+/g, " ").trim() + " (scrolls sideways)");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { labelScrollers(document); });
+  window.addEventListener("resize", function () { labelScrollers(document); });
+  document.addEventListener("toggle", function (event) {
+    if (event.target.classList && event.target.classList.contains("chart-data")) { labelScrollers(event.target); }
+  }, true);
+
+  // The top bar's menus (<details class="navmenu">): one open at a time; a click elsewhere or
+  // Escape closes them (Escape gives the focus back to the menu's button).
+  function closeMenus(except) {
+    Array.prototype.forEach.call(document.querySelectorAll("details.navmenu[open]"), function (menu) {
+      if (menu !== except) { menu.removeAttribute("open"); }
+    });
+  }
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (menu.classList && menu.classList.contains("navmenu") && menu.open) { closeMenus(menu); }
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details.navmenu")) { closeMenus(null); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var open = document.querySelector("details.navmenu[open]");
+    if (!open) { return; }
+    open.removeAttribute("open");
+    open.querySelector("summary").focus();
+  });
 
   // A button that prints the page (the printable invoice): a data- attribute, not an inline
   // onclick, which the Content-Security-Policy would refuse.
@@ -162,6 +245,7 @@
     var target = event.detail.target;
     if (!target) { return; }
     target.setAttribute("aria-busy", "false");
+    labelScrollers(target);
     var origin = event.detail.elt;
     if (origin && origin.closest && origin.closest(".pager")) {
       target.setAttribute("tabindex", "-1");

@@ -241,7 +241,7 @@ def test_an_operator_resets_a_lost_authenticator(sam):
     device_for(sam)
     out = StringIO()
     call_command("two_factor_reset", "sam", stdout=out)
-    assert out.getvalue() == "Removed 1 authenticator(s) of sam; sam sets up a new one at the next sign-in.\n"
+    assert out.getvalue() == "Removed 1 authenticator of sam; sam sets up a new one at the next sign-in.\n"
     assert not TOTPDevice.objects.exists()
 
 

@@ -84,7 +84,7 @@ def test_a_credit_note_for_chosen_outcomes_credits_their_charges_once(invoice, v
     note = made.json()["credit_note"]
     assert note["amount"] == "3.75"
     assert sorted(note["event_ids"]) == sorted(chosen)
-    assert "3 outcome(s) of invoice" in note["reason"]
+    assert "3 outcomes of invoice" in note["reason"]
     assert states(invoice.account) == ["credited"] * 3 + ["invoiced"] * 5
 
     again = credit(vendor, invoice, event_ids=chosen[:1], reason="Twice")

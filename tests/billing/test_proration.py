@@ -3,11 +3,16 @@ cent, stated on the invoice; every figure of the month the invoice's (one money 
 
 from __future__ import annotations
 
+import io
+import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
+from billing import pdf
 from billing.charges import period_charges
 from billing.contracts import TermsInvalid, terms_json, terms_load, terms_parse
 from billing.ingestion import outcomes_settle
@@ -112,6 +117,10 @@ def test_a_prorated_change_writes_the_month_and_the_next_and_the_invoice_states_
 
     final = invoice_finalize(account=account, period="2026-12", now=datetime(2027, 1, 5, tzinfo=UTC)).invoice
     assert final.total == D("2361.58")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.invoice_pdf(final))).pages)
+    assert "14 of 31 days" in text and "677.42" in text and "1,645.16" in text  # the PDF states both shares
+    if os.environ.get("PRORATION_PDF"):  # to look at it: PRORATION_PDF=path.pdf pytest -k states_both_shares
+        Path(os.environ["PRORATION_PDF"]).write_bytes(pdf.invoice_pdf(final))
 
 
 @pytest.mark.django_db

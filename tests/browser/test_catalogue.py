@@ -13,6 +13,7 @@ from accounts.models import Role
 from metering.models import SuccessCriteria
 from tests import factories
 from tests.browser.conftest import CHROMIUM
+from tests.browser.site import open_menu
 from tests.browser.test_payments import SCREENSHOTS
 from tests.browser.test_portal import _login
 
@@ -50,6 +51,7 @@ def test_an_operator_publishes_an_override_and_the_customer_sees_it_in_what_coun
     errors = _watch(page)
     _login(page, live_server.url, "olga")
     page.goto(f"{live_server.url}/overview/")
+    open_menu(page, "Setup")
     page.get_by_role("link", name="Catalogue", exact=True).click()
     page.get_by_role("link", name="Resolved conversation").click()
     page.get_by_role("link", name="Publish a criteria version").click()
@@ -91,7 +93,10 @@ def test_an_operator_publishes_an_override_and_the_customer_sees_it_in_what_coun
     text = changelog.inner_text()
     assert "Your agreed definition replaced the product definition resolved_conversation v1:" in text
     assert "Customer-recognised result: now “a ticket Acme marks solved” (was “resolved conversation”)." in text
-    assert "Accepted verification methods: llm_verified added; inactivity_timeout removed" in text
+    assert (
+        "Accepted verification methods: “Checked by a language model” added; “No reply before the timeout” removed"
+        in text
+    )
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "catalogue-what-counts.png"), full_page=True)
     assert "Catalogue" not in page.locator("nav.mainnav").inner_text()

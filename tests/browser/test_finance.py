@@ -16,6 +16,7 @@ from billing.services import contract_version_create, invoice_finalize
 from outcomeportal.core.periods import period_add, period_at, period_bounds
 from tests import factories
 from tests.browser.conftest import CHROMIUM
+from tests.browser.site import open_menu
 from tests.browser.test_payments import SCREENSHOTS
 from tests.browser.test_portal import _login
 
@@ -60,6 +61,7 @@ def test_vendor_finance_reads_attainment_and_margin(live_server, browser):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     _login(page, live_server.url, "ana")
     page.goto(f"{live_server.url}/overview/")
+    open_menu(page, "Money")
     page.get_by_role("link", name="Finance", exact=True).click()
     page.get_by_role("link", name="Attainment", exact=True).click()
     page.get_by_label("Segments", exact=True).select_option("account")

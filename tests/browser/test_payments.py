@@ -23,6 +23,7 @@ from outcomeportal.core.periods import period_add, period_at
 from tests import factories
 from tests.billing.helpers import contract, post
 from tests.browser.conftest import CHROMIUM
+from tests.browser.site import open_menu
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -85,6 +86,7 @@ def test_an_operator_records_a_payment_in_two_parts(live_server, browser, settin
     page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     _login(page, base, "olivia")
 
+    open_menu(page, "Money")
     page.get_by_role("link", name="Receivables").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Receivables", exact=True).is_visible()
@@ -115,11 +117,12 @@ def test_an_operator_records_a_payment_in_two_parts(live_server, browser, settin
     assert page.locator("[data-amount-due]").inner_text() == "$0.00"
     assert page.get_by_role("form", name="Record a payment").count() == 0  # nothing left to record
     _shot(page, "invoice-paid")
+    open_menu(page, "Money")
     page.get_by_role("link", name="Deliveries", exact=True).first.click()
     page.wait_for_load_state()
     row = page.locator("tr[data-delivery]")
     assert row.count() == 1
-    assert "ap@acme.example" in row.inner_text() and "sent" in row.inner_text()
+    assert "ap@acme.example" in row.inner_text() and "Sent" in row.inner_text()
     _shot(page, "deliveries")
     invoice.refresh_from_db()
     assert (invoice.payment_status, invoice.amount_paid) == ("paid", D("56.55"))

@@ -21,6 +21,7 @@ from accounts import people
 from accounts.models import Invitation, Role, User
 from tests import factories
 from tests.browser.conftest import CHROMIUM
+from tests.browser.site import open_menu
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -60,6 +61,7 @@ def test_a_customer_admin_invites_a_user_who_joins_and_signs_in(live_server, bro
     admin.get_by_label("Password").fill(PASSWORD)
     admin.get_by_role("button", name="Log in").click()
     admin.wait_for_load_state()
+    open_menu(admin, "Settings")
     admin.get_by_role("link", name="People").click()
     admin.wait_for_load_state()
     assert admin.url == f"{base}/account/acme/people/"
@@ -164,6 +166,7 @@ def test_the_vendor_staff_page(live_server, browser, settings):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+    open_menu(page, "Setup")
     page.get_by_role("link", name="Staff").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Vendor staff", exact=True).is_visible()

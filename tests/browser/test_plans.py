@@ -13,6 +13,7 @@ from billing.invoices.models import ContractVersion
 from billing.plans.models import PlanMember
 from tests import factories
 from tests.browser.conftest import CHROMIUM
+from tests.browser.site import open_menu
 from tests.browser.test_portal import _login, _shot
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -40,6 +41,7 @@ def test_an_operator_creates_a_plan_and_moves_two_accounts_onto_it(live_server, 
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     _login(page, live_server.url, "olga")
 
+    open_menu(page, "Setup")
     page.get_by_role("link", name="Plans", exact=True).click()
     page.get_by_label("Code").fill("growth")
     page.get_by_label("Name").fill("Growth")

@@ -14,6 +14,7 @@ from django_otp.oath import totp
 
 from accounts.models import Role
 from tests import factories
+from tests.browser.site import open_menu
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -66,6 +67,7 @@ def test_staff_set_up_an_authenticator_at_first_sign_in_then_sign_in_with_codes(
     assert page.url == f"{base}/overview/"
     assert "Two-factor sign-in is set up." in page.content()
 
+    open_menu(page, "you")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_load_state()
     _password(page, base)

@@ -204,7 +204,11 @@ def test_two_workers_at_once_credit_once(world):
 # --- SLA warnings -------------------------------------------------------------------------------
 
 
-def test_support_is_warned_once_before_the_sla_ends(world, tasks_inline, django_capture_on_commit_callbacks):
+def test_support_is_warned_once_before_the_sla_ends(
+    world, tasks_inline, django_capture_on_commit_callbacks, monkeypatch
+):
+    # The email goes out (in-line) at the job's time: 5 h before the deadline, not months after it.
+    monkeypatch.setattr("django.utils.timezone.now", lambda: JULY_12 + timedelta(hours=43))
     dispute = dispute_file(
         principal=world.principal("admin_a"),
         account=world.a,
@@ -222,7 +226,7 @@ def test_support_is_warned_once_before_the_sla_ends(world, tasks_inline, django_
     (note,) = Notification.objects.filter(kind="dispute_sla")
     assert (note.title, note.roles) == (f"SLA due in 5 h: dispute #{dispute.pk} of Acme Support", ["vendor_support"])
     (email,) = mail.outbox
-    assert email.subject == f"[OutcomePortal] SLA of dispute #{dispute.pk} (Acme Support) ends Jul 14 12:00 UTC"
+    assert email.subject == f"[OutcomePortal] SLA of dispute #{dispute.pk} (Acme Support) ends 14 Jul 2026, 12:00 UTC"
     assert sorted(email.to) == ["sam@example.com", "sue@example.com"]
     # Customers never see support's notifications.
     from accounts.notify import notifications_for
@@ -230,7 +234,10 @@ def test_support_is_warned_once_before_the_sla_ends(world, tasks_inline, django_
     assert not notifications_for(account_id=world.a.pk, role="customer_admin").filter(kind="dispute_sla").exists()
 
 
-def test_the_warning_goes_to_the_assignee_when_there_is_one(world, tasks_inline, django_capture_on_commit_callbacks):
+def test_the_warning_goes_to_the_assignee_when_there_is_one(
+    world, tasks_inline, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: JULY_12 + timedelta(hours=50))  # 2 h past due
     dispute = dispute_file(
         principal=world.principal("admin_a"),
         account=world.a,
@@ -310,11 +317,26 @@ def test_the_demo_hook_files_resolves_and_credits_through_the_services(world):
         accounts={"acme": world.a.pk}, specs=(), period_start=JULY_12, now=JULY_13, progress=said.append
     )
     disputes_demo_file(context)
-    # One credited dispute is on the July draft: its outcome leaves it (dispute_credited), no credit note.
-    assert said == ["Disputes: 7 filed, 3 resolved, 3 credited (2 credit notes), 4 open in the queue."]
+    # Two credited disputes are on the July draft: their outcomes leave it (dispute_credited), no credit note.
+    assert said == [
+        "disputes: 8 filed, 4 answered (4 within the SLA), 4 credited (2 credit notes), "
+        "4 open in the queue (1 due within the warning time)"
+    ]
     assert sorted(Dispute.objects.values_list("status", "credit_state", "credited_amount")) == [
+        ("approved", "issued", Decimal("0.9900")),
         ("approved", "issued", Decimal("0.9900")),
         ("approved", "issued", Decimal("0.9900")),
         *[("open", "none", None)] * 4,
         ("partially_approved", "issued", Decimal("0.9900")),
+    ]
+    # Believable times: filed after the window closed and in number order, answered after filing and
+    # before the seed's now, within the SLA; none open past its SLA, one due within the warning time.
+    disputes = list(Dispute.objects.order_by("pk").prefetch_related("items__event"))
+    assert [d.filed_at for d in disputes] == sorted(d.filed_at for d in disputes)
+    for d in disputes:
+        assert d.filed_at > max(i.event.window_ends_at for i in d.items.all())
+        if d.resolved_at:
+            assert d.filed_at < d.resolved_at <= min(d.sla_due_at, JULY_13)
+    assert sorted(d.sla_due_at - JULY_13 for d in disputes if d.status == "open") == [
+        timedelta(hours=h) for h in (3, 20, 33, 45)
     ]

@@ -360,4 +360,4 @@ def test_the_filing_notification_gives_the_sla_in_the_accounts_own_zone(world):
                            message="Still broken.", event_ids=["jun-0"], now=JULY_12)  # fmt: skip
     note = Notification.objects.filter(kind__startswith="dispute", title=f"Dispute #{dispute.pk} received").get()
     # Filed 12 July 12:00 UTC with a 48 h SLA: 14 July 12:00 UTC is 21:00 in Tokyo.
-    assert "Support answers by Jul 14, 21:00 JST (Asia/Tokyo)." in note.body
+    assert "Support answers by 14 Jul 2026, 21:00 JST (Asia/Tokyo)." in note.body

@@ -93,10 +93,10 @@ def test_the_trust_page_and_the_overview_warning(history, web, monkeypatch):
     page = web["support"].get("/disputes/trust/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Dispute rate above 3%" in text
-    for fragment in ("63.64%", "55.56%", "100.00%", "66.7%", "30 h", "1 answered late · 1 open past due"):
+    assert "Dispute rate above 3.0%" in text
+    for fragment in ("63.6%", "55.6%", "100.0%", "66.7%", "1 day 6 h", "1 answered late · 1 open past due"):
         assert fragment in text, fragment
     overview = web["support"].get("/overview/").content.decode()
-    assert "Dispute rate above 3% (last 30 days)" in overview
+    assert "Dispute rate above 3.0% (last 30 days)" in overview
     assert web["admin_a"].get("/disputes/trust/").status_code == 403
     assert web["operator"].get("/disputes/trust/").status_code == 200

@@ -149,7 +149,7 @@ def test_the_queue_puts_the_most_urgent_first_and_filters(world, web, monkeypatc
     page = text(web["support"].get("/disputes/queue/"))
     order = [int(n) for n in re.findall(r'class="event-link" href="/account/[a-z]+/disputes/(\d+)/"', page)]
     assert order == [late.pk, close.pk, calm.pk]
-    assert "7 h late" in page and "in 3 h" in page and "in 33 h" in page
+    assert "7 h late" in page and "in 3 h" in page and "in 1 day 9 h" in page
     assert page.count('class="badge risk-breached"') == 1 and page.count('class="badge risk-at_risk"') == 1
 
     at_risk = text(web["support"].get("/disputes/queue/?at_risk=on"))

@@ -343,11 +343,11 @@ def test_the_customer_is_told_of_every_status_change_in_the_app_and_by_email(
         (f"Dispute #{dispute_id} received", titles[0][1]),
         (
             f"Dispute #{dispute_id} approved",
-            "All 1 outcome(s) will be credited ($0.99). Support: “Agreed, counted twice.”",
+            "The outcome will be credited ($0.99). Support: “Agreed, counted twice.”",
         ),
         (f"Dispute #{dispute_id}: $0.99 credited", "credit note CN-000001 will be applied to your next invoice."),
     ]
-    assert titles[0][1].startswith("1 outcome(s), $0.99 at stake. Support answers by ")
+    assert titles[0][1].startswith("1 outcome, $0.99 at stake. Support answers by ")
     subjects = [m.subject for m in mail.outbox]
     assert subjects == [
         f"[Acme Support] Dispute #{dispute_id} received",

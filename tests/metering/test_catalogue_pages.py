@@ -464,8 +464,11 @@ def test_an_account_without_an_override_reads_the_product_versions_in_plain_word
     assert 'rule version <code class="code">resolved_conversation v2</code>' in page
     assert "What changed — 2 versions of this definition, last on" in page
     assert "The measurement window went from 72 hours to 48 hours." in page
-    assert "Accepted verification methods: llm_verified added; inactivity_timeout removed " in page
-    assert "(now: customer_confirmed, llm_verified)." in page
+    assert (
+        "Accepted verification methods: “Checked by a language model” added; “No reply before the timeout” removed "
+        in page
+    )
+    assert "(now: “Confirmed by the customer”, “Checked by a language model”)." in page
     assert "Each outcome in a session can be charged now (no longer one per session)." in page
     assert "acme" not in page.lower()
 
@@ -503,7 +506,7 @@ def test_changes_read_field_by_field():
     ]
     assert [c.sentence for c in changes] == [
         "The measurement window went from 72 hours to 1 hour.",
-        "Channels never charged: sms added (now: sms).",
+        "Channels never charged: “SMS” added (now: “SMS”).",
         "Your confirmation closes the measurement window early now.",
         "A reopen after the window is a new outcome now.",
         "Dispute process: now “Email billing@”.",

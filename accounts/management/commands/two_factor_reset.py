@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.two_factor import two_factor_disable, two_factor_required
+from outcomeportal.core import formatting
 
 
 class Command(BaseCommand):
@@ -22,4 +23,4 @@ class Command(BaseCommand):
             then = "sets up a new one at the next sign-in"
         else:
             then = "signs in with the password alone"
-        self.stdout.write(f"Removed {removed} authenticator(s) of {username}; {username} {then}.")
+        self.stdout.write(f"Removed {formatting.plural(removed, 'authenticator')} of {username}; {username} {then}.")

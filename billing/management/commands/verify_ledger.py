@@ -4,6 +4,7 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.moneylog.verify import ledger_verify
+from outcomeportal.core import formatting
 
 _ANCHOR = re.compile(r"^(\d+):([0-9a-f]{64})$")
 
@@ -53,6 +54,7 @@ class Command(BaseCommand):
             first = result.first
             where = f"entry #{first.entry_id} ({first.entry_hash})" if first.entry_id else "a row no entry recorded"
             raise CommandError(
-                f"The money log is broken: {result.problem_count} problem(s); the first at {where}: {first.message}",
+                f"The money log is broken: {formatting.plural(result.problem_count, 'problem')}; "
+                f"the first at {where}: {first.message}",
                 returncode=1,
             )

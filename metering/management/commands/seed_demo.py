@@ -1,6 +1,13 @@
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from metering import demo
+from metering.demo.report import ProgressBar
+from metering.demo.tour import demo_banner, email_destination, site_url
 from metering.engine import REASONS
 from metering.models import Event
 from outcomeportal.cli import parse_now
@@ -30,16 +37,22 @@ class Command(BaseCommand):
             default=2,
             help="Processes ingesting side by side, each a group of accounts (default 2; the world is the same).",
         )
+        parser.add_argument(
+            "--host", help="Where the portal will listen, for the printed links (default $HOST, else 127.0.0.1)."
+        )
+        parser.add_argument("--port", type=int, help="The port it will listen on (default $PORT, else 8000).")
 
-    def handle(self, *args, events, days, seed, reset, if_empty, now, workers, **options):
+    def handle(self, *args, events, days, seed, reset, if_empty, now, workers, host, port, **options):
         if events < 0 or days < 1:
             raise CommandError("--events must be 0 or more and --days at least 1.")
+        url = site_url(host=host, port=port, environ=os.environ)
         if if_empty:
             if Event.objects.exists():
                 self.stdout.write(
-                    "The database already holds events: not seeding (use `seed_demo --reset` to rebuild)."
+                    "The database already holds events: not seeding (use `seed_demo --reset` or `make seed` to "
+                    "rebuild; open disputes age with the real clock)."
                 )
-                self._logins(key=None)
+                self._banner(url=url, key=None)
                 return
             reset = True  # no events: whatever demo rows exist are the remains of an interrupted seed
         present = demo.demo_present()
@@ -56,14 +69,31 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
 
         self.stdout.write(f"Seeding the demo world: {events:,} events over {days} days (seed {seed})…")
+        bar = ProgressBar(write=self._raw, tty=self.stdout.isatty(), days=days, clock=time.perf_counter)
+
+        def progress(message: str) -> None:
+            bar.close()  # a message ends the bar's line first
+            self.stdout.write(message)
+
         try:
             report = demo.demo_seed(
-                events=events, days=days, seed=seed, now=parse_now(now), workers=workers, progress=self.stdout.write
+                events=events,
+                days=days,
+                seed=seed,
+                now=parse_now(now),
+                workers=workers,
+                progress=progress,
+                tick=bar.update,
             )
         except RuntimeError as exc:
+            bar.close()
             raise CommandError(f"{exc}\nThe demo is half built: run `manage.py seed_demo --reset`.") from exc
         self._report(report)
-        self._logins(key=report.vendor_key)
+        self._banner(url=url, key=report.vendor_key)
+
+    def _raw(self, text: str) -> None:
+        self.stdout.write(text, ending="")
+        self.stdout.flush()
 
     def _report(self, r: demo.SeedReport) -> None:
         w = self.stdout.write
@@ -99,14 +129,11 @@ class Command(BaseCommand):
         overall = r.generated / r.total_seconds if r.total_seconds else 0
         w(self.style.SUCCESS(f"Done in {r.total_seconds:.1f} s ({overall:,.0f} events/s overall)."))
 
-    def _logins(self, *, key: str | None) -> None:
-        w = self.stdout.write
-        w("")
-        w(f"Sign in at http://127.0.0.1:8000/accounts/login/ — every demo user's password is {demo.DEMO_PASSWORD}")
-        for user in demo.DEMO_USERS:
-            w(f"  {user.username:<16} {user.note}")
-        if key:
-            w(f"Vendor API key (shown once, only its hash is stored): {key}")
-            w(f'  curl -H "Authorization: Bearer {key}" "http://127.0.0.1:8000/api/v1/events?account=acme&limit=5"')
-        else:
-            w("Vendor API key: shown only when seeded; make one with `python manage.py create_api_key --vendor`.")
+    def _banner(self, *, url: str, key: str | None) -> None:
+        """The last lines printed: the key, where emails go, the logins per role and what to try first."""
+        path = getattr(settings, "EMAIL_FILE_PATH", None)
+        if path and Path(path).resolve().is_relative_to(Path.cwd()):
+            path = Path(path).resolve().relative_to(Path.cwd())  # .data/mail, as the README says
+        emails = email_destination(backend=settings.EMAIL_BACKEND, file_path=path)
+        for line in demo_banner(url=url, key=key, emails=emails):
+            self.stdout.write(line)
