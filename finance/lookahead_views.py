@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import django_tables2 as tables
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -21,7 +20,7 @@ from billing.whatif.preview import candidate_parse, contract_preview, current_do
 from finance import scenarios
 from finance.forms import ScenarioForm, WhatIfForm
 from finance.scenario_inputs import scenario_inputs, scenario_scope_choices
-from finance.tables import NUM, ScenarioTable, WhatIfTable, signed
+from finance.tables import MoneyColumn, ScenarioTable, WhatIfTable
 from finance.views import finance_principal, sections
 from outcomeportal.core import csvsafe
 
@@ -84,8 +83,7 @@ def scenarios_page(request):
         table = ScenarioTable(
             _scenario_rows(body, inputs.currencies),
             extra_columns=[
-                (f"revenue_{c}", tables.Column(verbose_name=f"Revenue ({c})", attrs=NUM, orderable=False))
-                for c in inputs.currencies
+                (f"revenue_{c}", MoneyColumn(verbose_name=f"Revenue ({c})", currency=c)) for c in inputs.currencies
             ],
         )
         RequestConfig(request, paginate=False).configure(table)
@@ -197,8 +195,7 @@ def whatif(request):
     if body is not None:
         context.update(
             {
-                "table": WhatIfTable(body["periods"]),
-                "difference_signed": signed(body["difference"]),
+                "table": WhatIfTable(body["periods"], currency=body["currency"]),
                 "chart": {
                     "periods": [p["period"] for p in body["periods"]],
                     "actual": [float(p["actual_total"]) for p in body["periods"]],

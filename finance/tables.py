@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from outcomeportal.core import formatting
+
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
 
 
@@ -36,11 +38,31 @@ class LifecycleTable(tables.Table):
 
 
 def _count(value) -> str:
-    return f"{value:,}"
+    return formatting.count(value)
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return formatting.percent(value)
+
+
+class PeriodColumn(tables.Column):
+    """A month by its name ("December 2026"), whatever the row holds it as (a period key)."""
+
+    def render(self, value):
+        return formatting.period_key(value)
+
+
+class MoneyColumn(tables.Column):
+    """An amount (the API's decimal string) in the table's currency: ``$1,527.75``."""
+
+    def __init__(self, *args, currency: str = "", signed: bool = False, **kwargs):
+        super().__init__(*args, **{"attrs": NUM, "orderable": False, **kwargs})
+        self.currency, self.signed = currency, signed
+
+    def render(self, value, table=None):
+        currency = self.currency or getattr(table, "currency", "")
+        text = formatting.money(Decimal(value), currency)
+        return f"+{text}" if self.signed and Decimal(value) > 0 else text
 
 
 class AttainmentTable(tables.Table):
@@ -172,11 +194,15 @@ class MarginTable(tables.Table):
 
 
 class RevenueMonthTable(tables.Table):
-    period = tables.Column(verbose_name="Month", orderable=False)
-    revenue = tables.Column(verbose_name="Invoiced", attrs=NUM, orderable=False)
-    credits = tables.Column(verbose_name="Credit notes", attrs=NUM, orderable=False)
-    net = tables.Column(verbose_name="Net", attrs=NUM, orderable=False)
+    period = PeriodColumn(verbose_name="Month", orderable=False)
+    revenue = MoneyColumn(verbose_name="Invoiced")
+    credits = MoneyColumn(verbose_name="Credit notes")
+    net = MoneyColumn(verbose_name="Net")
     draft = tables.Column(verbose_name="", orderable=False)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
 
     class Meta:
         attrs = {"class": "table revenue"}
@@ -187,13 +213,13 @@ class RevenueMonthTable(tables.Table):
 
 
 class CohortTable(tables.Table):
-    cohort = tables.Column(verbose_name="Cohort (first invoiced)", orderable=False)
-    compared_with = tables.Column(verbose_name="Compared with", orderable=False)
+    cohort = PeriodColumn(verbose_name="Cohort (first invoiced)", orderable=False)
+    compared_with = PeriodColumn(verbose_name="Compared with", orderable=False)
     accounts = tables.Column(verbose_name="Accounts", attrs=NUM, orderable=False)
-    start = tables.Column(verbose_name="Start", attrs=NUM, orderable=False)
-    expansion = tables.Column(verbose_name="Expansion", attrs=NUM, orderable=False)
-    contraction = tables.Column(verbose_name="Contraction", attrs=NUM, orderable=False)
-    churn = tables.Column(verbose_name="Churn", attrs=NUM, orderable=False)
+    start = MoneyColumn(verbose_name="Start")
+    expansion = MoneyColumn(verbose_name="Expansion")
+    contraction = MoneyColumn(verbose_name="Contraction")
+    churn = MoneyColumn(verbose_name="Churn")
     nrr = tables.Column(verbose_name="NRR", attrs=NUM, orderable=False)
     grr = tables.Column(verbose_name="GRR", attrs=NUM, orderable=False)
 
@@ -201,17 +227,21 @@ class CohortTable(tables.Table):
         attrs = {"class": "table cohorts"}
         empty_text = "No closed month with revenue yet."
 
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
     def render_nrr(self, value):
-        return f"{float(value) * 100:.1f} %"
+        return formatting.percent(Decimal(value))
 
     def render_grr(self, value):
-        return f"{float(value) * 100:.1f} %"
+        return formatting.percent(Decimal(value))
 
 
 class ScenarioTable(tables.Table):
     """A scenario's projected months (rows: the API's months; a revenue column per currency is added)."""
 
-    period = tables.Column(verbose_name="Month", orderable=False)
+    period = PeriodColumn(verbose_name="Month", orderable=False)
     attempted = tables.Column(verbose_name="Attempted", attrs=NUM, orderable=False)
     billable = tables.Column(verbose_name="Billable", attrs=NUM, orderable=False)
     attainment_rate = tables.Column(verbose_name="Attainment", attrs=NUM, orderable=False, default="—")
@@ -234,20 +264,16 @@ class ScenarioTable(tables.Table):
 class WhatIfTable(tables.Table):
     """The months of a what-if comparison: as invoiced, under the candidate, the difference (the API's figures)."""
 
-    period = tables.Column(verbose_name="Month", orderable=False)
+    period = PeriodColumn(verbose_name="Month", orderable=False)
     invoice = tables.Column(verbose_name="Invoice", orderable=False)
-    actual_total = tables.Column(verbose_name="Invoiced", attrs=NUM, orderable=False)
-    candidate_total = tables.Column(verbose_name="Candidate", attrs=NUM, orderable=False)
-    difference = tables.Column(verbose_name="Difference", attrs=NUM, orderable=False)
+    actual_total = MoneyColumn(verbose_name="Invoiced")
+    candidate_total = MoneyColumn(verbose_name="Candidate")
+    difference = MoneyColumn(verbose_name="Difference", signed=True)
 
     class Meta:
         attrs = {"class": "table whatif"}
         empty_text = "No closed month with a final invoice: nothing to reprice yet."
 
-    def render_difference(self, value):
-        return signed(value)
-
-
-def signed(amount: str) -> str:
-    """A difference with its sign: "+12.50", "-3.00", "0.00"."""
-    return f"+{amount}" if Decimal(amount) > 0 else amount
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency

@@ -370,8 +370,8 @@ def revenue(request):
     months, currency = _revenue_query(request)
     report = revenue_report.revenue_report(months=months, currency=currency)
     body = report.as_api()
-    month_table = RevenueMonthTable(list(reversed(body["months"])))
-    cohort_table = CohortTable(body["cohorts"])
+    month_table = RevenueMonthTable(list(reversed(body["months"])), currency=currency)
+    cohort_table = CohortTable(body["cohorts"], currency=currency)
     chart = {
         "periods": [m["period"] for m in body["months"]],
         "revenue": [float(m["revenue"]) for m in body["months"]],

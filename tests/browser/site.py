@@ -57,7 +57,6 @@ KNOWN_RAW: dict[str, set[str]] = {
     "finance-accounts": _SEGMENTS,
     "finance-margin": _OUTCOME_TYPES,
     "finance-what-if": {"effective_from"},
-    "finance-revenue": {"number without thousands separators"},
 }
 
 # URLs and e-mail addresses may hold anything; a code in brackets right after its words is a

@@ -119,12 +119,12 @@ def test_vendor_finance_reprices_last_month_under_a_changed_price(live_server, b
     page.get_by_role("button", name="Reprice").click()
     page.wait_for_selector("#chart-whatif.drawn")
     assert page.locator("table.whatif tbody tr").count() == 1  # last month, as invoiced: no difference
-    assert page.locator("table.whatif tbody td").nth(4).inner_text() == "0.00"
+    assert page.locator("table.whatif tbody td").nth(4).inner_text() == "$0.00"
     editor = page.get_by_label("Candidate contract:", exact=True)
     editor.fill(editor.input_value().replace('"1.00"', '"1.25"'))
     page.get_by_role("button", name="Reprice").click()
     page.wait_for_selector("#chart-whatif.drawn")
     cells = page.locator("table.whatif tbody td")
-    assert [cells.nth(i).inner_text() for i in (2, 3, 4)] == ["8.00", "10.00", "+2.00"]
+    assert [cells.nth(i).inner_text() for i in (2, 3, 4)] == ["$8.00", "$10.00", "+$2.00"]
     page.screenshot(path=str(SCREENSHOTS / "finance-whatif.png"), full_page=True)
     assert errors == []

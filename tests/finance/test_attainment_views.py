@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -15,6 +16,7 @@ from accounts.models import Role
 from billing.ingestion import outcomes_settle
 from billing.services import contract_version_create
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED
+from outcomeportal.core import formatting
 from outcomeportal.core.periods import period_add, period_at
 from tests import factories
 
@@ -111,7 +113,7 @@ def test_the_api_the_page_and_the_csv_give_the_same_figures(world):
     html = page.content.decode()
     for row in api["rows"]:
         if row["period"] == world["period"] and row["attainment_rate"]:
-            assert f"{float(row['attainment_rate']) * 100:.1f} %" in html  # the table's last month
+            assert formatting.percent(Decimal(row["attainment_rate"])) in html  # the table's last month
     response = world["page"].get(f"/finance/attainment.csv?{query}")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     csv_rows = list(csv.DictReader(io.StringIO(response.content.decode())))
