@@ -30,7 +30,17 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "delivery_status": dict(DeliveryStatus.choices),
     "delivery_kind": dict(DeliveryKind.choices),
     "webhook_status": {"delivered": "Delivered", "failed": "Failed", "pending": "Retrying"},
+    # An account's segment values (tier, industry, use case) are the operators' own words, stored as
+    # they typed them ("mid_market"): shown made readable ("Mid market").
+    "segment": {},
 }
+
+
+def segment_words(segment) -> str:
+    """A segment — (dimension, value) pairs — in words: "Enterprise · Customer support"; the whole
+    book "All accounts". An account is named by its id, an outcome type by its code made readable."""
+    words = [(value if dim == "account" else label(value, "segment")) or "(none)" for dim, value in segment]
+    return " · ".join(words) or "All accounts"
 
 
 def label(code: str | None, kind: str) -> str:

@@ -7,6 +7,7 @@ import json
 from django import forms
 
 from accounts.models import LifecycleStatus
+from billing.labels import label
 from billing.whatif.preview import DEFAULT_MONTHS as WHATIF_DEFAULT_MONTHS
 from billing.whatif.preview import MAX_MONTHS as WHATIF_MAX_MONTHS
 from finance.scenarios import MAX_MONTHS, MIN_MONTHS, SCENARIOS
@@ -55,7 +56,7 @@ class ScenarioForm(forms.Form):
         super().__init__(data)
         self.fields["account"].choices = [("", "Any account"), *accounts]
         for dim, values in segments.items():
-            self.fields[dim].choices = [("", "Any"), *((v, v) for v in values if v)]
+            self.fields[dim].choices = [("", "Any"), *((v, label(v, "segment")) for v in values if v)]
 
     def scope(self) -> dict[str, str]:
         dims = ("account", "tier", "industry", "use_case")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from billing.labels import label, segment_words
 from outcomeportal.core import formatting
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
@@ -35,6 +36,15 @@ class LifecycleTable(tables.Table):
 
     def render_status(self, value):
         return format_html('<span class="badge lifecycle-{}">{}</span>', value, value.capitalize())
+
+    def render_tier(self, value):
+        return label(value, "segment")
+
+    def render_industry(self, value):
+        return label(value, "segment")
+
+    def render_use_case(self, value):
+        return label(value, "segment")
 
 
 def _count(value) -> str:
@@ -87,9 +97,7 @@ class AttainmentTable(tables.Table):
         empty_text = "No outcomes in this month."
 
     def render_segment(self, record):
-        if not record.segment:
-            return "All accounts"
-        return " · ".join(value or "(none)" for _dim, value in record.segment)
+        return segment_words(record.segment)
 
     def render_attempted(self, value):
         return _count(value)
@@ -160,7 +168,7 @@ class MarginTable(tables.Table):
         empty_text = "Nothing charged or costed in this month."
 
     def render_segment(self, record):
-        return " · ".join(value or "(none)" for _dim, value in record.segment) or "All accounts"
+        return segment_words(record.segment)
 
     def render_charged(self, record):
         return f"{record.charged:,.2f}"

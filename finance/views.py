@@ -23,6 +23,7 @@ from accounts.access import Perm, Principal
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_statuses_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set, account_min_attainment_set
+from billing.labels import segment_words
 from finance import revenue_report, selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
 from finance.forms import LifecycleForm, MinAttainmentForm
@@ -174,10 +175,6 @@ def _attainment_query(request) -> tuple[str, int, tuple[str, ...]]:
     return period, months, group_by
 
 
-def _segment_label(segment) -> str:
-    return " · ".join(value or "(none)" for _dim, value in segment) or "All accounts"
-
-
 @login_required
 @require_GET
 def attainment(request):
@@ -196,13 +193,13 @@ def attainment(request):
         "periods": report.periods,
         "series": [
             {
-                "name": _segment_label(s),
+                "name": segment_words(s),
                 "rates": [None if r.rate is None else float(r.rate) for r in by_segment[s]],
             }
             for s in top
         ],
     }
-    trend_rows = [(_segment_label(s), [r.rate for r in by_segment[s]]) for s in by_segment]
+    trend_rows = [(segment_words(s), [r.rate for r in by_segment[s]]) for s in by_segment]
     query = request.GET.copy()
     context = {
         "finance_sections": sections("finance:attainment"),
@@ -276,7 +273,7 @@ def margin(request):
     RequestConfig(request, paginate=False).configure(table)
     series: dict = {}
     for row in report.rows:
-        label = f"{_segment_label(row.segment)} ({row.currency})"
+        label = f"{segment_words(row.segment)} ({row.currency})"
         series.setdefault(label, dict.fromkeys(report.periods))[row.period] = (
             None if row.margin is None else float(row.margin)
         )

@@ -214,7 +214,7 @@ class AccountOverviewTable(tables.Table):
         )
 
     def render_tier(self, record):
-        parts = [p for p in (record["tier"], record["industry"]) if p]
+        parts = [label(p, "segment") for p in (record["tier"], record["industry"]) if p]
         return " · ".join(parts) or "—"
 
     def render_outcomes(self, value):

@@ -45,16 +45,10 @@ RAW_TEXT = {
     "snake_case code": re.compile(r"(?<![\w.@/-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@/-])"),
 }
 # Raw text still on some of the vendor's pages, left to their owners (issue 16, point 1): the account
-# segments (tier, industry, use case) of the overview and the Finance tables, the outcome type codes
-# of Finance → Margin, a JSON field named in What-if's help, Revenue's amounts without separators.
-# Tolerated on these pages only, and only these tokens: anything new fails.
-_SEGMENTS = {"mid_market", "real_estate", "customer_support", "candidate_screening", "lead_qualification"}
+# The outcome type codes of Finance → Margin and a JSON field named in What-if's help. Tolerated on
+# these pages only, and only these tokens: anything new fails.
 _OUTCOME_TYPES = {"resolved_conversation", "qualified_lead", "completed_screening", "saved_cancellation"}
 KNOWN_RAW: dict[str, set[str]] = {
-    "overview": _SEGMENTS,
-    "finance-attainment": _SEGMENTS,
-    "finance-scenarios": _SEGMENTS,
-    "finance-accounts": _SEGMENTS,
     "finance-margin": _OUTCOME_TYPES,
     "finance-what-if": {"effective_from"},
 }
