@@ -5,7 +5,7 @@ Every amount here is the invoice's (billing.charges, the invoice lines), never a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,8 @@ from billing.charges import charges_by_day
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.ledger.models import ChargeState
 from billing.spend.services import account_spend_status
-from outcomeportal.core.periods import period_at
+from outcomeportal.core.money import round_line
+from outcomeportal.core.periods import period_at, period_days
 
 
 def dashboard_charges_panel(*, account: Account, first_day: date, end_day: date) -> Panel:
@@ -50,6 +51,7 @@ def dashboard_charges_panel(*, account: Account, first_day: date, end_day: date)
         "currency": account.currency,
         "spend": [str(a) for a in daily.per_day],
         "cumulative": [str(a) for a in daily.so_far],
+        **_against_the_cap(status, first_day=first_day, end_day=end_day, today=today),
     }
     return Panel(
         "billing/_dashboard_charges.html",
@@ -64,6 +66,24 @@ def dashboard_charges_panel(*, account: Account, first_day: date, end_day: date)
             "rows": list(zip(daily.days, daily.per_day, daily.so_far, strict=True)),
         },
     )
+
+
+def _against_the_cap(status, *, first_day: date, end_day: date, today: date) -> dict:
+    """When the chart shows the period under way: its money cap (a line) and the month-end amount its
+    run rate projects (the Spend page's figure: billing.caps.projected_spend over the same charges)."""
+    start, end = period_days(status.period)
+    if not (first_day <= today < end_day and start <= today < end):
+        return {"cap": None, "forecast": None}
+    projected = caps.projected_spend(
+        status.usage, period_start=start, today=today, period_end=end, fixed=status.charges.fixed
+    )
+    return {
+        "cap": None if status.cap is None else str(status.cap),
+        "forecast": {
+            "to_day": end - timedelta(days=1),  # json_script writes it as YYYY-MM-DD
+            "amount": str(round_line(projected, status.charges.currency)),
+        },
+    }
 
 
 def event_invoice_panel(*, principal, account: Account, event) -> Panel | None:

@@ -115,6 +115,29 @@
     });
   }
 
+  // The period under way: its cap as a dashed line, and a dotted line from today's charges to the
+  // month-end amount the run rate projects (both on the cumulative axis).
+  function capTraces(data, symbol, suffix) {
+    var traces = [], first = data.days[0], last = data.days[data.days.length - 1];
+    if (data.cap !== null && data.cap !== undefined) {
+      traces.push({
+        type: "scatter", mode: "lines", name: "Cap", x: [first, last], y: [Number(data.cap), Number(data.cap)],
+        yaxis: "y2", line: { color: "#c2410c", width: 2, dash: "dash" },
+        hovertemplate: "Cap " + symbol + "%{y:,.2f}" + suffix + "<extra></extra>"
+      });
+    }
+    if (data.forecast) {
+      var today = data.days.indexOf(data.today);
+      var from = today >= 0 ? Number(data.cumulative[today]) : 0;
+      traces.push({
+        type: "scatter", mode: "lines", name: "Forecast", x: [data.today, data.forecast.to_day],
+        y: [from, Number(data.forecast.amount)], yaxis: "y2", line: { color: "#1d39c4", width: 2, dash: "dot" },
+        hovertemplate: "Forecast " + symbol + "%{y:,.2f}" + suffix + "<extra></extra>"
+      });
+    }
+    return traces;
+  }
+
   function drawSpend(el, data) {
     var symbol = SYMBOLS[data.currency] || "";
     var suffix = symbol ? "" : " " + data.currency;
@@ -138,7 +161,7 @@
         line: { color: "#1d39c4", width: 2.5, shape: "hv" },
         hovertemplate: symbol + "%{y:,.2f}" + suffix + " so far<extra></extra>"
       }
-    ], baseLayout({
+    ].concat(capTraces(data, symbol, suffix)), baseLayout({
       hovermode: "x unified",
       legend: legendFor(el),
       margin: { l: 56, r: 64, t: 8, b: el.clientWidth < 560 ? 72 : 36 },

@@ -3,6 +3,8 @@ change log (only what a change changed) — issue 16's defects, with the pure ru
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
@@ -69,3 +71,19 @@ def test_the_change_log_names_only_the_fields_that_changed(account_a):
     html = _page(account_a)
     assert "cap none → $1,500.00" in html
     assert "outcome cap none" not in html and "none → none" not in html and "pause → pause" not in html
+
+
+def test_the_dashboard_draws_the_cap_and_the_spend_pages_forecast(account_a, outcome_type):
+    spend_controls_set(account=account_a, monthly_cap=D("500"), monthly_cap_outcomes=None,
+                       alert_thresholds=[50, 80, 100], at_cap="pause", changed_by="fran")  # fmt: skip
+    post(account_a, 10)
+    client = Client()
+    client.force_login(factories.make_user(Role.CUSTOMER_ADMIN, account_a))
+    page = client.get(f"/account/{account_a.external_id}/")
+    assert page.status_code == 200
+    chart = json.loads(re.search(r'id="spend-data" type="application/json">(.*?)</script>', page.content.decode())[1])
+    assert chart["cap"] == "500.00"
+    spend = Client()
+    spend.force_login(factories.make_user(Role.FINANCE_ADMIN, account_a))
+    html = spend.get(f"/account/{account_a.external_id}/spend/").content.decode()
+    assert f"about {formatting.money(D(chart['forecast']['amount']), 'USD')} for the month" in html  # one figure
