@@ -78,7 +78,7 @@ def _against_the_cap(status, *, first_day: date, end_day: date, today: date) -> 
         status.usage, period_start=start, today=today, period_end=end, fixed=status.charges.fixed
     )
     return {
-        "cap": None if status.cap is None else str(status.cap),
+        "cap": None if status.cap is None else str(round_line(status.cap, status.charges.currency)),
         "forecast": {
             "to_day": end - timedelta(days=1),  # json_script writes it as YYYY-MM-DD
             "amount": str(round_line(projected, status.charges.currency)),
