@@ -31,6 +31,7 @@ VENDOR_WORDS: dict[str, str] = {
     "your plan may set another": "the customer's plan may set another",
     "your currency's minor unit": "the account's currency's minor unit",
     "your events": "the account's events",
+    "your outcomes": "the customer's outcomes",
     "your team": "the customer's team",
     "Your current plan": "The customer's current plan",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.labels import label
 from billing.ledger.models import ChargeState, Deduction
 from metering import engine
 from metering.models import Event, EventStatus
@@ -72,7 +73,9 @@ class TimelineEntry:
 def event_timeline(event: Event, signals: list, *, now: datetime) -> list[TimelineEntry]:
     """What happened to the event, in time order, with the window's end (past or to come)."""
     entries = [
-        TimelineEntry(event.occurred_at, "occurred", "Outcome occurred", _join(event.channel, event.workflow)),
+        TimelineEntry(
+            event.occurred_at, "occurred", "Outcome occurred", _join(label(event.channel, "channel"), event.workflow)
+        ),
         TimelineEntry(event.received_at, "received", "Received and decided", "Stored exactly as posted"),
     ]
     for signal in signals:

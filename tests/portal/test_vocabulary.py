@@ -216,3 +216,16 @@ def test_customers_read_you_and_vendor_staff_read_the_customer(llm_event, client
     plan = text(clients["operator"].get("/account/acme/plan/"))
     assert " Plan · Acme Support" in plan and "Your plan" not in plan and "the customer can export" in plan
     assert "Your plan" in text(clients["admin_a"].get("/account/acme/plan/"))
+
+
+def test_the_timeline_names_the_channel_in_words():
+    from datetime import UTC, datetime
+
+    from billing.audit.detail import event_timeline
+    from metering.models import Event
+
+    at = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    event = Event(occurred_at=at, received_at=at, window_ends_at=at, channel="chat", workflow="support.refund",
+                  status="billable")  # fmt: skip
+    occurred = event_timeline(event, [], now=at)[0]
+    assert "Chat · support.refund" in str(occurred) and "chat ·" not in str(occurred)
