@@ -214,7 +214,7 @@ def test_the_api_the_page_and_the_csv_show_the_same_figures(june_account, client
     page = client.get("/finance/whatif/", query)
     assert page.status_code == 200
     assert page.context["body"] == body
-    assert b"+5.10" in page.content
+    assert "+$5.10" in page.content.decode()  # the difference, signed, in the account's currency
     csv = client.get("/finance/whatif.csv", query).content.decode().splitlines()
     assert csv == [
         "account,currency,period,invoice,actual_total,candidate_total,difference",
