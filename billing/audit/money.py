@@ -17,7 +17,7 @@ from billing.audit.panels import Panel
 from billing.charges import charges_by_day
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.ledger.models import ChargeState
-from billing.spend.services import account_spend_status
+from billing.spend.services import account_spend_status, month_end_projection
 from outcomeportal.core.money import round_line
 from outcomeportal.core.periods import period_at, period_days
 
@@ -74,14 +74,11 @@ def _against_the_cap(status, *, first_day: date, end_day: date, today: date) -> 
     start, end = period_days(status.period)
     if not (first_day <= today < end_day and start <= today < end):
         return {"cap": None, "forecast": None}
-    projected = caps.projected_spend(
-        status.usage, period_start=start, today=today, period_end=end, fixed=status.charges.fixed
-    )
     return {
         "cap": None if status.cap is None else str(round_line(status.cap, status.charges.currency)),
         "forecast": {
             "to_day": end - timedelta(days=1),  # json_script writes it as YYYY-MM-DD
-            "amount": str(round_line(projected, status.charges.currency)),
+            "amount": str(month_end_projection(status, today=today)),
         },
     }
 

@@ -76,6 +76,12 @@ class CorrectionOut(serializers.Serializer):
     )
 
 
+def _refused(exc: CorrectionRefused) -> ApiError:
+    """A refused correction as the API answers it: 400 for bad input, else 409 with the refusal's code."""
+    code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
+    return ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None)
+
+
 class InvoiceCreditNotesView(APIView):
     permission_classes = [require(Perm.INVOICES_CORRECT)]
 
@@ -116,8 +122,7 @@ class InvoiceCreditNotesView(APIView):
         except PaymentRefused as exc:
             raise ApiError(exc.code, str(exc), status.HTTP_400_BAD_REQUEST, {"amount": [str(exc)]}) from exc
         except CorrectionRefused as exc:
-            code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
-            raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
+            raise _refused(exc) from exc
         note = None
         if done.note is not None:
             event_ids = credit_note_event_ids(notes=[done.note])[done.note.pk]
@@ -200,8 +205,7 @@ class DeductionsView(APIView):
                 event=event, reason=data.validated_data["reason"], reported_at=reported_at, by=principal.label
             )
         except CorrectionRefused as exc:
-            code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
-            raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
+            raise _refused(exc) from exc
         body = deduction_dict(deduction, account=account, event_id=event.event_id)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -239,6 +243,5 @@ class InvoiceVoidView(APIView):
         try:
             done = invoice_void(invoice=invoice, reason=data.validated_data["reason"], by=principal.label)
         except CorrectionRefused as exc:
-            code = status.HTTP_400_BAD_REQUEST if exc.code == "validation_error" else status.HTTP_409_CONFLICT
-            raise ApiError(exc.code, str(exc), code, {exc.field: [str(exc)]} if exc.field else None) from exc
+            raise _refused(exc) from exc
         return Response(invoice_body(done.invoice))

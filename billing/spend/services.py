@@ -39,7 +39,7 @@ from billing.moneylog.services import row_act_record
 from billing.pricing import marginal_bound
 from billing.terms_lookup import terms_lookup
 from outcomeportal.core import formatting
-from outcomeportal.core.money import money_display, money_str, quantum
+from outcomeportal.core.money import money_display, money_str, quantum, round_line
 from outcomeportal.core.periods import period_at, period_days
 
 PAUSE_REASON = "monthly_cap_reached"
@@ -537,6 +537,15 @@ def alerts_send(*, now: datetime | None = None) -> dict:
             fired += len(_fire_thresholds(control=control, period=period, usage=usage, now=now))
             forecasts += _forecast_warn(control=control, period=period, usage=usage, fixed=charges.fixed, now=now)
     return {"thresholds_fired": fired, "forecasts": forecasts}
+
+
+def month_end_projection(status, *, today: date) -> Decimal:
+    """The period's amount at its run rate so far (an :class:`AccountSpendStatus`; ``today`` in the
+    account's zone), rounded to the currency: what the Spend page and the dashboard's forecast show."""
+    start, end = period_days(status.period)
+    projected = caps.projected_spend(status.usage, period_start=start, today=today, period_end=end,
+                                     fixed=status.charges.fixed)  # fmt: skip
+    return round_line(projected, status.charges.currency)
 
 
 def forecast_day(

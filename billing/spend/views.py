@@ -35,8 +35,8 @@ from billing.credits.services import (
 )
 from billing.models import SpendAlert, SpendControl, SpendControlChange
 from billing.spend.changes import control_changes
-from billing.spend.services import account_spend_status, forecast_day, spend_controls_set
-from outcomeportal.core.money import minor_units, money_display, round_line
+from billing.spend.services import account_spend_status, forecast_day, month_end_projection, spend_controls_set
+from outcomeportal.core.money import minor_units, money_display
 from outcomeportal.core.numbers import INTEGER_MAX, DecimalRefused, decimal_parse
 from outcomeportal.core.periods import period_days
 
@@ -168,16 +168,7 @@ def _page(request, principal, account: Account, control, form, webhook_form=None
             (change, control_changes(change.old, change.new, account.currency))
             for change in SpendControlChange.objects.filter(account=account)[:10]
         ],
-        "projected": round_line(
-            caps.projected_spend(
-                usage,
-                period_start=start,
-                today=now.astimezone(ZoneInfo(account.timezone)).date(),
-                period_end=end,
-                fixed=status.charges.fixed,
-            ),
-            account.currency,
-        ),
+        "projected": month_end_projection(status, today=now.astimezone(ZoneInfo(account.timezone)).date()),
         "endpoints": endpoints,
         "deliveries": deliveries,
         "notifications": notifications_for(account_id=account.pk, role=principal.role)[:10]
