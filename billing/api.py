@@ -71,6 +71,7 @@ def contract_body(account, version, terms, *, versions) -> dict:
         "created_at": version.created_at.isoformat().replace("+00:00", "Z") if version else None,
         "terms": version.terms if version else None,
         "plan": presenters.plan_sentences(account=account, terms=terms) if terms else [],
+        "term": presenters.account_term_json(account),
         "versions": [
             {
                 "version": v.version,

@@ -417,6 +417,25 @@ class Guarantee(ClosedDoc):
     )
 
 
+class Term(ClosedDoc):
+    starts = serializers.DateField(help_text="The first day of the first term (required).")
+    months = serializers.IntegerField(min_value=1, max_value=120, required=False, help_text="Default 12.")
+    renewal = serializers.ChoiceField(
+        ["auto", "none"],
+        required=False,
+        help_text="auto (default): renews at each end unless notice is given; none: ends.",
+    )
+    renewal_months = serializers.IntegerField(
+        min_value=1, max_value=120, required=False, allow_null=True, help_text="auto only; default: months."
+    )
+    notice_days = serializers.IntegerField(
+        min_value=0,
+        max_value=365,
+        required=False,
+        help_text="Notice of non-renewal is due this many days before an end (default 30).",
+    )
+
+
 @extend_schema_field(PolymorphicProxySerializer("TypePrice", PRICE_DOCS, resource_type_field_name=None))
 class TypePriceField(serializers.DictField):
     """One outcome type's price: the fields of its model (billing/pricing/models/)."""
@@ -451,6 +470,23 @@ class ContractDocument(ClosedDoc):
         allow_null=True,
         help_text="Set on the version written for the month of a prorated change: each contract's share of the fee.",
     )
+    term = Term(
+        required=False,
+        allow_null=True,
+        help_text="The contract's term and renewal. Informative: prices never depend on it; after an end without "
+        "renewal the last version keeps governing until a new one is saved. An account's own deal (not a plan's).",
+    )
+
+
+class TermState(serializers.Serializer):
+    number = serializers.IntegerField(help_text="1: the first term; 2: after the first renewal…")
+    starts = serializers.DateField(help_text="The running term's first day.")
+    ends = serializers.DateField(help_text="The running term's last day.")
+    renewal = serializers.ChoiceField(["auto", "none"])
+    renews_on = serializers.DateField(allow_null=True, help_text="The next term's first day (auto).")
+    notice_by = serializers.DateField(allow_null=True, help_text="The last day to give notice of non-renewal (auto).")
+    status = serializers.ChoiceField(["not_started", "running", "ended"])
+    sentence = serializers.CharField(help_text="The term in plain words, as the plan page says it.")
 
 
 class ContractVersion(serializers.Serializer):
@@ -470,4 +506,5 @@ class Contract(serializers.Serializer):
         allow_null=True, help_text="The version's document, normalised: every field written out, absent ones null."
     )
     plan = serializers.ListField(child=serializers.CharField(), help_text="The plan in plain words.")
+    term = TermState(allow_null=True, help_text="The term as last agreed (the latest version's), today; null: none.")
     versions = ContractVersion(many=True)

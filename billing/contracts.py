@@ -25,6 +25,8 @@ price lock                 ``price_lock``: ``days`` (90), ``previous_plan_cost``
 minimum commitment         ``monthly_minimum``
 outcome guarantee          ``guarantee``: ``outcome_type``, ``min_attainment``,
                            ``credit_percent_per_point`` (a shortfall credit)
+term and renewal           ``term``: ``starts``, ``months``, ``renewal`` (``auto`` | ``none``),
+                           ``renewal_months``, ``notice_days`` (billing.contract_term)
 =========================  ==========================================================
 """
 
@@ -41,9 +43,11 @@ from billing.pricing.terms import (
     ATTEMPT_REASONS,
     BASES,
     COMPLEXITIES,
+    RENEWALS,
     UNITS,
     Band,
     Commitment,
+    ContractTerm,
     FeeShare,
     Guarantee,
     Onboarding,
@@ -106,6 +110,7 @@ _TOP = {
     "notes",
     "payment_terms_days",
     "proration",
+    "term",
 }
 
 
@@ -148,6 +153,7 @@ def terms_parse(raw: object, *, known_types: set[str] | None = None) -> Terms:
         payment_terms_days=integer(
             raw.get("payment_terms_days"), "payment_terms_days", errors, default=DEFAULT_PAYMENT_TERMS_DAYS, maximum=365
         ),
+        term=_term(raw, errors),
     )
     if "proration" in raw and raw["proration"] is not None:
         terms = replace(terms, proration=_proration(raw, terms, errors))
@@ -294,6 +300,31 @@ def _price_lock(raw: dict, effective_from: date | None, errors: Errors) -> Price
     )
 
 
+def _term(raw: dict, errors: Errors) -> ContractTerm | None:
+    fields = {"starts", "months", "renewal", "renewal_months", "notice_days"}
+    t = obj(raw.get("term"), "term", errors, fields)
+    if t is None:
+        return None
+    starts = date_field(t.get("starts"), "term.starts", errors)
+    if starts is None and "term.starts" not in errors.fields:
+        errors.add("term.starts", "Required: the first day of the contract's first term (YYYY-MM-DD).")
+    renewal = t.get("renewal", "auto")
+    if renewal not in RENEWALS:
+        errors.add("term.renewal", "auto (renews at each end) or none (ends).")
+    months = integer(t.get("months"), "term.months", errors, default=12, minimum=1, maximum=120)
+    renewal_months = integer(t.get("renewal_months"), "term.renewal_months", errors, default=months, minimum=1,
+                             maximum=120)  # fmt: skip
+    if renewal == "none" and t.get("renewal_months") is not None:
+        errors.add("term.renewal_months", "Only for a term that renews (renewal auto).")
+    return ContractTerm(
+        starts=starts or _EPOCH,
+        months=months,
+        renewal=renewal if renewal in RENEWALS else "auto",
+        renewal_months=renewal_months,
+        notice_days=integer(t.get("notice_days"), "term.notice_days", errors, default=30, maximum=365),
+    )
+
+
 def _guarantee(raw: dict, unit: str, known_types: set[str] | None, errors: Errors) -> Guarantee | None:
     fields = {"outcome_type", "min_attainment", "credit_percent_per_point"}
     g = obj(raw.get("guarantee"), "guarantee", errors, fields)
@@ -370,6 +401,14 @@ def terms_json(terms: Terms) -> dict:
             "outcome_type": g.outcome_type,
             "min_attainment": _s(g.min_attainment),
             "credit_percent_per_point": _s(g.credit_percent_per_point),
+        }
+    if (t := terms.term) is not None:
+        doc["term"] = {
+            "starts": t.starts.isoformat(),
+            "months": t.months,
+            "renewal": t.renewal,
+            "renewal_months": t.renewal_months if t.renewal == "auto" else None,
+            "notice_days": t.notice_days,
         }
     if (pr := terms.proration) is not None:
         doc["proration"] = {

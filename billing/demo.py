@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from accounts.models import Account
+from billing.contract_term import months_after
 from billing.invoices.catchup import invoices_catch_up
 from billing.invoices.corrections import outcome_deduct
 from billing.ledger.models import Charge, ChargeState
@@ -19,9 +20,12 @@ from metering.models import Event
 
 
 def billing_demo_terms(context) -> None:
-    """acme: platform fee with included resolutions; kumo: training window then a pilot;
-    brightpath: a $600 monthly cap; talentbridge: a 500-screening monthly cap (both pause)."""
+    """acme: platform fee with included resolutions, a yearly term whose notice date is three weeks
+    away; kumo: training window then a pilot, a six-month trial term that ends; brightpath: a $600
+    monthly cap; talentbridge: a 500-screening monthly cap (both pause)."""
     first_month = context.period_start.date().replace(day=1).isoformat()
+    today = context.now.date()
+    acme_term_starts = months_after(today + timedelta(days=51), -12)
     accounts = {a.external_id: a for a in Account.objects.filter(pk__in=context.accounts.values())}
     specs = {s.external_id: s for s in context.specs}
     if "acme" in accounts:
@@ -35,6 +39,7 @@ def billing_demo_terms(context) -> None:
                     {"outcome_type": "qualified_lead", "model": "unit", "price": "4.00"},
                 ],
                 "platform_fee": {"name": "Platform fee", "amount": "1500.00", "included_outcomes": 1000},
+                "term": {"starts": acme_term_starts.isoformat(), "months": 12, "notice_days": 30},
             },
         )
     if "kumo" in accounts:
@@ -47,6 +52,7 @@ def billing_demo_terms(context) -> None:
                 "effective_from": first_month,
                 "prices": [{"outcome_type": "resolved_conversation", "model": "unit", "price": "0.99"}],
                 "onboarding": {"starts": joined.date().isoformat(), "training_days": 14, "pilot_free_outcomes": 500},
+                "term": {"starts": joined.date().isoformat(), "months": 6, "renewal": "none"},
             },
         )
     caps = {"brightpath": (Decimal("600.00"), None), "talentbridge": (None, 500)}
@@ -62,7 +68,7 @@ def billing_demo_terms(context) -> None:
                 now=context.period_start,
             )
     context.progress(
-        "billing: contracts for acme (platform fee) and kumo (training window, pilot); "
+        "billing: contracts for acme (platform fee, a yearly term) and kumo (training window, pilot, a trial term); "
         "monthly caps for brightpath ($600) and talentbridge (500 screenings)"
     )
 

@@ -10,13 +10,16 @@ from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
 from accounts.access import Principal
 from accounts.models import Account
+from billing.contract_term import TermState, term_state
 from billing.contracts import Terms
 from billing.invoices.document import rate_str
 from billing.invoices.models import CreditNote, Invoice, InvoiceLine
-from billing.ledger.shown import REASONS
 from billing.pricing.models import model_of
+from billing.selectors import contract_term_latest
 from metering import presenters as metering_presenters
 from metering.models import Event, OutcomeType
 from outcomeportal.core import formatting
@@ -227,9 +230,61 @@ def _price_words(terms: Terms, p, currency: str, names: dict[str, str]) -> str:
     return f"{name}: {model.words(p, fmt=fmt, currency=currency, per=per)}"
 
 
-def plan_sentences(*, account: Account, terms: Terms) -> list[str]:
-    """The prices and included amounts of the account's contract, sentence by sentence."""
-    return terms_sentences(terms=terms, currency=account.currency)
+def plan_sentences(*, account: Account, terms: Terms, candidate: bool = False) -> list[str]:
+    """The prices and included amounts of the account's contract, sentence by sentence, then its term
+    as last agreed (the latest version's, :func:`billing.selectors.contract_term_latest`) — or, for a
+    ``candidate`` contract being edited, the term it states."""
+    out = terms_sentences(terms=terms, currency=account.currency)
+    term = terms.term if candidate else contract_term_latest(account_id=account.pk)
+    if term is not None:
+        today = timezone.localdate(timezone=ZoneInfo(account.timezone))
+        out.append(term_sentence(term_state(term, on=today)))
+    return out
+
+
+def account_term_json(account: Account) -> dict | None:
+    """The term as last agreed, as the API's contract answer states it (dates in the account's zone)."""
+    term = contract_term_latest(account_id=account.pk)
+    if term is None:
+        return None
+    state = term_state(term, on=timezone.localdate(timezone=ZoneInfo(account.timezone)))
+    return {
+        "number": state.number,
+        "starts": state.starts.isoformat(),
+        "ends": state.last_day.isoformat(),
+        "renewal": "auto" if state.renews else "none",
+        "renews_on": state.next_day.isoformat() if state.renews else None,
+        "notice_by": state.notice_by.isoformat() if state.notice_by else None,
+        "status": "not_started" if state.not_started else "ended" if state.ended else "running",
+        "sentence": term_sentence(state),
+    }
+
+
+def term_sentence(state: TermState) -> str:
+    """The contract's term and renewal in one sentence (the term as it stands on ``state.on``)."""
+    span = f"{formatting.day(state.starts)} to {formatting.day(state.last_day)}"
+    if state.not_started:
+        head = f"Contract term: from {span}"
+    elif state.ended:
+        return (
+            f"Contract term: ended on {formatting.day(state.last_day)} without renewal; these terms continue "
+            "month to month until a new contract is agreed."
+        )
+    else:
+        ordinal = "" if state.number == 1 else f" (renewal {state.number - 1})"
+        head = f"Contract term{ordinal}: {span}"
+    if not state.renews:
+        return f"{head}. It ends then and does not renew."
+    if state.notice_by < state.on:
+        return (
+            f"{head}. It renews on {formatting.day(state.next_day)} for "
+            f"{formatting.plural(state.renewal_months, 'month')}: the notice date ({formatting.day(state.notice_by)}) "
+            "has passed."
+        )
+    return (
+        f"{head}. It renews automatically for {formatting.plural(state.renewal_months, 'month')} unless notice "
+        f"is given by {formatting.day(state.notice_by)}."
+    )
 
 
 def terms_sentences(*, terms: Terms, currency: str) -> list[str]:
@@ -299,26 +354,6 @@ def terms_sentences(*, terms: Terms, currency: str) -> list[str]:
             "as a discount line."
         )
     return out
-
-
-NOT_CHARGED = [
-    REASONS[r]
-    for r in (
-        "abandoned",
-        "human_handoff",
-        "workflow_failed",
-        "greeting_only",
-        "unanswered_question",
-        "no_show",
-        "duplicate_in_session",
-        "reopened_in_window",
-        "reversed_in_window",
-        "sandbox",
-        "training_window",
-        "pilot_free",
-        "cap_reached",
-    )
-]
 
 
 # --- The invoice document's totals, as the page, the PDF and the email print them ----------------

@@ -26,6 +26,7 @@ from billing.ledger.models import Charge
 from billing.ledger.selectors import attach_charges
 from billing.pricing import Group
 from billing.pricing.models import model_of
+from billing.pricing.terms import ContractTerm
 from metering.models import Event, OutcomeType
 from outcomeportal.core.periods import period_add, period_bounds, period_first_day, period_of
 
@@ -46,6 +47,14 @@ def contract_for_period(
         versions = list(ContractVersion.objects.filter(account_id=account_id))
     version = version_for_period([(v.effective_from, v.version, v) for v in versions], period)
     return (version, terms_load(version.terms)) if version else (None, None)
+
+
+def contract_term_latest(*, account_id: int) -> ContractTerm | None:
+    """The contract's term as last agreed: the latest version's, whatever its effective date (a notice
+    of non-renewal saved today counts today, though prices change only from the version's date)."""
+    latest = ContractVersion.objects.filter(account_id=account_id).order_by("-version").values_list("terms", flat=True)
+    document = latest.first()
+    return terms_load(document).term if document else None
 
 
 # --- Aggregates (SQL GROUP BY: never a loop over events) ------------------------------------

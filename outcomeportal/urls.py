@@ -134,6 +134,7 @@ urlpatterns = [
     path("", include("billing.plans.urls")),
     path("", include("billing.delivery.urls")),
     path("", include("billing.receivables.urls")),
+    path("", include("billing.renewals.urls")),
     path("", include("disputes.urls")),
     path("", include("finance.urls")),
     path("", include("metering.urls")),  # the outcome catalogue (vendor staff)

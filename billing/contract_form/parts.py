@@ -1,5 +1,5 @@
 """The contract's own fields (:class:`TermsForm`) and its optional parts: a platform fee, a
-commitment, onboarding, a price lock, a guarantee — each a small form in the document only while
+commitment, onboarding, a price lock, a guarantee, a term and its renewal — each a small form in the document only while
 its "include" box is ticked."""
 
 from __future__ import annotations
@@ -285,5 +285,40 @@ class GuaranteeForm(SectionForm):
         }
 
 
+class TermForm(SectionForm):
+    key = "term"
+    title = "Term and renewal"
+    include_label = "A fixed term, with its end and renewal"
+    starts = date_field("First term starts", "The day the contract was signed to start.")
+    months = integer_field("Length (months)", "Empty: 12.")
+    renewal = forms.ChoiceField(
+        required=False,
+        label="At the end",
+        choices=[("auto", "Renews automatically unless notice is given"), ("none", "Ends, no renewal")],
+    )
+    renewal_months = integer_field("Renewal length (months)", "Empty: the first term's length.")
+    notice_days = integer_field("Notice (days before the end)", "Empty: 30.")
+
+    def document(self) -> dict:
+        data = self.cleaned_data
+        renews = data["renewal"] != "none"
+        return compact(
+            {
+                "starts": as_date(data["starts"]),
+                "months": as_integer(data["months"]),
+                "renewal": "auto" if renews else "none",
+                "renewal_months": as_integer(data["renewal_months"]) if renews else None,
+                "notice_days": as_integer(data["notice_days"]),
+            }
+        )
+
+    @classmethod
+    def initial_of(cls, part: dict | None) -> dict:
+        part = part or {}
+        return {"include": bool(part), "renewal": part.get("renewal") or "auto"} | {
+            name: as_text(part.get(name)) for name in ("starts", "months", "renewal_months", "notice_days")
+        }
+
+
 SECTIONS: tuple[type[SectionForm], ...] = (PlatformFeeForm, CommitmentForm, OnboardingForm, PriceLockForm,
-                                           GuaranteeForm)  # fmt: skip
+                                           GuaranteeForm, TermForm)  # fmt: skip

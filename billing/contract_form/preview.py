@@ -28,4 +28,4 @@ def contract_form_preview(*, account: Account, terms: Terms, now: datetime | Non
             "difference": ("+" if last.difference > 0 else "") + money_display(last.difference, cur),
             "lines": [(line.description, money_display(line.amount, cur)) for line in last.candidate.lines],
         }
-    return {"sentences": presenters.plan_sentences(account=account, terms=terms), "month": month}
+    return {"sentences": presenters.plan_sentences(account=account, terms=terms, candidate=True), "month": month}

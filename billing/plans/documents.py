@@ -18,7 +18,7 @@ from datetime import date
 
 from billing.contracts import Terms, TermsInvalid, terms_json, terms_parse
 
-ACCOUNT_ONLY = ("onboarding", "commitment", "price_lock")  # one customer's deal: overrides only
+ACCOUNT_ONLY = ("onboarding", "commitment", "price_lock", "term")  # one customer's deal: overrides only
 _PLACEHOLDER = date(2000, 1, 1)  # a plan document is validated as a contract starting on any day
 
 

@@ -53,6 +53,16 @@ def _pinned(overrides: dict, starts: date) -> dict:
     return out
 
 
+def _with_own_term(account: Account, overrides: dict) -> dict:
+    """An account's contract term is its own deal: it moves onto a plan with the account (an
+    override), unless the overrides say otherwise."""
+    if "term" in overrides:
+        return overrides
+    latest = ContractVersion.objects.filter(account=account).order_by("-version").values_list("terms", flat=True)
+    term = (latest.first() or {}).get("term")
+    return {**overrides, "term": term} if term else overrides
+
+
 def _contract(member: PlanMember, version: PlanVersion, *, now: datetime, by: str) -> ContractVersion:
     account = member.account
     starts = next_period_start(account, now)
@@ -127,7 +137,7 @@ def plan_assign(
                 account=account,
                 defaults={
                     "plan": plan,
-                    "overrides": _pinned(overrides or {}, starts),
+                    "overrides": _pinned(_with_own_term(account, overrides or {}), starts),
                     "since": starts,
                     "updated_at": now,
                     "updated_by": by,

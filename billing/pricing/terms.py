@@ -15,6 +15,7 @@ from outcomeportal.core.periods import period_add, period_first_day
 
 UNITS = ("money", "credits")
 BASES = ("per_resolution", "per_conversation")
+RENEWALS = ("auto", "none")
 COMPLEXITIES = ("simple", "moderate", "complex")
 # Non-billable reasons of an *attempt*: the conversation happened but did not resolve (the
 # engine's word list). Per-conversation contracts and helpdesk ticket fees charge these.
@@ -101,6 +102,19 @@ class Guarantee:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractTerm:
+    """How long the contract runs and what happens at its end (:mod:`billing.contract_term` reads
+    the dates). It states the agreement; prices never depend on it — after an end without renewal,
+    the last version keeps governing until a new one is saved, and the vendor is told."""
+
+    starts: date  # the first day of the first term
+    months: int = 12
+    renewal: str = "auto"  # auto: renews for renewal_months at each end; none: ends
+    renewal_months: int = 12
+    notice_days: int = 30  # notice of non-renewal is due this many days before an end
+
+
+@dataclass(frozen=True, slots=True)
 class FeeShare:
     """One contract's share of a prorated month's platform fee: its days, and its fee and what the fee
     includes for those days (already rounded: the two shares add up to the version's platform fee)."""
@@ -141,6 +155,7 @@ class Terms:
     # Net N: an invoice of a period governed by this version is due N days after it is issued.
     payment_terms_days: int = 30
     proration: Proration | None = None  # a version written for the month of a prorated change
+    term: ContractTerm | None = None  # the contract's term and renewal (informative: see ContractTerm)
 
     def price_for(self, outcome_type: str) -> TypePrice | None:
         for p in self.prices:

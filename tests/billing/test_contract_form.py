@@ -60,6 +60,10 @@ DOCUMENTS: dict[str, dict] = {
                             "price_lock": {"days": 90, "previous_plan_cost": "2000.00"}},
     "guarantee": {"prices": [UNIT], "guarantee": {"outcome_type": RES, "min_attainment": "0.85",
                                                    "credit_percent_per_point": "5"}},
+    "term, renews for a year with 60 days' notice": {
+        "prices": [UNIT], "term": {"starts": "2026-01-15", "months": 24, "renewal_months": 12, "notice_days": 60}},
+    "term, ends without renewal": {"prices": [UNIT], "term": {"starts": "2026-06-01", "months": 6,
+                                                              "renewal": "none"}},
     "every model and every part": {
         "basis": "per_conversation", "monthly_minimum": "10.00", "payment_terms_days": 14, "notes": "All of it.",
         "prices": [
@@ -75,6 +79,7 @@ DOCUMENTS: dict[str, dict] = {
         "onboarding": {"pilot_free_outcomes": 5},
         "price_lock": {"starts": "2026-07-01", "days": 30, "previous_plan_cost": "500.00"},
         "guarantee": {"outcome_type": "ticket", "min_attainment": "0.9", "credit_percent_per_point": "2.5"},
+        "term": {"starts": "2026-06-01", "months": 12, "renewal": "auto", "renewal_months": 1, "notice_days": 0},
     },
 }  # fmt: skip
 TYPES = (RES, LEAD, "ticket", "screening", "saved_member")
@@ -190,6 +195,14 @@ def test_a_credits_contract_refuses_a_gain_share_row_on_its_model(types):
          "A guarantee credits outcome charges in money: not in a credits contract."),
         ({"commitment-include": "on", "commitment-amount": "100"}, "commitment", "start",
          "The first period of the term, YYYY-MM."),
+        ({"term-include": "on"}, "term", "starts",
+         "Required: the first day of the contract's first term (YYYY-MM-DD)."),
+        ({"term-include": "on", "term-starts": "2026-01-01", "term-months": "0"}, "term", "months",
+         "An integer from 1 to 120."),
+        ({"term-include": "on", "term-starts": "2026-01-01", "term-notice_days": "400"}, "term", "notice_days",
+         "An integer from 0 to 365."),
+        ({"term-include": "on", "term-starts": "2026-01-01", "term-renewal": "monthly"}, "term", "renewal",
+         "Select a valid choice. monthly is not one of the available choices."),
     ],
 )  # fmt: skip
 def test_what_the_document_refuses_is_shown_on_its_field(types, change, form, field, message):
