@@ -68,13 +68,23 @@ def test_an_operator_edits_a_contract(live_server, browser):
     page.wait_for_selector("#contract-preview .preview-errors")  # tiers not priced yet: what to fix
     page.locator("#id_prices-0-model").select_option("unit")
     page.wait_for_selector("#preview-candidate:text-is('$15.00')")
+
+    # A term and its renewal: its fields unfold once included, and the preview says it in words.
+    assert page.locator("#id_term-starts").is_hidden()
+    page.get_by_label("A fixed term, with its end and renewal").check()
+    page.locator("#id_term-starts").fill("2026-05-01")
+    page.locator("#id_term-months").fill("12")
+    page.locator("#id_term-notice_days").fill("60")
+    page.wait_for_selector("#contract-preview li:has-text('Contract term')")
+    assert "unless notice is given by 2 Mar 2027" in preview.inner_text() or "has passed" in preview.inner_text()
     page.screenshot(path=str(SCREENSHOTS.joinpath("contract-form.png")), full_page=True)
 
     page.get_by_role("button", name="Save as a new version").click()
     page.wait_for_load_state("networkidle")
     assert "Contract version 2 saved." in page.content()
-    assert ContractVersion.objects.get(version=2).terms["prices"] == [
-        {"outcome_type": RES, "model": "unit", "price": "1.50"}
-    ]
+    saved = ContractVersion.objects.get(version=2).terms
+    assert saved["prices"] == [{"outcome_type": RES, "model": "unit", "price": "1.50"}]
+    assert saved["term"] == {"starts": "2026-05-01", "months": 12, "renewal": "auto", "renewal_months": 12,
+                             "notice_days": 60}  # fmt: skip
     assert page.locator("#id_prices-0-price").input_value() == "1.50"  # the form starts from the new version
     assert errors == []
