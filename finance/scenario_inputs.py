@@ -27,6 +27,7 @@ from billing.invoices.models import ContractVersion
 from billing.ledger.month_rollup import month_rollups_fold
 from billing.selectors import contract_for_period
 from finance.attainment import BILLABLE, FAILED, rate_text
+from finance.models import ScenarioMonth
 from finance.scenarios import (
     HISTORY_MONTHS,
     AccountHistory,
@@ -41,7 +42,7 @@ from finance.scenarios import (
 from finance.selectors import default_period, shown_month_tallies
 from metering.month_rollup import months_stamp
 from outcomeportal.core.money import ZERO, round_event
-from outcomeportal.core.periods import period_add, period_first_day, periods_between
+from outcomeportal.core.periods import period_add, period_first_day, period_of, periods_between
 
 # What a scope may name: an account (its external id) and the account's segment fields. Not the
 # outcome type: an invoice's fees, minimums and commitments belong to the account, not to a type.
@@ -181,56 +182,122 @@ def _scenario_inputs(*, scope: dict[str, str], months: int, last_closed: str | N
 
 def _history(accounts: list[Account], history_periods: list[str], terms_of) -> tuple[dict, dict, dict]:
     """The accounts' history months: attempted and billable per (account, type) and month, resolved
-    outcomes per complexity tier, and gain-share totals — kept in the process under the reference-data
-    stamp (contracts, accounts, catalogue: accounts.refcache) and the months' fold counts (their
-    rollups: metering.month_rollup.months_stamp), so a closed month is read once, not per request."""
+    outcomes per complexity tier, and gain-share totals.
+
+    Kept twice under the reference-data stamp (contracts, accounts, catalogue: accounts.refcache) and
+    the months' fold counts (their rollups: metering.month_rollup.months_stamp): in the process for
+    the scope, and in the database per account and month (:class:`finance.models.ScenarioMonth`), so a
+    closed month is counted once — not per request, nor per process."""
     month_rollups_fold()
     months = [period_first_day(p) for p in history_periods]
-    key = (tuple(a.pk for a in accounts), tuple(history_periods), months_stamp(months))
+    folds = months_stamp(months)
+    key = (tuple(a.pk for a in accounts), tuple(history_periods), folds)
     kept = refcache.cache("finance.scenario_history")
     found = kept.get(key)
     if found is None:
         if len(kept) >= HISTORY_KEPT:
             kept.clear()
-        found = kept[key] = _history_read(accounts, history_periods, terms_of)
+        stamps = {period_of(month): n for month, n in folds}
+        months_read = history_months_kept(accounts, history_periods, terms_of, stamps=stamps)
+        found = kept[key] = _history_added(accounts, history_periods, months_read)
     return found
 
 
 HISTORY_KEPT = 64  # scopes kept per process (each a few thousand numbers)
 
 
-def _history_read(accounts: list[Account], history_periods: list[str], terms_of) -> tuple[dict, dict, dict]:
-    by_external = {a.external_id: a for a in accounts}
-    # Attempted and billable per account, type and month (finance.attainment's definition).
+def history_months_kept(
+    accounts: list[Account], periods: list[str], terms_of, *, stamps: dict[str, int]
+) -> dict[tuple[int, str], dict]:
+    """(account id, period) → the month's figures per type code ([billable, failed, {tier: resolved},
+    resolved, gain]), from :class:`ScenarioMonth` where its stamp holds, else counted (every account
+    of the scope, over the periods that needed it) and kept."""
+    ref = refcache.current()
+    stamp_of = {p: f"{ref}:{stamps.get(p, 0)}" for p in periods}
+    rows = ScenarioMonth.objects.filter(account__in=accounts, period__in=periods).values_list(
+        "account_id", "period", "stamp", "types"
+    )
+    found = {(a, p): types for a, p, stamp, types in rows if stamp == stamp_of[p]}
+    stale = sorted({p for a in accounts for p in periods if (a.pk, p) not in found})
+    if stale and ref is not None:
+        counted = _history_read(accounts, stale, terms_of)
+        now = timezone.now()
+        ScenarioMonth.objects.bulk_create(
+            [
+                ScenarioMonth(account_id=a.pk, period=p, stamp=stamp_of[p], types=counted[(a.pk, p)], counted_at=now)
+                for a in accounts
+                for p in stale
+            ],
+            update_conflicts=True,
+            unique_fields=["account", "period"],
+            update_fields=["stamp", "types", "counted_at"],
+        )
+        found |= counted
+    elif stale:
+        found |= _history_read(accounts, stale, terms_of)
+    return found
+
+
+def _history_added(accounts: list[Account], history_periods: list[str], months: dict) -> tuple[dict, dict, dict]:
+    """The months' figures added up as the scenarios read them: per (external id, type code), the
+    billable and failed outcomes of each history month, the resolved outcomes per tier, and (resolved,
+    gain) for the gain per outcome."""
     tallies: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(
         lambda: {BILLABLE: [0] * HISTORY_MONTHS, FAILED: [0] * HISTORY_MONTHS}
     )
-    index = {p: i for i, p in enumerate(history_periods)}
-    counted = shown_month_tallies(
-        first_period=history_periods[0], last_period=history_periods[-1], group_by=("account", "outcome_type")
-    )
-    for ((_, external_id), (_, code)), by_period in counted.items():
-        if external_id not in by_external:
-            continue
-        for period, words in by_period.items():
-            if period in index:
-                for kind in (BILLABLE, FAILED):
-                    if words.get(kind):
-                        tallies[(external_id, code)][kind][index[period]] += words[kind]
-
-    # How the invoices grouped the history's resolved outcomes: complexity tiers, gain-share amounts.
-    keys = [(a.pk, p) for a in accounts for p in history_periods]
-    rows = rollup_rows(keys=keys, grain="month") if keys else {}
     tiers: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     gains: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])
     for a in accounts:
-        for p in history_periods:
-            for g in counts_of(rows.get((a.pk, p), ()), Charging.of(terms_of(a, p))).settled:
-                key = (a.external_id, g.outcome_type)
-                tiers[key][g.tier] = tiers[key].get(g.tier, 0) + g.resolved
-                gains[key][0] += g.resolved
-                gains[key][1] += g.gain
+        for i, p in enumerate(history_periods):
+            for code, (billable, failed, by_tier, resolved, gain) in months.get((a.pk, p), {}).items():
+                key = (a.external_id, code)
+                if billable or failed:
+                    tallies[key][BILLABLE][i] += billable
+                    tallies[key][FAILED][i] += failed
+                for tier, n in by_tier.items():
+                    tiers[key][tier] = tiers[key].get(tier, 0) + n
+                if resolved:
+                    gains[key][0] += resolved
+                    gains[key][1] += Decimal(gain)
     return dict(tallies), dict(tiers), {k: tuple(v) for k, v in gains.items()}
+
+
+def _history_read(accounts: list[Account], periods: list[str], terms_of) -> dict[tuple[int, str], dict]:
+    """Count ``periods`` of ``accounts`` from the rollups: (account id, period) → per type code
+    [billable, failed, {tier: resolved}, resolved, gain as a string] — every pair present, empty where
+    nothing happened."""
+    by_external = {a.external_id: a for a in accounts}
+    months: dict[tuple[int, str], dict[str, list]] = {(a.pk, p): {} for a in accounts for p in periods}
+
+    def entry(account_id: int, period: str, code: str) -> list:
+        return months[(account_id, period)].setdefault(code, [0, 0, {}, 0, "0"])
+
+    # Attempted and billable per account, type and month (finance.attainment's definition).
+    counted = shown_month_tallies(
+        first_period=periods[0], last_period=periods[-1], group_by=("account", "outcome_type")
+    )
+    wanted = set(periods)
+    for ((_, external_id), (_, code)), by_period in counted.items():
+        account = by_external.get(external_id)
+        if account is None:
+            continue
+        for period, words in by_period.items():
+            if period in wanted and (words.get(BILLABLE) or words.get(FAILED)):
+                e = entry(account.pk, period, code)
+                e[0] += words.get(BILLABLE, 0)
+                e[1] += words.get(FAILED, 0)
+
+    # How the invoices grouped the months' resolved outcomes: complexity tiers, gain-share amounts.
+    keys = [(a.pk, p) for a in accounts for p in periods]
+    rows = rollup_rows(keys=keys, grain="month") if keys else {}
+    for a in accounts:
+        for p in periods:
+            for g in counts_of(rows.get((a.pk, p), ()), Charging.of(terms_of(a, p))).settled:
+                e = entry(a.pk, p, g.outcome_type)
+                e[2][g.tier] = e[2].get(g.tier, 0) + g.resolved
+                e[3] += g.resolved
+                e[4] = str(Decimal(e[4]) + g.gain)
+    return months
 
 
 def scenario_scope_choices() -> dict:

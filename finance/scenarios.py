@@ -228,20 +228,46 @@ class Memo:
 
     def __init__(self):
         self._seen: dict = {}
+        self._equal: dict = {}  # a value → the first value equal to it (hashed once)
+        self._by_id: dict[int, tuple] = {}  # id(value) → (value, its first equal): hashed once per object
 
     def __call__(self, function: Callable, *args):
-        key = (function, *args)
+        return self.keyed((function, *args), function, *args)
+
+    def keyed(self, key, function: Callable, *args):
+        """``function(*args)`` kept under ``key``: a cheaper key than the arguments themselves where they
+        are large (a month's pricing input holds the whole contract), and equal whenever they are."""
         found = self._seen.get(key, self)
         if found is self:
             found = self._seen[key] = function(*args)
         return found
 
+    def canonical(self, value):
+        """The first value equal to ``value`` seen by this memo: its identity then stands for its
+        content in keys (equal months of different accounts share their pricing), hashing it once."""
+        kept = self._by_id.get(id(value))
+        if kept is None:
+            kept = self._by_id[id(value)] = (value, self._equal.setdefault(value, value))
+        return kept[1]
 
-def _direct(function: Callable, *args):
-    return function(*args)
+
+class _Direct:
+    """No memory: each call computes (a single projection, the tests of one function)."""
+
+    def __call__(self, function: Callable, *args):
+        return function(*args)
+
+    def keyed(self, key, function: Callable, *args):
+        return function(*args)
+
+    def canonical(self, value):
+        return value
 
 
-def groups_of(t: TypeHistory, billable: int, failed: int, memo: Callable = _direct) -> list[Group]:
+_direct = _Direct()
+
+
+def groups_of(t: TypeHistory, billable: int, failed: int, memo: Memo | _Direct = _direct) -> list[Group]:
     """A type's projected outcomes as the invoice groups them: by complexity tier."""
     shares = tuple(t.tiers)
     out = []
@@ -254,13 +280,17 @@ def groups_of(t: TypeHistory, billable: int, failed: int, memo: Callable = _dire
     return out
 
 
+def _price_month(base: PeriodInput, groups: tuple[Group, ...], carry_in) -> PricedInvoice:
+    return price_period(replace(base, groups=groups, carry_in=carry_in))
+
+
 def project_account(
     account: AccountHistory,
     *,
     scenario: Scenario,
     periods: Sequence[str],
     spend: Callable[[PricedInvoice], Decimal],
-    memo: Callable = _direct,
+    memo: Memo | _Direct = _direct,
 ) -> tuple[list[AccountMonth], Churn | None]:
     """One account's months under ``scenario`` (``periods``: the projected months, in order);
     ``memo`` (a :class:`Memo`) keeps what another scenario of the same request computed already."""
@@ -275,19 +305,25 @@ def project_account(
         groups: list[Group] = []
         attempted = billable = 0
         for t in account.types:
-            a = memo(projected_attempted, t.attempted, k)
-            r = scenario_rate(memo(baseline_rate, t.attempted, t.billable, k), scenario, k)
+            # Keyed by the type's history object (it lives as long as the request): the same in every
+            # scenario, so the baseline's trend and a month's tier split are computed once.
+            a = memo.keyed((projected_attempted, id(t), k), projected_attempted, t.attempted, k)
+            base_rate = memo.keyed((baseline_rate, id(t), k), baseline_rate, t.attempted, t.billable, k)
+            r = scenario_rate(base_rate, scenario, k)
             b = 0 if r is None else min(a, _whole(a * r))
             attempted, billable = attempted + a, billable + b
-            groups += groups_of(t, b, a - b, memo)
+            groups += memo.keyed((groups_of, id(t), b, a - b), groups_of, t, b, a - b, memo)
         month_rate = rate(billable, attempted)
         if scenario.name == "churn" and threshold is not None and month_rate is not None and month_rate < threshold:
             churn = Churn(account.account, period, month_rate, threshold)
             rows.append(AccountMonth(account.account, account.currency, period, 0, 0, None, ZERO, True))
             continue
-        inp = account.inputs[k - 1]
-        inp = replace(inp, groups=tuple(groups), carry_in=inp.carry_in if carry is None else carry)
-        priced = memo(price_period, inp)
+        base = memo.canonical(account.inputs[k - 1])
+        carry_in = base.carry_in if carry is None else carry
+        groups_key = tuple(groups)
+        # Keyed by the month's base input — by identity, its content hashed once (it holds the whole
+        # contract) — and what the scenario changes in it.
+        priced = memo.keyed((price_period, id(base), groups_key, carry_in), _price_month, base, groups_key, carry_in)
         carry = priced.carry_out
         rows.append(
             AccountMonth(
@@ -303,7 +339,7 @@ def project(
     scenario: Scenario,
     periods: Sequence[str],
     spend: Callable[[PricedInvoice], Decimal],
-    memo: Callable = _direct,
+    memo: Memo | _Direct = _direct,
 ) -> Projection:
     """The scope's months under ``scenario``: each account projected alone, then added up."""
     per_account: list[AccountMonth] = []

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import refcache
 from accounts.models import Role
 from accounts.services import account_lifecycle_set
 from billing.charges import own_spend
@@ -19,6 +20,9 @@ from billing.contracts import terms_parse
 from billing.ingestion import outcomes_settle
 from billing.pricing import Carry, PeriodInput
 from billing.services import contract_version_create
+from finance import scenario_inputs as scenario_inputs_module
+from finance import tasks
+from finance.models import ScenarioMonth
 from finance.scenario_inputs import scenario_inputs
 from finance.scenarios import (
     AccountHistory,
@@ -32,7 +36,7 @@ from finance.scenarios import (
     trend_at,
 )
 from finance.selectors import default_period
-from outcomeportal.core.periods import period_add, period_first_day
+from outcomeportal.core.periods import period_add, period_first_day, periods_between
 from tests import factories
 from tests.finance.conftest import PAGE_STATUS
 
@@ -395,6 +399,60 @@ def test_the_history_is_kept_until_one_of_its_months_changes(world, django_asser
     assert again.types[0].attempted == (4, 3, 3, 3, 3, 3)
 
 
+def _process_forgets() -> None:
+    """What a new web process knows: nothing kept in memory (the database keeps its rows)."""
+    refcache._caches.clear()
+
+
+def test_a_new_process_reads_the_kept_months_instead_of_counting_them(world, monkeypatch):
+    first = scenario_inputs(scope={}, months=3)
+    history = world["last"], period_add(world["last"], -5)
+    kept = ScenarioMonth.objects.filter(period__in=periods_between(history[1], history[0]))
+    assert kept.count() == 12  # two accounts × six months, each stamped
+    assert kept.get(account=world["acme"], period=world["last"]).types[RES][:2] == [2, 1]
+    _process_forgets()
+    counted = []
+    monkeypatch.setattr(scenario_inputs_module, "_history_read", lambda *a: counted.append(a) or {})
+    assert scenario_inputs(scope={}, months=3).accounts == first.accounts
+    assert counted == []  # read from the rows, nothing counted again
+
+
+def test_the_hourly_job_keeps_the_whole_books_history_months_counted(world):
+    assert ScenarioMonth.objects.count() == 0
+    oldest = period_add(world["last"], -5)
+    assert f"scenario history of {oldest}–{world['last']} up to date (2 accounts" in tasks.scenario_history_warm()
+    assert ScenarioMonth.objects.count() == 12
+    counted_at = set(ScenarioMonth.objects.values_list("counted_at", flat=True))
+    _process_forgets()
+    tasks.scenario_history_warm()  # nothing moved: nothing counted again
+    assert set(ScenarioMonth.objects.values_list("counted_at", flat=True)) == counted_at
+
+
+def test_a_kept_month_is_counted_again_when_its_rollup_or_the_contracts_change(world):
+    scenario_inputs(scope={}, months=3)
+    oldest = period_add(world["last"], -5)
+    stamps = dict(ScenarioMonth.objects.filter(account=world["acme"]).values_list("period", "stamp"))
+    day = period_first_day(oldest)
+    at = datetime(day.year, day.month, 20, 12, tzinfo=UTC)
+    factories.ingest(factories.event_payload(world["acme"], "acme-late", occurred_at=at), now=at + timedelta(hours=1))
+    outcomes_settle()
+    _process_forgets()
+    again = next(a for a in scenario_inputs(scope={}, months=3).accounts if a.account == "acme")
+    assert again.types[0].attempted == (4, 3, 3, 3, 3, 3)
+    moved = dict(ScenarioMonth.objects.filter(account=world["acme"]).values_list("period", "stamp"))
+    assert [p for p in moved if moved[p] != stamps[p]] == [oldest]  # only the late outcome's month
+    # A contract change (reference data) counts every month again, under the new stamp.
+    contract_version_create(
+        account=world["acme"],
+        document={"effective_from": "2020-01-01", "prices": [{"outcome_type": RES, "model": "unit", "price": "2.00"}]},
+    )
+    _process_forgets()
+    scenario_inputs(scope={}, months=3)
+    assert all(
+        s != moved[p] for p, s in ScenarioMonth.objects.filter(account=world["acme"]).values_list("period", "stamp")
+    )
+
+
 # --- Who may see them -----------------------------------------------------------------------------
 
 
@@ -435,3 +493,9 @@ def test_the_memo_answers_a_call_it_has_seen_without_calling_again():
     memo = Memo()
     assert (memo(f, 1, 2), memo(f, 1, 2), memo(f, 2, 1)) == (3, 3, 3)
     assert calls == [(1, 2), (2, 1)]
+    # Equal values stand for one another by the first one's identity (hashed once per object).
+    a, b = (1, (2, 3)), (1, (2, 3))
+    assert memo.canonical(a) is a and memo.canonical(b) is a and memo.canonical((9,)) == (9,)
+    assert memo.keyed(("sum", id(memo.canonical(b))), f, 5, 5) == 10
+    assert memo.keyed(("sum", id(memo.canonical(a))), f, 6, 6) == 10  # the same key: kept, not called
+    assert calls[-1] == (5, 5)

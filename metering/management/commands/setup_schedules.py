@@ -13,6 +13,7 @@ SCHEDULES = [
     ("webhooks_retry", "accounts.tasks.webhooks_deliver_due", Schedule.MINUTES, 1),  # webhooks that failed
     ("month_rollups_fold", "billing.tasks.month_rollups_fold", Schedule.MINUTES, 10),  # marked months, folded
     ("finance_loss_counts", "finance.tasks.loss_counts_warm", Schedule.MINUTES, 60),  # margin's kept counts
+    ("finance_scenario_history", "finance.tasks.scenario_history_warm", Schedule.MINUTES, 60),  # scenarios' kept months
     ("verify_ledger", "billing.tasks.verify_ledger", Schedule.MINUTES, 24 * 60),  # the money log, whole? (daily)
 ]
 
