@@ -64,9 +64,11 @@ DEMO_EMAILS ?= file
 DEMO_EMAIL_BACKEND := django.core.mail.backends.$(if $(filter console,$(DEMO_EMAILS)),console,filebased).EmailBackend
 demo run run-all worker seed: export EMAIL_BACKEND ?= $(DEMO_EMAIL_BACKEND)
 
-# Quiet on purpose: the seed's progress bar and summary, then its sign-in banner and tour (the real
-# HOST:PORT) as the last lines before the web and worker logs.
-demo: install migrate ## Quick start: migrate, schedules, seed if empty, then web + worker on 127.0.0.1:8000
+# Quiet on purpose: one line for the migrations (scripts/migrate_quietly.py; errors still show), the
+# seed's progress bar and summary, then its sign-in banner and tour (the real HOST:PORT) as the last
+# lines before the web and worker logs.
+demo: install ## Quick start: migrate, schedules, seed if empty, then web + worker on 127.0.0.1:8000
+	@$(PY) scripts/migrate_quietly.py
 	@$(MANAGE) setup_schedules -v0
 	@DEBUG=false $(MANAGE) seed_demo --if-empty --events $(EVENTS) --days $(DAYS) --seed $(SEED) --host $(HOST) --port $(PORT)
 	@if [ "$$DEBUG" != "true" ]; then $(MANAGE) collectstatic --noinput -v0; fi

@@ -26,12 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.access import Principal
 from accounts.models import Account, Role, User
+from billing.ledger.models import Charge
 from billing.ledger.selectors import shown_status_q
-from disputes.models import DisputeItem
+from disputes.models import Dispute, DisputeItem
 from disputes.services import DisputeRefused, credits_issue, dispute_file, dispute_resolve, sla_hours_for
 from metering.models import Event, Signal
 from outcomeportal.core.periods import period_at
@@ -83,17 +84,23 @@ def _principal(user: User | None, *, role: str, account_id: int | None, label: s
 def _pools(account: Account, count: int, now: datetime) -> tuple[list[Event], list[Event]]:
     """(billed, on the draft), each spread evenly over its months: billed outcomes of closed months,
     those reopened after their window first; outcomes of the current month still on its draft. All
-    with their window closed a while before ``now`` (there must be time to file and answer)."""
+    with their window closed a while before ``now`` (there must be time to file and answer). Charged
+    outcomes (money or credits) come first, so that an approval gives something back; those a fee
+    included only when there are too few (an approval then reads "resolved without a credit")."""
     late_signal = Signal.objects.filter(event=OuterRef("pk"), effect=Signal.Effect.WINDOW_CLOSED)
+    money = Charge.objects.filter(event_id=OuterRef("pk")).filter(Q(amount__gt=0) | Q(credits__gt=0))
     disputable: QuerySet[Event] = (
         Event.objects.filter(account=account, window_ends_at__lt=now - timedelta(hours=6))
         .exclude(Exists(DisputeItem.objects.filter(event=OuterRef("pk"))))
-        .annotate(reopened=Exists(late_signal))
+        .annotate(reopened=Exists(late_signal), charged=Exists(money))
     )
     billed = disputable.filter(shown_status_q("invoiced", account_id=account.pk))
-    picked = _spread(billed.filter(reopened=True), count)
-    picked += _spread(billed.filter(reopened=False), count - len(picked))
-    draft = _spread(disputable.filter(shown_status_q("billable", account_id=account.pk)), count // 2 + 2)
+    picked: list[int] = []
+    for charged, reopened in ((True, True), (True, False), (False, True), (False, False)):
+        picked += _spread(billed.filter(charged=charged, reopened=reopened), count - len(picked))
+    on_draft = disputable.filter(shown_status_q("billable", account_id=account.pk))
+    draft = _spread(on_draft.filter(charged=True), count // 2 + 2)
+    draft += _spread(on_draft.filter(charged=False), count // 2 + 2 - len(draft))
     events = Event.objects.in_bulk([*picked, *draft])
     return [events[pk] for pk in picked], [events[pk] for pk in draft]
 
@@ -221,8 +228,11 @@ def disputes_demo_file(context) -> None:
         )
         late += plan.answered_at > dispute.sla_due_at
     run = credits_issue(now=now)  # the credit job; it also warns support of the SLAs at risk
+    # An approval of outcomes a fee included gives nothing back: counted apart, not as "credited".
+    nothing = Dispute.objects.filter(pk__in=run.credited, credited_amount=0).exclude(credited_credits__gt=0).count()
     context.progress(
         f"disputes: {len(filed)} filed, {len(answered)} answered ({len(answered) - late} within the SLA), "
-        f"{len(run.credited)} credited ({len(run.credit_notes)} credit notes), "
-        f"{len(filed) - len(answered)} open in the queue ({len(run.sla_warned)} due within the warning time)"
+        f"{len(run.credited) - nothing} credited ({len(run.credit_notes)} credit notes)"
+        + (f", {nothing} approved without a credit (nothing was charged)" if nothing else "")
+        + f", {len(filed) - len(answered)} open in the queue ({len(run.sla_warned)} due within the warning time)"
     )

@@ -59,6 +59,7 @@ def overview_dispute_warning(*, principal) -> Panel | None:
 def event_dispute_story(*, event) -> list[StoryEntry]:
     """The event's timeline entries for its disputes: filed, resolved, credited — with their times."""
     entries = []
+    uncharged = selectors.events_credited_without_money(event_ids=[event.pk])
     for dispute, item in selectors.disputes_of_event(event=event):
         ref = f"Dispute #{dispute.pk}"
         entries.append(
@@ -69,7 +70,10 @@ def event_dispute_story(*, event) -> list[StoryEntry]:
             decision = item.get_decision_display() if item.decision else dispute.get_status_display()
             entries.append(StoryEntry(dispute.resolved_at, "dispute", f"{ref} resolved: {decision.lower()}",
                                       dispute.resolution_note))  # fmt: skip
-        if dispute.credited_at and item.decision == "approved":
+        if dispute.credited_at and item.decision == "approved" and item.event_id in uncharged:
+            entries.append(StoryEntry(dispute.credited_at, "dispute", f"{ref}: resolved without a credit",
+                                      "Nothing was charged for it, so there is nothing to give back"))  # fmt: skip
+        elif dispute.credited_at and item.decision == "approved":
             entries.append(StoryEntry(dispute.credited_at, "dispute", f"{ref}: credited",
                                       "The charge is credited on the next invoice"))  # fmt: skip
     return entries

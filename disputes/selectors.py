@@ -253,6 +253,13 @@ def disputes_of_event(*, event: Event) -> list[tuple[Dispute, DisputeItem]]:
     return [(i.dispute, i) for i in items]
 
 
+def events_credited_without_money(*, event_ids: list[int]) -> set[int]:
+    """Those of the events whose approved dispute gave nothing back (no money, no credits): nothing was
+    charged for them — included in a fee, or free by the plan."""
+    credits = DisputeCredit.objects.filter(event_id__in=event_ids, amount=0).exclude(credits__gt=0)
+    return set(credits.values_list("event_id", flat=True))
+
+
 # --- Can these events be disputed? ---------------------------------------------------------------
 
 DISPUTABLE = ("billable", "invoiced")  # charged: on the upcoming draft, or on a finalized invoice

@@ -89,8 +89,8 @@ class WhatIfForm(forms.Form):
         required=False,
         label="Candidate contract",
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "document-editor"}),
-        help_text="A contract document in JSON, as PUT /api/v1/accounts/{id}/contract takes it; effective_from may "
-        "be left out. Empty: the contract in force, repriced as a check.",
+        help_text="A contract document in JSON, as PUT /api/v1/accounts/{id}/contract takes it; the date it takes "
+        "effect may be left out. Empty: the contract in force, repriced as a check.",
     )
 
     def __init__(self, data, *, accounts: list[tuple[str, str]]):

@@ -501,6 +501,11 @@ class MarginReport:
         return [r for r in self.rows if r.period == self.period]
 
 
+def outcome_type_names() -> dict[str, str]:
+    """Each outcome type's name in the catalogue, by its code: how the pages name a type."""
+    return dict(OutcomeType.objects.values_list("code", "name"))
+
+
 def margin_report(*, period: str, months: int, group_by: tuple[str, ...]) -> MarginReport:
     """Charged, cost and gross margin per segment, month and currency (the API, the page, the CSV)."""
     periods = periods_between(period_add(period, -(months - 1)), period)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -45,6 +46,18 @@ class LifecycleTable(tables.Table):
 
     def render_use_case(self, value):
         return label(value, "segment")
+
+
+def segment_text(segment, type_names: Mapping[str, str]) -> str:
+    """A segment in words, an outcome type by its name in the catalogue ("Resolved conversation",
+    not its code); the other dimensions as :func:`billing.labels.segment_words` words them."""
+    words = []
+    for dim, value in segment:
+        if dim == "outcome_type" and value:
+            words.append(type_names.get(value) or segment_words([(dim, value)]))
+        else:
+            words.append(segment_words([(dim, value)]))
+    return " · ".join(words) or "All accounts"
 
 
 def _count(value) -> str:
@@ -96,8 +109,12 @@ class AttainmentTable(tables.Table):
         attrs = {"class": "table attainment"}
         empty_text = "No outcomes in this month."
 
+    def __init__(self, *args, type_names: Mapping[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type_names = type_names
+
     def render_segment(self, record):
-        return segment_words(record.segment)
+        return segment_text(record.segment, self.type_names)
 
     def render_attempted(self, value):
         return _count(value)
@@ -167,8 +184,12 @@ class MarginTable(tables.Table):
         attrs = {"class": "table margin"}
         empty_text = "Nothing charged or costed in this month."
 
+    def __init__(self, *args, type_names: Mapping[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type_names = type_names
+
     def render_segment(self, record):
-        return segment_words(record.segment)
+        return segment_text(record.segment, self.type_names)
 
     def render_charged(self, record):
         return f"{record.charged:,.2f}"

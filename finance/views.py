@@ -23,7 +23,6 @@ from accounts.access import Perm, Principal
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal, account_lifecycle_history, account_statuses_at
 from accounts.services import LifecycleMoveRefused, account_lifecycle_set, account_min_attainment_set
-from billing.labels import segment_words
 from finance import revenue_report, selectors
 from finance.attainment import DIMENSIONS, NOT_ATTEMPTED, group_by_parse
 from finance.forms import LifecycleForm, MinAttainmentForm
@@ -34,6 +33,7 @@ from finance.tables import (
     LifecycleTable,
     MarginTable,
     RevenueMonthTable,
+    segment_text,
 )
 from outcomeportal.core import csvsafe
 from outcomeportal.core.periods import period_parse
@@ -183,7 +183,8 @@ def attainment(request):
     period, months, group_by = _attainment_query(request)
     report = selectors.attainment_report(period=period, months=months, group_by=group_by)
     latest = report.latest()
-    table = AttainmentTable(latest)
+    names = selectors.outcome_type_names()
+    table = AttainmentTable(latest, type_names=names)
     RequestConfig(request, paginate=False).configure(table)
     by_segment: dict = {}
     for row in report.rows:
@@ -193,19 +194,19 @@ def attainment(request):
         "periods": report.periods,
         "series": [
             {
-                "name": segment_words(s),
+                "name": segment_text(s, names),
                 "rates": [None if r.rate is None else float(r.rate) for r in by_segment[s]],
             }
             for s in top
         ],
     }
-    trend_rows = [(segment_words(s), [r.rate for r in by_segment[s]]) for s in by_segment]
+    trend_rows = [(segment_text(s, names), [r.rate for r in by_segment[s]]) for s in by_segment]
     query = request.GET.copy()
     context = {
         "finance_sections": sections("finance:attainment"),
         "report": report,
         "table": table,
-        "falling": [r for r in latest if r.falling],
+        "falling": [(segment_text(r.segment, names), r) for r in latest if r.falling],
         "pending": sum(r.not_attempted["pending"] for r in latest),
         "month_under_way": report.period >= selectors.current_period(),
         "chart": chart,
@@ -269,11 +270,12 @@ def margin(request):
     period, months, group_by = _margin_query(request)
     report = selectors.margin_report(period=period, months=months, group_by=group_by)
     latest = report.latest()
-    table = MarginTable(latest)
+    names = selectors.outcome_type_names()
+    table = MarginTable(latest, type_names=names)
     RequestConfig(request, paginate=False).configure(table)
     series: dict = {}
     for row in report.rows:
-        label = f"{segment_words(row.segment)} ({row.currency})"
+        label = f"{segment_text(row.segment, names)} ({row.currency})"
         series.setdefault(label, dict.fromkeys(report.periods))[row.period] = (
             None if row.margin is None else float(row.margin)
         )
@@ -286,7 +288,7 @@ def margin(request):
         "finance_sections": sections("finance:margin"),
         "report": report,
         "table": table,
-        "below": [r for r in latest if r.below_floor],
+        "below": [(segment_text(r.segment, names), r) for r in latest if r.below_floor],
         "chart": chart,
         "group_choices": [(d, DIMENSION_LABELS[d]) for d in MARGIN_DIMENSIONS],
         "group_by": group_by[0],

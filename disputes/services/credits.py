@@ -137,14 +137,14 @@ def dispute_credit_apply(*, dispute_id: int, now: datetime | None = None) -> Cre
             to_state=CreditState.ISSUED,
             actor=JOB,
             at=now,
-            note=f"{money_text(credited_amount, account.currency)} credited",
+            note=credited_words(credited_amount, credited_credits, account.currency),
             credited_amount=credited_amount,
             credited_credits=credited_credits or None,
             credited_at=now,
             credit_note=note,
         )
         row_act_record(kind=kinds.DISPUTE_CREDITED, view="dispute_credit", pk=dispute.pk, account_id=account.pk)
-        _tell_customer(dispute, account, excluded, note, grant, credited_amount, now)
+        _tell_customer(dispute, account, excluded, note, grant, credited_amount, credited_credits, now)
     return CreditOutcome(dispute.pk, len(excluded), len(billed), note.number if note else None, credited_amount)
 
 
@@ -297,7 +297,21 @@ def _note_untouched(dispute: Dispute, untouched: list[Event], done: set[int], no
             ).save()
 
 
-def _tell_customer(dispute: Dispute, account: Account, excluded, note, grant, credited_amount, now) -> None:
+def credited_words(amount: Decimal, credits: Decimal | None, currency: str) -> str:
+    """What an approved dispute gave back, in words: "$0.99 credited", "3 credits given back", or —
+    when nothing was charged for its outcomes (included in a fee, free by the plan) — "resolved
+    without a credit (nothing was charged)", never a zero amount credited."""
+    given = []
+    if amount:
+        given.append(f"{money_text(amount, currency)} credited")
+    if credits:
+        given.append(f"{formatting.plural(credits, 'credit')} given back")
+    return " and ".join(given) or "resolved without a credit (nothing was charged)"
+
+
+def _tell_customer(
+    dispute: Dispute, account: Account, excluded, note, grant, credited_amount, credited_credits, now
+) -> None:
     """The customer's notification: where the credit went."""
     where = []
     if excluded:
@@ -308,7 +322,7 @@ def _tell_customer(dispute: Dispute, account: Account, excluded, note, grant, cr
         where.append(f"{formatting.plural(grant.credits, 'credit is,credits are')} back in your prepaid balance")
     notify_customer(
         dispute,
-        title=f"Dispute #{dispute.pk}: {money_text(credited_amount, account.currency)} credited",
+        title=f"Dispute #{dispute.pk}: {credited_words(credited_amount, credited_credits, account.currency)}",
         body=("; ".join(where) or "Nothing was charged for these outcomes") + ".",
         now=now,
     )

@@ -44,14 +44,9 @@ RAW_TEXT = {
     "“end excluded”": re.compile(r"end excluded", re.IGNORECASE),
     "snake_case code": re.compile(r"(?<![\w.@/-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@/-])"),
 }
-# Raw text still on some of the vendor's pages, left to their owners (issue 16, point 1): the account
-# The outcome type codes of Finance → Margin and a JSON field named in What-if's help. Tolerated on
-# these pages only, and only these tokens: anything new fails.
-_OUTCOME_TYPES = {"resolved_conversation", "qualified_lead", "completed_screening", "saved_cancellation"}
-KNOWN_RAW: dict[str, set[str]] = {
-    "finance-margin": _OUTCOME_TYPES,
-    "finance-what-if": {"effective_from"},
-}
+# Raw text a page may still show, by page name: tokens, or whole kinds of RAW_TEXT. None left: every
+# page names outcome types by their names and explains fields in words (issue 16).
+KNOWN_RAW: dict[str, set[str]] = {}
 
 # URLs and e-mail addresses may hold anything; a code in brackets right after its words is a
 # reference ("Greeting only (greeting_only)", the code the API and CSV use), not a raw code.

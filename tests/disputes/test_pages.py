@@ -8,9 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from disputes.models import Dispute, DisputeComment
-from disputes.services import dispute_comment_add, dispute_file
-from tests.disputes.conftest import JULY_12
+from accounts.models import Notification
+from billing.ingestion import outcomes_settle
+from billing.services import contract_version_create
+from disputes.models import Dispute, DisputeComment, DisputeHistory
+from disputes.services import credits_issue, dispute_comment_add, dispute_file, dispute_resolve
+from tests.disputes.conftest import JULY_8, JULY_12, JULY_13, post
 
 
 def file(world, event_ids, *, who="admin_a", account=None, now=None, reason="not_resolved"):
@@ -229,3 +232,55 @@ def test_the_event_tells_its_story_invoice_line_and_dispute_times(world, web):
     assert '<span class="badge status-disputed">' in page
     draft = text(web["admin_a"].get("/account/acme/events/jul-0"))
     assert "upcoming July 2026 invoice" in draft
+
+
+# --- An approval that gives nothing back ---------------------------------------------------------
+
+
+def test_a_dispute_resolved_without_a_credit_never_reads_as_a_zero_amount_credited(world, web):
+    """Outcomes a contract prices at nothing (a fee includes them) are credited with no money: the
+    pages say "No credit", the history and the customer's news "resolved without a credit"."""
+    contract_version_create(
+        account=world.a,
+        document={
+            "effective_from": "2026-07-01",
+            "prices": [{"outcome_type": "resolved_conversation", "model": "unit", "price": "0"}],
+        },
+        created_by="test",
+    )
+    post(world.a, ["free-0"], JULY_8)
+    outcomes_settle(now=JULY_12)
+    dispute = file(world, ["free-0"], now=JULY_12)
+    dispute_resolve(
+        principal=world.principal("support"), dispute=dispute, decision="approved", note="Agreed.", now=JULY_12
+    )
+    credits_issue(now=JULY_13)
+    dispute.refresh_from_db()
+    assert (dispute.credit_state, dispute.credited_amount) == ("issued", 0)
+
+    url = f"/account/acme/disputes/{dispute.pk}/"
+    page = text(web["admin_a"].get(url))
+    assert '<p class="verdict-amount">No credit</p><p class="verdict-note">nothing was charged for it</p>' in page
+    assert "Resolved without a credit: nothing was charged for the approved outcome" in page
+    listed = text(web["admin_a"].get("/account/acme/disputes/"))
+    assert "No credit: nothing was charged" in listed
+    event = text(web["admin_a"].get("/account/acme/events/free-0"))
+    assert f"Dispute #{dispute.pk}: resolved without a credit" in event
+    for html in (page, listed, event):  # the words, without their tags: no "$0.00 credited" nor "Credited $0.00"
+        words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+        assert not re.search(r"\$0\.00 credited|credited:? \$0\.00", words, re.IGNORECASE)
+    note = DisputeHistory.objects.filter(dispute=dispute, to_state="issued").values_list("note", flat=True).get()
+    assert note == "resolved without a credit (nothing was charged)"
+    titles = Notification.objects.filter(title__startswith=f"Dispute #{dispute.pk}:").values_list("title", flat=True)
+    assert f"Dispute #{dispute.pk}: resolved without a credit (nothing was charged)" in titles
+
+
+def test_a_rejected_dispute_reads_as_no_credit(world, web):
+    dispute = file(world, ["jun-0"])
+    dispute_resolve(
+        principal=world.principal("support"), dispute=dispute, decision="rejected", note="It held.", now=JULY_12
+    )
+    page = text(web["admin_a"].get(f"/account/acme/disputes/{dispute.pk}/"))
+    assert '<p class="verdict-amount">No credit</p><p class="verdict-note">the charges stand ($0.99)</p>' in page
+    assert "— no credit." in page
+    assert '<span class="muted">No credit</span>' in text(web["admin_a"].get("/account/acme/disputes/"))

@@ -180,3 +180,27 @@ def test_the_file_backend_writes_under_the_data_folder_and_prints_nothing(settin
     assert capsys.readouterr().out == ""
     (written,) = tmp_path.iterdir()
     assert "Subject: [OutcomePortal] SLA of dispute #1" in written.read_text()
+
+
+# --- Migrations: one line, not one per migration ---------------------------------------------------
+
+
+def _migrate_quietly():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("migrate_quietly", ROOT / "scripts" / "migrate_quietly.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.migrate_quietly
+
+
+@pytest.mark.django_db
+def test_make_demo_says_in_one_line_that_the_database_is_up_to_date():
+    said: list[str] = []
+    assert _migrate_quietly()(write=said.append) == 0
+    assert said == ["Database up to date."]  # not "Operations to perform:", not an "Applying …" line each
+    # make demo runs it instead of the verbose migrate target (which make migrate keeps).
+    makefile = (ROOT / "Makefile").read_text()
+    demo = makefile[makefile.index("\ndemo:") :].split("\n\n")[0]
+    assert demo.startswith("\ndemo: install ##")
+    assert "\t@$(PY) scripts/migrate_quietly.py\n" in demo and "migrate --noinput" not in demo
