@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -43,11 +43,11 @@ from billing.invoices.document import invoice_is_overdue
 from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.invoices.parties import buyer_party, seller_party
 from billing.ledger.shown import REASONS
+from billing.plan_page import plan_page
 from billing.plans.models import PlanMember
 from billing.receivables.selectors import invoice_payments, invoice_status_history
 from billing.selectors import (
     billed_charges,
-    contract_for_period,
     contract_versions,
     credit_notes_for_principal,
     invoice_events_pending,
@@ -57,11 +57,10 @@ from billing.selectors import (
     line_events,
 )
 from billing.services import contract_version_create, invoice_draft_current
-from metering.models import Event, OutcomeType, SuccessCriteria
+from metering.models import Event
 from outcomeportal.core import csvsafe
 from outcomeportal.core.cursors import keyset_decode, keyset_encode
 from outcomeportal.core.money import money_display, price_display
-from outcomeportal.core.periods import period_at
 
 PAGE = 100
 
@@ -388,46 +387,14 @@ def _days(invoice: Invoice, line: InvoiceLine, zone: ZoneInfo) -> list[dict]:
 @login_required
 @require_GET
 def plan(request, account: str):
-    """The plan in plain words, generated from the contract (the domain's pricing-page template)."""
+    """Your plan: the prices and contract terms in plain words, generated from the contract
+    (billing.plan_page). The definitions and the "not charged" reasons are What counts' — linked."""
     principal, account = _account(request, account, Perm.EVENTS_READ)
-    now = timezone.now()
-    version, terms = contract_for_period(account_id=account.pk, period=period_at(now, account.timezone))
-    definitions = []
-    for outcome_type in OutcomeType.objects.filter(active=True).order_by("code"):
-        criteria = (
-            SuccessCriteria.objects.filter(outcome_type=outcome_type)
-            .filter(Q(account=account) | Q(account__isnull=True))
-            .order_by("account_id", "-version")
-            .first()
-        )
-        if criteria is None:
-            continue
-        definitions.append(
-            {
-                "name": outcome_type.name,
-                "text": (
-                    f"A billable outcome occurs when {criteria.system_action} produces {criteria.customer_result}, "
-                    f"without {criteria.failure_condition}, within {criteria.measurement_window_hours} hours, "
-                    f"verified by {criteria.verification_source}."
-                ),
-                "version": criteria.label,
-            }
-        )
-    prices = presenters.plan_sentences(account=account, terms=terms) if terms else [
-        f"{t.name}: {price_display(t.unit_price, account.currency)} per outcome."
-        for t in OutcomeType.objects.filter(active=True).order_by("code")
-    ]  # fmt: skip
     return _render(
         request,
         account,
         "billing/plan.html",
-        {
-            "version": version,
-            "definitions": definitions,
-            "prices": prices,
-            "not_charged": presenters.NOT_CHARGED,
-            "can_manage": principal.can(Perm.CATALOGUE_MANAGE),
-        },
+        {"plan": plan_page(account=account), "can_manage": principal.can(Perm.CATALOGUE_MANAGE)},
     )
 
 

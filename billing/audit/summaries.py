@@ -36,6 +36,20 @@ class PeriodSummary:
 
 def period_summary(*, account: Account, period: Period) -> PeriodSummary:
     rows = shown_counts(account_id=account.pk, first_day=period.first_day, end_day=period.end_day)
+    by_status, charged, attempted = status_tally(rows)
+    return PeriodSummary(
+        period=period,
+        by_status=by_status,
+        total=sum(by_status.values()),
+        charged=charged,
+        attempted=attempted,
+    )
+
+
+def status_tally(rows) -> tuple[dict[str, int], int, int]:
+    """(events by status, charged, attempted) of shown counts' (status, reason, n) rows: charged are
+    the statuses the customer pays for, attempted the decided outcomes, sandbox excluded — the
+    dashboard's attainment is charged ÷ attempted."""
     by_status = dict.fromkeys(STATUS_ORDER, 0)
     attempted = charged = 0
     for status, reason, n in rows:
@@ -44,13 +58,7 @@ def period_summary(*, account: Account, period: Period) -> PeriodSummary:
             charged += n
         if status != "pending" and reason != "sandbox":
             attempted += n
-    return PeriodSummary(
-        period=period,
-        by_status=by_status,
-        total=sum(by_status.values()),
-        charged=charged,
-        attempted=attempted,
-    )
+    return by_status, charged, attempted
 
 
 @dataclass(frozen=True, slots=True)

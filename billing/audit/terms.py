@@ -27,8 +27,19 @@ class OutcomeTerms:
     changelog: tuple[CriteriaVersionEntry, ...] = ()
 
 
+def outcome_types_defined_for(*, account: Account) -> list[OutcomeType]:
+    """The outcome types an account can be charged for: every active type of the catalogue (a type its
+    contract does not price is charged at its catalogue price) and any other it has events of (a
+    retired type still on its invoices) — those it has events of first, then by name."""
+    used = {t.pk: t for t in outcome_types_for(account=account)}
+    types = {**{t.pk: t for t in OutcomeType.objects.filter(active=True)}, **used}
+    return sorted(types.values(), key=lambda t: (t.pk not in used, t.name, t.pk))
+
+
 def charging_terms_for(*, account: Account) -> list[OutcomeTerms]:
-    types = outcome_types_for(account=account)
+    """What counts, per outcome type the account can be charged for (:func:`outcome_types_defined_for`)
+    with a definition in force for it — the one list of definitions every page shows."""
+    types = outcome_types_defined_for(account=account)
     type_ids = [t.pk for t in types]
     current = criteria_current(account_ids=[account.pk], outcome_type_ids=type_ids)
     changelogs = criteria_changelog_for_account(account_id=account.pk, outcome_type_ids=type_ids)

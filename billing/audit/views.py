@@ -28,6 +28,7 @@ from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import audit
+from billing.audit.compare import period_comparison
 from billing.audit.deductions import deduction_of, event_deduction_panel
 from billing.audit.forms import FILTER_PARAMS, AuditFilterForm
 from billing.audit.money import dashboard_charges_panel, event_invoice_panel
@@ -39,33 +40,13 @@ from billing.audit.panels import (
 )
 from billing.audit.tables import AccountOverviewTable, EventTable
 from billing.charges import period_spends
+from billing.forgiveness import not_charged_groups
 from billing.ledger.selectors import attach_charges
 from billing.ledger.shown import REASONS, STATUS_LABELS
 from billing.templatetags.portal import SESSION_ACCOUNT_KEY
 from metering.selectors import event_get_for_principal
 from outcomeportal.core import csvsafe
 
-# Non-billable reasons grouped the way the "You are not charged when…" page tells them.
-REASON_GROUPS = (
-    (
-        "The work did not get done",
-        (
-            "abandoned",
-            "workflow_failed",
-            "greeting_only",
-            "unanswered_question",
-            "no_show",
-            "criteria_not_met",
-            "verification_failed",
-        ),
-    ),
-    ("A person had to step in", ("human_handoff", "escalated_in_window")),
-    ("It did not last", ("reopened_in_window", "reversed_in_window", "deducted")),
-    ("It was already counted", ("duplicate_in_session",)),
-    ("It was not real usage", ("sandbox",)),
-    ("Your plan covers it", ("training_window", "pilot_free", "cap_reached")),
-    ("You disputed it and we agreed", ("dispute_credited",)),
-)
 CHART_RANGES = {"period": "This period", "30": "Last 30 days", "90": "Last 90 days"}
 
 
@@ -160,6 +141,7 @@ def dashboard(request, account: str):
             "range_last": end_day - timedelta(days=1),
             "period_events_url": f"{events_url}?{urlencode(period_query)}",
             "panels": [dashboard_charges_panel(account=account, first_day=first_day, end_day=end_day)],
+            "comparison": period_comparison(account=account, now=now),  # this period against the last
             "outcome_rows": [(day, [s["counts"][i] for s in charts["statuses"]]) for i, day in enumerate(series.days)],
         },
     )
@@ -316,27 +298,20 @@ def _safe_back(request, default: str) -> str:
 @login_required
 @require_GET
 def charging_terms(request, account: str):
+    """What counts: each outcome type's definition in force (and its changelog), and the reasons an
+    outcome is not charged (billing.forgiveness), each a link to those events. Prices are Your plan's."""
     _principal, account = _account_in_view(request, account)
     events_url = reverse("audit:events", args=[account.external_id])
     groups = [
         {
-            "title": title,
+            "title": group.title,
             "reasons": [
-                {"code": c, "text": REASONS[c], "url": f"{events_url}?{urlencode({'reason': c})}"}
-                for c in codes
-                if c in REASONS
+                {"code": r.code, "text": r.text, "url": f"{events_url}?{urlencode({'reason': r.code})}"}
+                for r in group.reasons
             ],
         }
-        for title, codes in REASON_GROUPS
+        for group in not_charged_groups()
     ]
-    listed = {c for _, codes in REASON_GROUPS for c in codes}
-    extra = [
-        {"code": c, "text": t, "url": f"{events_url}?{urlencode({'reason': c})}"}
-        for c, t in REASONS.items()
-        if c not in listed
-    ]
-    if extra:  # a reason word added to the engine later still shows up here
-        groups.append({"title": "Other reasons", "reasons": extra})
     return _render(
         request,
         account,

@@ -166,7 +166,7 @@ def test_pages_pdf_csv_plan_and_tenancy(billed):
     events_csv = viewer.get(base + "events.csv").content.decode().splitlines()
     assert len(events_csv) == 49 and "cost" not in events_csv[0]
     plan = viewer.get("/account/acme/plan/").content.decode()
-    assert "Pay only when the work gets done." in plan and "$0.99 per outcome" in plan
+    assert "<h1>Prices and terms</h1>" in plan and "$0.99 per outcome" in plan
     assert viewer.get("/account/acme/contract/").status_code == 403  # vendor operators only
     outsider = Client()
     outsider.force_login(factories.make_user(Role.CUSTOMER_ADMIN, billed["globex"]))

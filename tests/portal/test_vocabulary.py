@@ -214,7 +214,7 @@ def test_customers_read_you_and_vendor_staff_read_the_customer(llm_event, client
             assert "What you are charged for" in terms and "You are not charged when…" in terms
             assert "The customer's agreed definition" not in terms + event and "The customer is" not in terms + event
     plan = text(clients["operator"].get("/account/acme/plan/"))
-    assert " Plan · Acme Support" in plan and "Your plan" not in plan and "the customer can export" in plan
+    assert " Plan · Acme Support" in plan and "Your plan" not in plan and "the customer can check" in plan
     assert "Your plan" in text(clients["admin_a"].get("/account/acme/plan/"))
 
 
