@@ -305,8 +305,10 @@ def project_account(
         groups: list[Group] = []
         attempted = billable = 0
         for t in account.types:
-            # Keyed by the type's history object (it lives as long as the request): the same in every
-            # scenario, so the baseline's trend and a month's tier split are computed once.
+            # Keyed by the type's history — the first equal one's identity, its content hashed once —:
+            # the same in every scenario and for equal histories, so the baseline's trend and a month's
+            # tier split are computed once.
+            t = memo.canonical(t)
             a = memo.keyed((projected_attempted, id(t), k), projected_attempted, t.attempted, k)
             base_rate = memo.keyed((baseline_rate, id(t), k), baseline_rate, t.attempted, t.billable, k)
             r = scenario_rate(base_rate, scenario, k)
