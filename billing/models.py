@@ -1,6 +1,7 @@
 # Models of billing. Invoicing (contracts, invoices, credit notes) lives in billing.invoices.models;
 # the charge ledger, the money log, spend controls and the credit ledger have their own modules, re-exported
 # the same way.
+from billing.audit.models import AuditColumns, AuditView  # noqa: F401
 from billing.credits.models import CreditKind, CreditLedgerEntry  # noqa: F401
 from billing.delivery.models import Delivery, DeliveryKind, DeliveryStatus  # noqa: F401
 from billing.invoices.models import (  # noqa: F401

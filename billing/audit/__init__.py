@@ -1,7 +1,8 @@
 """Read side of the customer audit portal: periods, the audit table, its CSV export, the
 dashboard, the vendor overview and the "You are not charged when…" terms.
 
-Selectors only — nothing here writes. Every function takes an :class:`Account` the caller
+Selectors only — nothing here writes but a person's own column choice and saved views
+(:mod:`billing.audit.saved`). Every function takes an :class:`Account` the caller
 has already resolved for the principal (``accounts.selectors.account_get_for_principal``,
 404 for "missing or not yours"), so tenancy is settled once, before any query here runs.
 
@@ -10,7 +11,11 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
 - the audit table is a keyset walk over ``(account_id, occurred_at DESC, id DESC)`` (or the
   reason index, see migration 0003) — never OFFSET, never a ``count(*)`` of an account's events;
 - counts, totals and charts come from the two rollups (``DailyRollup``, ``ChargeRollup``: kept exact
-  by triggers), read by the status customers see (:mod:`billing.audit.counts`);
+  by triggers), read by the status customers see (:mod:`billing.audit.counts`); the audit table's
+  total for a filter they do not know reads at most ``COUNT_CAP`` events (``event_audit_count``);
+- the filters' choices (channel, workflow, verification) are a cached, bounded sample
+  (``audit_choices``): no index leads with those columns;
+- a person's column choice and saved views are theirs, per account (:mod:`billing.audit.saved`);
 - the CSV export is PostgreSQL's ``COPY (SELECT …) TO STDOUT`` streamed as it arrives.
 """
 
@@ -33,8 +38,10 @@ from billing.audit.summaries import (
 )
 from billing.audit.table import (
     CHARGED_STATUSES,
+    COUNT_CAP,
     PAGE_SIZE,
     STATUS_ORDER,
+    AuditCount,
     AuditFilters,
     AuditPage,
     Cursor,
@@ -51,11 +58,13 @@ from billing.audit.terms import OutcomeTerms, charging_terms_for
 
 __all__ = [
     "CHARGED_STATUSES",
+    "COUNT_CAP",
     "EXPORT_HEADERS",
     "PAGE_SIZE",
     "STATE_TEXT",
     "STATUS_ORDER",
     "AccountOverview",
+    "AuditCount",
     "AuditFilters",
     "AuditPage",
     "CheckExplained",

@@ -8,6 +8,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from billing.audit.table import AuditFilters
+from billing.labels import label
 from billing.ledger.shown import REASONS, STATUS_LABELS
 from metering.models import OutcomeType
 
@@ -49,18 +50,22 @@ class AuditFilterForm(forms.Form):
             required=False,
             choices=[("", "Any reason")] + [(code, f"{text} ({code})") for code, text in REASONS.items()],
         )
-        for name, label, key in (
-            ("channel", "Channel", "channel"),
-            ("workflow", "Workflow", "workflow"),
-            ("verification", "Verification", "verification_method"),
+        # Choices of the values the account has (billing.audit.table.audit_choices), in words; a
+        # value from the URL the list lacks is offered too, so a bookmarked link keeps its filter.
+        for name, field_label, key, any_text, kind in (
+            ("channel", "Channel", "channel", "Any channel", "channel"),
+            ("workflow", "Workflow", "workflow", "Any workflow", None),
+            ("verification", "Verification", "verification_method", "Any method", "method"),
         ):
-            self.fields[name] = forms.CharField(
-                label=label,
+            values = list(choices.get(key, []))
+            given = (self.data.get(name) or "").strip()
+            if given and given not in values and len(given) <= 128:
+                values.append(given)
+            self.fields[name] = forms.ChoiceField(
+                label=field_label,
                 required=False,
-                max_length=128,
-                widget=forms.TextInput(attrs={"list": f"{name}-options", "placeholder": "Any", "autocomplete": "off"}),
+                choices=[("", any_text)] + [(v, label(v, kind) if kind else v) for v in values],
             )
-            self.fields[name].suggestions = choices.get(key, [])
         self.fields["q"] = forms.CharField(
             label="Event or session ID",
             required=False,

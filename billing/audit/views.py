@@ -9,18 +9,19 @@ without JavaScript.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from accounts.access import Perm, Principal
@@ -28,6 +29,7 @@ from accounts.models import Account
 from accounts.permissions import principal_of
 from accounts.selectors import account_get_for_principal
 from billing import audit
+from billing.audit import saved
 from billing.audit.compare import period_comparison
 from billing.audit.deductions import deduction_of, event_deduction_panel
 from billing.audit.forms import FILTER_PARAMS, AuditFilterForm
@@ -150,62 +152,181 @@ def dashboard(request, account: str):
 # --- The audit table ---------------------------------------------------------------------------
 
 
-def _filter_form(request, account: Account) -> AuditFilterForm:
+def _filter_form(request, account: Account, params=None) -> AuditFilterForm:
     return AuditFilterForm(
-        request.GET,
+        request.GET if params is None else params,
         outcome_types=audit.outcome_types_for(account=account),
         choices=audit.audit_choices(account=account),
     )
 
 
-def _filter_query(request) -> dict[str, str]:
+def _filter_query(request, params=None) -> dict[str, str]:
     """The filters of the query string, without empty values or cursors."""
-    return {name: request.GET[name] for name in FILTER_PARAMS if request.GET.get(name, "").strip()}
+    params = request.GET if params is None else params
+    return {name: params[name] for name in FILTER_PARAMS if params.get(name, "").strip()}
 
 
-@login_required
-@require_GET
-def events(request, account: str):
-    _principal, account = _account_in_view(request, account)
-    form = _filter_form(request, account)
+def _events_context(request, principal: Principal, account: Account, params=None, save_error: str = "") -> dict:
+    """Everything the Events page shows for the query ``params`` (the request's, by default)."""
+    params = request.GET if params is None else params
+    form = _filter_form(request, account, params)
     filters = form.filters()
-    older = audit.Cursor.decode(request.GET.get("older", ""))
-    newer = audit.Cursor.decode(request.GET.get("newer", "")) if older is None else None
+    older = audit.Cursor.decode(params.get("older", ""))
+    newer = audit.Cursor.decode(params.get("newer", "")) if older is None else None
     page = audit.event_audit_page(
         account=account, filters=filters, older_than=older, newer_than=newer, size=audit.PAGE_SIZE
     )
-    now = timezone.now()
-    query = _filter_query(request)
+    # The columns: the URL's (a saved view's link), else the person's last choice.
+    user_id = principal.user_id
+    url_columns = saved.columns_decode(params.get(saved.COLUMNS_PARAM))
+    if url_columns is not None:
+        columns = url_columns
+    elif user_id is not None:
+        columns = saved.audit_columns_for(account=account, user_id=user_id)
+    else:
+        columns = tuple(saved.OPTIONAL_COLUMNS)
+    query = _filter_query(request, params)
+    link_query = {**query, saved.COLUMNS_PARAM: saved.columns_encode(columns)} if url_columns is not None else query
     base = reverse("audit:events", args=[account.external_id])
 
     def page_url(**cursor: str) -> str:
-        params = {**query, **cursor}
+        params = {**link_query, **cursor}
         return f"{base}?{urlencode(params)}" if params else base
 
-    actions = selection_actions(principal=_principal, account=account)
-    table = EventTable(page.rows, account=account, now=now, select_form="event-selection" if actions else "")
+    actions = selection_actions(principal=principal, account=account)
+    table = EventTable(
+        page.rows,
+        account=account,
+        now=timezone.now(),
+        select_form="event-selection" if actions else "",
+        exclude=saved.columns_hidden(columns),
+    )
     export_base = reverse("audit:events_export", args=[account.external_id])
-    context = {
+    views = saved.audit_views_for(account=account, user_id=user_id) if user_id is not None else []
+    here = urlencode(query)
+    cursor = {"older": older.encode()} if older else {"newer": newer.encode()} if newer else {}
+    return {
         "form": form,
         "table": table,
         "page": page,
         "filtered": bool(query),
-        "match_count": audit.event_audit_count(account=account, filters=filters),
+        "match_count": audit.event_audit_count(account=account, filters=filters),  # always a number, said how sure
+        "dated": bool(filters.date_from or filters.date_to),
         "first_url": page_url() if page.newer else None,
         "newer_url": page_url(newer=page.newer.encode()) if page.newer else None,
         "older_url": page_url(older=page.older.encode()) if page.older else None,
         "export_url": f"{export_base}?{urlencode(query)}" if query else export_base,
         "clear_url": base,
+        "canonical_url": page_url(**cursor),
         "paged": older is not None or newer is not None,
         "selection_actions": actions,  # e.g. disputes' "Dispute selected" (billing.audit.panels)
+        # Column choice and saved views (billing.audit.saved): the person's own, on this account.
+        "can_keep": user_id is not None,
+        "columns": [(name, text, name in columns) for name, text in saved.OPTIONAL_COLUMNS.items()],
+        "columns_shown": len(columns),
+        "columns_all": len(saved.OPTIONAL_COLUMNS),
+        "here_query": here,
+        "here_columns": saved.columns_encode(columns),
+        "columns_in_url": url_columns is not None,  # a saved view's link: its filters keep its columns
+        "saved_views": [
+            {
+                "view": view,
+                "url": f"{base}?{saved.view_query(view)}",
+                "current": view.query == here and tuple(view.columns) == tuple(columns),
+            }
+            for view in views
+        ],
+        "views_max": saved.VIEWS_MAX,
+        "name_max": saved.NAME_MAX,
+        "save_error": save_error,
+        "save_name": params.get("name", "") if save_error else "",
     }
+
+
+@login_required
+@require_GET
+def events(request, account: str):
+    principal, account = _account_in_view(request, account)
+    context = _events_context(request, principal, account)
     if not _partial_only(request):
         return _render(request, account, "audit/events.html", context)
     response = _render(request, account, "audit/events.html#results", context)
     # The address bar shows the canonical URL (no empty filters), whatever the form sent.
-    cursor = {"older": older.encode()} if older else {"newer": newer.encode()} if newer else {}
-    response["HX-Push-Url"] = page_url(**cursor)
+    response["HX-Push-Url"] = context["canonical_url"]
     return response
+
+
+def _back_to_events(request, account: Account, query: str):
+    """To the Events page with ``query``: a redirect (303), or for htmx a swap of the results."""
+    url = reverse("audit:events", args=[account.external_id]) + (f"?{query}" if query else "")
+    if request.htmx:
+        response = HttpResponse()  # htmx reads the header, then fetches the results
+        response["HX-Location"] = json.dumps({"path": url, "target": "#results"})
+        return response
+    return HttpResponseRedirect(url, status=303)
+
+
+def _keeper(request, external_id: str) -> tuple[Principal, Account, int]:
+    """The person keeping columns or views, the account in view, and their user id (403 for an API key)."""
+    principal, account = _account_in_view(request, external_id)
+    if principal.user_id is None:
+        raise PermissionDenied
+    return principal, account, principal.user_id
+
+
+@login_required
+@require_POST
+def events_columns(request, account: str):
+    """Remember the columns the person picked, and show the table again with them."""
+    _principal, account, user_id = _keeper(request, account)
+    saved.audit_columns_save(account=account, user_id=user_id, columns=request.POST.getlist("col"))
+    return _back_to_events(request, account, _safe_query(request.POST.get("query", "")))
+
+
+@login_required
+@require_POST
+def events_view_save(request, account: str):
+    """Keep the current filters and columns under a name (the person's own, on this account)."""
+    principal, account, user_id = _keeper(request, account)
+    query = _safe_query(request.POST.get("query", ""))
+    columns = saved.columns_decode(request.POST.get(saved.COLUMNS_PARAM)) or ()
+    try:
+        view = saved.audit_view_save(
+            account=account, user_id=user_id, name=request.POST.get("name", ""), query=query, columns=columns
+        )
+    except saved.SavedViewRefused as refused:
+        params = QueryDict(mutable=True)
+        params.update(QueryDict(query))
+        params[saved.COLUMNS_PARAM] = saved.columns_encode(columns)
+        params["name"] = request.POST.get("name", "")
+        context = _events_context(request, principal, account, params=params, save_error=str(refused))
+        if request.htmx:
+            response = _render(request, account, "audit/events.html#view-bar", context)
+            response["HX-Retarget"], response["HX-Reswap"] = "#view-bar", "outerHTML"
+            return response
+        return _render(request, account, "audit/events.html", context, status=400)
+    return _back_to_events(request, account, saved.view_query(view))
+
+
+@login_required
+@require_POST
+def events_view_delete(request, account: str, view_id: int):
+    """Delete one of the person's views (404 when it is not theirs: nothing changes)."""
+    _principal, account, user_id = _keeper(request, account)
+    saved.audit_view_delete(account=account, user_id=user_id, view_id=view_id)
+    return _back_to_events(request, account, _safe_query(request.POST.get("query", "")))
+
+
+def _safe_query(query: str) -> str:
+    """The table's filters (and column choice) of a posted query string; anything else dropped."""
+    try:
+        filters = saved.query_clean(query)
+    except saved.SavedViewRefused:
+        filters = ""
+    columns = saved.columns_decode(dict(parse_qsl(query or "")).get(saved.COLUMNS_PARAM))
+    if columns is None:
+        return filters
+    return "&".join(p for p in (filters, urlencode({saved.COLUMNS_PARAM: saved.columns_encode(columns)})) if p)
 
 
 @login_required

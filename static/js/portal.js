@@ -251,6 +251,16 @@
     open.querySelector("summary").focus();
   });
 
+  // The audit table's menus (<details class="view-menu">: Save this view, Columns): one open at a
+  // time, so their panels never cover each other. Without JavaScript both may be open; they work.
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (!menu.classList || !menu.classList.contains("view-menu") || !menu.open) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("details.view-menu[open]"), function (other) {
+      if (other !== menu) { other.removeAttribute("open"); }
+    });
+  }, true);
+
   // A button that prints the page (the printable invoice): a data- attribute, not an inline
   // onclick, which the Content-Security-Policy would refuse.
   document.addEventListener("click", function (event) {
