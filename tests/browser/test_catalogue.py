@@ -83,7 +83,7 @@ def test_an_operator_publishes_an_override_and_the_customer_sees_it_in_what_coun
     page = customer.new_page()
     errors = _watch(page)
     _login(page, live_server.url, "alice")
-    page.get_by_role("link", name="What counts", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="What counts", exact=True).click()
     card = page.locator("article.term", has_text="Resolved conversation")
     assert "rule version resolved_conversation acme v1, in force since" in card.inner_text()
     assert "Your agreed definition" in card.inner_text()
