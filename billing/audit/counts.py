@@ -71,21 +71,58 @@ def shown_counts(
     outcome_type_id: int | None = None,
     group: str = "status, reason",
 ) -> list[tuple]:
-    """One account's shown counts over [first_day, end_day), grouped by ``group`` (see above)."""
-    where = ["r.account_id = %(account)s"]
-    params: dict = {"account": account_id}
-    if first_day is not None:
-        where.append("r.day >= %(first)s")
-        params["first"] = first_day
-    if end_day is not None:
-        where.append("r.day < %(end)s")
-        params["end"] = end_day
-    if outcome_type_id is not None:
-        where.append("r.outcome_type_id = %(type)s")
-        params["type"] = outcome_type_id
+    """One account's shown counts over [first_day, end_day), grouped by ``group`` (see above).
+
+    Unless ``group`` names the day, the whole local months inside the range are read from the month
+    rollups (folded first) and only its partial months' days from the day rollups: the audit table's
+    total over two years reads ~30 times fewer rows."""
+    if "day" in group:
+        return _shown_counts(account_id, [("day", first_day, end_day)], outcome_type_id, group)
+    months_from = first_day if first_day is None or first_day.day == 1 else _next_month(first_day)
+    months_to = end_day if end_day is None or end_day.day == 1 else end_day.replace(day=1)
+    if months_from is not None and months_to is not None and months_from >= months_to:
+        return _shown_counts(account_id, [("day", first_day, end_day)], outcome_type_id, group)
+    parts = [("month", months_from, months_to)]
+    if first_day is not None and first_day < months_from:
+        parts.append(("day", first_day, months_from))
+    if end_day is not None and months_to < end_day:
+        parts.append(("day", months_to, end_day))
+    month_rollups_fold()
+    return _shown_counts(account_id, parts, outcome_type_id, group)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _shown_counts(
+    account_id: int, parts: list[tuple[str, date | None, date | None]], outcome_type_id: int | None, group: str
+) -> list[tuple]:
+    """The shown counts of ``parts`` — (grain, first, end) ranges that do not overlap — added up."""
+    params: dict = {"account": account_id, "type": outcome_type_id}
+    statements = []
+    for i, (grain, first, end) in enumerate(parts):
+        column = _GRAINS[grain][2]
+        where = ["r.account_id = %(account)s"]
+        if first is not None:
+            where.append(f"{column} >= %(first{i})s")
+            params[f"first{i}"] = first
+        if end is not None:
+            where.append(f"{column} < %(end{i})s")
+            params[f"end{i}"] = end
+        if outcome_type_id is not None:
+            where.append("r.outcome_type_id = %(type)s")
+        statements.append(shown_counts_sql(where=" AND ".join(where), group=group, grain=grain))
     with connection.cursor() as cursor:
-        cursor.execute(shown_counts_sql(where=" AND ".join(where), group=group), params)
-        return [(*row[:-1], int(row[-1])) for row in cursor.fetchall()]
+        cursor.execute(statements[0] if len(statements) == 1 else " UNION ALL ".join(f"({s})" for s in statements),
+                       params)  # fmt: skip
+        rows = cursor.fetchall()
+    if len(statements) == 1:
+        return [(*row[:-1], int(row[-1])) for row in rows]
+    added: dict[tuple, int] = {}
+    for row in rows:
+        added[row[:-1]] = added.get(row[:-1], 0) + int(row[-1])
+    return [(*key, n) for key, n in added.items() if n]
 
 
 def period_attainment(*, account_id: int, period: str) -> tuple[Attainment, ...]:

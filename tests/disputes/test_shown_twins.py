@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from django.test import Client
 
@@ -59,6 +60,18 @@ def test_every_way_of_reading_an_events_status_agrees(world):
 
     tally = Counter(shown.values())
     assert {(s, r): n for s, r, n in shown_counts(account_id=world.a.pk)} == dict(tally)
+    # Over any range of days — its whole months read from the month rollups, its other days from the
+    # day rollups — the counts are the events' own.
+    zone = ZoneInfo(world.a.timezone)
+    day_of = {e.event_id: e.occurred_at.astimezone(zone).date() for e in events}
+    assert {d.month for d in day_of.values()} == {6, 7}
+    for first, end in [(None, date(2026, 7, 1)), (date(2026, 6, 15), None), (date(2026, 6, 1), date(2026, 8, 1)),
+                       (date(2026, 6, 10), date(2026, 7, 13)), (date(2026, 7, 2), date(2026, 7, 20)),
+                       (date(2026, 5, 20), date(2026, 6, 1)), (date(2026, 6, 12), date(2026, 6, 13))]:  # fmt: skip
+        inside = Counter(v for e, v in shown.items() if (first is None or day_of[e] >= first) and
+                         (end is None or day_of[e] < end))  # fmt: skip
+        counted = shown_counts(account_id=world.a.pk, first_day=first, end_day=end)
+        assert {(s, r): n for s, r, n in counted} == dict(inside), (first, end)
 
     client = Client()
     client.force_login(factories.make_user(Role.CUSTOMER_ADMIN, world.a, "csv-reader"))
