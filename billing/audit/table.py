@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
@@ -211,14 +211,9 @@ def _rollup_total(*, account: Account, filters: AuditFilters) -> int:
 
 
 def _dates_total(*, account: Account, filters: AuditFilters) -> int:
-    """Events in the filters' dates, whatever their status: metering's rollup alone (the ledger's
-    corrections move events between statuses, never in or out)."""
-    rows = DailyRollup.objects.filter(account_id=account.pk)
-    if filters.date_from:
-        rows = rows.filter(day__gte=filters.date_from)
-    if filters.date_to:
-        rows = rows.filter(day__lte=filters.date_to)
-    return rows.aggregate(n=Sum("events"))["n"] or 0
+    """Events in the filters' dates, whatever their status — from the rollups, whole months from the
+    month rollups (billing.audit.counts.shown_counts)."""
+    return _rollup_total(account=account, filters=AuditFilters(date_from=filters.date_from, date_to=filters.date_to))
 
 
 def _in_dates(*, account: Account, filters: AuditFilters) -> QuerySet[Event]:
