@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, LifecycleStatus
@@ -242,6 +242,9 @@ class _Billed:
         return groups
 
 
+GROUPING_WORK_MEM = "64MB"  # for the grouping statement below only (SET LOCAL, in its own transaction)
+
+
 def _billed_groups(*, account: Account, invoices: list[Invoice], terms: Terms | None) -> _Billed:
     """The charges on the lines of ``invoices`` — and, for the months they billed late outcomes of,
     on those months' earlier invoices — grouped by invoice, segment, type and complexity. Charges
@@ -283,7 +286,10 @@ def _billed_groups(*, account: Account, invoices: list[Invoice], terms: Terms | 
     )
     names = {pk: code for code, pk in codes.items()}
     acc: dict[tuple[str, str], list[Group]] = {}
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A year of a big account's charges is sorted or hashed by group: with the default work_mem
+        # (4 MB) that sort spills to disk (~1 s of the ~2 s on 2M charges).
+        cursor.execute(f"SET LOCAL work_mem = '{GROUPING_WORK_MEM}'")
         cursor.execute(sql, params)
         for period, seg, type_id, complexity, resolved, unresolved, amount in cursor.fetchall():
             if resolved or unresolved:
