@@ -19,6 +19,7 @@ from billing.contracts import TermsInvalid
 from billing.invoices.models import Invoice
 from billing.selectors import (
     contract_for_period,
+    contract_term_latest,
     contract_versions,
     credit_note_event_ids,
     credit_notes_for_principal,
@@ -63,6 +64,7 @@ CREDITS_EXAMPLE = {
 
 
 def contract_body(account, version, terms, *, versions) -> dict:
+    term = contract_term_latest(account_id=account.pk, versions=versions)  # the plan's sentence and the term
     return {
         "account": account.external_id,
         "currency": account.currency,
@@ -70,8 +72,8 @@ def contract_body(account, version, terms, *, versions) -> dict:
         "effective_from": version.effective_from.isoformat() if version else None,
         "created_at": version.created_at.isoformat().replace("+00:00", "Z") if version else None,
         "terms": version.terms if version else None,
-        "plan": presenters.plan_sentences(account=account, terms=terms) if terms else [],
-        "term": presenters.account_term_json(account),
+        "plan": presenters.plan_sentences(account=account, terms=terms, term=term) if terms else [],
+        "term": presenters.account_term_json(account, term),
         "versions": [
             {
                 "version": v.version,

@@ -230,24 +230,32 @@ def _price_words(terms: Terms, p, currency: str, names: dict[str, str]) -> str:
     return f"{name}: {model.words(p, fmt=fmt, currency=currency, per=per)}"
 
 
-def plan_sentences(*, account: Account, terms: Terms, candidate: bool = False) -> list[str]:
+_LATEST = object()  # "not given": read the latest contract version's term
+
+
+def plan_sentences(*, account: Account, terms: Terms, candidate: bool = False, term=_LATEST) -> list[str]:
     """The prices and included amounts of the account's contract, sentence by sentence, then its term
-    as last agreed (the latest version's, :func:`billing.selectors.contract_term_latest`) — or, for a
-    ``candidate`` contract being edited, the term it states."""
+    as last agreed (the latest version's, :func:`billing.selectors.contract_term_latest`, unless the
+    caller read it already and passes it as ``term``) — or, for a ``candidate`` contract being
+    edited, the term it states."""
     out = terms_sentences(terms=terms, currency=account.currency)
-    term = terms.term if candidate else contract_term_latest(account_id=account.pk)
+    if candidate:
+        term = terms.term
+    elif term is _LATEST:
+        term = contract_term_latest(account_id=account.pk)
     if term is not None:
-        today = timezone.localdate(timezone=ZoneInfo(account.timezone))
-        out.append(term_sentence(term_state(term, on=today)))
+        out.append(term_sentence(term_state(term, on=_account_today(account))))
     return out
 
 
-def account_term_json(account: Account) -> dict | None:
-    """The term as last agreed, as the API's contract answer states it (dates in the account's zone)."""
-    term = contract_term_latest(account_id=account.pk)
+def account_term_json(account: Account, term=_LATEST) -> dict | None:
+    """The term as last agreed, as the API's contract answer states it (dates in the account's zone);
+    ``term``: the latest version's, if the caller read it already."""
+    if term is _LATEST:
+        term = contract_term_latest(account_id=account.pk)
     if term is None:
         return None
-    state = term_state(term, on=timezone.localdate(timezone=ZoneInfo(account.timezone)))
+    state = term_state(term, on=_account_today(account))
     return {
         "number": state.number,
         "starts": state.starts.isoformat(),
@@ -258,6 +266,10 @@ def account_term_json(account: Account) -> dict | None:
         "status": "not_started" if state.not_started else "ended" if state.ended else "running",
         "sentence": term_sentence(state),
     }
+
+
+def _account_today(account: Account):
+    return timezone.localdate(timezone=ZoneInfo(account.timezone))
 
 
 def term_sentence(state: TermState) -> str:

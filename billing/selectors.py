@@ -49,11 +49,15 @@ def contract_for_period(
     return (version, terms_load(version.terms)) if version else (None, None)
 
 
-def contract_term_latest(*, account_id: int) -> ContractTerm | None:
+def contract_term_latest(*, account_id: int, versions: list[ContractVersion] | None = None) -> ContractTerm | None:
     """The contract's term as last agreed: the latest version's, whatever its effective date (a notice
-    of non-renewal saved today counts today, though prices change only from the version's date)."""
-    latest = ContractVersion.objects.filter(account_id=account_id).order_by("-version").values_list("terms", flat=True)
-    document = latest.first()
+    of non-renewal saved today counts today, though prices change only from the version's date).
+    ``versions``: the account's versions, if the caller read them already."""
+    if versions is not None:
+        document = max(versions, key=lambda v: v.version).terms if versions else None
+    else:
+        latest = ContractVersion.objects.filter(account_id=account_id).order_by("-version")
+        document = latest.values_list("terms", flat=True).first()
     return terms_load(document).term if document else None
 
 

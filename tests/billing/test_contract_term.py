@@ -8,7 +8,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountLifecycleChange, Role
@@ -172,6 +174,16 @@ def test_an_account_without_a_term_says_nothing_of_one(acme):
     admin = Client()
     admin.force_login(factories.make_user(Role.CUSTOMER_ADMIN, acme))
     assert "Contract term" not in admin.get("/account/acme/plan/").content.decode()
+
+
+def test_the_contract_answer_reads_the_versions_once(acme):
+    starts = _today().replace(day=1)
+    contract(acme, effective_from=starts.isoformat(), prices=[UNIT], term={"starts": starts.isoformat(), "months": 12})
+    client = key_client(acme, Role.VIEWER)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/api/v1/accounts/acme/contract").json()
+    assert sum("billing_contractversion" in q["sql"] for q in queries) == 1  # the term is the latest one's
+    assert body["term"]["sentence"] in body["plan"]
 
 
 def test_the_contract_api_saves_a_term_and_refuses_a_bad_one(acme):
