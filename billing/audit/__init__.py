@@ -12,7 +12,8 @@ Speed rules (measured by ``bench/portal.py`` on a 2,000,000-event account):
   reason index, see migration 0003) — never OFFSET, never a ``count(*)`` of an account's events;
 - counts, totals and charts come from the two rollups (``DailyRollup``, ``ChargeRollup``: kept exact
   by triggers), read by the status customers see (:mod:`billing.audit.counts`); the audit table's
-  total for a filter they do not know reads at most ``COUNT_CAP`` events (``event_audit_count``);
+  total for a filter they do not know reads at most ``COUNT_CAP`` events (``event_audit_count``),
+  and a page filtered on a value no index leads with walks at most ``SCAN_CAP`` events;
 - the filters' choices (channel, workflow, verification) are a cached, bounded sample
   (``audit_choices``): no index leads with those columns;
 - a person's column choice and saved views are theirs, per account (:mod:`billing.audit.saved`);
@@ -40,6 +41,7 @@ from billing.audit.table import (
     CHARGED_STATUSES,
     COUNT_CAP,
     PAGE_SIZE,
+    SCAN_CAP,
     STATUS_ORDER,
     AuditCount,
     AuditFilters,
@@ -61,6 +63,7 @@ __all__ = [
     "COUNT_CAP",
     "EXPORT_HEADERS",
     "PAGE_SIZE",
+    "SCAN_CAP",
     "STATE_TEXT",
     "STATUS_ORDER",
     "AccountOverview",

@@ -85,6 +85,10 @@ class AuditPage:
     rows: list[Event]
     newer: Cursor | None  # where the page of newer rows starts from (None: this is the newest page)
     older: Cursor | None  # where the page of older rows starts from (None: nothing older)
+    # Set when the page is short because its walk stopped: the time of the last event it looked at,
+    # and how many it looked at (SCAN_CAP); ``older`` goes on from there.
+    scanned_to: datetime | None = None
+    scanned: int = 0
 
 
 def events_for_audit(*, account: Account, filters: AuditFilters) -> QuerySet[Event]:
@@ -132,6 +136,17 @@ _ROW_FIELDS = (
 )
 
 
+# A filter no index leads with (channel, workflow, verification method, outcome type) is checked
+# event by event along the recent-events index until a page of matches is found: for a value rare in
+# the dates, that would walk the account's whole history. An older page walks at most this many
+# events past its cursor; a short page then says where it stopped, and "Older" goes on from there.
+SCAN_CAP = 20_000
+
+
+def _walks_events(filters: AuditFilters) -> bool:
+    return bool(filters.channel or filters.workflow or filters.verification_method or filters.outcome_type_id)
+
+
 def event_audit_page(
     *,
     account: Account,
@@ -142,7 +157,9 @@ def event_audit_page(
 ) -> AuditPage:
     """One keyset page, newest first: the page after ``older_than``, or before ``newer_than``.
 
-    Reads at most ``size + 1`` index entries past the cursor, whatever the depth.
+    Reads at most ``size + 1`` index entries past the cursor, whatever the depth — or, with a
+    filter checked event by event, at most :data:`SCAN_CAP` events (``scanned_to`` then says where
+    a short page stopped looking).
     """
     qs = events_for_audit(account=account, filters=filters).select_related("outcome_type").only(*_ROW_FIELDS)
     if newer_than is not None:
@@ -158,16 +175,37 @@ def event_audit_page(
         rows = attach_charges(rows[:size][::-1])
         return AuditPage(rows=rows, newer=_cursor_of(rows[0]), older=_cursor_of(rows[-1]))
     if older_than is not None:
-        at, pk = older_than.occurred_at, older_than.pk
-        qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk), occurred_at__lte=at)
+        qs = _older(qs, older_than)
+    edge = _scan_edge(account=account, filters=filters, older_than=older_than) if _walks_events(filters) else None
+    if edge is not None:  # the walk ends at the SCAN_CAP-th event past the cursor, included
+        qs = qs.filter(Q(occurred_at__gt=edge.occurred_at) | Q(occurred_at=edge.occurred_at, id__gte=edge.pk),
+                       occurred_at__gte=edge.occurred_at)  # fmt: skip
     rows = list(qs.order_by("-occurred_at", "-id")[: size + 1])
     more = len(rows) > size
     rows = attach_charges(rows[:size])
+    stopped = edge is not None and not more
     return AuditPage(
         rows=rows,
         newer=_cursor_of(rows[0]) if older_than is not None and rows else None,
-        older=_cursor_of(rows[-1]) if more else None,
+        older=_cursor_of(rows[-1]) if more else edge,
+        scanned_to=edge.occurred_at if stopped else None,
+        scanned=SCAN_CAP if stopped else 0,
     )
+
+
+def _older(qs: QuerySet[Event], cursor: Cursor) -> QuerySet[Event]:
+    at, pk = cursor.occurred_at, cursor.pk
+    return qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk), occurred_at__lte=at)
+
+
+def _scan_edge(*, account: Account, filters: AuditFilters, older_than: Cursor | None) -> Cursor | None:
+    """The :data:`SCAN_CAP`-th event of the dates past the cursor (an index-only walk of the
+    recent-events index); None when no event is left after it."""
+    window = _in_dates(account=account, filters=filters)
+    if older_than is not None:
+        window = _older(window, older_than)
+    edge = list(window.order_by("-occurred_at", "-id").values_list("occurred_at", "id")[SCAN_CAP - 1 : SCAN_CAP + 1])
+    return Cursor(occurred_at=edge[0][0], pk=edge[0][1]) if len(edge) == 2 else None
 
 
 def _cursor_of(event: Event) -> Cursor:

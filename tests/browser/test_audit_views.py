@@ -114,3 +114,29 @@ def test_filter_hide_a_column_save_and_reopen_a_view(demo_portal, chromium, axe)
         problems += site.axe_violations(page, axe)
     assert not problems, "\n".join(problems)
     context.close()
+
+
+def test_a_rare_channel_stops_the_walk_says_so_and_looks_further_back(demo_portal, chromium, axe, monkeypatch):
+    """A value few events have: each page looks at a bounded number of events (here 200), says where
+    it stopped, and "Look further back" goes on from there (htmx, the URL follows)."""
+    monkeypatch.setattr("billing.audit.table.SCAN_CAP", 200)  # the live server runs in this process
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    watcher = site.Watcher(page, demo_portal)
+    site.sign_in(page, demo_portal, site.ROLES["customer-admin"], DEMO_PASSWORD)
+    page.goto(f"{demo_portal}/account/{site.ACCOUNT}/events/?channel=fax")
+    notice = page.locator("#results .scan-stop")
+    said = " ".join(notice.inner_text().split())
+    assert re.fullmatch(r"No matches among the 200 events before now, back to \d+ \w+ \d{4} \d\d:\d\d\. "
+                        r"Look further back", said), said  # fmt: skip
+    assert page.locator("#results .count").inner_text().startswith("0 ")
+    problems = watcher.take()
+    notice.get_by_role("link", name="Look further back").click()
+    page.wait_for_url(re.compile(r"channel=fax&older="))
+    _settled(page)
+    assert "after the previous page" in page.locator("#results").inner_text()
+    problems += watcher.take() + site.axe_violations(page, axe)  # axe last: its own styles trip the CSP
+    assert not problems, "\n".join(problems)
+    if os.environ.get("SCREENSHOTS_DIR"):
+        page.screenshot(path=str(Path(os.environ["SCREENSHOTS_DIR"]) / "audit-walk-stopped.png"), full_page=True)
+    context.close()

@@ -117,6 +117,33 @@ def test_filters_page_through_exactly_the_matching_rows(events, clients, small_p
             assert part in url
 
 
+@pytest.mark.parametrize("case", FILTER_CASES)
+def test_a_walk_that_stops_every_few_events_still_finds_every_match_once(events, clients, small_pages, case,
+                                                                          monkeypatch):  # fmt: skip
+    """Pages filtered event by event look at most SCAN_CAP events each; following "Older" from the
+    pages where the walk stopped still reaches every match, once, in order."""
+    monkeypatch.setattr("billing.audit.table.SCAN_CAP", 9)
+    query, q = FILTER_CASES[case]
+    seen, _ = _walk(clients["admin_a"], f"/account/acme/events/?{query}")
+    assert seen == _expected(q)
+
+
+def test_a_rare_value_says_where_the_walk_stopped_and_offers_to_look_further_back(events, clients, monkeypatch):
+    monkeypatch.setattr("billing.audit.table.SCAN_CAP", 20)
+    monkeypatch.setattr(audit, "PAGE_SIZE", 5)
+    client = clients["admin_a"]
+    oldest = Event.objects.filter(account__external_id="acme").order_by("occurred_at", "id").first()
+    Event.objects.filter(pk=oldest.pk).update(channel="fax")  # one match, the account's oldest event
+    response = client.get("/account/acme/events/?channel=fax")
+    html = unescape(response.content.decode())
+    assert _ids(html) == [] and response.context["page"].scanned_to is not None
+    assert "No matches among the 20 events before now" in html and "Look further back" in html
+    seen, urls = _walk(client, "/account/acme/events/?channel=fax")
+    assert seen == [oldest.event_id] and len(urls) == 6  # 120 events, 20 a page
+    # A value common enough to fill a page (a third of the events) never stops early.
+    assert client.get("/account/acme/events/?channel=chat").context["page"].scanned_to is None
+
+
 def test_date_range_is_local_days_inclusive(events, clients, small_pages, account_a):
     tz = ZoneInfo(account_a.timezone)
     today = timezone.localtime(events, tz).date()
