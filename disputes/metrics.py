@@ -111,19 +111,23 @@ def trust_metrics(*, now: datetime, days: int | None = None, accounts: list[Acco
 
     if accounts:
         floor = min(w[0] for w in windows.values())
+        ids = list(windows)
         with connection.cursor() as cursor:  # by the status customers see: both rollups (billing.audit.counts)
             cursor.execute(
                 shown_counts_sql(
                     where="r.account_id = ANY(%(accounts)s) AND r.day >= %(floor)s",
-                    group="account_id, day, outcome_type_id, status, reason",
+                    # each account's own window (its local days), added up in the database
+                    join="JOIN unnest(%(accounts)s::bigint[], %(firsts)s::date[], %(lasts)s::date[]) AS w(a, f, l) "
+                    "ON w.a = s.account_id AND s.day BETWEEN w.f AND w.l",
+                    group="s.account_id, s.outcome_type_id, s.status, s.reason",
                 ),
-                {"accounts": list(by_id), "floor": floor},
-            )
+                {"accounts": ids, "floor": floor, "firsts": [windows[a][0] for a in ids],
+                 "lasts": [windows[a][1] for a in ids]},
+            )  # fmt: skip
             rollup = cursor.fetchall()
-        for account_id, day, type_id, status, reason, n in rollup:
-            first, last = windows[account_id]
+        for account_id, type_id, status, reason, n in rollup:
             billed = status in BILLED_STATUSES or (status == "non_billable" and reason == "dispute_credited")
-            if billed and first <= day <= last and n:
+            if billed:
                 account_rates[account_id].billed += n
                 type_rate(type_id).billed += n
         disputed = (

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.audit.counts import shown_counts, shown_counts_sql
 from billing.audit.table import CHARGED_STATUSES, STATUS_ORDER
+from billing.ledger.month_rollup import month_rollups_fold
 from outcomeportal.core.periods import Period
 
 # --- The dashboard ----------------------------------------------------------------------------
@@ -112,8 +113,10 @@ class AccountOverview:
         return self.previous_charged / self.previous_attempted if self.previous_attempted else None
 
 
-# Each account's period bounds are computed once (MATERIALIZED), then each account reads its
-# own two months of rollup rows (both rollups: billing.audit.counts) through their unique indexes.
+# Each account's period bounds are computed once (MATERIALIZED), then each account reads its own
+# rollup rows through their unique indexes (both rollups: billing.audit.counts): the current
+# period's days, and the previous month as one month of the month rollups (folded first) — about
+# thirty times fewer rows than its days.
 _OVERVIEW_SQL = """
 WITH bounds AS MATERIALIZED (
     SELECT a.id, a.external_id, a.name, a.tier, a.industry, a.currency,
@@ -136,18 +139,23 @@ CROSS JOIN LATERAL (
             AS previous_charged,
         coalesce(sum(x.n) FILTER (WHERE x.day < b.period_start AND x.status <> 'pending'
                                    AND x.reason <> 'sandbox'), 0) AS previous_attempted
-    FROM ({counts}) x
+    FROM (({days}) UNION ALL ({month})) x
 ) s
 ORDER BY b.name, b.id
 """.replace(
-    "{counts}",
-    shown_counts_sql(where="r.account_id = b.id AND r.day >= b.previous_start AND r.day < b.period_end",
+    "{days}",
+    shown_counts_sql(where="r.account_id = b.id AND r.day >= b.period_start AND r.day < b.period_end",
                      group="day, status, reason"),
+).replace(
+    "{month}",
+    shown_counts_sql(where="r.account_id = b.id AND r.month = b.previous_start", group="day, status, reason",
+                     grain="month"),
 )  # fmt: skip
 
 
 def accounts_overview(*, now: datetime | None = None) -> list[AccountOverview]:
     """Every account's current period (each in its own time zone) and the previous one's attainment."""
+    month_rollups_fold()
     with connection.cursor() as cursor:
         cursor.execute(_OVERVIEW_SQL, {"now": now or timezone.now(), "charged": list(CHARGED_STATUSES)})
         return [

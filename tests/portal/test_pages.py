@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 from html import unescape
 
@@ -168,6 +169,33 @@ def test_vendor_overview_lists_every_account_with_this_period(events, clients, a
     sorted_html = clients["operator"].get("/overview/?sort=name", headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in sorted_html
     assert sorted_html.index("Acme Support") < sorted_html.index("Globex")
+
+
+def test_vendor_overview_reads_the_previous_month_from_the_month_rollups_as_its_events_stand(
+    events, clients, account_a
+):
+    """The previous month's attainment comes from the month rollups (folded before the read): it is
+    the month's events' own, and stays so when one of them changes after a first read."""
+    previous = audit.period_current(account=account_a).previous()
+    in_month = Event.objects.filter(account=account_a, occurred_at__gte=previous.start, occurred_at__lt=previous.end)
+    # The previous month's last hours: inside the late-event window (35 days) whatever today is.
+    last_hours = [previous.end - timedelta(hours=i + 1) for i in range(6)]
+    factories.ingest(*[factories.event_payload(account_a, f"p-{i}", occurred_at=at) for i, at in enumerate(last_hours)])
+
+    def expected() -> tuple[int, int]:
+        charged = in_month.filter(status__in=audit.CHARGED_STATUSES).count()
+        attempted = in_month.exclude(status="pending").exclude(non_billable_reason="sandbox").count()
+        return charged, attempted
+
+    def shown() -> tuple[int, int]:
+        row = {r.external_id: r for r in audit.accounts_overview()}["acme"]
+        return row.previous_charged, row.previous_attempted
+
+    assert shown() == expected() and expected()[1] >= 6
+    changed = in_month.filter(status="billable").first()
+    Event.objects.filter(pk=changed.pk).update(status="non_billable", non_billable_reason="reopened_in_window")
+    assert shown() == expected()
+    assert clients["operator"].get("/overview/").status_code == 200
 
 
 def test_error_pages_share_the_portal_look(clients):
