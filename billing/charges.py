@@ -200,21 +200,28 @@ def rollup_rows(*, keys: list[tuple[int, str]], grain: str = "day") -> dict[tupl
     """Each (account id, period)'s charge rollup rows as :func:`counts_of` reads them — (type id,
     complexity, attempt, state, reason, charges, amount) — in one statement for all the keys. The
     same from the month rollup with ``grain="month"`` (~30 times fewer rows for whole months)."""
-    bounds = [period_days(p) for _, p in keys]
+    return rollup_rows_between({key: (key[0], *period_days(key[1])) for key in keys}, grain=grain)
+
+
+def rollup_rows_between(ranges: dict, *, grain: str = "day") -> dict:
+    """:func:`rollup_rows` of any day ranges: ``ranges`` maps a label to (account id, first day, end
+    day — excluded); the rows come back under their range's label, in one statement. Ranges may
+    overlap (a period so far and the same days of the one before, say)."""
+    labels = list(ranges)
     table, day = ("billing_chargemonthrollup", "r.month") if grain == "month" else ("billing_chargerollup", "r.day")
     if grain == "month":
         CHARGES.fold()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT k.a, k.p, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason, "
-            "sum(r.charges), sum(r.amount) FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) "
-            f"AS k(a, p, s, e) JOIN {table} r ON r.account_id = k.a AND {day} >= k.s AND {day} < k.e "
-            "GROUP BY 1, 2, 3, 4, 5, 6, 7",
-            [[k[0] for k in keys], [k[1] for k in keys], [b[0] for b in bounds], [b[1] for b in bounds]],
+            "SELECT k.i, r.outcome_type_id, r.complexity, r.attempt, r.state, r.reason, "
+            "sum(r.charges), sum(r.amount) FROM unnest(%s::int[], %s::bigint[], %s::date[], %s::date[]) "
+            f"AS k(i, a, s, e) JOIN {table} r ON r.account_id = k.a AND {day} >= k.s AND {day} < k.e "
+            "GROUP BY 1, 2, 3, 4, 5, 6",
+            [list(range(len(labels))), *([ranges[label][j] for label in labels] for j in range(3))],
         )
-        rows: dict[tuple[int, str], list] = {}
-        for a, p, *rest in cursor.fetchall():
-            rows.setdefault((a, p), []).append(rest)
+        rows: dict = {}
+        for i, *rest in cursor.fetchall():
+            rows.setdefault(labels[i], []).append(rest)
     return rows
 
 

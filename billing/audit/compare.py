@@ -13,8 +13,9 @@ same seven days on every screen. Every figure is read from the rollups, never fr
   status customers see (:func:`billing.audit.counts.shown_counts`: metering's ``DailyRollup`` with the
   ledger's moves), as the dashboard's own counts.
 
-Six small statements for the lot, whatever the number of events: the counts by day, the charges
-summed per range in the database, the contract versions, the reference-data stamp, and the two of
+Six small statements for the lot, whatever the number of events: the counts by day, each range's
+charge rollup rows summed in the database (:func:`billing.charges.rollup_rows_between`, the reader
+the invoice's pricing uses for whole periods), the contract versions, the reference-data stamp, and the two of
 :func:`billing.charges.own_inputs` (the previous invoice's carry, prepaid credits). The words ("Up 12.4% (+$48.20) vs
 1–7 Nov 2026") are written here with the portal's formatting rules, so a change is never told by
 colour alone; a zero or missing base says "new" or "—", never divides by zero.
@@ -27,14 +28,13 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection
 from django.utils import timezone
 
 from accounts import refcache
 from accounts.models import Account
 from billing.audit.counts import shown_counts
 from billing.audit.summaries import status_tally
-from billing.charges import Charging, counts_of, own_inputs, own_spend
+from billing.charges import Charging, counts_of, own_inputs, own_spend, rollup_rows_between
 from billing.invoices.models import ContractVersion
 from billing.pricing import price_period
 from billing.selectors import contract_for_period
@@ -116,7 +116,7 @@ def period_comparison(*, account: Account, now: datetime | None = None) -> Perio
     end_day = today + timedelta(days=1)
     first_day = previous.first_day
     counts = shown_counts(account_id=account.pk, first_day=first_day, end_day=end_day, group="day, status, reason")
-    spends = _spends(account=account, ranges=ranges, end_day=end_day)
+    spends = _spends(account=account, ranges=ranges)
     figures = {}
     for name, (_, first, last) in ranges.items():
         by_status, charged, attempted = status_tally((s, r, n) for d, s, r, n in counts if first <= d <= last)
@@ -135,40 +135,20 @@ def period_comparison(*, account: Account, now: datetime | None = None) -> Perio
     return PeriodComparison(period, previous, current, same, whole, _changes(account, current, same, whole))
 
 
-# Each range's charge rollup rows summed in the database: (type, complexity, attempt, state, reason)
-# with the charges and amounts of each range's days — a few dozen rows, whatever the events.
-_RANGE_CHARGES = """
-SELECT outcome_type_id, complexity, attempt, state, reason, {sums}
-FROM billing_chargerollup
-WHERE account_id = %(account)s AND day >= %(first)s AND day < %(end)s
-GROUP BY 1, 2, 3, 4, 5
-"""
-
-
-def _spends(*, account: Account, ranges: dict, end_day: date) -> dict[str, Decimal]:
-    """Each range's own charges: its ledger rollup rows priced with its period's terms and inputs."""
-    names = list(ranges)
-    sums = ", ".join(
-        f"coalesce(sum(charges) FILTER (WHERE day BETWEEN %({n}_first)s AND %({n}_last)s), 0), "
-        f"coalesce(sum(amount) FILTER (WHERE day BETWEEN %({n}_first)s AND %({n}_last)s), 0)"
-        for n in names
-    )
-    params = {"account": account.pk, "first": min(r[1] for r in ranges.values()), "end": end_day}
-    for name, (_, first, last) in ranges.items():
-        params.update({f"{name}_first": first, f"{name}_last": last})
-    with connection.cursor() as cursor:
-        cursor.execute(_RANGE_CHARGES.format(sums=sums), params)
-        rows = cursor.fetchall()
+def _spends(*, account: Account, ranges: dict) -> dict[str, Decimal]:
+    """Each range's own charges: its ledger rollup rows (:func:`billing.charges.rollup_rows_between`,
+    as the invoice's pricing reads a period's) priced with its period's terms and inputs."""
+    rows = rollup_rows_between({name: (account.pk, first, last + timedelta(days=1))
+                                for name, (_, first, last) in ranges.items()})  # fmt: skip
     with refcache.pinned():  # the catalogue and the terms' charging are read under one stamp
         versions = list(ContractVersion.objects.filter(account=account))
         keys = [(account.pk, p.key) for p in {r[0].key: r[0] for r in ranges.values()}.values()]
         terms = {k: contract_for_period(account_id=account.pk, period=k[1], versions=versions)[1] for k in keys}
         inputs = own_inputs(keys=keys, terms=terms, currency={account.pk: account.currency})
         out = {}
-        for i, (name, (period, _, _)) in enumerate(ranges.items()):
+        for name, (period, _, _) in ranges.items():
             key = (account.pk, period.key)
-            kept = [(*row[:5], row[5 + 2 * i], row[6 + 2 * i]) for row in rows if row[5 + 2 * i]]
-            settled = counts_of(kept, Charging.of(terms[key])).settled
+            settled = counts_of(rows.get(name, ()), Charging.of(terms[key])).settled
             out[name] = own_spend(price_period(replace(inputs[key], groups=settled)))
     return out
 
