@@ -89,6 +89,7 @@ class AuditPage:
     # and how many it looked at (SCAN_CAP); ``older`` goes on from there.
     scanned_to: datetime | None = None
     scanned: int = 0
+    scanned_newer: bool = False  # the walk went towards newer events (``newer`` goes on)
 
 
 def events_for_audit(*, account: Account, filters: AuditFilters) -> QuerySet[Event]:
@@ -158,35 +159,49 @@ def event_audit_page(
     """One keyset page, newest first: the page after ``older_than``, or before ``newer_than``.
 
     Reads at most ``size + 1`` index entries past the cursor, whatever the depth — or, with a
-    filter checked event by event, at most :data:`SCAN_CAP` events (``scanned_to`` then says where
-    a short page stopped looking).
+    filter checked event by event, at most :data:`SCAN_CAP` events either way (``scanned_to`` then
+    says where a short page stopped looking, and ``older`` or ``newer`` goes on from there).
     """
     qs = events_for_audit(account=account, filters=filters).select_related("outcome_type").only(*_ROW_FIELDS)
+    walks = _walks_events(filters)
     if newer_than is not None:
-        at, pk = newer_than.occurred_at, newer_than.pk
-        rows = list(
-            qs.filter(Q(occurred_at__gt=at) | Q(occurred_at=at, id__gt=pk), occurred_at__gte=at).order_by(
-                "occurred_at", "id"
-            )[: size + 1]
-        )
-        if len(rows) <= size:
+        edge = _scan_edge(account=account, filters=filters, past=newer_than, newer=True) if walks else None
+        qs = _newer(qs, newer_than)
+        if edge is not None:  # the walk ends at the SCAN_CAP-th event past the cursor, included
+            qs = _older(qs, Cursor(edge.occurred_at, edge.pk + 1))
+        rows = list(qs.order_by("occurred_at", "id")[: size + 1])
+        more = len(rows) > size
+        if not more and edge is None and not walks:
             # Back at the top: show the full newest page rather than a short one.
             return event_audit_page(account=account, filters=filters, size=size)
+        # (A walk's pages are as long as their stretches allow: at the top, the rows left — maybe
+        # none — are a page of their own, so that going back shows every row once.)
         rows = attach_charges(rows[:size][::-1])
-        return AuditPage(rows=rows, newer=_cursor_of(rows[0]), older=_cursor_of(rows[-1]))
+        stopped = edge is not None and not more
+        return AuditPage(
+            rows=rows,
+            newer=_cursor_of(rows[0]) if more else edge,
+            # older than this page: from its last row, or — none shown — from the cursor's own row
+            older=_cursor_of(rows[-1]) if rows else Cursor(newer_than.occurred_at, newer_than.pk + 1),
+            scanned_to=edge.occurred_at if stopped else None,
+            scanned=SCAN_CAP if stopped else 0,
+            scanned_newer=stopped,
+        )
+    edge = _scan_edge(account=account, filters=filters, past=older_than, newer=False) if walks else None
     if older_than is not None:
         qs = _older(qs, older_than)
-    edge = _scan_edge(account=account, filters=filters, older_than=older_than) if _walks_events(filters) else None
     if edge is not None:  # the walk ends at the SCAN_CAP-th event past the cursor, included
-        qs = qs.filter(Q(occurred_at__gt=edge.occurred_at) | Q(occurred_at=edge.occurred_at, id__gte=edge.pk),
-                       occurred_at__gte=edge.occurred_at)  # fmt: skip
+        qs = _newer(qs, Cursor(edge.occurred_at, edge.pk - 1))
     rows = list(qs.order_by("-occurred_at", "-id")[: size + 1])
     more = len(rows) > size
     rows = attach_charges(rows[:size])
     stopped = edge is not None and not more
+    newer = None
+    if older_than is not None:  # newer than this page: from its first row, or the cursor's own row
+        newer = _cursor_of(rows[0]) if rows else Cursor(older_than.occurred_at, older_than.pk - 1)
     return AuditPage(
         rows=rows,
-        newer=_cursor_of(rows[0]) if older_than is not None and rows else None,
+        newer=newer,
         older=_cursor_of(rows[-1]) if more else edge,
         scanned_to=edge.occurred_at if stopped else None,
         scanned=SCAN_CAP if stopped else 0,
@@ -194,17 +209,25 @@ def event_audit_page(
 
 
 def _older(qs: QuerySet[Event], cursor: Cursor) -> QuerySet[Event]:
+    """Rows strictly older than the cursor's (occurred_at, id)."""
     at, pk = cursor.occurred_at, cursor.pk
     return qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk), occurred_at__lte=at)
 
 
-def _scan_edge(*, account: Account, filters: AuditFilters, older_than: Cursor | None) -> Cursor | None:
-    """The :data:`SCAN_CAP`-th event of the dates past the cursor (an index-only walk of the
-    recent-events index); None when no event is left after it."""
+def _newer(qs: QuerySet[Event], cursor: Cursor) -> QuerySet[Event]:
+    """Rows strictly newer than the cursor's (occurred_at, id)."""
+    at, pk = cursor.occurred_at, cursor.pk
+    return qs.filter(Q(occurred_at__gt=at) | Q(occurred_at=at, id__gt=pk), occurred_at__gte=at)
+
+
+def _scan_edge(*, account: Account, filters: AuditFilters, past: Cursor | None, newer: bool) -> Cursor | None:
+    """The :data:`SCAN_CAP`-th event of the dates past the cursor, older or newer (an index-only walk
+    of the recent-events index); None when no event is left after it."""
     window = _in_dates(account=account, filters=filters)
-    if older_than is not None:
-        window = _older(window, older_than)
-    edge = list(window.order_by("-occurred_at", "-id").values_list("occurred_at", "id")[SCAN_CAP - 1 : SCAN_CAP + 1])
+    if past is not None:
+        window = _newer(window, past) if newer else _older(window, past)
+    order = ("occurred_at", "id") if newer else ("-occurred_at", "-id")
+    edge = list(window.order_by(*order).values_list("occurred_at", "id")[SCAN_CAP - 1 : SCAN_CAP + 1])
     return Cursor(occurred_at=edge[0][0], pk=edge[0][1]) if len(edge) == 2 else None
 
 
