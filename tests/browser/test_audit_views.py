@@ -39,13 +39,19 @@ def _headers(page) -> list[str]:
     return [h.strip() for h in page.locator("table.audit thead th").all_text_contents()]
 
 
-def test_filter_hide_a_column_save_and_reopen_a_view(demo_portal, chromium, axe):
-    from billing.audit.models import AuditView
-
+def _customer_admin(demo_portal, chromium):
+    """A browser context signed in as the demo's customer admin: (context, page, console watcher)."""
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     watcher = site.Watcher(page, demo_portal)
     site.sign_in(page, demo_portal, site.ROLES["customer-admin"], DEMO_PASSWORD)
+    return context, page, watcher
+
+
+def test_filter_hide_a_column_save_and_reopen_a_view(demo_portal, chromium, axe):
+    from billing.audit.models import AuditView
+
+    context, page, watcher = _customer_admin(demo_portal, chromium)
     page.goto(f"{demo_portal}/account/{site.ACCOUNT}/events/")
     count = page.locator("#results .count")
     assert re.fullmatch(r"[\d,]+ events in total · 50 shown", " ".join(count.inner_text().split()))
@@ -120,10 +126,7 @@ def test_a_rare_channel_stops_the_walk_says_so_and_looks_further_back(demo_porta
     """A value few events have: each page looks at a bounded number of events (here 200), says where
     it stopped, and "Look further back" goes on from there (htmx, the URL follows)."""
     monkeypatch.setattr("billing.audit.table.SCAN_CAP", 200)  # the live server runs in this process
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    watcher = site.Watcher(page, demo_portal)
-    site.sign_in(page, demo_portal, site.ROLES["customer-admin"], DEMO_PASSWORD)
+    context, page, watcher = _customer_admin(demo_portal, chromium)
     page.goto(f"{demo_portal}/account/{site.ACCOUNT}/events/?channel=fax")
     notice = page.locator("#results .scan-stop")
     said = " ".join(notice.inner_text().split())
