@@ -21,7 +21,7 @@ from billing.invoices.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from billing.invoices.selection import UNBILLED, LineLink, Selection, event_ids_for_links
+from billing.invoices.selection import UNBILLED, LineLink, Selection, event_ids_for_links, segment_sql
 from billing.ledger.models import Charge
 from billing.ledger.selectors import attach_charges
 from billing.pricing import Group
@@ -148,7 +148,6 @@ def period_groups(
         "tz": selection.timezone,
         "since": selection.occurred_from,
         "until": selection.occurred_to,
-        "segments": list(selection.segments),
         "attempt_types": list(selection.attempt_types),
     }
     gain = gain_sql(terms_by_segment, params)
@@ -157,11 +156,11 @@ def period_groups(
     sql = (
         "SELECT seg, outcome_type_id, complexity, count(*) FILTER (WHERE res), count(*) FILTER (WHERE NOT res), "
         "coalesce(sum(gain) FILTER (WHERE res), 0) "
-        "FROM (SELECT to_char(e.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS seg, e.outcome_type_id, "
+        f"FROM (SELECT {segment_sql(selection, params)} AS seg, e.outcome_type_id, "
         f"e.complexity, {resolved} AS res, {gain} AS gain "
         "FROM billing_charge e WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s "
         f"AND e.occurred_at < %(until)s AND {where}) x "
-        "WHERE seg = ANY(%(segments)s) GROUP BY 1, 2, 3"
+        "WHERE seg IS NOT NULL GROUP BY 1, 2, 3"
     )
     types = _codes()
     out: dict[str, list[Group]] = {}

@@ -83,6 +83,28 @@ def _tier_sql(sel: Selection, params: dict) -> str:
     return f"CASE e.outcome_type_id {' '.join(parts)} ELSE '' END"
 
 
+def _month_bounds_sql(name: str) -> tuple[str, str]:
+    """The first instant of the local month whose first day is the parameter ``name`` (``YYYY-MM-01``),
+    and of the month after, in the account's zone ``%(tz)s`` — constants once the statement is planned."""
+    start = f"%({name})s::timestamp AT TIME ZONE %(tz)s"
+    return start, f"(%({name})s::timestamp + interval '1 month') AT TIME ZONE %(tz)s"
+
+
+def segment_sql(sel: Selection, params: dict) -> str:
+    """Each charge's segment — the selection's local month it occurred in — or NULL outside them all.
+
+    Compared with each segment's bounds rather than formatted per charge: ``to_char`` of the local
+    time costs about a microsecond a charge, most of a million-event month's aggregate
+    (bench/README.md, session 15). ``params`` must hold the account's zone as ``tz``.
+    """
+    parts = []
+    for n, segment in enumerate(sel.segments):
+        params[f"sg{n}"], params[f"sg{n}_name"] = f"{segment}-01", segment
+        start, end = _month_bounds_sql(f"sg{n}")
+        parts.append(f"WHEN e.occurred_at >= {start} AND e.occurred_at < {end} THEN %(sg{n}_name)s::text")
+    return f"CASE {' '.join(parts)} END" if parts else "NULL::text"
+
+
 def _selected_sql(sel: Selection, *, ranked: bool, params: dict) -> str:
     """The eligible, not-yet-billed events with their segment, tier, class (and rank)."""
     params.update(
@@ -90,18 +112,16 @@ def _selected_sql(sel: Selection, *, ranked: bool, params: dict) -> str:
         tz=sel.timezone,
         since=sel.occurred_from,
         until=sel.occurred_to,
-        segments=list(sel.segments),
         attempt_types=list(sel.attempt_types),
     )
     rank = "row_number() OVER (PARTITION BY s.seg, s.t, s.tier ORDER BY s.occurred_at, s.id)" if ranked else "0"
     return (
         "SELECT s.*, " + rank + " AS rn FROM ("
         "SELECT e.event_id AS id, e.ctid AS row_ctid, e.occurred_at, e.outcome_type_id AS t, e.value_amount, "
-        "to_char(e.occurred_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS seg, "
-        f"{_tier_sql(sel, params)} AS tier, {_CLASS} AS cls "
+        f"{segment_sql(sel, params)} AS seg, {_tier_sql(sel, params)} AS tier, {_CLASS} AS cls "
         "FROM billing_charge e WHERE e.account_id = %(account)s "
         f"AND e.occurred_at >= %(since)s AND e.occurred_at < %(until)s AND {UNBILLED}"
-        ") s WHERE s.seg = ANY(%(segments)s)"
+        ") s WHERE s.seg IS NOT NULL"
     )
 
 
@@ -229,7 +249,11 @@ def charges_freeze_sql(
     an outcome settled in between is a late one and stays off the invoice.
 
     Rank ranges become occurrence-key bounds first (:func:`_bounded`), so the query is one
-    filtered scan with no sort of the month's events.
+    filtered scan with no sort of the month's events: each charge's line is a ``CASE`` over the
+    lines' conditions, every bound a constant (its segment's local month, its type, tier, classes
+    and occurrence keys). The lines of an invoice bill disjoint sets of charges (different types,
+    tiers or classes, or rank ranges that do not overlap), so the first line a charge matches is
+    its only one.
     """
     bounded = [(lk, a, u) for lk, a, u in _bounded(selection, links, sizes) if lk.segment in selection.segments]
     params: dict = {
@@ -238,33 +262,40 @@ def charges_freeze_sql(
         "since": selection.occurred_from,
         "until": selection.occurred_to,
         "attempt_types": list(selection.attempt_types),
-        "b_line": [lk.line_id for lk, _, _ in bounded],
-        "b_seg": [f"{lk.segment}-01" for lk, _, _ in bounded],
-        "b_t": [lk.outcome_type_id for lk, _, _ in bounded],
-        "b_tier": [lk.tier for lk, _, _ in bounded],
-        "b_cls": [lk.classes for lk, _, _ in bounded],
-        "b_after_at": [a[0] if a else None for _, a, _ in bounded],
-        "b_after_id": [a[1] if a else None for _, a, _ in bounded],
-        "b_upto_at": [u[0] if u else None for _, _, u in bounded],
-        "b_upto_id": [u[1] if u else None for _, _, u in bounded],
     }
-    # Each line's segment as a time range in the account's zone (no per-event to_char), its
-    # type, tier, classes and occurrence-key bounds: one hash join per event, no sort.
+    tier = _tier_sql(selection, params)
+    whens = [_line_when(n, *bound, tier=tier, params=params) for n, bound in enumerate(bounded)]
+    whens = [w for w in whens if w]
+    if not whens:
+        return "SELECT NULL::bigint, NULL::bigint[] WHERE false", params
     sql = (
-        "WITH b AS (SELECT line_id, t, tier, cls, after_at, after_id, upto_at, upto_id, "
-        "seg::timestamp AT TIME ZONE %(tz)s AS seg_from, (seg::timestamp + interval '1 month') AT TIME ZONE %(tz)s "
-        "AS seg_to FROM unnest(%(b_line)s::bigint[], %(b_seg)s::text[], %(b_t)s::bigint[], %(b_tier)s::text[], "
-        "%(b_cls)s::text[], %(b_after_at)s::timestamptz[], %(b_after_id)s::bigint[], %(b_upto_at)s::timestamptz[], "
-        "%(b_upto_id)s::bigint[]) AS b(line_id, seg, t, tier, cls, after_at, after_id, upto_at, upto_id)) "
-        "SELECT b.line_id, array_agg(e.event_id) FROM billing_charge e JOIN b ON e.outcome_type_id = b.t "
-        "AND e.occurred_at >= b.seg_from AND e.occurred_at < b.seg_to "
-        f"AND (b.tier = '' OR {_tier_sql(selection, params)} = b.tier) AND strpos(b.cls, {_CLASS}) > 0 "
-        "AND (b.after_at IS NULL OR (e.occurred_at, e.event_id) > (b.after_at, b.after_id)) "
-        "AND (b.upto_at IS NULL OR (e.occurred_at, e.event_id) <= (b.upto_at, b.upto_id)) "
-        "WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s AND e.occurred_at < %(until)s "
-        f"AND {UNBILLED} GROUP BY b.line_id"
+        f"SELECT line_id, array_agg(event_id) FROM (SELECT e.event_id, CASE {' '.join(whens)} END AS line_id "
+        "FROM billing_charge e WHERE e.account_id = %(account)s AND e.occurred_at >= %(since)s "
+        f"AND e.occurred_at < %(until)s AND {UNBILLED}) x WHERE line_id IS NOT NULL GROUP BY line_id"
     )
     return sql, params
+
+
+def _line_when(n: int, link: LineLink, after: tuple | None, up_to: tuple | None, *, tier: str, params: dict) -> str:
+    """One line's ``WHEN … THEN line id`` of :func:`charges_freeze_sql` ("" if its classes bill nothing)."""
+    resolved, attempts = "R" in link.classes, "A" in link.classes
+    if not (resolved or attempts):
+        return ""
+    params.update({f"f{n}": link.line_id, f"f{n}_seg": f"{link.segment}-01", f"f{n}_t": link.outcome_type_id})
+    start, end = _month_bounds_sql(f"f{n}_seg")
+    conds = [f"e.occurred_at >= {start}", f"e.occurred_at < {end}", f"e.outcome_type_id = %(f{n}_t)s"]
+    if link.tier:
+        params[f"f{n}_tier"] = link.tier
+        conds.append(f"{tier} = %(f{n}_tier)s")
+    if resolved != attempts:
+        conds.append("e.attempt" if attempts else "NOT e.attempt")
+    if after is not None:
+        params[f"f{n}_aat"], params[f"f{n}_aid"] = after
+        conds.append(f"(e.occurred_at, e.event_id) > (%(f{n}_aat)s::timestamptz, %(f{n}_aid)s::bigint)")
+    if up_to is not None:
+        params[f"f{n}_uat"], params[f"f{n}_uid"] = up_to
+        conds.append(f"(e.occurred_at, e.event_id) <= (%(f{n}_uat)s::timestamptz, %(f{n}_uid)s::bigint)")
+    return f"WHEN {' AND '.join(conds)} THEN %(f{n})s::bigint"
 
 
 def charges_invoice_listed(*, links: Sequence[LineLink], pairs_sql: str, pairs_params: dict) -> tuple:

@@ -205,3 +205,46 @@ def test_pages_of_a_final_invoice_before_its_events_are_stamped(acme):
     assert len(csv.strip().splitlines()) == 1 + 9
     invoice_events_link(invoice=june)
     assert "being marked" not in client.get(f"/account/acme/invoices/{june.pk}/").content.decode()
+
+
+def test_a_month_is_the_accounts_local_month_for_pricing_and_freezing(db):
+    """The aggregate that prices an invoice and the query that freezes its events place each event
+    in its local month by the segments' bounds in the account's zone: an evening of 31 May in New
+    York is May there (June in UTC) — billed late on June's invoice, it is a May outcome — and an
+    evening of 30 June is June (July in UTC)."""
+    from accounts.models import Account
+
+    factories.make_outcome_type()
+    account = factories.make_account("ny")
+    Account.objects.filter(pk=account.pk).update(timezone="America/New_York")
+    account.refresh_from_db()
+    contract(account, prices=[{"outcome_type": RES, "model": "unit", "price": "0.99"}],
+             platform_fee={"amount": "10.00", "included_outcomes": 1})  # fmt: skip
+    moments = {
+        "may-20": datetime(2026, 5, 20, 12, tzinfo=UTC),
+        "may-31-evening": datetime(2026, 6, 1, 3, 30, tzinfo=UTC),
+        "june-1-night": datetime(2026, 6, 1, 4, 30, tzinfo=UTC),
+        "june-30-evening": datetime(2026, 7, 1, 3, 30, tzinfo=UTC),
+        "july-1-night": datetime(2026, 7, 1, 4, 30, tzinfo=UTC),
+    }
+    for name, at in moments.items():
+        post(account, 1, at=at, prefix=name)
+    by_name = {e.event_id.split("-resolved")[0]: e.pk for e in Event.objects.filter(account=account)}
+    june_2 = datetime(2026, 6, 2, 6, tzinfo=UTC)  # the evening of 31 May is still in its window
+    outcomes_settle(now=june_2)
+    may = invoice_finalize(account=account, period="2026-05", now=june_2).invoice
+    assert may.total == D("10.00")  # the fee, its one included outcome: 20 May
+
+    july_6 = datetime(2026, 7, 6, tzinfo=UTC)
+    outcomes_settle(now=july_6)  # the evening of 31 May settles: late, for June's invoice
+    june = invoice_finalize(account=account, period="2026-06", now=july_6, link_events=False).invoice
+    segment_of = {line.pk: line.alloc["segment"] for line in june.lines.all() if line.alloc}
+    frozen = {
+        pk: segment_of[row.line_id] for row in InvoiceEventsPending.objects.filter(invoice=june) for pk in row.event_ids
+    }
+    assert frozen == {
+        by_name["may-31-evening"]: "2026-05",
+        by_name["june-1-night"]: "2026-06",
+        by_name["june-30-evening"]: "2026-06",
+    }
+    assert june.total == D("11.98")  # the fee with one included outcome, one at 0.99, the late one at 0.99
