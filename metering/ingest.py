@@ -163,23 +163,31 @@ def _reject(code: str, message: str, fields: dict) -> dict:
 
 @contextmanager
 def batch_scope() -> Iterator[None]:
-    """Around one batch's steps: no cyclic garbage collection, and reference data read under one stamp.
+    """Around one batch's steps: no cyclic garbage collection (:func:`collection_paused`), and
+    reference data read under one stamp."""
+    with refcache.pinned(), collection_paused():
+        yield
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (a batch's steps; the API wraps the body's
+    decoding and the response's building too).
 
     A batch allocates tens of thousands of short-lived containers (the decoded events, their
     parsed rows, the results), freed by reference counting. With the collector on, those
     allocations set off a collection every few hundred objects: about 8 ms of CPU per 1,000
-    events (bench/README.md). Collection resumes when the batch is done, and then takes whatever
-    cycle the batch left (an exception's traceback, say).
+    events (bench/README.md). Collection resumes when the block is done, and then takes whatever
+    cycle the batch left (an exception's traceback, say). Nested blocks leave it to the outermost.
     """
-    with refcache.pinned():
-        if not gc.isenabled():
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.enable()
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def events_prepare(*, raw_events: Sequence[object], now: datetime) -> Batch:
