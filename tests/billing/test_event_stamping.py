@@ -237,6 +237,15 @@ def test_a_month_is_the_accounts_local_month_for_pricing_and_freezing(db):
 
     july_6 = datetime(2026, 7, 6, tzinfo=UTC)
     outcomes_settle(now=july_6)  # the evening of 31 May settles: late, for June's invoice
+    draft = invoice_draft_refresh(account=account, period="2026-06", now=july_6)
+    shown: dict[str, set[int]] = {}  # what the draft's lines drill down to (ranked from the charges)
+    for line in draft.lines.all():
+        if line.alloc:
+            shown.setdefault(line.alloc["segment"], set()).update(e.pk for e in line_events(invoice=draft, line=line))
+    assert shown == {
+        "2026-05": {by_name["may-31-evening"]},
+        "2026-06": {by_name["june-1-night"], by_name["june-30-evening"]},
+    }
     june = invoice_finalize(account=account, period="2026-06", now=july_6, link_events=False).invoice
     segment_of = {line.pk: line.alloc["segment"] for line in june.lines.all() if line.alloc}
     frozen = {
