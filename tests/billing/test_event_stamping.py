@@ -257,3 +257,18 @@ def test_a_month_is_the_accounts_local_month_for_pricing_and_freezing(db):
         by_name["june-30-evening"]: "2026-06",
     }
     assert june.total == D("11.98")  # the fee with one included outcome, one at 0.99, the late one at 0.99
+
+
+def test_pricing_leaves_the_planners_settings_as_they_were(acme):
+    """The aggregate that prices an invoice turns sorting off for its own statement only."""
+    from django.db import transaction
+
+    post(acme, 3, at=datetime(2026, 6, 10, tzinfo=UTC))
+    outcomes_settle(now=JULY_1)
+    with transaction.atomic(), connection.cursor() as cursor:
+        draft = invoice_draft_refresh(account=acme, period="2026-06", now=JULY_1)
+        cursor.execute("SHOW enable_sort")
+        assert cursor.fetchone()[0] == "on"
+        cursor.execute("SELECT x FROM unnest(ARRAY[3, 1, 2]) AS x ORDER BY x")
+        assert [row[0] for row in cursor.fetchall()] == [1, 2, 3]
+    assert draft.total == D("10.00")  # the fee, its five included outcomes not all used
