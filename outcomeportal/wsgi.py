@@ -12,9 +12,11 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from outcomeportal.collector import CollectBetweenRequests
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outcomeportal.settings")
 
-application = get_wsgi_application()
+application = CollectBetweenRequests(get_wsgi_application())
 
 # Everything loaded so far (Django, the apps, their modules) lives as long as the process: move it
 # out of the cyclic collector's view, so each collection walks only what requests allocate
