@@ -8,12 +8,14 @@ a request's own objects (Django's request and DRF's, the view, what they hold) r
 only a collection frees them. Under gunicorn that came to 2.5 ms of collections per 1,000-event
 request (bench/README.md, session 16).
 
-:class:`CollectBetweenRequests` keeps the collector off while a request is served and, when the next
-one starts, runs the collection that the collector's own schedule has made due (its counts go on
-rising with allocations while it is off): what it walks then is what outlived the last request —
-its cycle of request objects, whatever else it left — and nothing of the one being served. A streamed
-response produces its body after the application returns, for as long as the download lasts: the
-collector runs as usual while it does.
+:class:`CollectBetweenRequests` holds the collector back while a request is served and, when the
+next one starts, runs the collection that the collector's own schedule has made due (its counts go
+on rising with allocations meanwhile): what it walks then is what outlived the last request — its
+cycle of request objects, whatever else it left — and nothing of the one being served. Held back,
+not off: a request that goes on making cycles (hundreds of thousands of containers more than it
+frees) still sets off a collection, so its garbage cannot grow without bound. A streamed response
+produces its body after the application returns, for as long as the download lasts: the collector
+runs on its usual schedule while it does.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from __future__ import annotations
 import gc
 
 
-def collect_due() -> int | None:
-    """Collect the oldest generation whose count has passed its threshold, as the collector would
-    on its next allocation; returns that generation, or None when none is due (or collection is
-    turned off by a zero threshold)."""
-    counts, thresholds = gc.get_count(), gc.get_threshold()
+def collect_due(thresholds: tuple[int, int, int] | None = None) -> int | None:
+    """Collect the oldest generation whose count has passed its threshold (the collector's own, or
+    ``thresholds``), as the collector would on its next allocation; returns that generation, or
+    None when none is due (or collection is turned off by a zero threshold)."""
+    counts, thresholds = gc.get_count(), thresholds or gc.get_threshold()
     if not thresholds[0]:
         return None
     for generation in (2, 1, 0):
@@ -35,16 +37,22 @@ def collect_due() -> int | None:
     return None
 
 
+# While a request is served, the youngest generation is collected only past this many more container
+# allocations than frees (a batch of 1,000 events comes to a few thousand).
+REQUEST_THRESHOLD = 200_000
+
+
 class CollectBetweenRequests:
-    """WSGI middleware: the collector is off while a request is served; what is due runs first."""
+    """WSGI middleware: the collector is held back while a request is served; what is due runs first."""
 
     def __init__(self, application):
         self.application = application
+        self.thresholds = gc.get_threshold()  # the collector's schedule between requests
 
     def __call__(self, environ, start_response):
-        gc.disable()
-        collect_due()
+        gc.set_threshold(REQUEST_THRESHOLD, *self.thresholds[1:])  # first: nothing collects on its own now
+        collect_due(self.thresholds)
         response = self.application(environ, start_response)
         if getattr(response, "streaming", False):
-            gc.enable()  # its body is made while it is sent; the next request turns the collector off again
+            gc.set_threshold(*self.thresholds)  # its body is made while it is sent
         return response

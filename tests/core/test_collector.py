@@ -5,6 +5,7 @@ import weakref
 
 import pytest
 
+from outcomeportal import collector
 from outcomeportal.collector import CollectBetweenRequests, collect_due
 
 
@@ -26,14 +27,17 @@ def _cycle() -> weakref.ref:
     return weakref.ref(_Node())
 
 
-def _app(seen: list, *, streaming: bool = False, leave_cycle: list | None = None):
+def _app(seen: list, *, streaming: bool = False, leave_cycle: list | None = None, make_cycles: int = 0):
     class Response(list):
         pass
 
     def application(environ, start_response):
-        seen.append(gc.isenabled())
+        seen.append(gc.get_threshold()[0])
         if leave_cycle is not None:
             leave_cycle.append(_cycle())
+        made = [_cycle() for _ in range(make_cycles)]
+        if made:
+            leave_cycle.append(made[0])
         response = Response([b"ok"])
         response.streaming = streaming
         return response
@@ -72,22 +76,33 @@ def test_a_zero_threshold_turns_collection_off():
     assert keep and collect_due() is None
 
 
-def test_a_request_is_served_with_the_collector_off_and_its_cycles_go_at_a_later_request():
+def test_a_request_is_served_with_the_collector_held_back_and_its_cycles_go_when_the_next_starts():
     gc.enable()
     gc.set_threshold(1, 10, 10)
     seen, cycles = [], []
     app = CollectBetweenRequests(_app(seen, leave_cycle=cycles))
     app({}, None)
-    assert seen == [False] and not gc.isenabled()
+    assert seen == [collector.REQUEST_THRESHOLD]
     assert cycles[0]() is not None  # nothing collected while it was served, nor after
     app({}, None)
     assert cycles[0]() is None  # collected when the next request started
-    assert seen == [False, False]
+    assert seen == [collector.REQUEST_THRESHOLD] * 2 and gc.isenabled()
 
 
-def test_a_streamed_response_is_sent_with_the_collector_on_and_the_next_request_turns_it_off():
+def test_a_request_that_keeps_making_cycles_is_collected_while_it_is_served(monkeypatch):
+    gc.enable()
+    gc.set_threshold(1, 10, 10)
+    monkeypatch.setattr(collector, "REQUEST_THRESHOLD", 50)
+    cycles = []
+    CollectBetweenRequests(_app([], leave_cycle=cycles, make_cycles=500))({}, None)
+    assert cycles[0]() is None and cycles[1]() is None
+
+
+def test_a_streamed_response_is_sent_on_the_usual_schedule_and_the_next_request_holds_it_back_again():
+    gc.set_threshold(700, 10, 10)
     seen = []
     CollectBetweenRequests(_app(seen, streaming=True))({}, None)
-    assert gc.isenabled()
+    assert gc.get_threshold() == (700, 10, 10)
     CollectBetweenRequests(_app(seen))({}, None)
-    assert seen == [False, False] and not gc.isenabled()
+    assert seen == [collector.REQUEST_THRESHOLD] * 2
+    assert gc.get_threshold() == (collector.REQUEST_THRESHOLD, 10, 10)
