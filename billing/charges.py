@@ -117,29 +117,11 @@ def period_assemble(
             late_only = replace(selection, segments=tuple(lates))
             unbilled.update(period_groups(selection=late_only, terms_by_segment=terms_by_segment))
     billed = period_groups(selection=selection, terms_by_segment=terms_by_segment, billed=True) if lates else {}
-    previous = {
-        inv.period: inv
-        for inv in Invoice.objects.live().filter(account=account, period__in=[period_add(period, -1), *lates])
-    }
-    prev = previous.get(period_add(period, -1))
-    carry_in = Carry.from_dict(prev.carry_out) if prev is not None else Carry()
-    late = tuple(
-        LateBatch(
-            period=seg,
-            terms=terms_by_segment[seg],
-            carry_in=Carry.from_dict(previous[seg].carry_in),
-            billed=billed.get(seg, ()),
-            late=unbilled[seg],
-        )
-        for seg in lates
-        if unbilled.get(seg)
+    carry_in, late = _carried_and_late(
+        account=account, period=period, terms_by_segment=terms_by_segment, unbilled=unbilled, billed=billed
     )
     notes = credit_notes_open(account=account, exclude_invoice_id=exclude_invoice_id)
     types = list(catalogue().values())
-    prepaid = tuple(
-        PrepaidIn(e.pk, e.kind, e.credits, e.amount if e.kind == CreditKind.TOPUP else None, e.note)
-        for e in CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).order_by("pk")
-    )
     inp = PeriodInput(
         period=period,
         currency=account.currency,
@@ -150,7 +132,7 @@ def period_assemble(
         carry_in=carry_in,
         late=late,
         credit_notes=tuple(CreditNoteIn(n.pk, n.number, remaining) for n, remaining in notes),
-        prepaid=prepaid,
+        prepaid=_prepaid_in(account=account, period=period),
         # Plan credits roll over only for an account active at the period's end (its last instant).
         active=account_status_at(account_id=account.pk, at=end - timedelta(microseconds=1)) == LifecycleStatus.ACTIVE,
         attainment=period_attainment(account_id=account.pk, period=period)
@@ -168,6 +150,41 @@ def period_assemble(
         carry_in,
         {n.pk: n for n, _ in notes},
         unbilled,
+    )
+
+
+def _carried_and_late(
+    *, account: Account, period: str, terms_by_segment: dict[str, Terms | None], unbilled: dict, billed: dict
+) -> tuple[Carry, tuple[LateBatch, ...]]:
+    """What the previous month's invoice carries into ``period``, and the late outcomes of earlier
+    months (the segments of ``terms_by_segment`` after the period itself) that it bills, each with
+    what its own month's invoice carried in and already billed."""
+    lates = [seg for seg in terms_by_segment if seg != period]
+    previous = {
+        inv.period: inv
+        for inv in Invoice.objects.live().filter(account=account, period__in=[period_add(period, -1), *lates])
+    }
+    prev = previous.get(period_add(period, -1))
+    carry_in = Carry.from_dict(prev.carry_out) if prev is not None else Carry()
+    late = tuple(
+        LateBatch(
+            period=seg,
+            terms=terms_by_segment[seg],
+            carry_in=Carry.from_dict(previous[seg].carry_in),
+            billed=billed.get(seg, ()),
+            late=unbilled[seg],
+        )
+        for seg in lates
+        if unbilled.get(seg)
+    )
+    return carry_in, late
+
+
+def _prepaid_in(*, account: Account, period: str) -> tuple[PrepaidIn, ...]:
+    """The period's prepaid credits (plan credits, top-ups), in the order they were granted."""
+    return tuple(
+        PrepaidIn(e.pk, e.kind, e.credits, e.amount if e.kind == CreditKind.TOPUP else None, e.note)
+        for e in CreditLedgerEntry.objects.filter(account=account, period=period, kind__in=PREPAID_KINDS).order_by("pk")
     )
 
 

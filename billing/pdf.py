@@ -162,7 +162,16 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         )
     )
     story.append(Spacer(1, 8 * mm))
+    story += [_lines_table(invoice, st), Spacer(1, 4 * mm), _totals_table(invoice), Spacer(1, 6 * mm)]
+    story += _closing(invoice, seller, st)
+    footer = f"{seller.name} · {title} · {invoice.account.name}"
+    doc.build(story, onFirstPage=_footer(footer), onLaterPages=_footer(footer))
+    return buffer.getvalue()
 
+
+def _lines_table(invoice: Invoice, st) -> Table:
+    """The invoice's lines: description, quantity, unit price (or credits) and amount."""
+    currency = invoice.currency
     rows = [["Description", "Quantity", "Unit price", "Amount"]]
     for line in invoice.lines.order_by("position"):
         unit = (
@@ -195,8 +204,11 @@ def invoice_pdf(invoice: Invoice) -> bytes:
             ]
         )
     )
-    story += [lines, Spacer(1, 4 * mm)]
+    return lines
 
+
+def _totals_table(invoice: Invoice) -> Table:
+    """Subtotal, credits, tax and total, right-aligned under the lines (the strong ones in bold)."""
     totals = invoice_totals(invoice)
     table = Table([["", label, amount] for label, amount, _ in totals], colWidths=[84 * mm, 54 * mm, 36 * mm])
     style = [
@@ -208,8 +220,13 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         if strong:
             style += [("FONTNAME", (1, i), (-1, i), "Helvetica-Bold"), ("LINEABOVE", (1, i), (-1, i), 0.8, _INK)]
     table.setStyle(TableStyle(style))
-    story += [table, Spacer(1, 6 * mm)]
+    return table
 
+
+def _closing(invoice: Invoice, seller: Party, st) -> list:
+    """What follows the totals: the tax note, the invoice's notes, its void, how to pay, and where
+    each line's events are."""
+    story = []
     if invoice.tax_note:
         story.append(_p(invoice.tax_note, st["body"]))
     for note in invoice.notes or []:
@@ -229,9 +246,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
             st["small"],
         ),
     ]
-    footer = f"{seller.name} · {title} · {invoice.account.name}"
-    doc.build(story, onFirstPage=_footer(footer), onLaterPages=_footer(footer))
-    return buffer.getvalue()
+    return story
 
 
 def credit_note_pdf(note: CreditNote, *, seller: Party, buyer: Party, invoice_number: str | None) -> bytes:

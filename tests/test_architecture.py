@@ -199,6 +199,28 @@ def test_apps_use_only_the_kernel_and_helpers_and_only_settings_and_urls_import_
     assert project_violations() == []
 
 
+# --- Size: modules and functions one can read through ------------------------------------------
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+
+
+@pytest.mark.parametrize("package", [*APPS, "outcomeportal"])
+def test_no_module_over_600_lines_and_no_function_over_80(package):
+    too_long = []
+    for path in app_files(package):
+        text = path.read_text()
+        rel = path.relative_to(ROOT)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{rel}:{node.lineno} {node.name}(): {length} lines")
+    assert not too_long, "split these: " + "; ".join(too_long)
+
+
 def test_the_kernel_imports_only_the_standard_library():
     # ... and itself: money takes each currency's minor unit from the kernel's ISO 4217 table.
     for path in sorted((ROOT / "outcomeportal/core").rglob("*.py")):
