@@ -171,8 +171,8 @@ def batch_scope() -> Iterator[None]:
 
 @contextmanager
 def collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (a batch's steps; the API wraps the body's
-    decoding and the response's building too).
+    """No cyclic garbage collection inside the block (a batch's steps, whoever runs them: under the
+    web process the whole request already holds the collector back, outcomeportal.collector).
 
     A batch allocates tens of thousands of short-lived containers (the decoded events, their
     parsed rows, the results), freed by reference counting. With the collector on, those
